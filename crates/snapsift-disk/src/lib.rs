@@ -1,0 +1,125 @@
+//! Read-only random access to a virtual disk.
+//!
+//! This is snapsift's block-device reader layer. Whatever holds the disk (a raw image file, an
+//! attached block device, and in later versions qcow2, VHD, VHDX and VMDK containers) is exposed
+//! through one trait, [`Disk`]: the size of the virtual disk, a positional read, and the list of
+//! byte ranges worth reading.
+//!
+//! # Contract
+//!
+//! * **Read-only.** Nothing in this crate opens anything for writing, and no method takes
+//!   `&mut self`: a disk is shared between scanning threads as `&dyn Disk`.
+//! * **Offsets are virtual-disk offsets.** Every offset a [`Disk`] takes or returns is a byte
+//!   offset in the disk the guest saw, whatever the container.
+//! * **Data ranges are a promise about zeros.** Bytes outside [`Disk::data_ranges`] read as zero
+//!   (holes of a sparse file, unallocated clusters). A scanner may skip them and lose nothing, as
+//!   long as nothing it looks for can consist of zero bytes only.
+//! * **Errors, not panics.** Out-of-range reads and I/O failures come back as [`DiskError`].
+//!
+//! [`open`] picks the implementation for a path: [`RawFile`] for a regular file, [`BlockDevice`]
+//! for a block device, and a [`DiskError::NotADisk`] for anything else.
+
+mod block_device;
+mod error;
+mod raw_file;
+mod window;
+
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+pub use block_device::BlockDevice;
+pub use error::DiskError;
+pub use raw_file::RawFile;
+pub use window::Window;
+
+/// A read-only virtual disk.
+///
+/// Implementations must be cheap to share between threads: scanning threads call
+/// [`Disk::read_exact_at`] and [`Disk::window`] concurrently.
+pub trait Disk: Send + Sync {
+    /// The size of the virtual disk in bytes.
+    fn size(&self) -> u64;
+
+    /// Reads exactly `buf.len()` bytes starting at `offset`.
+    ///
+    /// Fails with [`DiskError::OutOfBounds`] if the range extends past [`Disk::size`].
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError>;
+
+    /// The byte ranges worth reading, sorted, non-overlapping and within `0..size()`.
+    ///
+    /// Every byte outside these ranges reads as zero. The default is the whole disk, which is
+    /// always correct; implementations that know where their holes are override it.
+    fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
+        Ok(vec![0..self.size()])
+    }
+
+    /// The bytes of `range`, either borrowed from a mapping or read into `buf`.
+    ///
+    /// The default reads into `buf` (reusing its allocation); implementations that can map the
+    /// bytes without copying override it. Either way the result is the same bytes.
+    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
+        let len = window::range_len(&range)?;
+        buf.clear();
+        buf.resize(len, 0);
+        self.read_exact_at(range.start, buf)?;
+        Ok(Window::Buffer(buf))
+    }
+
+    /// A short human description of what backs this disk, such as `raw image file`.
+    fn kind(&self) -> &'static str;
+}
+
+/// Opens `path` as a read-only disk: a regular file as a raw image, a block device as a device.
+///
+/// Anything else (a directory, a character device, a FIFO, an empty file) is refused with
+/// [`DiskError::NotADisk`], so that a typo never turns into a silent, empty scan.
+pub fn open(path: &Path) -> Result<Box<dyn Disk>, DiskError> {
+    // Opening before looking at the metadata means the checks apply to the file we will read,
+    // not to whatever the path names a moment later.
+    let file = File::open(path).map_err(|source| DiskError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let meta = file.metadata().map_err(|source| DiskError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file_type = meta.file_type();
+    let not_a_disk = |reason: &'static str| DiskError::NotADisk {
+        path: path.to_owned(),
+        reason,
+    };
+    if file_type.is_file() {
+        if meta.len() == 0 {
+            return Err(not_a_disk("the file is empty (0 bytes)"));
+        }
+        Ok(Box::new(RawFile::from_file(file, path)?))
+    } else if file_type.is_block_device() {
+        Ok(Box::new(BlockDevice::from_file(file, path)?))
+    } else if file_type.is_dir() {
+        Err(not_a_disk("it is a directory"))
+    } else if file_type.is_char_device() {
+        Err(not_a_disk("it is a character device, not a block device"))
+    } else if file_type.is_fifo() {
+        Err(not_a_disk("it is a FIFO"))
+    } else if file_type.is_socket() {
+        Err(not_a_disk("it is a socket"))
+    } else {
+        Err(not_a_disk(
+            "it is neither a regular file nor a block device",
+        ))
+    }
+}
+
+/// Checks that `offset..offset + len` lies within a disk of `size` bytes.
+fn check_bounds(offset: u64, len: usize, size: u64) -> Result<(), DiskError> {
+    let out_of_bounds = || DiskError::OutOfBounds { offset, len, size };
+    let len64 = u64::try_from(len).map_err(|_| out_of_bounds())?;
+    let end = offset.checked_add(len64).ok_or_else(out_of_bounds)?;
+    if end > size {
+        return Err(out_of_bounds());
+    }
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! [`Window`]: bytes of a disk range, mapped or copied.
+
+use std::ops::{Deref, Range};
+
+use crate::DiskError;
+
+/// The bytes of one range of a disk.
+///
+/// A window either borrows a buffer the caller owns or holds a read-only memory mapping of the
+/// range; both dereference to the same `&[u8]`. A mapping is released when the window drops, so
+/// a scanner that drops each window after use keeps its resident memory bounded by the windows
+/// it holds at once, not by the size of the disk.
+#[derive(Debug)]
+pub enum Window<'a> {
+    /// Bytes copied into a caller's buffer.
+    Buffer(&'a [u8]),
+    /// A read-only mapping of exactly the range.
+    Mapped(memmap2::Mmap),
+}
+
+impl Deref for Window<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Window::Buffer(bytes) => bytes,
+            Window::Mapped(map) => map,
+        }
+    }
+}
+
+/// The length of `range` as a `usize`, or an error for an inverted or unaddressable range.
+pub(crate) fn range_len(range: &Range<u64>) -> Result<usize, DiskError> {
+    range
+        .end
+        .checked_sub(range.start)
+        .and_then(|len| usize::try_from(len).ok())
+        .ok_or(DiskError::InvalidRange {
+            start: range.start,
+            end: range.end,
+        })
+}

@@ -1,0 +1,119 @@
+//! Turning one [`Rule`] into what the matcher runs: its anchors, its regex and its length bound.
+
+use regex_automata::meta;
+use regex_syntax::hir::Hir;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+use crate::{Rule, RuleError};
+
+/// The longest match any rule may report. It sets the overlap between chunks, so it is kept
+/// well below a chunk (the longest PEM private key, 16384-bit RSA, is under 13 KiB).
+pub const MAX_RULE_LEN: usize = 64 * 1024;
+
+/// Anchors shorter than this match too often to be worth confirming one by one.
+const MIN_ANCHOR_LEN: usize = 3;
+
+/// A rule ready to run.
+#[derive(Debug)]
+pub(crate) struct CompiledRule {
+    /// Literals every match begins with; no two where one is a prefix of another.
+    pub(crate) anchors: Vec<Vec<u8>>,
+    /// The pattern, searched anchored at an anchor's position.
+    pub(crate) regex: meta::Regex,
+    /// The longest match the rule reports.
+    pub(crate) max_len: usize,
+}
+
+/// Parses, checks and compiles one rule.
+pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(&rule.pattern)
+        .map_err(|e| RuleError::Pattern {
+            rule: rule.id.clone(),
+            message: e.to_string(),
+        })?;
+    let max_len = match_len_bound(rule, &hir)?;
+    let anchors = anchors(rule, &hir)?;
+    let regex = meta::Builder::new()
+        .configure(meta::Config::new().utf8_empty(false))
+        .build_from_hir(&hir)
+        .map_err(|e| RuleError::Pattern {
+            rule: rule.id.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(CompiledRule {
+        anchors,
+        regex,
+        max_len,
+    })
+}
+
+/// The rule's explicit `max_len`, else the pattern's own maximum length.
+fn match_len_bound(rule: &Rule, hir: &Hir) -> Result<usize, RuleError> {
+    let len = match (rule.max_len, hir.properties().maximum_len()) {
+        (Some(explicit), _) => explicit,
+        (None, Some(derived)) => derived,
+        (None, None) => {
+            return Err(RuleError::Length {
+                rule: rule.id.clone(),
+                reason: "the pattern's matches have no length bound; set max_len".into(),
+            });
+        }
+    };
+    if len == 0 || len > MAX_RULE_LEN {
+        return Err(RuleError::Length {
+            rule: rule.id.clone(),
+            reason: format!("max_len {len} is outside 1..={MAX_RULE_LEN}"),
+        });
+    }
+    Ok(len)
+}
+
+/// The literal prefixes of the pattern: every match starts with one of them.
+///
+/// `regex-syntax`'s prefix extractor gives a finite set of literals such that every match
+/// begins with one of them (or reports that no such set exists). That property is what lets the
+/// matcher look only at anchor positions without ever missing a match.
+fn anchors(rule: &Rule, hir: &Hir) -> Result<Vec<Vec<u8>>, RuleError> {
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    let literals = seq.literals().ok_or_else(|| RuleError::Unanchored {
+        rule: rule.id.clone(),
+    })?;
+    let mut anchors: Vec<Vec<u8>> = literals.iter().map(|lit| lit.as_bytes().to_vec()).collect();
+    if anchors.is_empty() {
+        return Err(RuleError::Unanchored {
+            rule: rule.id.clone(),
+        });
+    }
+    for anchor in &anchors {
+        let reason = if anchor.len() < MIN_ANCHOR_LEN {
+            Some("is shorter than 3 bytes; begin the pattern with more literal text")
+        } else if anchor.contains(&0) {
+            // The scanner skips all-zero blocks; an anchor with a NUL could straddle one.
+            Some("contains a NUL byte")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Err(RuleError::BadAnchor {
+                rule: rule.id.clone(),
+                anchor: String::from_utf8_lossy(anchor).into_owned(),
+                reason,
+            });
+        }
+    }
+    // Where one anchor is a prefix of another, the shorter one finds every position the longer
+    // one would, and the regex decides the rest: keep only the shorter.
+    anchors.sort();
+    anchors.dedup();
+    let mut minimal: Vec<Vec<u8>> = Vec::with_capacity(anchors.len());
+    for anchor in anchors {
+        if !minimal.iter().any(|kept| anchor.starts_with(kept)) {
+            minimal.push(anchor);
+        }
+    }
+    Ok(minimal)
+}

@@ -1,0 +1,96 @@
+//! `Matcher::find_in` keeps its overlap contract: cutting the input into spans with
+//! `context_len` bytes of context on each side finds exactly what one whole search finds.
+
+use snapsift_match::{Match, Matcher, RuleSet};
+
+fn matcher() -> Matcher {
+    Matcher::new(&RuleSet::builtin().unwrap()).unwrap()
+}
+
+/// Every positive example of every rule, separated by filler text and zero blocks.
+fn corpus(matcher: &Matcher) -> Vec<u8> {
+    let mut hay = Vec::new();
+    for (i, rule) in matcher.rules().iter().enumerate() {
+        for example in &rule.examples {
+            hay.extend_from_slice(b"log line: ");
+            hay.extend_from_slice(example.as_bytes());
+            hay.extend_from_slice(b"\n");
+            if i % 3 == 0 {
+                hay.extend(std::iter::repeat_n(0u8, 9000));
+            }
+        }
+    }
+    hay
+}
+
+fn whole(matcher: &Matcher, hay: &[u8]) -> Vec<Match> {
+    let mut out = Vec::new();
+    matcher.find_in(hay, 0..hay.len(), &mut matcher.scratch(), &mut out);
+    out
+}
+
+fn chunked(matcher: &Matcher, hay: &[u8], chunk: usize) -> Vec<Match> {
+    let ctx = matcher.context_len();
+    let mut scratch = matcher.scratch();
+    let mut all = Vec::new();
+    let mut start = 0;
+    while start < hay.len() {
+        let end = (start + chunk).min(hay.len());
+        let lo = start.saturating_sub(ctx);
+        let hi = (end + ctx).min(hay.len());
+        let mut out = Vec::new();
+        matcher.find_in(&hay[lo..hi], start - lo..end - lo, &mut scratch, &mut out);
+        all.extend(out.into_iter().map(|m| Match {
+            start: m.start + lo,
+            end: m.end + lo,
+            ..m
+        }));
+        start = end;
+    }
+    all
+}
+
+#[test]
+fn chunked_search_equals_whole_search() {
+    let matcher = matcher();
+    let hay = corpus(&matcher);
+    let expected = whole(&matcher, &hay);
+    let examples: usize = matcher.rules().iter().map(|r| r.examples.len()).sum();
+    // Some examples hold two keys (an encrypted and a plain one in one string do not occur,
+    // but each example is at least one finding).
+    assert!(
+        expected.len() >= examples,
+        "{} < {examples}",
+        expected.len()
+    );
+    for chunk in [333, 1000, 4096, 9001, 65536] {
+        assert_eq!(
+            chunked(&matcher, &hay, chunk),
+            expected,
+            "chunk size {chunk}"
+        );
+    }
+}
+
+#[test]
+fn a_jdbc_uri_is_one_finding_not_two() {
+    let matcher = matcher();
+    let hay = b"url=jdbc:mysql://app:Zq81kLmN0pQr@db-one.internal:3306/app\n";
+    let found = whole(&matcher, hay);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(&hay[found[0].start..found[0].start + 5], b"jdbc:");
+    // Even when the span starts after "jdbc:", inside the outer match, the inner URI is not
+    // reported on its own.
+    let mut out = Vec::new();
+    matcher.find_in(hay, 9..hay.len(), &mut matcher.scratch(), &mut out);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn matches_at_the_very_start_and_end_of_the_input() {
+    let matcher = matcher();
+    let key = b"AKIAQ2W3E4R5T6Y7U2I3";
+    let found = whole(&matcher, key);
+    assert_eq!(found.len(), 1);
+    assert_eq!((found[0].start, found[0].end), (0, key.len()));
+}
