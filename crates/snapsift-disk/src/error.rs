@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DiskError {
     /// The path could not be opened or inspected (missing, permission denied, ...).
-    #[error("cannot open {}: {source}", path.display())]
+    #[error("cannot open {}", path.display())]
     Open {
         /// The path given.
         path: PathBuf,
@@ -25,7 +25,7 @@ pub enum DiskError {
         reason: &'static str,
     },
     /// The size of a block device could not be read.
-    #[error("cannot read the size of {}: {source}", path.display())]
+    #[error("cannot read the size of {}", path.display())]
     Size {
         /// The device.
         path: PathBuf,
@@ -34,7 +34,7 @@ pub enum DiskError {
         source: io::Error,
     },
     /// A read failed.
-    #[error("read of {len} bytes at offset {offset} failed: {source}")]
+    #[error("read of {len} bytes at offset {offset} failed")]
     Read {
         /// Disk offset of the read.
         offset: u64,

@@ -19,6 +19,9 @@
 //! [`open`] picks the implementation for a path: [`RawFile`] for a regular file, [`BlockDevice`]
 //! for a block device, and a [`DiskError::NotADisk`] for anything else.
 
+// Offsets and sizes here come from images we do not trust: no arithmetic may wrap or panic.
+#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+
 mod block_device;
 mod error;
 mod raw_file;

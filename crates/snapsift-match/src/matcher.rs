@@ -27,10 +27,10 @@ pub struct Match {
 pub struct Matcher {
     rules: Vec<Rule>,
     compiled: Vec<CompiledRule>,
-    /// Every distinct anchor of every rule, searched with overlapping semantics so that no
-    /// anchor position is hidden by another anchor that overlaps it.
+    /// Every distinct anchor of every rule, searched leftmost-longest (see [`Matcher::new`]).
     anchors: AhoCorasick,
-    /// For each anchor (by automaton pattern id), the rules that anchor belongs to.
+    /// For each anchor (by automaton pattern id), the rules of that anchor and of every other
+    /// anchor that is a prefix of it: all the rules anchored at a position where it matches.
     anchor_rules: Vec<Vec<usize>>,
     /// The longest anchor, in bytes.
     max_anchor_len: usize,
@@ -47,6 +47,13 @@ pub struct Scratch {
 
 impl Matcher {
     /// Compiles every rule of `set`.
+    ///
+    /// The anchor automaton runs with leftmost-longest semantics because only the leftmost
+    /// kinds get `aho-corasick`'s SIMD prefilter (Teddy); with standard (overlapping) semantics
+    /// it falls back to a byte-at-a-time automaton several times slower. Leftmost-longest
+    /// still sees every anchor position: the search restarts one byte after each hit's start,
+    /// and at a given start the longest anchor found stands for all the anchors that are its
+    /// prefixes, whose rules are folded into its entry of `anchor_rules`.
     pub fn new(set: &RuleSet) -> Result<Matcher, RuleError> {
         let rules = set.rules().to_vec();
         let compiled = rules.iter().map(compile).collect::<Result<Vec<_>, _>>()?;
@@ -63,8 +70,20 @@ impl Matcher {
                 }
             }
         }
+        // Fold in the rules of every anchor that is a prefix of another (see above).
+        let mut anchor_rules_closed = anchor_rules.clone();
+        for (i, longer) in anchor_texts.iter().enumerate() {
+            for (j, shorter) in anchor_texts.iter().enumerate() {
+                if i != j && longer.starts_with(shorter) {
+                    anchor_rules_closed[i].extend_from_slice(&anchor_rules[j]);
+                }
+            }
+            anchor_rules_closed[i].sort_unstable();
+            anchor_rules_closed[i].dedup();
+        }
+        let anchor_rules = anchor_rules_closed;
         let anchors = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .prefilter(true)
             .build(&anchor_texts)
             .map_err(|e| RuleError::Automaton(e.to_string()))?;
@@ -158,16 +177,21 @@ impl Matcher {
             .min(haystack.len());
         scratch.candidates.clear();
         for segment in NonZeroSegments::new(haystack, first_start..anchor_search_end) {
-            let input = aho_corasick::Input::new(haystack).span(segment);
-            for hit in self.anchors.find_overlapping_iter(input) {
+            let mut at = segment.start;
+            while let Some(hit) = self
+                .anchors
+                .find(aho_corasick::Input::new(haystack).span(at..segment.end))
+            {
                 if hit.start() >= span.end {
-                    continue;
+                    break;
                 }
                 for &rule in &self.anchor_rules[hit.pattern().as_usize()] {
                     if let Some(m) = self.confirm(haystack, rule, hit.start(), scratch) {
                         scratch.candidates.push(m);
                     }
                 }
+                // Not hit.end(): another anchor may start inside this one.
+                at = hit.start().saturating_add(1);
             }
         }
         self.keep_outermost(span, scratch, out);

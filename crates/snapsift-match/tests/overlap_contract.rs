@@ -94,3 +94,42 @@ fn matches_at_the_very_start_and_end_of_the_input() {
     assert_eq!(found.len(), 1);
     assert_eq!((found[0].start, found[0].end), (0, key.len()));
 }
+
+#[test]
+fn anchors_that_overlap_or_nest_hide_nothing() {
+    let rules = RuleSet::from_toml(
+        r#"
+[[rule]]
+id = "short"
+name = "short anchor"
+confidence = "low"
+pattern = 'AKIA[A-Z0-9]{5}'
+examples = ["AKIAX1234"]
+negative_examples = []
+
+[[rule]]
+id = "long"
+name = "long anchor, the short one is its prefix"
+confidence = "low"
+pattern = 'AKIAX[0-9]{4}'
+examples = ["AKIAX1234"]
+negative_examples = []
+
+[[rule]]
+id = "inner"
+name = "anchor starting inside another anchor"
+confidence = "low"
+pattern = 'IAX1[0-9]{3}'
+examples = ["AKIAX1234"]
+negative_examples = []
+"#,
+    )
+    .unwrap();
+    let matcher = Matcher::new(&rules).unwrap();
+    let found = whole(&matcher, b"AKIAX1234");
+    let ids: Vec<&str> = found
+        .iter()
+        .map(|m| matcher.rules()[m.rule].id.as_str())
+        .collect();
+    assert_eq!(ids, ["short", "long", "inner"]);
+}

@@ -1,14 +1,71 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Scanning a whole disk: chunks, threads and the order of findings.
+//!
+//! This crate joins the two layers below it: it reads a [`snapsift_disk::Disk`] in chunks,
+//! searches each with a [`snapsift_match::Matcher`] on a `rayon` pool, and delivers
+//! [`Finding`]s to a [`Sink`] in disk order. It knows neither image formats nor rules.
+//!
+//! # Nothing lost, nothing doubled
+//!
+//! The disk's data ranges are cut into chunks whose *owned* ranges tile them exactly. Each chunk
+//! is read with an overlap on both sides of its owned range: the matcher's
+//! [`context_len`](snapsift_match::Matcher::context_len) (the longest match plus one byte of
+//! look-around) plus [`CONTEXT_RADIUS`] for the context line. A chunk reports only the matches
+//! that *start* in its owned range, and the matcher's overlap contract makes each match, and
+//! which of two nested matches is reported, depend only on the disk's bytes, never on where a
+//! chunk was cut. So a secret straddling a chunk boundary is found once, by the chunk that owns
+//! its first byte. Bytes outside the data ranges are zeros by the disk layer's contract, and no
+//! match starts with a zero byte.
+//!
+//! # Memory
+//!
+//! Each worker holds one window (chunk size plus twice the overlap) at a time; findings are the
+//! only thing queued between threads. Resident memory is bounded by the thread count and the
+//! chunk size, not by the size of the disk.
+
+mod driver;
+mod error;
+mod finding;
+mod plan;
+mod sink;
+
+pub use driver::scan;
+pub use error::ScanError;
+pub use finding::{CONTEXT_RADIUS, Context, Finding};
+pub use sink::{Collect, Sink};
+
+/// How a scan is run.
+#[derive(Clone, Debug)]
+pub struct ScanConfig {
+    /// The bytes each chunk owns. Larger chunks amortise per-chunk costs; the window each
+    /// thread holds is this plus twice the overlap.
+    pub chunk_size: u64,
+    /// Scanning threads; 0 means one per core.
+    pub threads: usize,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl ScanConfig {
+    /// The default chunk size: 8 MiB.
+    pub const DEFAULT_CHUNK_SIZE: u64 = 8 << 20;
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            chunk_size: Self::DEFAULT_CHUNK_SIZE,
+            threads: 0,
+        }
     }
+}
+
+/// What a finished scan covered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// The size of the disk in bytes.
+    pub disk_size: u64,
+    /// The bytes in the disk's data ranges (the rest reads as zeros and is skipped).
+    pub data_bytes: u64,
+    /// The bytes of data ranges scanned; equal to `data_bytes` when the scan completed.
+    pub scanned_bytes: u64,
+    /// The findings delivered to the sink.
+    pub findings: u64,
 }

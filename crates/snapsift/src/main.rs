@@ -1,3 +1,151 @@
-fn main() {
-    println!("Hello, world!");
+//! `snapsift`: find leaked credentials in disk images and attached disks.
+//!
+//! The binary wires the layers together: it opens each path with `snapsift-disk`, compiles
+//! the built-in rules with `snapsift-match`, scans with `snapsift-scan`, and prints findings
+//! with the printers in [`printer`]. Exit status: 0 no findings, 1 findings, 2 error.
+
+mod cli;
+mod output;
+mod printer;
+mod progress;
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use snapsift_match::{Matcher, RuleSet};
+use snapsift_scan::{Finding, ScanConfig, ScanSummary, Sink};
+
+use cli::{Cli, Command, Format, ScanArgs};
+use printer::{JsonlPrinter, Printer, TextPrinter};
+use progress::Progress;
+
+/// Exit status when nothing was found.
+const EXIT_CLEAN: u8 = 0;
+/// Exit status when at least one secret was found.
+const EXIT_FINDINGS: u8 = 1;
+/// Exit status when anything went wrong (clap uses it for usage errors too).
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("snapsift: error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// `snapsift scan`: scans every path; an error on one path is reported and the others are
+/// still scanned, and the exit status then says error.
+fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
+    let rules = RuleSet::builtin().context("the built-in rules do not load")?;
+    let matcher = Matcher::new(&rules).context("the built-in rules do not compile")?;
+    let mut out = output::open(args.output.as_deref(), &args.paths)?;
+    let mut printer: Box<dyn Printer> = match args.format {
+        Format::Text => Box::new(TextPrinter::new(args.redact)),
+        Format::Jsonl => Box::new(JsonlPrinter::new(args.redact)),
+    };
+    let config = ScanConfig {
+        chunk_size: args.chunk_size,
+        threads: args.threads,
+    };
+    let mut findings = 0u64;
+    let mut failed = false;
+    for path in &args.paths {
+        match scan_one(
+            path,
+            &matcher,
+            &config,
+            args.quiet,
+            &mut *out,
+            &mut *printer,
+        ) {
+            Ok(summary) => findings = findings.saturating_add(summary.findings),
+            Err(error) => {
+                failed = true;
+                eprintln!("snapsift: error: {error:#}");
+            }
+        }
+    }
+    out.flush().context("cannot write findings")?;
+    Ok(if failed {
+        EXIT_ERROR
+    } else if findings > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+/// Scans one disk, printing its findings as they come.
+fn scan_one(
+    path: &Path,
+    matcher: &Matcher,
+    config: &ScanConfig,
+    quiet: bool,
+    out: &mut dyn Write,
+    printer: &mut dyn Printer,
+) -> anyhow::Result<ScanSummary> {
+    let started = Instant::now();
+    let disk = snapsift_disk::open(path)?;
+    let image = path.display().to_string();
+    let progress = Progress::new(&image, quiet);
+    let mut sink = PrintSink {
+        image: &image,
+        out,
+        printer,
+        progress: &progress,
+    };
+    let result = snapsift_scan::scan(&*disk, matcher, config, &mut sink);
+    progress.finish();
+    let summary = result.with_context(|| format!("{image} ({})", disk.kind()))?;
+    if !quiet {
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "snapsift: {image} ({}, {}): {} of data scanned in {seconds:.2} s, {} finding(s)",
+            disk.kind(),
+            human_bytes(summary.disk_size),
+            human_bytes(summary.scanned_bytes),
+            summary.findings,
+        );
+    }
+    Ok(summary)
+}
+
+/// The sink of one disk's scan: prints each finding and moves the progress bar.
+struct PrintSink<'a> {
+    image: &'a str,
+    out: &'a mut dyn Write,
+    printer: &'a mut dyn Printer,
+    progress: &'a Progress,
+}
+
+impl<'m> Sink<'m> for PrintSink<'_> {
+    fn finding(&mut self, finding: Finding<'m>) -> io::Result<()> {
+        let (out, printer, image) = (&mut *self.out, &mut *self.printer, self.image);
+        self.progress
+            .suspend(|| printer.print(out, image, &finding))
+    }
+
+    fn begin(&mut self, data_bytes: u64) {
+        self.progress.start(data_bytes);
+    }
+
+    fn progress(&mut self, scanned: u64) {
+        self.progress.set(scanned);
+    }
+}
+
+/// `bytes` in binary units, for people.
+fn human_bytes(bytes: u64) -> String {
+    indicatif::BinaryBytes(bytes).to_string()
 }

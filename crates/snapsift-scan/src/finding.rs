@@ -1,0 +1,104 @@
+//! [`Finding`]: one secret at one place on the disk.
+
+use std::ops::Range;
+
+use snapsift_match::Rule;
+
+/// How far the context of a finding reaches before and after the match, at most.
+pub const CONTEXT_RADIUS: usize = 160;
+
+/// One secret found on the disk.
+#[derive(Clone, Debug)]
+pub struct Finding<'m> {
+    /// The rule that found it.
+    pub rule: &'m Rule,
+    /// Offset of its first byte on the disk.
+    pub offset: u64,
+    /// The matched bytes, complete.
+    pub secret: Vec<u8>,
+    /// The line around it.
+    pub context: Context,
+}
+
+impl Finding<'_> {
+    /// The length of the secret on the disk, in bytes.
+    pub fn length(&self) -> u64 {
+        // A secret is at most a rule's max_len bytes long, far below u64::MAX.
+        u64::try_from(self.secret.len()).unwrap_or(u64::MAX)
+    }
+}
+
+/// The bytes around a finding: the line it starts on, cut to at most [`CONTEXT_RADIUS`] bytes
+/// on each side of the secret.
+///
+/// For a secret that spans lines (a private key block) the context is the line it starts on.
+/// The bytes are raw disk bytes; printers decide how to show them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// The context bytes.
+    pub bytes: Vec<u8>,
+    /// The part of `bytes` that belongs to the secret.
+    pub secret: Range<usize>,
+}
+
+impl Context {
+    /// The context of the match at `matched` within `window`.
+    ///
+    /// The window must hold [`CONTEXT_RADIUS`] bytes on each side of the match, unless it ends
+    /// at the disk's edge there, for the context not to depend on where the window was cut.
+    pub(crate) fn around(window: &[u8], matched: Range<usize>) -> Context {
+        let earliest = matched.start.saturating_sub(CONTEXT_RADIUS);
+        let start = window[earliest..matched.start]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(earliest, |i| earliest.saturating_add(i).saturating_add(1));
+        let latest = matched.end.saturating_add(CONTEXT_RADIUS).min(window.len());
+        let end = window[matched.start..latest]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(latest, |i| matched.start.saturating_add(i));
+        let secret_end = matched.end.min(end);
+        Context {
+            bytes: window[start..end].to_vec(),
+            secret: matched.start.saturating_sub(start)..secret_end.saturating_sub(start),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn around(window: &str, needle: &str) -> (String, String) {
+        let start = window.find(needle).unwrap();
+        let ctx = Context::around(window.as_bytes(), start..start + needle.len());
+        let text = String::from_utf8(ctx.bytes.clone()).unwrap();
+        let secret = text[ctx.secret.clone()].to_owned();
+        (text, secret)
+    }
+
+    #[test]
+    fn context_is_the_line() {
+        let (text, secret) = around("first\nkey = AKIA123 # prod\nlast\n", "AKIA123");
+        assert_eq!(text, "key = AKIA123 # prod");
+        assert_eq!(secret, "AKIA123");
+    }
+
+    #[test]
+    fn a_multi_line_secret_shows_its_first_line() {
+        let (text, secret) = around(
+            "x\n-----BEGIN\nabc\n-----END\n",
+            "-----BEGIN\nabc\n-----END",
+        );
+        assert_eq!(text, "-----BEGIN");
+        assert_eq!(secret, "-----BEGIN");
+    }
+
+    #[test]
+    fn long_lines_are_cut_to_the_radius() {
+        let line = format!("{}SECRET{}", "a".repeat(500), "b".repeat(500));
+        let (text, secret) = around(&line, "SECRET");
+        assert_eq!(text.len(), CONTEXT_RADIUS * 2 + 6);
+        assert_eq!(secret, "SECRET");
+    }
+}

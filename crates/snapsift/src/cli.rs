@@ -1,0 +1,66 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Find leaked credentials in disk images and attached disks, reading every byte.
+#[derive(Debug, Parser)]
+#[command(name = "snapsift", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan raw disk images or block devices, read-only, for secrets.
+    ///
+    /// Every byte of each disk is searched: files, deleted data and free space alike.
+    /// Exit status: 0 no findings, 1 findings, 2 error (reported on stderr).
+    Scan(ScanArgs),
+}
+
+/// Arguments of `snapsift scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Raw disk image files (sparse or not) or block devices such as /dev/nvme1n1.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Write findings to FILE (created with mode 0600) instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Mask all but a few characters of each secret, in the secret and in its context.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// No progress bar and no summary on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Scanning threads (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+
+    /// Bytes each scanning task reads at once, beside the overlap (a tuning knob).
+    #[arg(long, default_value_t = snapsift_scan::ScanConfig::DEFAULT_CHUNK_SIZE,
+          value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub chunk_size: u64,
+}
+
+/// How findings are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable text, one block per finding.
+    Text,
+    /// One JSON object per finding and line (JSON Lines).
+    Jsonl,
+}
