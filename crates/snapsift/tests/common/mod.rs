@@ -1,0 +1,272 @@
+//! Shared by the integration tests: real images built with real tools, generated secrets, an
+//! independent oracle for where bytes are, and a way to run the `snapsift` binary.
+//!
+//! Missing tools are failures, not skips: `.ci/run` installs them.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs `program args...`, failing the test with its output if it does not succeed.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A deterministic generator of fake secrets (splitmix64), so failures reproduce.
+pub struct Secrets(u64);
+
+impl Secrets {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Secrets(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn pick(&mut self, alphabet: &[u8], n: usize) -> String {
+        (0..n)
+            .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
+            .collect()
+    }
+
+    /// An AWS access key ID: AKIA and 16 base32 characters.
+    pub fn aws_key_id(&mut self) -> String {
+        format!("AKIA{}", self.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16))
+    }
+
+    /// A current-format Alibaba Cloud AccessKey ID (24 characters).
+    pub fn alibaba_key_id(&mut self) -> String {
+        format!("LTAI5t{}", self.alnum(18))
+    }
+
+    /// A PostgreSQL URI with a password.
+    pub fn postgres_uri(&mut self) -> String {
+        format!(
+            "postgres://app:{}@db-{}.internal:5432/app",
+            self.alnum(16),
+            self.pick(b"abcdefghijklmnopqrstuvwxyz", 6)
+        )
+    }
+
+    /// A MySQL JDBC URI with a password.
+    pub fn jdbc_mysql_uri(&mut self) -> String {
+        format!(
+            "jdbc:mysql://svc:{}@mysql.internal:3306/shop",
+            self.alnum(20)
+        )
+    }
+
+    /// `n` letters and digits.
+    pub fn alnum(&mut self, n: usize) -> String {
+        self.pick(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            n,
+        )
+    }
+
+    /// `n` bytes of filler text that cannot contain any rule's anchor: lowercase words only.
+    pub fn filler(&mut self, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| match self.next() % 8 {
+                0 if i % 61 == 60 => b'\n',
+                0 => b' ',
+                r => b"etaoinsh"[r as usize],
+            })
+            .collect()
+    }
+}
+
+/// A fresh OpenSSH private key made by `ssh-keygen`, as the text of the key file.
+pub fn openssh_key(dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "test@snapsift",
+            "-f",
+            path.to_str().unwrap(),
+        ],
+    );
+    fs::read_to_string(&path).unwrap()
+}
+
+/// A fresh RSA private key in PEM (PKCS#1) made by `openssl`.
+pub fn rsa_pem_key() -> String {
+    let out = run("openssl", &["genrsa", "-traditional", "1024"]);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Writes `files` (path relative to the root, content) under `root`.
+pub fn write_tree(root: &Path, files: &[(&str, String)]) {
+    for (path, content) in files {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+}
+
+/// Builds an ext4 filesystem image of `size_mib` MiB from the directory `tree`, with
+/// `mkfs.ext4 -d`.
+pub fn mkfs_ext4(image: &Path, tree: &Path, size_mib: u64) {
+    run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-E",
+            "root_owner=0:0",
+            "-d",
+            tree.to_str().unwrap(),
+            image.to_str().unwrap(),
+            &format!("{size_mib}M"),
+        ],
+    );
+}
+
+/// Removes `path` from the ext4 image with `debugfs`: the file's blocks are freed, not wiped.
+pub fn debugfs_rm(image: &Path, path: &str) {
+    run(
+        "debugfs",
+        &["-w", "-R", &format!("rm {path}"), image.to_str().unwrap()],
+    );
+}
+
+/// Creates a sparse file of `size` bytes.
+pub fn sparse_file(path: &Path, size: u64) {
+    fs::File::create(path).unwrap().set_len(size).unwrap();
+}
+
+/// Copies `src` into `disk` at byte `offset`, with `dd conv=notrunc`.
+pub fn dd_into(disk: &Path, src: &Path, offset: u64) {
+    run(
+        "dd",
+        &[
+            &format!("if={}", src.display()),
+            &format!("of={}", disk.display()),
+            "bs=4096",
+            &format!("seek={offset}"),
+            "oflag=seek_bytes",
+            "conv=notrunc,sparse",
+            "status=none",
+        ],
+    );
+}
+
+/// Writes `bytes` into the file at `offset`.
+pub fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all_at(bytes, offset).unwrap();
+}
+
+/// The oracle: every offset at which `needle` occurs in the file, by plain byte comparison.
+pub fn offsets_of(path: &Path, needle: &[u8]) -> Vec<u64> {
+    let hay = fs::read(path).unwrap();
+    hay.windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i as u64)
+        .collect()
+}
+
+/// The `snapsift` binary under test.
+pub fn snapsift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_snapsift"))
+}
+
+/// The result of one `snapsift scan --format jsonl` run.
+pub struct Scan {
+    /// The exit status code.
+    pub code: i32,
+    /// The findings, one JSON object each.
+    pub findings: Vec<Value>,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Scan {
+    /// Runs `snapsift scan --format jsonl --quiet EXTRA... PATHS...`.
+    pub fn run(paths: &[&Path], extra: &[&str]) -> Scan {
+        let output = snapsift()
+            .args(["scan", "--format", "jsonl", "--quiet"])
+            .args(extra)
+            .args(paths)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).expect("output is UTF-8");
+        Scan {
+            code: output.status.code().expect("snapsift exited normally"),
+            findings: stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+                .collect(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// For each secret found, the offsets it was found at, and the rule that found it.
+    pub fn by_secret(&self) -> BTreeMap<String, (String, Vec<u64>)> {
+        let mut map: BTreeMap<String, (String, Vec<u64>)> = BTreeMap::new();
+        for f in &self.findings {
+            let entry = map
+                .entry(f["secret"].as_str().unwrap().to_owned())
+                .or_insert_with(|| (f["rule"].as_str().unwrap().to_owned(), Vec::new()));
+            entry.1.push(f["offset"].as_u64().unwrap());
+        }
+        map
+    }
+
+    /// (rule, offset, secret) of every finding, in output order.
+    pub fn triples(&self) -> Vec<(String, u64, String)> {
+        self.findings
+            .iter()
+            .map(|f| {
+                (
+                    f["rule"].as_str().unwrap().to_owned(),
+                    f["offset"].as_u64().unwrap(),
+                    f["secret"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A temporary directory for one test's images.
+pub fn workdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("snapsift-test-")
+        .tempdir()
+        .unwrap()
+}
+
+/// A path inside `dir`.
+pub fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
