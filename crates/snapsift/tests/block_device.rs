@@ -1,0 +1,133 @@
+//! Scanning a real block device: an image attached read-only with `losetup -r`, the whole
+//! device and one of its partition devices, gives the same findings as the image file.
+//!
+//! Needs root and loop devices; where they are truly unavailable the tests say why and return.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+
+const MIB: u64 = 1 << 20;
+
+/// A loop device attached read-only to an image, detached on drop.
+struct LoopDevice {
+    device: PathBuf,
+}
+
+impl LoopDevice {
+    /// Attaches `image` read-only, or says why it cannot.
+    fn attach(image: &Path) -> Result<LoopDevice, String> {
+        Self::attach_range(image, &[])
+    }
+
+    /// Attaches bytes `offset..offset + size` of `image` read-only: a block device that holds
+    /// one partition, as `/dev/nvme1n1p1` does (partition scanning, `losetup -P`, creates no
+    /// partition nodes in some sandboxes, so the partition gets a loop device of its own).
+    fn attach_partition(image: &Path, offset: u64, size: u64) -> Result<LoopDevice, String> {
+        Self::attach_range(
+            image,
+            &["-o", &offset.to_string(), "--sizelimit", &size.to_string()],
+        )
+    }
+
+    fn attach_range(image: &Path, range: &[&str]) -> Result<LoopDevice, String> {
+        if !Path::new("/dev/loop-control").exists() {
+            return Err("/dev/loop-control does not exist".into());
+        }
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("loop devices need root".into());
+        }
+        let output = std::process::Command::new("losetup")
+            .args(["-r", "-f", "--show"])
+            .args(range)
+            .arg(image)
+            .output()
+            .map_err(|e| format!("cannot run losetup: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "losetup failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let device = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+        Ok(LoopDevice { device })
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .arg("-d")
+            .arg(&self.device)
+            .status();
+    }
+}
+
+/// A GPT disk of 24 MiB with filler text and secrets, the partition at 1 MiB holding some.
+fn disk_image(path: &Path) -> Vec<String> {
+    let mut secrets = Secrets::new(11);
+    std::fs::write(path, secrets.filler(24 * MIB as usize)).unwrap();
+    run("sgdisk", &["-n", "1:2048:+16M", path.to_str().unwrap()]);
+    let planted = vec![
+        secrets.aws_key_id(),
+        secrets.postgres_uri(),
+        secrets.alibaba_key_id(),
+    ];
+    // One inside the partition, one straddling its end, one outside it.
+    for (secret, offset) in planted.iter().zip([3 * MIB + 5, 17 * MIB - 7, 20 * MIB]) {
+        write_at(path, offset, format!("\n{secret}\n").as_bytes());
+    }
+    planted
+}
+
+#[test]
+fn a_read_only_loop_device_scans_like_its_image() {
+    let dir = workdir();
+    let image = path_in(&dir, "disk.img");
+    disk_image(&image);
+    let device = match LoopDevice::attach(&image) {
+        Ok(device) => device,
+        Err(reason) => {
+            println!("SKIPPED: loop devices unavailable: {reason}");
+            return;
+        }
+    };
+    let from_file = Scan::run(&[&image], &[]);
+    let from_device = Scan::run(&[&device.device], &["--chunk-size", "1000000"]);
+    assert_eq!(from_file.code, 1, "{}", from_file.stderr);
+    assert_eq!(from_device.code, 1, "{}", from_device.stderr);
+    assert_eq!(from_file.triples().len(), 3);
+    assert_eq!(from_device.triples(), from_file.triples());
+
+    // The partition device sees the partition's bytes only, at offsets from its own start.
+    let partition = LoopDevice::attach_partition(&image, MIB, 16 * MIB).unwrap();
+    let from_partition = Scan::run(&[&partition.device], &[]);
+    let expected: Vec<(String, u64, String)> = from_file
+        .triples()
+        .into_iter()
+        .filter(|(_, offset, secret)| *offset >= MIB && offset + secret.len() as u64 <= 17 * MIB)
+        .map(|(rule, offset, secret)| (rule, offset - MIB, secret))
+        .collect();
+    assert_eq!(expected.len(), 1);
+    assert_eq!(from_partition.triples(), expected);
+}
+
+#[test]
+fn the_summary_names_a_block_device() {
+    let dir = workdir();
+    let image = path_in(&dir, "disk.img");
+    disk_image(&image);
+    let device = match LoopDevice::attach(&image) {
+        Ok(device) => device,
+        Err(reason) => {
+            println!("SKIPPED: loop devices unavailable: {reason}");
+            return;
+        }
+    };
+    let output = snapsift().arg("scan").arg(&device.device).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("(block device, 24.00 MiB)"), "{stderr}");
+}
