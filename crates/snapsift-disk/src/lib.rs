@@ -20,7 +20,10 @@
 //! for a block device, and a [`DiskError::NotADisk`] for anything else.
 
 // Offsets and sizes here come from images we do not trust: no arithmetic may wrap or panic.
-#![cfg_attr(not(test), warn(clippy::arithmetic_side_effects))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)
+)]
 
 mod block_device;
 mod error;
