@@ -27,6 +27,7 @@
 
 mod block_device;
 mod error;
+mod memory;
 mod raw_file;
 mod window;
 
@@ -37,6 +38,7 @@ use std::path::Path;
 
 pub use block_device::BlockDevice;
 pub use error::DiskError;
+pub use memory::MemoryDisk;
 pub use raw_file::RawFile;
 pub use window::Window;
 

@@ -1,0 +1,127 @@
+//! The scan driver over disks that exercise its other paths: copied windows instead of
+//! mappings, declared holes, failing reads and failing sinks.
+
+use std::io;
+use std::ops::Range;
+
+use snapsift_disk::{Disk, DiskError, MemoryDisk};
+use snapsift_match::{Matcher, RuleSet};
+use snapsift_scan::{Collect, Finding, ScanConfig, ScanError, Sink, scan};
+
+fn matcher() -> Matcher {
+    Matcher::new(&RuleSet::builtin().unwrap()).unwrap()
+}
+
+const KEY: &[u8] = b"AKIAQ2W3E4R5T6Y7U2I3";
+
+fn disk_with_keys(size: usize, offsets: &[usize]) -> Vec<u8> {
+    let mut bytes = vec![0u8; size];
+    for &at in offsets {
+        bytes[at..at + KEY.len()].copy_from_slice(KEY);
+    }
+    bytes
+}
+
+fn config(chunk_size: u64) -> ScanConfig {
+    ScanConfig {
+        chunk_size,
+        threads: 2,
+    }
+}
+
+#[test]
+fn copied_windows_find_what_they_should() {
+    let matcher = matcher();
+    let offsets = [0, 4090, 65_530, 1_000_000 - KEY.len()];
+    let disk = MemoryDisk::new(disk_with_keys(1_000_000, &offsets));
+    let mut sink = Collect::default();
+    let summary = scan(&disk, &matcher, &config(4096), &mut sink).unwrap();
+    let found: Vec<u64> = sink.findings.iter().map(|f| f.offset).collect();
+    assert_eq!(found, offsets.map(|o| o as u64));
+    assert_eq!(summary.findings, 4);
+    assert_eq!(summary.scanned_bytes, 1_000_000);
+    assert_eq!(summary.data_bytes, 1_000_000);
+}
+
+#[test]
+fn only_data_ranges_are_scanned_and_context_crosses_holes() {
+    let matcher = matcher();
+    // The key starts in a data range and ends in a hole's first bytes would be impossible
+    // (holes are zero); here it ends exactly where the data range does.
+    let bytes = disk_with_keys(10 << 20, &[(3 << 20) - KEY.len(), 7 << 20]);
+    let disk =
+        MemoryDisk::new(bytes).with_data_ranges(vec![(2 << 20)..(3 << 20), (7 << 20)..(8 << 20)]);
+    let mut sink = Collect::default();
+    let summary = scan(&disk, &matcher, &config(1 << 20), &mut sink).unwrap();
+    assert_eq!(summary.data_bytes, 2 << 20);
+    assert_eq!(summary.scanned_bytes, 2 << 20);
+    assert_eq!(sink.findings.len(), 2);
+}
+
+/// A disk whose reads fail inside one range, as a bad sector would.
+struct FailingDisk {
+    inner: MemoryDisk,
+    bad: Range<u64>,
+}
+
+impl Disk for FailingDisk {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        let end = offset + buf.len() as u64;
+        if offset < self.bad.end && self.bad.start < end {
+            return Err(DiskError::Read {
+                offset,
+                len: buf.len(),
+                source: io::Error::from_raw_os_error(5),
+            });
+        }
+        self.inner.read_exact_at(offset, buf)
+    }
+
+    fn kind(&self) -> &'static str {
+        "failing disk"
+    }
+}
+
+#[test]
+fn a_failing_read_stops_the_scan_with_its_offset() {
+    let matcher = matcher();
+    let disk = FailingDisk {
+        inner: MemoryDisk::new(disk_with_keys(8 << 20, &[100])),
+        bad: (5 << 20)..(5 << 20) + 512,
+    };
+    let mut sink = Collect::default();
+    let error = scan(&disk, &matcher, &config(1 << 20), &mut sink).unwrap_err();
+    match error {
+        ScanError::Disk(DiskError::Read { offset, source, .. }) => {
+            assert!(offset <= 5 << 20, "offset {offset}");
+            assert_eq!(source.raw_os_error(), Some(5));
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    // Findings before the failure were delivered, in order.
+    assert_eq!(sink.findings.first().map(|f| f.offset), Some(100));
+}
+
+/// A sink that cannot write, as a full disk would.
+struct BrokenSink;
+
+impl<'m> Sink<'m> for BrokenSink {
+    fn finding(&mut self, _: Finding<'m>) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(28))
+    }
+}
+
+#[test]
+fn a_failing_sink_stops_the_scan() {
+    let matcher = matcher();
+    let disk = MemoryDisk::new(disk_with_keys(64 << 20, &[100, 50 << 20]));
+    let error = scan(&disk, &matcher, &config(1 << 20), &mut BrokenSink).unwrap_err();
+    assert!(
+        matches!(error, ScanError::Sink(ref e) if e.raw_os_error() == Some(28)),
+        "{error:?}"
+    );
+}
