@@ -29,9 +29,7 @@ pub fn scan<'m>(
     sink: &mut dyn Sink<'m>,
 ) -> Result<ScanSummary, ScanError> {
     let data_ranges = disk.data_ranges()?;
-    let overlap =
-        u64::try_from(matcher.context_len().saturating_add(CONTEXT_RADIUS)).unwrap_or(u64::MAX);
-    let chunks = plan(&data_ranges, disk.size(), config.chunk_size, overlap);
+    let chunks = plan(&data_ranges, disk.size(), config.chunk_size, overlap(matcher));
     let mut summary = ScanSummary {
         disk_size: disk.size(),
         data_bytes: data_ranges
@@ -76,6 +74,16 @@ pub fn scan<'m>(
         deliver(&chunks, received, &stop, sink, &mut summary)
     })?;
     Ok(summary)
+}
+
+/// Windows extend this far beyond their owned range on each side: the matcher's context
+/// (longest match and look-around) plus the finding's context line, rounded up to whole pages so
+/// that windows of page-aligned chunks stay page-aligned for mappings and device reads.
+fn overlap(matcher: &Matcher) -> u64 {
+    const PAGE: u64 = 4096;
+    let needed =
+        u64::try_from(matcher.context_len().saturating_add(CONTEXT_RADIUS)).unwrap_or(u64::MAX);
+    needed.div_ceil(PAGE).saturating_mul(PAGE)
 }
 
 /// Receives chunk results, restores disk order and feeds the sink. Returns the first error.
