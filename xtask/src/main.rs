@@ -1,3 +1,97 @@
-fn main() {
-    println!("Hello, world!");
+//! Project automation for snapsift, run as `cargo xtask <command>`.
+//!
+//! * `cargo xtask sample`: the first command a new user runs: scans the committed sample disk.
+//! * `cargo xtask test`: installs the tools the tests drive (as root, with apt-get) and runs every
+//!   test; what CI runs.
+//! * `cargo xtask testdata`: regenerates the sample disk and the list of secrets planted in it.
+//! * `cargo xtask bench`: builds a dense multi-GiB disk image and times snapsift against a plain
+//!   read of the same bytes and against ripgrep.
+//!
+//! The alias lives in `.cargo/config.toml`: `xtask = "run --package xtask --release --"`.
+//! xtask drives external tools (mkfs.ext4, debugfs, sgdisk, dd, rg, GNU time); see `image` and
+//! `bench` for which.
+
+// xtask only ever handles data it generated itself, so overflow and truncation checks would be
+// noise here; the workspace-wide lints stay on for the crates that parse untrusted disks.
+#![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+
+mod bench;
+mod image;
+mod keys;
+mod locate;
+mod rng;
+mod rules;
+mod sample;
+mod secrets;
+mod test;
+mod testdata;
+mod text;
+mod workspace;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command line of `cargo xtask`.
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "snapsift's project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan the sample disk (testdata/sample-disk.img.zst) with a release build of snapsift.
+    Sample,
+    /// Install the tools the tests drive (as root, with apt-get) and run every test.
+    Test,
+    /// Regenerate testdata/sample-disk.img.zst and testdata/sample-disk.secrets.json.
+    Testdata {
+        /// Keep the work directory (testdata/work/: the file tree, the bare file system and the
+        /// uncompressed disk) for inspection.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Benchmark snapsift against a plain read and ripgrep on a dense disk image.
+    Bench {
+        /// Size of the generated disk image in GiB (fractions such as 0.25 work, for quick runs).
+        #[arg(long, default_value_t = 4.0)]
+        size_gib: f64,
+        /// Keep the intermediate files: the generated file tree, the bare file system and the
+        /// scanners' outputs (target/bench/). The image itself is always kept, as a cache.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// The "plain read" baseline of the benchmark: read a file with parallel pread()s and print a
+    /// checksum. Run by `bench` as a separate process so GNU time can measure it like the others.
+    #[command(hide = true)]
+    ReadFile {
+        /// The file to read.
+        path: PathBuf,
+        /// Number of reader threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sample => sample::run(),
+        Command::Test => test::run(),
+        Command::Testdata { keep } => testdata::run(keep).map(|()| ExitCode::SUCCESS),
+        Command::Bench { size_gib, keep } => bench::run(size_gib, keep).map(|()| ExitCode::SUCCESS),
+        Command::ReadFile { path, threads } => {
+            bench::read::run(&path, threads).map(|()| ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

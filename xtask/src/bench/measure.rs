@@ -1,0 +1,401 @@
+//! Timing the tools on the benchmark image, and the report.
+//!
+//! Each tool runs as its own process under GNU time (`/usr/bin/time -f '%e %M'`), which gives
+//! its peak resident memory; the elapsed time is taken around it with a monotonic clock, for
+//! millisecond rather than GNU time's centisecond resolution. Note that RSS counts the pages of
+//! a memory-mapped file that a process touched, so a tool that maps the image shows more
+//! memory than one that reads it into a buffer.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use super::generate::{GENERATOR_VERSION, Manifest};
+use super::read;
+use crate::rules::RG_PATTERNS;
+use crate::workspace::{self, bytes, describe, display};
+
+/// GNU time (Debian package `time`); the shell keyword `time` cannot report memory.
+const GNU_TIME: &str = "/usr/bin/time";
+/// Runs per tool; the median is reported.
+const RUNS: usize = 3;
+
+/// Fails early, naming the Debian packages, if a tool the benchmark runs is missing.
+pub fn check_tools() -> Result<()> {
+    if !Path::new(GNU_TIME).exists() {
+        bail!("{GNU_TIME} is missing (Debian package `time`)");
+    }
+    for (tool, package) in [
+        ("rg", "ripgrep"),
+        ("mkfs.ext4", "e2fsprogs"),
+        ("debugfs", "e2fsprogs"),
+        ("sgdisk", "gdisk"),
+    ] {
+        let found = Command::new(tool)
+            .arg(if tool == "debugfs" { "-V" } else { "--version" })
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            bail!("`{tool}` is missing (Debian package `{package}`)");
+        }
+    }
+    Ok(())
+}
+
+/// One timed run.
+#[derive(Clone, Copy)]
+struct Run {
+    secs: f64,
+    rss_kib: u64,
+}
+
+/// One line of the table.
+struct Row {
+    tool: String,
+    run: Run,
+    found: String,
+}
+
+/// Times every tool on `image` and returns the report (Markdown). Scratch files go to `dir`.
+pub fn run(
+    dir: &Path,
+    image: &Path,
+    manifest: &Manifest,
+    snapsift: &Path,
+    keep: bool,
+) -> Result<String> {
+    let size = fs::metadata(image)?.len();
+    warm_cache(image, size)?;
+    let time_file = dir.join("time.out");
+    let mut rows = Vec::new();
+
+    let xtask = std::env::current_exe()?;
+    let mut plain = Command::new(&xtask);
+    plain.arg("read-file").arg(image).args(["--threads", "2"]);
+    let (run, _) = median(&plain, &[0], false, &time_file)?;
+    rows.push(Row {
+        tool: "plain read (xtask read-file: 2 threads, 8 MiB preads)".into(),
+        run,
+        found: "-".into(),
+    });
+
+    let mut cat = Command::new("cat");
+    cat.arg(image);
+    let (run, _) = median(&cat, &[0], false, &time_file)?;
+    rows.push(Row {
+        tool: "`cat IMG > /dev/null`".into(),
+        run,
+        found: "-".into(),
+    });
+
+    let mut rg = Command::new("rg");
+    rg.args(["-a", "-j2", "-c"]);
+    for pattern in RG_PATTERNS {
+        // --regexp=: one pattern starts with '-', which -e would take for an option.
+        rg.arg(format!("--regexp={pattern}"));
+    }
+    rg.arg(image);
+    let (run, output) = median(&rg, &[0, 1], true, &time_file)?;
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse::<u64>()
+        .unwrap_or(0);
+    rows.push(Row {
+        tool: "`rg -a -j2 -c` (4 regexes)".into(),
+        run,
+        found: format!("n/a ({lines} matching lines)"),
+    });
+
+    let findings_file = dir.join("snapsift.jsonl");
+    let mut scan = Command::new(snapsift);
+    scan.args(["scan", "--quiet", "--format", "jsonl", "-o"])
+        .arg(&findings_file)
+        .arg(image);
+    let (run, _) = median(&scan, &[0, 1], false, &time_file)?;
+    let score = score(&findings_file, manifest)?;
+    rows.push(Row {
+        tool: "`snapsift scan --quiet --format jsonl`".into(),
+        run,
+        found: score.summary(),
+    });
+    let _ = fs::remove_file(&time_file);
+    if !keep {
+        let _ = fs::remove_file(&findings_file);
+    }
+    Ok(report(image, size, manifest, &rows, &score))
+}
+
+/// Reads the image once so that every measured run finds it in the page cache.
+fn warm_cache(image: &Path, size: u64) -> Result<()> {
+    let available = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemAvailable:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kib| kib * 1024);
+    if available.is_some_and(|a| a < size) {
+        println!(
+            "warning: {} of memory available for a {} image: the page cache cannot hold it, so the runs measure the disk",
+            bytes(available.unwrap_or(0)),
+            bytes(size)
+        );
+    }
+    let start = Instant::now();
+    read::parallel_read(image, 2)?;
+    println!(
+        "warmed the page cache: read {} in {:.2} s",
+        bytes(size),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs `cmd` [`RUNS`] times and returns the run with the median time and its output.
+fn median(
+    cmd: &Command,
+    ok: &[i32],
+    capture_stdout: bool,
+    time_file: &Path,
+) -> Result<(Run, Output)> {
+    println!("timing: {}", describe(cmd));
+    let mut runs = Vec::new();
+    let mut last = None;
+    for _ in 0..RUNS {
+        let (run, output) = timed(cmd, ok, capture_stdout, time_file)?;
+        println!("  {:.3} s, {} KiB peak RSS", run.secs, run.rss_kib);
+        runs.push(run);
+        last = Some(output);
+    }
+    runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+    Ok((runs[RUNS / 2], last.expect("RUNS > 0")))
+}
+
+/// Runs `cmd` once under GNU time; fails unless it exits with one of the `ok` statuses. Its
+/// standard output goes to /dev/null (as in `cat IMG > /dev/null`) unless `capture_stdout`.
+fn timed(
+    cmd: &Command,
+    ok: &[i32],
+    capture_stdout: bool,
+    time_file: &Path,
+) -> Result<(Run, Output)> {
+    let mut wrapped = Command::new(GNU_TIME);
+    wrapped
+        .arg("-o")
+        .arg(time_file)
+        .args(["-f", "%e %M"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .current_dir(workspace::root())
+        .stdin(Stdio::null())
+        .stdout(if capture_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let output = wrapped
+        .output()
+        .with_context(|| format!("running {}", describe(cmd)))?;
+    let secs = start.elapsed().as_secs_f64();
+    if !output.status.code().is_some_and(|c| ok.contains(&c)) {
+        bail!(
+            "`{}` failed ({}):\n{}",
+            describe(cmd),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    // GNU time writes "Command exited with non-zero status N" before the format line.
+    let timing = fs::read_to_string(time_file)?;
+    let rss_kib = timing
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("unexpected GNU time output: {timing:?}"))?;
+    Ok((Run { secs, rss_kib }, output))
+}
+
+/// How many planted secrets snapsift reported.
+struct Score {
+    /// Distinct planted secrets found.
+    found: usize,
+    /// Planted secrets in all.
+    planted: usize,
+    /// Findings whose secret was not planted (matches in the ELF files, say).
+    other: usize,
+    /// Findings in all (JSONL lines).
+    findings: usize,
+    /// Planted secrets not found, by rule.
+    missed: BTreeMap<String, usize>,
+}
+
+impl Score {
+    fn summary(&self) -> String {
+        let mut s = format!("{} / {}", self.found, self.planted);
+        if self.other > 0 {
+            let _ = write!(s, " (+{} other findings)", self.other);
+        }
+        s
+    }
+}
+
+/// Compares snapsift's JSONL output with the planted secrets.
+fn score(findings_file: &Path, manifest: &Manifest) -> Result<Score> {
+    let text = fs::read_to_string(findings_file)
+        .with_context(|| format!("reading snapsift's output {}", display(findings_file)))?;
+    let planted: HashMap<&str, &str> = manifest
+        .planted
+        .iter()
+        .map(|p| (p.secret.as_str(), p.rule.as_str()))
+        .collect();
+    let mut found = HashSet::new();
+    let mut other = 0;
+    let mut findings = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        findings += 1;
+        let finding: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("snapsift wrote a line that is not JSON: {line}"))?;
+        let secret = finding["secret"].as_str().unwrap_or_default();
+        if planted.contains_key(secret) {
+            found.insert(secret.to_string());
+        } else {
+            other += 1;
+        }
+    }
+    let mut missed = BTreeMap::new();
+    for (secret, rule) in &planted {
+        if !found.contains(*secret) {
+            *missed.entry(rule.to_string()).or_insert(0) += 1;
+        }
+    }
+    Ok(Score {
+        found: found.len(),
+        planted: planted.len(),
+        other,
+        findings,
+        missed,
+    })
+}
+
+/// The Markdown report: context, table, ratios.
+fn report(image: &Path, size: u64, manifest: &Manifest, rows: &[Row], score: &Score) -> String {
+    let mut out = String::new();
+    let deleted = manifest
+        .planted
+        .iter()
+        .filter(|p| p.location.starts_with("deleted:"))
+        .count();
+    let whole = manifest
+        .planted
+        .iter()
+        .filter(|p| p.offset.is_some())
+        .count();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let _ = writeln!(out, "## snapsift benchmark\n");
+    let _ = writeln!(
+        out,
+        "- image: {}, {} ({} bytes), GPT + ext4 ~90% full ({} files), generator v{GENERATOR_VERSION}",
+        display(image),
+        bytes(size),
+        size,
+        manifest.files
+    );
+    let _ = writeln!(
+        out,
+        "- planted: {} secrets, {} in live files and {deleted} in deleted files' free blocks; {whole} stored in one piece on disk",
+        manifest.planted.len(),
+        manifest.planted.len() - deleted
+    );
+    let _ = writeln!(
+        out,
+        "- {cpus} CPUs, warm page cache, median of {RUNS} runs; seconds: wall clock; RSS: GNU time's peak resident set (includes touched pages of mmapped files)"
+    );
+    if let Some(commit) = git_commit() {
+        let _ = writeln!(out, "- snapsift built from {commit}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| tool | seconds | MB/s | peak RSS MiB | planted secrets found |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {:.3} | {:.0} | {:.1} | {} |",
+            row.tool,
+            row.run.secs,
+            size as f64 / 1e6 / row.run.secs,
+            row.run.rss_kib as f64 / 1024.0,
+            row.found
+        );
+    }
+    let _ = writeln!(out);
+    let secs = |prefix: &str| {
+        rows.iter()
+            .find(|r| r.tool.contains(prefix))
+            .map(|r| r.run.secs)
+    };
+    if let (Some(plain), Some(rg), Some(snap)) =
+        (secs("plain read"), secs("rg -a"), secs("snapsift"))
+    {
+        let _ = writeln!(
+            out,
+            "- snapsift vs rg: {:.2}x {}",
+            if snap <= rg { rg / snap } else { snap / rg },
+            if snap <= rg { "faster" } else { "slower" }
+        );
+        let _ = writeln!(
+            out,
+            "- snapsift vs plain read: {:.0}% of its throughput (takes {:.2}x as long)",
+            100.0 * plain / snap,
+            snap / plain
+        );
+    }
+    let _ = writeln!(out, "- snapsift findings: {} in all", score.findings);
+    if !score.missed.is_empty() {
+        let missed: Vec<String> = score
+            .missed
+            .iter()
+            .map(|(rule, n)| format!("{rule}: {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- planted secrets missed by snapsift, by rule: {}",
+            missed.join(", ")
+        );
+    }
+    out
+}
+
+/// The workspace's commit, marked dirty when the tree has changes, if git can tell.
+fn git_commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(workspace::root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty {
+        format!("{commit} (with uncommitted changes)")
+    } else {
+        commit
+    })
+}

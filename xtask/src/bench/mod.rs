@@ -1,0 +1,39 @@
+//! `cargo xtask bench`: how fast snapsift scans a dense disk image, against two references on
+//! the same bytes:
+//!
+//! * a plain parallel read (the floor: no scanner can beat getting the bytes), and `cat`;
+//! * ripgrep with regexes equivalent to the rules (a fast general-purpose matcher).
+//!
+//! The image (see [`generate`]) is cached under target/bench/. Every tool runs on it with a
+//! warm page cache, three times, under GNU time for peak memory; the median run is reported.
+//! The table goes to stdout and to target/bench/results.md.
+
+mod generate;
+mod measure;
+pub mod read;
+
+use anyhow::{Result, ensure};
+
+use crate::image::MIB;
+use crate::workspace;
+
+/// Runs the benchmark on an image of `size_gib` GiB; `keep` leaves intermediate files.
+pub fn run(size_gib: f64, keep: bool) -> Result<()> {
+    ensure!(
+        size_gib.is_finite() && (0.0625..=1024.0).contains(&size_gib),
+        "--size-gib must be between 0.0625 (64 MiB) and 1024"
+    );
+    let size = (size_gib * 1024.0).round() as u64 * MIB;
+    measure::check_tools()?;
+    println!("building snapsift (release)");
+    let snapsift = workspace::build_snapsift()?;
+    let dir = workspace::target_dir().join("bench");
+    let manifest = generate::ensure_image(&dir, size, keep)?;
+    let report = measure::run(&dir, &dir.join("disk.img"), &manifest, &snapsift, keep)?;
+    println!();
+    println!("{report}");
+    let results = dir.join("results.md");
+    std::fs::write(&results, &report)?;
+    println!("(written to {})", workspace::display(&results));
+    Ok(())
+}
