@@ -65,14 +65,14 @@ pub trait Disk: Send + Sync {
 
     /// The bytes of `range`, either borrowed from a mapping or read into `buf`.
     ///
-    /// The default reads into `buf` (reusing its allocation); implementations that can map the
-    /// bytes without copying override it. Either way the result is the same bytes.
+    /// The default reads into a page-aligned stretch of `buf` (reusing its allocation: the
+    /// kernel copies into page-aligned memory several times faster); implementations that can
+    /// map the bytes without copying override it. Either way the result is the same bytes.
     fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
         let len = window::range_len(&range)?;
-        buf.clear();
-        buf.resize(len, 0);
-        self.read_exact_at(range.start, buf)?;
-        Ok(Window::Buffer(buf))
+        let aligned = window::page_aligned(buf, len);
+        self.read_exact_at(range.start, aligned)?;
+        Ok(Window::Buffer(aligned))
     }
 
     /// A short human description of what backs this disk, such as `raw image file`.

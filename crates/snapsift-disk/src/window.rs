@@ -29,6 +29,22 @@ impl Deref for Window<'_> {
     }
 }
 
+/// Memory page size assumed for alignment; a larger real page only costs speed, never bytes.
+const PAGE: usize = 4096;
+
+/// A page-aligned slice of `len` bytes inside `buf`, growing `buf` if needed.
+///
+/// `Vec<u8>` promises no alignment, so the buffer is over-allocated by a page and the slice
+/// starts at the first page boundary inside it.
+pub(crate) fn page_aligned(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    let needed = len.saturating_add(PAGE);
+    if buf.len() < needed {
+        buf.resize(needed, 0);
+    }
+    let start = buf.as_ptr().align_offset(PAGE).min(PAGE);
+    &mut buf[start..start.saturating_add(len)]
+}
+
 /// The length of `range` as a `usize`, or an error for an inverted or unaddressable range.
 pub(crate) fn range_len(range: &Range<u64>) -> Result<usize, DiskError> {
     range
