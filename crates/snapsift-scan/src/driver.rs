@@ -2,14 +2,14 @@
 //! their findings back in order and hands them to the sink.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 
 use snapsift_disk::{Disk, DiskError};
 use snapsift_match::{Match, Matcher};
 
 use crate::finding::{CONTEXT_RADIUS, Context};
-use crate::plan::{Chunk, plan};
+use crate::plan::{Chunk, Plan};
 use crate::{Finding, ScanConfig, ScanError, ScanSummary, Sink};
 
 /// What a worker sends back for one chunk.
@@ -29,7 +29,12 @@ pub fn scan<'m>(
     sink: &mut dyn Sink<'m>,
 ) -> Result<ScanSummary, ScanError> {
     let data_ranges = disk.data_ranges()?;
-    let chunks = plan(&data_ranges, disk.size(), config.chunk_size, overlap(matcher));
+    let plan = Plan::new(
+        &data_ranges,
+        disk.size(),
+        config.chunk_size,
+        overlap(matcher),
+    );
     let mut summary = ScanSummary {
         disk_size: disk.size(),
         data_bytes: data_ranges
@@ -46,24 +51,24 @@ pub fn scan<'m>(
         .build()
         .map_err(|e| ScanError::Threads(e.to_string()))?;
     let workers = pool.current_num_threads();
-    let next_chunk = AtomicUsize::new(0);
+    let next_chunk = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     // A small bound: workers run ahead of the sink by a few chunks at most.
     let (results, received) =
-        mpsc::sync_channel::<(usize, ChunkResult<'m>)>(workers.saturating_mul(2));
+        mpsc::sync_channel::<(u64, ChunkResult<'m>)>(workers.saturating_mul(2));
 
     pool.in_place_scope(|scope| {
         for _ in 0..workers {
             let results = results.clone();
-            let (chunks, next_chunk, stop) = (&chunks, &next_chunk, &stop);
+            let (plan, next_chunk, stop) = (&plan, &next_chunk, &stop);
             scope.spawn(move |_| {
                 let mut worker = Worker::new(disk, matcher);
                 loop {
                     let index = next_chunk.fetch_add(1, Ordering::Relaxed);
-                    if index >= chunks.len() || stop.load(Ordering::Relaxed) {
+                    if index >= plan.len() || stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let result = worker.scan_chunk(&chunks[index]);
+                    let result = worker.scan_chunk(&plan.chunk(index));
                     if results.send((index, result)).is_err() {
                         break;
                     }
@@ -71,7 +76,7 @@ pub fn scan<'m>(
             });
         }
         drop(results);
-        deliver(&chunks, received, &stop, sink, &mut summary)
+        deliver(&plan, received, &stop, sink, &mut summary)
     })?;
     Ok(summary)
 }
@@ -88,13 +93,13 @@ fn overlap(matcher: &Matcher) -> u64 {
 
 /// Receives chunk results, restores disk order and feeds the sink. Returns the first error.
 fn deliver<'m>(
-    chunks: &[Chunk],
-    received: mpsc::Receiver<(usize, ChunkResult<'m>)>,
+    plan: &Plan,
+    received: mpsc::Receiver<(u64, ChunkResult<'m>)>,
     stop: &AtomicBool,
     sink: &mut dyn Sink<'m>,
     summary: &mut ScanSummary,
 ) -> Result<(), ScanError> {
-    let mut pending: BTreeMap<usize, ChunkResult<'m>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, ChunkResult<'m>> = BTreeMap::new();
     let mut next = 0;
     let mut failure: Option<ScanError> = None;
     // Keep receiving after a failure so that workers blocked on a full channel can finish.
@@ -116,7 +121,7 @@ fn deliver<'m>(
                 failure = Some(error);
                 break;
             }
-            let chunk = &chunks[next];
+            let chunk = plan.chunk(next);
             summary.scanned_bytes = summary
                 .scanned_bytes
                 .saturating_add(chunk.owned.end.saturating_sub(chunk.owned.start));

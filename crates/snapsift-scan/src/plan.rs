@@ -21,38 +21,84 @@ impl Chunk {
     }
 }
 
-/// Cuts each data range into chunks of at most `chunk_size` owned bytes and gives each a window
-/// of `overlap` extra bytes on both sides, within `0..disk_size`.
+/// The chunks of a disk: each data range cut into chunks of at most `chunk_size` owned bytes,
+/// each with a window of `overlap` extra bytes on both sides, within `0..disk_size`.
 ///
 /// The owned ranges tile the data ranges exactly, so a finding is reported by the one chunk
-/// that owns its first byte.
-pub(crate) fn plan(
-    data_ranges: &[Range<u64>],
+/// that owns its first byte. Chunks are computed on demand from the ranges, so the plan of a
+/// 16 TiB disk costs memory per data range, not per chunk.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// The data ranges, clipped to the disk, empty ones dropped.
+    ranges: Vec<Range<u64>>,
+    /// For each range, the index of its first chunk; then the total number of chunks.
+    first_chunk: Vec<u64>,
     disk_size: u64,
     chunk_size: u64,
     overlap: u64,
-) -> Vec<Chunk> {
-    let chunk_size = chunk_size.max(1);
-    let mut chunks = Vec::new();
-    for range in data_ranges {
-        let mut start = range.start.min(disk_size);
-        let end = range.end.min(disk_size);
-        while start < end {
-            let owned_end = start.saturating_add(chunk_size).min(end);
-            chunks.push(Chunk {
-                owned: start..owned_end,
-                window: start.saturating_sub(overlap)
-                    ..owned_end.saturating_add(overlap).min(disk_size),
-            });
-            start = owned_end;
+}
+
+impl Plan {
+    /// Plans the chunks of `data_ranges` (sorted, non-overlapping) on a disk of `disk_size`.
+    pub(crate) fn new(
+        data_ranges: &[Range<u64>],
+        disk_size: u64,
+        chunk_size: u64,
+        overlap: u64,
+    ) -> Plan {
+        let chunk_size = chunk_size.max(1);
+        let ranges: Vec<Range<u64>> = data_ranges
+            .iter()
+            .map(|r| r.start.min(disk_size)..r.end.min(disk_size))
+            .filter(|r| !r.is_empty())
+            .collect();
+        let mut first_chunk = Vec::with_capacity(ranges.len().saturating_add(1));
+        let mut total = 0u64;
+        for range in &ranges {
+            first_chunk.push(total);
+            total = total.saturating_add((range.end - range.start).div_ceil(chunk_size));
+        }
+        first_chunk.push(total);
+        Plan {
+            ranges,
+            first_chunk,
+            disk_size,
+            chunk_size,
+            overlap,
         }
     }
-    chunks
+
+    /// The number of chunks.
+    pub(crate) fn len(&self) -> u64 {
+        self.first_chunk.last().copied().unwrap_or(0)
+    }
+
+    /// Chunk number `index` (below [`Plan::len`]), in disk order.
+    pub(crate) fn chunk(&self, index: u64) -> Chunk {
+        // The last range whose first chunk is at or before `index`.
+        let range_index = self.first_chunk.partition_point(|&first| first <= index) - 1;
+        let range = &self.ranges[range_index];
+        let within = index - self.first_chunk[range_index];
+        let start = range
+            .start
+            .saturating_add(within.saturating_mul(self.chunk_size));
+        let end = start.saturating_add(self.chunk_size).min(range.end);
+        Chunk {
+            owned: start..end,
+            window: start.saturating_sub(self.overlap)
+                ..end.saturating_add(self.overlap).min(self.disk_size),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(ranges: &[Range<u64>], disk: u64, chunk: u64, overlap: u64) -> Vec<Chunk> {
+        let plan = Plan::new(ranges, disk, chunk, overlap);
+        (0..plan.len()).map(|i| plan.chunk(i)).collect()
+    }
 
     #[test]
     fn owned_ranges_tile_the_data_ranges() {

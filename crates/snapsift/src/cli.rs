@@ -50,9 +50,9 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
 
-    /// Bytes each scanning task reads at once, beside the overlap (a tuning knob).
+    /// Bytes each scanning task reads at once, beside the overlap (a tuning knob, 4 KiB to 1 GiB).
     #[arg(long, default_value_t = snapsift_scan::ScanConfig::DEFAULT_CHUNK_SIZE,
-          value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+          value_name = "BYTES", value_parser = clap::value_parser!(u64).range(4096..=1 << 30))]
     pub chunk_size: u64,
 }
 
