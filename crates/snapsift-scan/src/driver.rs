@@ -53,7 +53,8 @@ pub fn scan<'m>(
     let workers = pool.current_num_threads();
     let next_chunk = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
-    // A small bound: workers run ahead of the sink by a few chunks at most.
+    // Bounded, so workers wait for a slow sink. Results that arrive out of order wait in
+    // `deliver` for their turn; they hold findings, never disk bytes.
     let (results, received) =
         mpsc::sync_channel::<(u64, ChunkResult<'m>)>(workers.saturating_mul(2));
 
