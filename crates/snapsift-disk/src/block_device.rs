@@ -3,10 +3,10 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::{Disk, DiskError, check_bounds};
+use crate::sized_file::SizedFile;
+use crate::{Disk, DiskError};
 
 /// `BLKGETSIZE64` from `<linux/fs.h>`: `_IOR(0x12, 114, size_t)`, in the generic ioctl encoding
 /// used by x86, x86-64, ARM and RISC-V (the `libc` crate does not export it).
@@ -23,8 +23,7 @@ const BLKGETSIZE64: libc::c_ulong = {
 /// readahead grows.
 #[derive(Debug)]
 pub struct BlockDevice {
-    file: File,
-    size: u64,
+    inner: SizedFile,
 }
 
 impl BlockDevice {
@@ -43,28 +42,19 @@ impl BlockDevice {
             path: path.to_owned(),
             source,
         })?;
-        // SAFETY: posix_fadvise only reads its arguments; the descriptor is open.
-        unsafe {
-            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
-        }
-        Ok(BlockDevice { file, size })
+        Ok(BlockDevice {
+            inner: SizedFile::new(file, size),
+        })
     }
 }
 
 impl Disk for BlockDevice {
     fn size(&self) -> u64 {
-        self.size
+        self.inner.size
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        check_bounds(offset, buf.len(), self.size)?;
-        self.file
-            .read_exact_at(buf, offset)
-            .map_err(|source| DiskError::Read {
-                offset,
-                len: buf.len(),
-                source,
-            })
+        self.inner.read_exact_at(offset, buf)
     }
 
     fn kind(&self) -> &'static str {

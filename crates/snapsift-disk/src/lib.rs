@@ -29,6 +29,7 @@ mod block_device;
 mod error;
 mod memory;
 mod raw_file;
+mod sized_file;
 mod window;
 
 use std::fs::File;

@@ -4,11 +4,11 @@ use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use memmap2::MmapOptions;
 
+use crate::sized_file::SizedFile;
 use crate::{Disk, DiskError, Window, check_bounds, window::range_len};
 
 /// Holes shorter than this are read rather than skipped: merging them keeps the range list short
@@ -25,8 +25,7 @@ const MIN_SKIPPED_HOLE: u64 = 1 << 20;
 /// left alone while they are scanned.
 #[derive(Debug)]
 pub struct RawFile {
-    file: File,
-    size: u64,
+    inner: SizedFile,
 }
 
 impl RawFile {
@@ -48,36 +47,26 @@ impl RawFile {
                 source,
             })?
             .len();
-        // Only a hint: the scan reads front to back.
-        // SAFETY: posix_fadvise only reads its arguments; the descriptor is open.
-        unsafe {
-            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
-        }
-        Ok(RawFile { file, size })
+        Ok(RawFile {
+            inner: SizedFile::new(file, size),
+        })
     }
 }
 
 impl Disk for RawFile {
     fn size(&self) -> u64 {
-        self.size
+        self.inner.size
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        check_bounds(offset, buf.len(), self.size)?;
-        self.file
-            .read_exact_at(buf, offset)
-            .map_err(|source| DiskError::Read {
-                offset,
-                len: buf.len(),
-                source,
-            })
+        self.inner.read_exact_at(offset, buf)
     }
 
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
-        match sparse_data_ranges(&self.file, self.size) {
+        match sparse_data_ranges(&self.inner.file, self.inner.size) {
             Ok(ranges) => Ok(ranges),
             // Filesystems without SEEK_DATA support answer EINVAL: read everything.
-            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => Ok(vec![0..self.size]),
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => Ok(vec![0..self.inner.size]),
             Err(source) => Err(DiskError::Read {
                 offset: 0,
                 len: 0,
@@ -92,7 +81,7 @@ impl Disk for RawFile {
         _buf: &'a mut Vec<u8>,
     ) -> Result<Window<'a>, DiskError> {
         let len = range_len(&range)?;
-        check_bounds(range.start, len, self.size)?;
+        check_bounds(range.start, len, self.inner.size)?;
         if len == 0 {
             return Ok(Window::Buffer(&[]));
         }
@@ -105,7 +94,7 @@ impl Disk for RawFile {
                 .offset(range.start)
                 .len(len)
                 .populate()
-                .map(&self.file)
+                .map(&self.inner.file)
         }
         .map_err(|source| DiskError::Read {
             offset: range.start,

@@ -83,17 +83,25 @@ fn disk_image(path: &Path) -> Vec<String> {
     planted
 }
 
-#[test]
-fn a_read_only_loop_device_scans_like_its_image() {
+/// The test disk image (in a temporary directory) attached to a loop device, or `None` after
+/// printing why loop devices are unavailable.
+fn attached_disk() -> Option<(tempfile::TempDir, PathBuf, LoopDevice)> {
     let dir = workdir();
     let image = path_in(&dir, "disk.img");
     disk_image(&image);
-    let device = match LoopDevice::attach(&image) {
-        Ok(device) => device,
+    match LoopDevice::attach(&image) {
+        Ok(device) => Some((dir, image, device)),
         Err(reason) => {
             println!("SKIPPED: loop devices unavailable: {reason}");
-            return;
+            None
         }
+    }
+}
+
+#[test]
+fn a_read_only_loop_device_scans_like_its_image() {
+    let Some((_dir, image, device)) = attached_disk() else {
+        return;
     };
     let from_file = Scan::run(&[&image], &[]);
     let from_device = Scan::run(&[&device.device], &["--chunk-size", "1000000"]);
@@ -117,15 +125,8 @@ fn a_read_only_loop_device_scans_like_its_image() {
 
 #[test]
 fn the_summary_names_a_block_device() {
-    let dir = workdir();
-    let image = path_in(&dir, "disk.img");
-    disk_image(&image);
-    let device = match LoopDevice::attach(&image) {
-        Ok(device) => device,
-        Err(reason) => {
-            println!("SKIPPED: loop devices unavailable: {reason}");
-            return;
-        }
+    let Some((_dir, _image, device)) = attached_disk() else {
+        return;
     };
     let output = snapsift().arg("scan").arg(&device.device).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
