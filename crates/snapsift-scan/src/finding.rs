@@ -31,7 +31,9 @@ impl Finding<'_> {
 /// The bytes around a finding: the line it starts on, cut to at most [`CONTEXT_RADIUS`] bytes
 /// on each side of the secret.
 ///
-/// For a secret that spans lines (a private key block) the context is the line it starts on.
+/// Lines end at `\n` and at NUL bytes: text never holds NULs, and the padding of a disk block
+/// or a binary file is noise, not context. For a secret that spans lines (a private key block)
+/// the context is the line it starts on.
 /// The bytes are raw disk bytes; printers decide how to show them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
@@ -50,12 +52,12 @@ impl Context {
         let earliest = matched.start.saturating_sub(CONTEXT_RADIUS);
         let start = window[earliest..matched.start]
             .iter()
-            .rposition(|&b| b == b'\n')
+            .rposition(|&b| is_line_end(b))
             .map_or(earliest, |i| earliest.saturating_add(i).saturating_add(1));
         let latest = matched.end.saturating_add(CONTEXT_RADIUS).min(window.len());
         let end = window[matched.start..latest]
             .iter()
-            .position(|&b| b == b'\n')
+            .position(|&b| is_line_end(b))
             .map_or(latest, |i| matched.start.saturating_add(i));
         let secret_end = matched.end.min(end);
         Context {
@@ -63,6 +65,11 @@ impl Context {
             secret: matched.start.saturating_sub(start)..secret_end.saturating_sub(start),
         }
     }
+}
+
+/// Whether `byte` ends a context line.
+fn is_line_end(byte: u8) -> bool {
+    byte == b'\n' || byte == 0
 }
 
 #[cfg(test)]
@@ -92,6 +99,12 @@ mod tests {
         );
         assert_eq!(text, "-----BEGIN");
         assert_eq!(secret, "-----BEGIN");
+    }
+
+    #[test]
+    fn nul_padding_is_not_context() {
+        let (text, _) = around("\0\0\0\0\x01\x02AKIA123 x\0\0", "AKIA123");
+        assert_eq!(text, "\x01\x02AKIA123 x");
     }
 
     #[test]

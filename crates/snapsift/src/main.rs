@@ -108,6 +108,8 @@ fn scan_one(
     let result = snapsift_scan::scan(&*disk, matcher, config, &mut sink);
     progress.finish();
     let summary = result.with_context(|| format!("{image} ({})", disk.kind()))?;
+    // Findings first: on a terminal the summary must not appear in the middle of them.
+    out.flush().context("cannot write findings")?;
     if !quiet {
         let seconds = started.elapsed().as_secs_f64();
         eprintln!(
