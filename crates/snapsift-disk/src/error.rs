@@ -44,6 +44,60 @@ pub enum DiskError {
         #[source]
         source: io::Error,
     },
+    /// An image's structures are inconsistent or point outside the image.
+    #[error("{}: corrupt {format} image: {reason}", path.display())]
+    Corrupt {
+        /// The image file.
+        path: PathBuf,
+        /// The container format, such as `qcow2`.
+        format: &'static str,
+        /// What is wrong, with the offsets involved.
+        reason: String,
+    },
+    /// An image uses a feature snapsift cannot read.
+    #[error("{}: unsupported {format} image: {feature}", path.display())]
+    Unsupported {
+        /// The image file.
+        path: PathBuf,
+        /// The container format.
+        format: &'static str,
+        /// The feature, and what to do about it where something can be done.
+        feature: String,
+    },
+    /// An image ends before a structure it needs.
+    #[error(
+        "{}: truncated image: {len} bytes at offset {offset} are past its end ({size} bytes)",
+        path.display()
+    )]
+    Truncated {
+        /// The image file.
+        path: PathBuf,
+        /// Offset of the read in the file.
+        offset: u64,
+        /// Length of the read.
+        len: usize,
+        /// Size of the image in the file.
+        size: u64,
+    },
+    /// The backing (parent) image of an overlay could not be opened.
+    #[error("{}: cannot open its backing image {}", overlay.display(), backing.display())]
+    Backing {
+        /// The overlay naming the backing image.
+        overlay: PathBuf,
+        /// The backing image, resolved against the overlay's directory.
+        backing: PathBuf,
+        /// Why it could not be opened.
+        #[source]
+        source: Box<DiskError>,
+    },
+    /// A chain of backing images loops or is deeper than snapsift follows.
+    #[error("{}: backing chain {reason}", path.display())]
+    BackingChain {
+        /// The image at which the chain was cut.
+        path: PathBuf,
+        /// What is wrong with the chain.
+        reason: String,
+    },
     /// A range whose end lies before its start, or too long to address in memory.
     #[error("invalid byte range {start}..{end}")]
     InvalidRange {

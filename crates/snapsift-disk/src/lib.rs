@@ -16,8 +16,9 @@
 //!   long as nothing it looks for can consist of zero bytes only.
 //! * **Errors, not panics.** Out-of-range reads and I/O failures come back as [`DiskError`].
 //!
-//! [`open`] picks the implementation for a path: [`RawFile`] for a regular file, [`BlockDevice`]
-//! for a block device, and a [`DiskError::NotADisk`] for anything else.
+//! [`open`] picks the implementation for a path by its content: [`RawFile`] for a raw image,
+//! [`BlockDevice`] for a block device, a container reader for qcow2 and the other image formats
+//! ([`Format`]), and a [`DiskError::NotADisk`] for anything else.
 
 // Offsets and sizes here come from images we do not trust: no arithmetic may wrap or panic.
 #![cfg_attr(
@@ -27,21 +28,25 @@
 
 mod block_device;
 mod error;
+mod formats;
+mod host;
 mod memory;
+mod opener;
 mod raw_file;
-mod sized_file;
 mod window;
 
-use std::fs::File;
 use std::ops::Range;
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 pub use block_device::BlockDevice;
 pub use error::DiskError;
+pub use formats::Format;
 pub use memory::MemoryDisk;
+pub use opener::{MAX_BACKING_DEPTH, Opener};
 pub use raw_file::RawFile;
 pub use window::Window;
+
+use host::Host;
 
 /// A read-only virtual disk.
 ///
@@ -80,46 +85,22 @@ pub trait Disk: Send + Sync {
     fn kind(&self) -> &'static str;
 }
 
-/// Opens `path` as a read-only disk: a regular file as a raw image, a block device as a device.
+/// Opens `path` read-only as the disk it holds, whatever the container.
 ///
-/// Anything else (a directory, a character device, a FIFO, an empty file) is refused with
+/// The format is detected from the content (magic numbers, headers, footers), never from the
+/// file name: a raw image or a block device is read as it is, a qcow2, VHD, VHDX or VMDK image
+/// as the virtual disk the guest saw, with its backing images. Anything that is not a disk (a
+/// directory, a character device, a FIFO, an empty file) is refused with
 /// [`DiskError::NotADisk`], so that a typo never turns into a silent, empty scan.
 pub fn open(path: &Path) -> Result<Box<dyn Disk>, DiskError> {
-    // Opening before looking at the metadata means the checks apply to the file we will read,
-    // not to whatever the path names a moment later.
-    let file = File::open(path).map_err(|source| DiskError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    let meta = file.metadata().map_err(|source| DiskError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    let file_type = meta.file_type();
-    let not_a_disk = |reason: &'static str| DiskError::NotADisk {
-        path: path.to_owned(),
-        reason,
-    };
-    if file_type.is_file() {
-        if meta.len() == 0 {
-            return Err(not_a_disk("the file is empty (0 bytes)"));
-        }
-        Ok(Box::new(RawFile::from_file(file, path)?))
-    } else if file_type.is_block_device() {
-        Ok(Box::new(BlockDevice::from_file(file, path)?))
-    } else if file_type.is_dir() {
-        Err(not_a_disk("it is a directory"))
-    } else if file_type.is_char_device() {
-        Err(not_a_disk("it is a character device, not a block device"))
-    } else if file_type.is_fifo() {
-        Err(not_a_disk("it is a FIFO"))
-    } else if file_type.is_socket() {
-        Err(not_a_disk("it is a socket"))
-    } else {
-        Err(not_a_disk(
-            "it is neither a regular file nor a block device",
-        ))
-    }
+    open_in_chain(path, &mut Opener::new())
+}
+
+/// Opens `path` as the next image of a backing chain.
+fn open_in_chain(path: &Path, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
+    let host = Host::open(path)?;
+    opener.enter(path)?;
+    formats::open(host, opener)
 }
 
 /// Checks that `offset..offset + len` lies within a disk of `size` bytes.

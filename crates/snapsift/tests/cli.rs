@@ -117,7 +117,7 @@ fn errors_name_the_path_and_the_cause_and_exit_2() {
         ),
         (
             &empty,
-            "is not a disk image or block device: the file is empty",
+            "is not a disk image or block device: it is empty (0 bytes)",
         ),
     ];
     for (path, message) in cases {

@@ -1,0 +1,264 @@
+//! [`Host`]: the bytes an image lives in, a whole file or device or a slice of one.
+
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, FileTypeExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::{Mmap, MmapOptions};
+
+use crate::DiskError;
+
+/// `BLKGETSIZE64` from `<linux/fs.h>`: `_IOR(0x12, 114, size_t)`, in the generic ioctl encoding
+/// used by x86, x86-64, ARM and RISC-V (the `libc` crate does not export it).
+const BLKGETSIZE64: libc::c_ulong = {
+    const IOC_READ: libc::c_ulong = 2;
+    let size = std::mem::size_of::<usize>() as libc::c_ulong;
+    (IOC_READ << 30) | (size << 16) | (0x12 << 8) | 114
+};
+
+/// The file, block device, or part of a file (a disk inside an OVA archive) that holds an image,
+/// opened read-only.
+///
+/// Every reader in this crate reads through a `Host`: reads are positional (`pread`), so threads
+/// share one descriptor without seeking, and checked against the host's length, so a read past
+/// the end is a [`DiskError::Truncated`] naming the file, never a short read. Cloning shares
+/// the descriptor.
+#[derive(Clone, Debug)]
+pub(crate) struct Host {
+    file: Arc<File>,
+    path: Arc<Path>,
+    /// Where the host's bytes start in the file.
+    base: u64,
+    len: u64,
+    block_device: bool,
+}
+
+impl Host {
+    /// Opens `path` read-only: a regular file or a block device, sized by its metadata or by the
+    /// kernel's `BLKGETSIZE64`. Anything else is a [`DiskError::NotADisk`].
+    pub(crate) fn open(path: &Path) -> Result<Host, DiskError> {
+        // Opening before looking at the metadata means the checks apply to the file we will
+        // read, not to whatever the path names a moment later.
+        let file = File::open(path).map_err(|source| DiskError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let meta = file.metadata().map_err(|source| DiskError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let file_type = meta.file_type();
+        let not_a_disk = |reason: &'static str| DiskError::NotADisk {
+            path: path.to_owned(),
+            reason,
+        };
+        let (len, block_device) = if file_type.is_file() {
+            (meta.len(), false)
+        } else if file_type.is_block_device() {
+            let size = device_size(&file).map_err(|source| DiskError::Size {
+                path: path.to_owned(),
+                source,
+            })?;
+            (size, true)
+        } else if file_type.is_dir() {
+            return Err(not_a_disk("it is a directory"));
+        } else if file_type.is_char_device() {
+            return Err(not_a_disk("it is a character device, not a block device"));
+        } else if file_type.is_fifo() {
+            return Err(not_a_disk("it is a FIFO"));
+        } else if file_type.is_socket() {
+            return Err(not_a_disk("it is a socket"));
+        } else {
+            return Err(not_a_disk("it is neither a regular file nor a block device"));
+        };
+        if len == 0 {
+            return Err(not_a_disk("it is empty (0 bytes)"));
+        }
+        // Only a hint, that the scan reads front to back, so the kernel's readahead grows.
+        // SAFETY: posix_fadvise only reads its arguments; the descriptor is open.
+        unsafe {
+            libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
+        }
+        Ok(Host {
+            file: Arc::new(file),
+            path: path.into(),
+            base: 0,
+            len,
+            block_device,
+        })
+    }
+
+    /// Bytes `offset..offset + len` of this host, as a host of their own.
+    pub(crate) fn slice(&self, offset: u64, len: u64) -> Result<Host, DiskError> {
+        let truncated = || self.truncated(offset, usize::try_from(len).unwrap_or(usize::MAX));
+        let end = offset.checked_add(len).ok_or_else(truncated)?;
+        if end > self.len {
+            return Err(truncated());
+        }
+        Ok(Host {
+            base: self.base.checked_add(offset).ok_or_else(truncated)?,
+            len,
+            ..self.clone()
+        })
+    }
+
+    /// The host's length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the host is a block device rather than a regular file.
+    pub(crate) fn is_block_device(&self) -> bool {
+        self.block_device
+    }
+
+    /// The file's path, for messages and for resolving relative names of backing files.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path as an owned value, for errors.
+    pub(crate) fn path_buf(&self) -> PathBuf {
+        self.path.to_path_buf()
+    }
+
+    /// Reads exactly `buf.len()` bytes at `offset`.
+    pub(crate) fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        let at = self.file_offset(offset, buf.len())?;
+        self.file
+            .read_exact_at(buf, at)
+            .map_err(|source| DiskError::Read {
+                offset: at,
+                len: buf.len(),
+                source,
+            })
+    }
+
+    /// Reads `len` bytes at `offset` into a new vector. `len` must already be checked against
+    /// the format's limits when it comes from the image.
+    pub(crate) fn read_vec(&self, offset: u64, len: usize) -> Result<Vec<u8>, DiskError> {
+        let mut buf = vec![0; len];
+        self.read_exact_at(offset, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// A read-only mapping of `len` bytes at `offset`, populated up front.
+    pub(crate) fn map(&self, offset: u64, len: usize) -> Result<Mmap, DiskError> {
+        let at = self.file_offset(offset, len)?;
+        // SAFETY: the mapping is read-only (PROT_READ) and lives as long as the caller keeps
+        // it. Like every mmap-based reader (ripgrep included), we rely on nobody writing or
+        // truncating the image while it is scanned; a concurrent writer could change bytes
+        // under the slice, and a truncation raises SIGBUS.
+        unsafe { MmapOptions::new().offset(at).len(len).populate().map(&*self.file) }.map_err(
+            |source| DiskError::Read {
+                offset: at,
+                len,
+                source,
+            },
+        )
+    }
+
+    /// The ranges of the host that hold data, by `SEEK_DATA`/`SEEK_HOLE`, with holes shorter
+    /// than `min_hole` merged into their neighbours; the whole host where the filesystem cannot
+    /// tell.
+    pub(crate) fn data_ranges(&self, min_hole: u64) -> Result<Vec<Range<u64>>, DiskError> {
+        let whole = vec![0..self.len];
+        if self.block_device {
+            return Ok(whole);
+        }
+        let end = self.base.checked_add(self.len).unwrap_or(u64::MAX);
+        match sparse_data_ranges(&self.file, self.base..end, min_hole) {
+            Ok(ranges) => Ok(ranges
+                .into_iter()
+                .map(|r| r.start.saturating_sub(self.base)..r.end.saturating_sub(self.base))
+                .collect()),
+            // Filesystems without SEEK_DATA support answer EINVAL: read everything.
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => Ok(whole),
+            Err(source) => Err(DiskError::Read {
+                offset: self.base,
+                len: 0,
+                source,
+            }),
+        }
+    }
+
+    /// The file offset of `len` bytes at host offset `offset`, if they lie within the host.
+    fn file_offset(&self, offset: u64, len: usize) -> Result<u64, DiskError> {
+        let truncated = || self.truncated(offset, len);
+        let len64 = u64::try_from(len).map_err(|_| truncated())?;
+        let end = offset.checked_add(len64).ok_or_else(truncated)?;
+        if end > self.len {
+            return Err(truncated());
+        }
+        self.base.checked_add(offset).ok_or_else(truncated)
+    }
+
+    fn truncated(&self, offset: u64, len: usize) -> DiskError {
+        DiskError::Truncated {
+            path: self.path_buf(),
+            offset,
+            len,
+            size: self.len,
+        }
+    }
+}
+
+/// The size in bytes of the block device behind `file`, as the kernel reports it.
+fn device_size(file: &File) -> io::Result<u64> {
+    let mut size: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes one u64 through the pointer, which points at `size`.
+    let ret = unsafe { libc::ioctl(file.as_raw_fd(), BLKGETSIZE64, &mut size as *mut u64) };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(size)
+}
+
+/// The data ranges of a possibly sparse file within `range` (file offsets), with holes shorter
+/// than `min_hole` merged into their neighbours.
+fn sparse_data_ranges(file: &File, range: Range<u64>, min_hole: u64) -> io::Result<Vec<Range<u64>>> {
+    let mut ranges: Vec<Range<u64>> = Vec::new();
+    let mut pos = range.start;
+    while pos < range.end {
+        let Some(data_start) = seek(file, pos, libc::SEEK_DATA)? else {
+            break; // Only a hole remains.
+        };
+        if data_start >= range.end {
+            break;
+        }
+        let data_end = seek(file, data_start, libc::SEEK_HOLE)?
+            .unwrap_or(range.end)
+            .min(range.end);
+        if data_end <= data_start {
+            break;
+        }
+        match ranges.last_mut() {
+            Some(last) if data_start.saturating_sub(last.end) < min_hole => last.end = data_end,
+            _ => ranges.push(data_start..data_end),
+        }
+        pos = data_end;
+    }
+    Ok(ranges)
+}
+
+/// `lseek(fd, pos, whence)`, with `ENXIO` (no data or hole past `pos`) as `None`.
+///
+/// Seeking moves the shared file offset, which no reader here uses: all reads are positional.
+fn seek(file: &File, pos: u64, whence: libc::c_int) -> io::Result<Option<u64>> {
+    let pos = libc::off_t::try_from(pos).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: lseek only reads its arguments; the descriptor is open for the call's duration.
+    let ret = unsafe { libc::lseek(file.as_raw_fd(), pos, whence) };
+    if ret < 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ENXIO) {
+            return Ok(None);
+        }
+        return Err(err);
+    }
+    // lseek never returns a negative offset on success.
+    Ok(u64::try_from(ret).ok())
+}
