@@ -73,7 +73,9 @@ impl Host {
         } else if file_type.is_socket() {
             return Err(not_a_disk("it is a socket"));
         } else {
-            return Err(not_a_disk("it is neither a regular file nor a block device"));
+            return Err(not_a_disk(
+                "it is neither a regular file nor a block device",
+            ));
         };
         if len == 0 {
             return Err(not_a_disk("it is empty (0 bytes)"));
@@ -153,13 +155,18 @@ impl Host {
         // it. Like every mmap-based reader (ripgrep included), we rely on nobody writing or
         // truncating the image while it is scanned; a concurrent writer could change bytes
         // under the slice, and a truncation raises SIGBUS.
-        unsafe { MmapOptions::new().offset(at).len(len).populate().map(&*self.file) }.map_err(
-            |source| DiskError::Read {
-                offset: at,
-                len,
-                source,
-            },
-        )
+        unsafe {
+            MmapOptions::new()
+                .offset(at)
+                .len(len)
+                .populate()
+                .map(&*self.file)
+        }
+        .map_err(|source| DiskError::Read {
+            offset: at,
+            len,
+            source,
+        })
     }
 
     /// The ranges of the host that hold data, by `SEEK_DATA`/`SEEK_HOLE`, with holes shorter
@@ -220,7 +227,11 @@ fn device_size(file: &File) -> io::Result<u64> {
 
 /// The data ranges of a possibly sparse file within `range` (file offsets), with holes shorter
 /// than `min_hole` merged into their neighbours.
-fn sparse_data_ranges(file: &File, range: Range<u64>, min_hole: u64) -> io::Result<Vec<Range<u64>>> {
+fn sparse_data_ranges(
+    file: &File,
+    range: Range<u64>,
+    min_hole: u64,
+) -> io::Result<Vec<Range<u64>>> {
     let mut ranges: Vec<Range<u64>> = Vec::new();
     let mut pos = range.start;
     while pos < range.end {

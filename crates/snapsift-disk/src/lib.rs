@@ -32,6 +32,7 @@ mod formats;
 mod host;
 mod memory;
 mod opener;
+mod ranges;
 mod raw_file;
 mod window;
 
@@ -52,7 +53,7 @@ use host::Host;
 ///
 /// Implementations must be cheap to share between threads: scanning threads call
 /// [`Disk::read_exact_at`] and [`Disk::window`] concurrently.
-pub trait Disk: Send + Sync {
+pub trait Disk: Send + Sync + std::fmt::Debug {
     /// The size of the virtual disk in bytes.
     fn size(&self) -> u64;
 

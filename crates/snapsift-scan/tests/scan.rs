@@ -59,6 +59,7 @@ fn only_data_ranges_are_scanned_and_context_crosses_holes() {
 }
 
 /// A disk whose reads fail inside one range, as a bad sector would.
+#[derive(Debug)]
 struct FailingDisk {
     inner: MemoryDisk,
     bad: Range<u64>,

@@ -1,0 +1,185 @@
+//! Shared by the container-format tests: real images made by real tools, and the checks that a
+//! reader shows exactly the virtual disk an independent tool (`qemu-img convert -O raw`) shows.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use snapsift_disk::Disk;
+
+/// Runs `program args...`, failing the test with its output if it does not succeed.
+pub fn run(program: &str, args: &[&str]) -> Output {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A temporary directory for one test's images.
+pub fn workdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("snapsift-disk-test-")
+        .tempdir()
+        .unwrap()
+}
+
+/// A deterministic byte generator (xorshift64*), so failures reproduce.
+pub struct Pattern(u64);
+
+impl Pattern {
+    /// A generator seeded with `seed` (not 0).
+    pub fn new(seed: u64) -> Self {
+        Pattern(seed | 1)
+    }
+
+    /// The next pseudo-random number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// `len` pseudo-random bytes.
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            out.extend_from_slice(&self.next().to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+}
+
+/// Writes a raw disk of `size` bytes (a multiple of 1 MiB) that exercises a reader: runs of
+/// random data of varied lengths and alignments, all-zero stretches that are written (not
+/// holes), holes left sparse, and data in the first and last sectors. Returns its path.
+pub fn raw_disk(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join(name);
+    let file = fs::File::create(&path).unwrap();
+    file.set_len(size).unwrap();
+    let mut pattern = Pattern::new(seed);
+    let mut offset = 0u64;
+    while offset < size {
+        // Between 1 byte and 3 MiB, at unaligned offsets, then a gap of up to 2 MiB.
+        let len = 1 + pattern.next() % (3 << 20);
+        let len = len.min(size - offset);
+        match pattern.next() % 4 {
+            0 => file.write_all_at(&vec![0u8; len as usize], offset).unwrap(),
+            _ => file
+                .write_all_at(&pattern.bytes(len as usize), offset)
+                .unwrap(),
+        }
+        offset += len + pattern.next() % (2 << 20);
+    }
+    file.write_all_at(b"first sector", 0).unwrap();
+    file.write_all_at(b"last sector", size - 11).unwrap();
+    path
+}
+
+/// Converts `image` to a raw file with `qemu-img convert -O raw`: the independent oracle.
+pub fn qemu_to_raw(image: &Path, dir: &Path) -> PathBuf {
+    let raw = dir.join(format!(
+        "{}.oracle.raw",
+        image.file_name().unwrap().to_string_lossy()
+    ));
+    run(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            image.to_str().unwrap(),
+            raw.to_str().unwrap(),
+        ],
+    );
+    raw
+}
+
+/// Checks that `disk` reads exactly the bytes of the raw file `reference`: its size, every byte
+/// (in 1 MiB reads), many reads of random lengths at random unaligned offsets, and that every
+/// byte outside its data ranges is zero.
+pub fn assert_reads_like(disk: &dyn Disk, reference: &Path) {
+    let expected = fs::read(reference).unwrap();
+    assert_eq!(disk.size(), expected.len() as u64, "virtual size");
+    let size = expected.len();
+
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0;
+    while offset < size {
+        let len = buf.len().min(size - offset);
+        disk.read_exact_at(offset as u64, &mut buf[..len]).unwrap();
+        assert!(
+            buf[..len] == expected[offset..offset + len],
+            "bytes differ in the 1 MiB read at offset {offset}"
+        );
+        offset += len;
+    }
+
+    let mut pattern = Pattern::new(size as u64);
+    for _ in 0..500 {
+        let start = (pattern.next() % size as u64) as usize;
+        let len = ((pattern.next() % (300 << 10)) as usize).min(size - start);
+        let mut got = vec![0u8; len];
+        disk.read_exact_at(start as u64, &mut got).unwrap();
+        assert!(
+            got == expected[start..start + len],
+            "bytes differ in the read of {len} bytes at offset {start}"
+        );
+    }
+
+    let ranges = disk.data_ranges().unwrap();
+    assert_ranges_well_formed(&ranges, disk.size());
+    let mut covered = 0usize;
+    for range in &ranges {
+        let first_nonzero = expected[covered..range.start as usize]
+            .iter()
+            .position(|&b| b != 0);
+        assert!(
+            first_nonzero.is_none(),
+            "non-zero byte at {} lies outside the data ranges",
+            covered + first_nonzero.unwrap_or(0)
+        );
+        covered = range.end as usize;
+    }
+    assert!(
+        expected[covered..].iter().all(|&b| b == 0),
+        "non-zero bytes after the last data range"
+    );
+
+    let past_end = disk.read_exact_at(size as u64 - 1, &mut [0u8; 2]);
+    assert!(past_end.is_err(), "a read past the end must fail");
+}
+
+/// Sorted, non-overlapping, non-empty, within the disk.
+pub fn assert_ranges_well_formed(ranges: &[Range<u64>], size: u64) {
+    for range in ranges {
+        assert!(range.start < range.end, "empty range {range:?}");
+        assert!(
+            range.end <= size,
+            "range {range:?} past the disk's end {size}"
+        );
+    }
+    for pair in ranges.windows(2) {
+        assert!(
+            pair[0].end <= pair[1].start,
+            "ranges {pair:?} overlap or are unsorted"
+        );
+    }
+}
+
+/// The number of bytes in `ranges`.
+pub fn total(ranges: &[Range<u64>]) -> u64 {
+    ranges.iter().map(|r| r.end - r.start).sum()
+}
