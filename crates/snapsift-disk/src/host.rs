@@ -177,7 +177,7 @@ impl Host {
         if self.block_device {
             return Ok(whole);
         }
-        let end = self.base.checked_add(self.len).unwrap_or(u64::MAX);
+        let end = self.base.saturating_add(self.len);
         match sparse_data_ranges(&self.file, self.base..end, min_hole) {
             Ok(ranges) => Ok(ranges
                 .into_iter()

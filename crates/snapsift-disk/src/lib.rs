@@ -41,7 +41,7 @@ use std::path::Path;
 
 pub use block_device::BlockDevice;
 pub use error::DiskError;
-pub use formats::Format;
+pub use formats::{Format, Image, StreamImage};
 pub use memory::MemoryDisk;
 pub use opener::{MAX_BACKING_DEPTH, Opener};
 pub use raw_file::RawFile;
@@ -95,6 +95,15 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
 /// [`DiskError::NotADisk`], so that a typo never turns into a silent, empty scan.
 pub fn open(path: &Path) -> Result<Box<dyn Disk>, DiskError> {
     open_in_chain(path, &mut Opener::new())
+}
+
+/// Opens `path` read-only as whatever image it holds: a [`Disk`] to read at random, or, for a
+/// raw image compressed as a whole (zstd, gzip), a [`StreamImage`] to read front to back.
+pub fn open_image(path: &Path) -> Result<Image, DiskError> {
+    let mut opener = Opener::new();
+    let host = Host::open(path)?;
+    opener.enter(path)?;
+    formats::open_image(host, &mut opener)
 }
 
 /// Opens `path` as the next image of a backing chain.

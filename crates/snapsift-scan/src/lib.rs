@@ -16,22 +16,29 @@
 //! its first byte. Bytes outside the data ranges are zeros by the disk layer's contract, and no
 //! match starts with a zero byte.
 //!
+//! A raw image compressed as a whole is a stream, not a disk: [`scan_stream`] cuts it into the
+//! same chunks, with the same overlap, as it is decompressed front to back.
+//!
 //! # Memory
 //!
 //! Each worker holds one window (chunk size plus twice the overlap) at a time; findings are the
 //! only thing queued between threads. Resident memory is bounded by the thread count and the
 //! chunk size, not by the size of the disk.
 
+mod deliver;
 mod driver;
 mod error;
 mod finding;
 mod plan;
 mod sink;
+mod stream;
+mod window;
 
 pub use driver::scan;
 pub use error::ScanError;
 pub use finding::{CONTEXT_RADIUS, Context, Finding};
 pub use sink::{Collect, Sink};
+pub use stream::scan_stream;
 
 /// How a scan is run.
 #[derive(Clone, Debug)]
@@ -46,6 +53,17 @@ pub struct ScanConfig {
 impl ScanConfig {
     /// The default chunk size: 8 MiB.
     pub const DEFAULT_CHUNK_SIZE: u64 = 8 << 20;
+}
+
+impl ScanConfig {
+    /// The thread pool a scan runs on.
+    fn pool(&self) -> Result<rayon::ThreadPool, ScanError> {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads)
+            .thread_name(|i| format!("snapsift-scan-{i}"))
+            .build()
+            .map_err(|e| ScanError::Threads(e.to_string()))
+    }
 }
 
 impl Default for ScanConfig {

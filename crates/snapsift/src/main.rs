@@ -12,10 +12,13 @@ mod progress;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
+use snapsift_disk::Image;
 use snapsift_match::{Matcher, RuleSet};
 use snapsift_scan::{Finding, ScanConfig, ScanSummary, Sink};
 
@@ -86,7 +89,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// Scans one disk, printing its findings as they come.
+/// Scans one image, printing its findings as they come.
 fn scan_one(
     path: &Path,
     matcher: &Matcher,
@@ -96,25 +99,39 @@ fn scan_one(
     printer: &mut dyn Printer,
 ) -> anyhow::Result<ScanSummary> {
     let started = Instant::now();
-    let disk = snapsift_disk::open(path)?;
-    let image = path.display().to_string();
-    let progress = Progress::new(&image, quiet);
+    let image_name = path.display().to_string();
+    let progress = Progress::new(&image_name, quiet);
     let mut sink = PrintSink {
-        image: &image,
+        image: &image_name,
         out,
         printer,
         progress: &progress,
+        compressed_read: None,
     };
-    let result = snapsift_scan::scan(&*disk, matcher, config, &mut sink);
+    let (result, kind) = match snapsift_disk::open_image(path)? {
+        Image::Disk(disk) => (
+            snapsift_scan::scan(&*disk, matcher, config, &mut sink),
+            disk.kind(),
+        ),
+        Image::Stream(mut stream) => {
+            // A stream's size is known only at its end: progress follows the compressed file.
+            progress.start(stream.compressed_len());
+            sink.compressed_read = Some(stream.compressed_read());
+            let kind = stream.kind();
+            (
+                snapsift_scan::scan_stream(&mut stream, matcher, config, &mut sink),
+                kind,
+            )
+        }
+    };
     progress.finish();
-    let summary = result.with_context(|| format!("{image} ({})", disk.kind()))?;
+    let summary = result.with_context(|| format!("{image_name} ({kind})"))?;
     // Findings first: on a terminal the summary must not appear in the middle of them.
     out.flush().context("cannot write findings")?;
     if !quiet {
         let seconds = started.elapsed().as_secs_f64();
         eprintln!(
-            "snapsift: {image} ({}, {}): {} of data scanned in {seconds:.2} s, {} finding(s)",
-            disk.kind(),
+            "snapsift: {image_name} ({kind}, {}): {} of data scanned in {seconds:.2} s, {} finding(s)",
             human_bytes(summary.disk_size),
             human_bytes(summary.scanned_bytes),
             summary.findings,
@@ -129,6 +146,8 @@ struct PrintSink<'a> {
     out: &'a mut dyn Write,
     printer: &'a mut dyn Printer,
     progress: &'a Progress,
+    /// For a compressed stream, the compressed bytes read: what the progress bar shows.
+    compressed_read: Option<Arc<AtomicU64>>,
 }
 
 impl<'m> Sink<'m> for PrintSink<'_> {
@@ -139,11 +158,16 @@ impl<'m> Sink<'m> for PrintSink<'_> {
     }
 
     fn begin(&mut self, data_bytes: u64) {
-        self.progress.start(data_bytes);
+        if self.compressed_read.is_none() {
+            self.progress.start(data_bytes);
+        }
     }
 
     fn progress(&mut self, scanned: u64) {
-        self.progress.set(scanned);
+        match &self.compressed_read {
+            Some(read) => self.progress.set(read.load(Ordering::Relaxed)),
+            None => self.progress.set(scanned),
+        }
     }
 }
 

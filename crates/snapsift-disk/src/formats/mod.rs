@@ -8,18 +8,44 @@
 mod detect;
 mod ova;
 mod qcow2;
+mod stream;
 mod vhd;
 mod vhdx;
 mod vmdk;
 
 pub use detect::Format;
+pub use stream::StreamImage;
 
 use crate::host::Host;
 use crate::{BlockDevice, Disk, DiskError, Opener, RawFile};
 
+/// What an image file holds: a disk to read at random, or a stream to read once.
+#[derive(Debug)]
+pub enum Image {
+    /// A disk: raw, a block device, or a container read as its virtual disk.
+    Disk(Box<dyn Disk>),
+    /// A raw image compressed as a whole, read front to back.
+    Stream(StreamImage),
+}
+
+/// Opens `host` as whatever image it holds.
+pub(crate) fn open_image(host: Host, opener: &mut Opener) -> Result<Image, DiskError> {
+    match detect::detect(&host)? {
+        format @ (Format::Zstd | Format::Gzip) => {
+            Ok(Image::Stream(StreamImage::new(host, format)?))
+        }
+        format => open_as(host, format, opener).map(Image::Disk),
+    }
+}
+
 /// Opens `host` as the disk its format describes.
 pub(crate) fn open(host: Host, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
     let format = detect::detect(&host)?;
+    open_as(host, format, opener)
+}
+
+/// Opens `host`, of `format`, as a disk.
+fn open_as(host: Host, format: Format, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
     match format {
         Format::Raw if host.is_block_device() => Ok(Box::new(BlockDevice::from_host(host))),
         Format::Raw => Ok(Box::new(RawFile::from_host(host))),
@@ -28,10 +54,12 @@ pub(crate) fn open(host: Host, opener: &mut Opener) -> Result<Box<dyn Disk>, Dis
         Format::Vhdx => vhdx::open(host, opener),
         Format::VmdkSparse | Format::VmdkDescriptor => vmdk::open(host, opener),
         Format::Tar => ova::open(host, opener),
-        other => Err(DiskError::Unsupported {
+        Format::Zstd | Format::Gzip => Err(DiskError::Unsupported {
             path: host.path_buf(),
-            format: other.name(),
-            feature: "this image format is not supported yet".into(),
+            format: format.name(),
+            feature: "a compressed stream can only be read front to back, not as a disk \
+                      (snapsift_disk::open_image reads it as a stream)"
+                .into(),
         }),
     }
 }

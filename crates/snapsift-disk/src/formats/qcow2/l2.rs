@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn standard_entries() {
         let h = header(false);
-        let t = table(&[0, 1, 0x8000_0000_0005_0000, 0x0005_0001, 0x123]);
+        let t = table(&[0, 1, 0x8000_0000_0005_0000, 0x0005_0001, 0x1200]);
         assert_eq!(decode(&t, 0, &h).unwrap(), Cluster::Unallocated);
         assert_eq!(decode(&t, 1, &h).unwrap(), Cluster::Zero);
         assert_eq!(decode(&t, 2, &h).unwrap(), Cluster::Data(0x5_0000));
