@@ -48,7 +48,11 @@ impl Disk for RawFile {
         self.host.data_ranges(MIN_SKIPPED_HOLE)
     }
 
-    fn window<'a>(&self, range: Range<u64>, _buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
+    fn window<'a>(
+        &self,
+        range: Range<u64>,
+        _buf: &'a mut Vec<u8>,
+    ) -> Result<Window<'a>, DiskError> {
         let len = range_len(&range)?;
         check_bounds(range.start, len, self.size())?;
         if len == 0 {

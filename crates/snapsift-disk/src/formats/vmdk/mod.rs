@@ -1,0 +1,499 @@
+//! VMware VMDK images, read as the virtual disk the guest saw.
+//!
+//! Supported:
+//!
+//! * **monolithicSparse**: one hosted sparse extent file (`KDMV`) with an embedded descriptor.
+//!   Grains never written read as zeros, or from the parent image of a delta disk
+//!   (`parentFileNameHint`, resolved from the image's directory and opened as any image; the
+//!   parent's CID is not compared).
+//! * **streamOptimized**: a sparse extent whose grains are deflated behind grain markers, with
+//!   its real header in the footer when the first one says `GD_AT_END`. Grains are inflated
+//!   inside [`Disk::read_exact_at`], so threads reading at once inflate in parallel.
+//! * **Descriptor files** (`# Disk DescriptorFile`) naming `FLAT`, `SPARSE` and `ZERO` extents:
+//!   monolithicFlat, twoGbMaxExtentFlat, twoGbMaxExtentSparse and hand-written `custom`
+//!   descriptors. Extent files are found relative to the descriptor's directory (absolute names
+//!   are used as they are). A flat extent is read like a raw image (mapped windows, holes of the
+//!   file skipped).
+//!
+//! Refused with [`DiskError::Unsupported`]: ESX's extent types (`VMFS`, `VMFSSPARSE`/COWD,
+//! `SESPARSE`, raw device mappings) and any other unknown extent type; `NOACCESS` extents;
+//! descriptors of physical devices (`fullDevice`, `partitionedDevice`), which would have us
+//! read the host's own disks; compression other than deflate and compressed grains without
+//! markers. Encrypted disks record their keys in the descriptor's database and have encrypted
+//! extents of the ordinary types: they are not detected and read as ciphertext.
+//!
+//! Grain directories, grain tables and descriptors are bounded before they are read (see the
+//! limits in [`sparse`] and [`descriptor`]); every offset taken from the image is checked
+//! arithmetic, and a structure that points outside its file is a [`DiskError::Truncated`] or a
+//! [`DiskError::Corrupt`], never a panic.
+
+mod descriptor;
+mod sparse;
+mod stream;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::host::Host;
+use crate::window::{page_aligned, range_len};
+use crate::{Disk, DiskError, Opener, RawFile, Window, check_bounds};
+
+use descriptor::{Access, ExtentLine, MAX_DESCRIPTOR_BYTES};
+use sparse::{GrainScratch, SECTOR, SparseExtent};
+
+/// The format name in errors.
+const FORMAT: &str = "VMDK";
+
+/// Gaps between data ranges shorter than this are read rather than skipped: merging them keeps
+/// the range list short on fragmented images, and reading unallocated grains costs a memset.
+const MIN_SKIPPED_GAP: u64 = 1 << 20;
+
+/// Why the bytes of a VMDK structure were refused; the caller knows the file and adds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Problem {
+    /// The structure is inconsistent.
+    Corrupt(String),
+    /// The structure uses something this reader does not read.
+    Unsupported(String),
+}
+
+impl Problem {
+    /// The error for this problem in the file at `path`.
+    fn at(self, path: &Path) -> DiskError {
+        match self {
+            Problem::Corrupt(reason) => DiskError::Corrupt {
+                path: path.to_owned(),
+                format: FORMAT,
+                reason,
+            },
+            Problem::Unsupported(feature) => DiskError::Unsupported {
+                path: path.to_owned(),
+                format: FORMAT,
+                feature,
+            },
+        }
+    }
+}
+
+/// Opens `host`, a sparse extent file (`KDMV`) or a descriptor file, as the disk it describes.
+pub(crate) fn open(host: Host, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
+    let mut magic = [0u8; 4];
+    host.read_exact_at(0, &mut magic)?;
+    let disk = if &magic == b"KDMV" {
+        open_sparse_file(host, opener)?
+    } else {
+        open_descriptor_file(host, opener)?
+    };
+    Ok(Box::new(disk))
+}
+
+/// What kind of VMDK a disk is, for [`Disk::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    MonolithicSparse,
+    StreamOptimized,
+    FlatExtents,
+    SparseExtents,
+}
+
+impl Kind {
+    /// The description of a disk of this kind, with a parent image or not.
+    fn name(self, has_parent: bool) -> &'static str {
+        match (self, has_parent) {
+            (Kind::MonolithicSparse, false) => "VMDK image (monolithicSparse)",
+            (Kind::MonolithicSparse, true) => "VMDK image (monolithicSparse, with parent)",
+            (Kind::StreamOptimized, false) => "VMDK image (streamOptimized)",
+            (Kind::StreamOptimized, true) => "VMDK image (streamOptimized, with parent)",
+            (Kind::FlatExtents, _) => "VMDK image (flat extents)",
+            (Kind::SparseExtents, false) => "VMDK image (sparse extents)",
+            (Kind::SparseExtents, true) => "VMDK image (sparse extents, with parent)",
+        }
+    }
+}
+
+/// A single sparse extent file: monolithicSparse or streamOptimized.
+fn open_sparse_file(host: Host, opener: &mut Opener) -> Result<VmdkDisk, DiskError> {
+    let path = host.path_buf();
+    let extent = SparseExtent::open(host)?;
+    let kind = if extent.header().compressed {
+        Kind::StreamOptimized
+    } else {
+        Kind::MonolithicSparse
+    };
+    let fields = match extent.embedded_descriptor()? {
+        Some(text) => descriptor::parse_fields(&text),
+        None => descriptor::Fields::default(),
+    };
+    let parent = open_parent(&fields, &path, opener)?;
+    let size = extent.header().capacity_bytes();
+    VmdkDisk::new(
+        path,
+        vec![Extent {
+            start: 0,
+            len: size,
+            data: ExtentData::Sparse(extent),
+        }],
+        parent,
+        kind,
+    )
+}
+
+/// The parent image of a delta disk, opened through `opener` (which refuses loops).
+fn open_parent(
+    fields: &descriptor::Fields,
+    path: &Path,
+    opener: &mut Opener,
+) -> Result<Option<Box<dyn Disk>>, DiskError> {
+    match fields.parent().map_err(|p| p.at(path))? {
+        Some(hint) => Ok(Some(opener.open_backing(path, hint)?)),
+        None => Ok(None),
+    }
+}
+
+/// A descriptor file and the extents it names.
+fn open_descriptor_file(host: Host, opener: &mut Opener) -> Result<VmdkDisk, DiskError> {
+    let path = host.path_buf();
+    if host.len() > MAX_DESCRIPTOR_BYTES {
+        return Err(Problem::Unsupported(format!(
+            "a descriptor file of {} bytes (at most {MAX_DESCRIPTOR_BYTES} are read)",
+            host.len()
+        ))
+        .at(&path));
+    }
+    let len = usize::try_from(host.len()).unwrap_or(usize::MAX);
+    let text = host.read_vec(0, len)?;
+    let fields = descriptor::parse_fields(&text);
+    if let Some(create_type) = &fields.create_type {
+        refuse_create_type(create_type).map_err(|p| p.at(&path))?;
+    }
+    let lines = descriptor::parse_extents(&text).map_err(|p| p.at(&path))?;
+    if lines.is_empty() {
+        return Err(Problem::Corrupt("the descriptor names no extents".into()).at(&path));
+    }
+    let mut extents = Vec::with_capacity(lines.len());
+    let mut start = 0u64;
+    let mut kind = Kind::FlatExtents;
+    for line in &lines {
+        let len = line.sectors.checked_mul(SECTOR).ok_or_else(|| {
+            Problem::Corrupt(format!("an extent of {} sectors", line.sectors)).at(&path)
+        })?;
+        let next = start.checked_add(len).ok_or_else(|| {
+            Problem::Corrupt("the extents add up to more than 2^64 bytes".into()).at(&path)
+        })?;
+        if len == 0 {
+            continue;
+        }
+        let data = open_extent(&path, line)?;
+        if matches!(data, ExtentData::Sparse(_)) {
+            kind = Kind::SparseExtents;
+        }
+        extents.push(Extent { start, len, data });
+        start = next;
+    }
+    let parent = open_parent(&fields, &path, opener)?;
+    VmdkDisk::new(path, extents, parent, kind)
+}
+
+/// Refuses descriptors of kinds that are not image files on this host.
+fn refuse_create_type(create_type: &str) -> Result<(), Problem> {
+    let lower = create_type.to_ascii_lowercase();
+    if lower == "fulldevice" || lower == "partitioneddevice" {
+        return Err(Problem::Unsupported(format!(
+            "createType {create_type}: the extents are physical devices of the machine that \
+             made the descriptor, not image files"
+        )));
+    }
+    if lower.starts_with("vmfs") || lower == "sesparse" {
+        return Err(Problem::Unsupported(format!(
+            "createType {create_type}, an ESX datastore disk (convert it with `qemu-img convert` \
+             or `vmkfstools` first)"
+        )));
+    }
+    Ok(())
+}
+
+/// Opens one extent of a descriptor at `descriptor_path`.
+fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, DiskError> {
+    let unsupported = |why: String| Problem::Unsupported(why).at(descriptor_path);
+    if line.access == Access::Forbidden {
+        return Err(unsupported(
+            "a NOACCESS extent, whose bytes may not be read".into(),
+        ));
+    }
+    let file = || {
+        let name = line.file.as_deref().ok_or_else(|| {
+            Problem::Corrupt(format!("a {} extent without a file name", line.kind))
+                .at(descriptor_path)
+        })?;
+        Ok::<PathBuf, DiskError>(match descriptor_path.parent() {
+            Some(dir) if name.is_relative() => dir.join(name),
+            _ => name.to_owned(),
+        })
+    };
+    match line.kind.as_str() {
+        "ZERO" => Ok(ExtentData::Zero),
+        "FLAT" => {
+            let host = Host::open(&file()?)?;
+            let at = line.offset.checked_mul(SECTOR).ok_or_else(|| {
+                Problem::Corrupt(format!("a flat extent at sector {}", line.offset))
+                    .at(descriptor_path)
+            })?;
+            let len = line.sectors.saturating_mul(SECTOR);
+            Ok(ExtentData::Flat(RawFile::from_host(host.slice(at, len)?)))
+        }
+        "SPARSE" => Ok(ExtentData::Sparse(SparseExtent::open(Host::open(
+            &file()?
+        )?)?)),
+        "VMFS" | "VMFSSPARSE" | "SESPARSE" | "VMFSRDM" | "VMFSRAW" => Err(unsupported(format!(
+            "{} extents, which only ESX reads (convert the disk with `qemu-img convert` or \
+             `vmkfstools` first)",
+            line.kind
+        ))),
+        other => Err(unsupported(format!("extent type {other}"))),
+    }
+}
+
+/// A stretch of the virtual disk and where its bytes are.
+#[derive(Debug)]
+struct Extent {
+    /// Where the extent starts in the virtual disk, in bytes.
+    start: u64,
+    /// Its length in bytes (more than 0).
+    len: u64,
+    /// Its bytes.
+    data: ExtentData,
+}
+
+/// Where an extent's bytes are.
+#[derive(Debug)]
+enum ExtentData {
+    /// One stretch of a file, as a raw image.
+    Flat(RawFile),
+    /// Nowhere: the extent reads as zeros.
+    Zero,
+    /// A sparse extent file.
+    Sparse(SparseExtent),
+}
+
+/// A VMDK image: extents laid end to end, and the parent image of a delta disk.
+#[derive(Debug)]
+struct VmdkDisk {
+    /// The image (the sparse file or the descriptor), for errors.
+    path: PathBuf,
+    size: u64,
+    /// Sorted, contiguous, covering `0..size`.
+    extents: Vec<Extent>,
+    /// Where unallocated grains read from; zeros without one.
+    parent: Option<Box<dyn Disk>>,
+    kind: &'static str,
+}
+
+impl VmdkDisk {
+    fn new(
+        path: PathBuf,
+        extents: Vec<Extent>,
+        parent: Option<Box<dyn Disk>>,
+        kind: Kind,
+    ) -> Result<VmdkDisk, DiskError> {
+        let size = extents
+            .last()
+            .map_or(Some(0), |last| last.start.checked_add(last.len))
+            .ok_or_else(|| Problem::Corrupt("the extents overflow".into()).at(&path))?;
+        let kind = kind.name(parent.is_some());
+        Ok(VmdkDisk {
+            path,
+            size,
+            extents,
+            parent,
+            kind,
+        })
+    }
+
+    fn internal(&self, what: &str) -> DiskError {
+        Problem::Corrupt(format!("internal inconsistency: {what}")).at(&self.path)
+    }
+
+    /// The extent holding disk offset `at`, which lies within the disk.
+    fn extent_at(&self, at: u64) -> Result<&Extent, DiskError> {
+        let index = self
+            .extents
+            .partition_point(|e| e.start.saturating_add(e.len) <= at);
+        self.extents
+            .get(index)
+            .ok_or_else(|| self.internal("no extent holds an offset within the disk"))
+    }
+
+    /// Fills `buf` with the bytes at disk offset `at` of a stretch no extent has written:
+    /// the parent's bytes, and zeros past the parent's end or without a parent.
+    fn read_unallocated(&self, at: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        let from_parent = match &self.parent {
+            Some(parent) => {
+                let available = parent.size().saturating_sub(at);
+                let len = usize::try_from(available).map_or(buf.len(), |a| a.min(buf.len()));
+                let (head, _) = buf.split_at_mut(len);
+                if len > 0 {
+                    parent.read_exact_at(at, head)?;
+                }
+                len
+            }
+            None => 0,
+        };
+        if let Some(rest) = buf.get_mut(from_parent..) {
+            rest.fill(0);
+        }
+        Ok(())
+    }
+}
+
+impl Disk for VmdkDisk {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        check_bounds(offset, buf.len(), self.size)?;
+        let mut scratch = GrainScratch::default();
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = u64::try_from(done)
+                .ok()
+                .and_then(|done| offset.checked_add(done))
+                .ok_or_else(|| self.internal("read offset overflows"))?;
+            let extent = self.extent_at(at)?;
+            let within = at
+                .checked_sub(extent.start)
+                .ok_or_else(|| self.internal("extent lookup"))?;
+            let left = extent.len.saturating_sub(within);
+            let len = usize::try_from(left).map_or(buf.len(), |left| left.min(buf.len()));
+            let len = len.min(buf.len().saturating_sub(done));
+            let end = done.saturating_add(len);
+            let part = buf
+                .get_mut(done..end)
+                .ok_or_else(|| self.internal("read stretch outside its buffer"))?;
+            if part.is_empty() {
+                return Err(self.internal("empty extent"));
+            }
+            match &extent.data {
+                ExtentData::Flat(raw) => raw.read_exact_at(within, part)?,
+                ExtentData::Zero => part.fill(0),
+                ExtentData::Sparse(sparse) => {
+                    let start = extent.start;
+                    let mut unallocated = |at: u64, out: &mut [u8]| {
+                        let at = start
+                            .checked_add(at)
+                            .ok_or_else(|| self.internal("parent offset overflows"))?;
+                        self.read_unallocated(at, out)
+                    };
+                    sparse.read(within, part, &mut scratch, &mut unallocated)?;
+                }
+            }
+            done = end;
+        }
+        Ok(())
+    }
+
+    fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
+        let mut ranges: Vec<Range<u64>> = Vec::new();
+        for extent in &self.extents {
+            let within = match &extent.data {
+                ExtentData::Flat(raw) => raw.data_ranges()?,
+                ExtentData::Zero => Vec::new(),
+                ExtentData::Sparse(sparse) => sparse.data_ranges(extent.len),
+            };
+            for range in within {
+                let shifted = extent.start.checked_add(range.start).and_then(|start| {
+                    let end = extent.start.checked_add(range.end.min(extent.len))?;
+                    Some(start..end)
+                });
+                ranges.push(shifted.ok_or_else(|| self.internal("data range overflows"))?);
+            }
+        }
+        if let Some(parent) = &self.parent {
+            // A superset: the parent's data may show through any grain the image never wrote.
+            ranges.extend(
+                parent
+                    .data_ranges()?
+                    .into_iter()
+                    .map(|r| r.start.min(self.size)..r.end.min(self.size)),
+            );
+        }
+        Ok(merge_ranges(ranges, MIN_SKIPPED_GAP))
+    }
+
+    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
+        let len = range_len(&range)?;
+        check_bounds(range.start, len, self.size)?;
+        if len > 0 {
+            // A window within one flat extent is a window of that file: mapped, not copied.
+            let extent = self.extent_at(range.start)?;
+            if let ExtentData::Flat(raw) = &extent.data
+                && range.end <= extent.start.saturating_add(extent.len)
+            {
+                let start = range.start.saturating_sub(extent.start);
+                let end = range.end.saturating_sub(extent.start);
+                return raw.window(start..end, buf);
+            }
+        }
+        let aligned = page_aligned(buf, len);
+        self.read_exact_at(range.start, aligned)?;
+        Ok(Window::Buffer(aligned))
+    }
+
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+}
+
+/// `ranges` sorted, without empty ranges, with overlapping ones and those less than `min_gap`
+/// apart merged.
+fn merge_ranges(mut ranges: Vec<Range<u64>>, min_gap: u64) -> Vec<Range<u64>> {
+    ranges.retain(|r| r.start < r.end);
+    ranges.sort_unstable_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        match merged.last_mut() {
+            Some(last)
+                if range.start <= last.end || range.start.saturating_sub(last.end) < min_gap =>
+            {
+                last.end = last.end.max(range.end);
+            }
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_ranges() {
+        assert_eq!(
+            merge_ranges(vec![10..20, 0..5, 4..6, 30..30, 25..40, 100..110], 4),
+            vec![0..6, 10..20, 25..40, 100..110]
+        );
+        assert_eq!(merge_ranges(vec![0..10, 2..3], 0), vec![0..10]);
+    }
+
+    #[test]
+    fn refuses_device_and_esx_create_types() {
+        for create_type in [
+            "fullDevice",
+            "partitionedDevice",
+            "vmfsSparse",
+            "vmfs",
+            "seSparse",
+        ] {
+            assert!(refuse_create_type(create_type).is_err(), "{create_type}");
+        }
+        for create_type in [
+            "monolithicFlat",
+            "twoGbMaxExtentSparse",
+            "custom",
+            "whatever",
+        ] {
+            assert!(refuse_create_type(create_type).is_ok(), "{create_type}");
+        }
+    }
+}

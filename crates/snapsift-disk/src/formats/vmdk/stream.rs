@@ -1,0 +1,219 @@
+//! streamOptimized extents: markers, the footer, and compressed grains.
+//!
+//! A streamOptimized extent is written front to back: each grain is a grain marker (the grain's
+//! first sector and the length of its compressed bytes) followed by the grain deflated with a
+//! zlib wrapper; grain tables and the grain directory follow their own metadata markers, and
+//! since they are only known at the end, the header at the start of the file may say
+//! `gdOffset = GD_AT_END`, meaning the real header is the footer: a footer marker, a copy of the
+//! header, and the end-of-stream marker, in the last three sectors of the file.
+//!
+//! Grain tables still point at grains (at their markers), so once the footer is read the
+//! extent is read like any sparse extent, except that each grain is inflated as it is read.
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+use super::Problem;
+use super::sparse::SECTOR;
+
+/// Marker type of the end-of-stream marker, the file's last sector.
+const MARKER_END_OF_STREAM: u32 = 0;
+/// Marker type of the footer marker, which precedes the footer (a copy of the header).
+const MARKER_FOOTER: u32 = 3;
+
+/// The bytes at the end of a streamOptimized file that hold its footer: the footer marker, the
+/// footer and the end-of-stream marker, one sector each.
+pub(super) const FOOTER_TAIL_BYTES: u64 = 3 * SECTOR;
+
+/// The length of a grain marker's header (`lba: u64, size: u32`); the compressed bytes follow.
+pub(super) const GRAIN_MARKER_BYTES: usize = 12;
+
+/// The header of a compressed grain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct GrainMarker {
+    /// The grain's first sector in the extent.
+    pub(super) lba: u64,
+    /// The length of its compressed bytes.
+    pub(super) size: u32,
+}
+
+/// Parses a grain marker's 12-byte header.
+pub(super) fn parse_grain_marker(bytes: &[u8; GRAIN_MARKER_BYTES]) -> GrainMarker {
+    let (lba, size) = bytes.split_at(8);
+    GrainMarker {
+        lba: u64::from_le_bytes(lba.try_into().unwrap_or_default()),
+        size: u32::from_le_bytes(size.try_into().unwrap_or_default()),
+    }
+}
+
+/// A metadata marker (`numSectors: u64, size: u32 = 0, type: u32`): its type, or `None` if the
+/// sector is not a metadata marker.
+fn metadata_marker_type(sector: &[u8]) -> Option<u32> {
+    let size = u32::from_le_bytes(*sector.get(8..)?.first_chunk::<4>()?);
+    let kind = u32::from_le_bytes(*sector.get(12..)?.first_chunk::<4>()?);
+    (size == 0).then_some(kind)
+}
+
+/// The footer (a sparse header) inside the last [`FOOTER_TAIL_BYTES`] of a streamOptimized
+/// file, after checking the markers around it.
+pub(super) fn footer(tail: &[u8]) -> Result<&[u8], Problem> {
+    let sector = usize::try_from(SECTOR).unwrap_or(usize::MAX);
+    let missing = |what: &str| {
+        Problem::Corrupt(format!(
+            "the header says the grain directory is at the end (GD_AT_END), but {what}"
+        ))
+    };
+    let mut sectors = tail.chunks_exact(sector);
+    let (Some(footer_marker), Some(footer), Some(end_marker), None) = (
+        sectors.next(),
+        sectors.next(),
+        sectors.next(),
+        sectors.next(),
+    ) else {
+        return Err(missing("the file is too short to hold a footer"));
+    };
+    if metadata_marker_type(footer_marker) != Some(MARKER_FOOTER) {
+        return Err(missing(
+            "there is no footer marker 1536 bytes before the file's end",
+        ));
+    }
+    if metadata_marker_type(end_marker) != Some(MARKER_END_OF_STREAM) {
+        return Err(missing(
+            "the file does not end with an end-of-stream marker",
+        ));
+    }
+    Ok(footer)
+}
+
+/// Inflates one grain's compressed bytes (zlib-wrapped deflate) into `out`, which is one grain
+/// long, and returns how many bytes the stream held. Fewer bytes than a grain are allowed (the
+/// caller reads the rest as zeros, as for the last grain of a disk whose size is not a whole
+/// number of grains); more, a damaged stream, or one that ends early are corrupt.
+pub(super) fn inflate_grain(
+    compressed: &[u8],
+    out: &mut [u8],
+    inflater: &mut Decompress,
+) -> Result<usize, Problem> {
+    let corrupt = |why: String| Problem::Corrupt(format!("a compressed grain {why}"));
+    inflater.reset(true);
+    let status = inflater
+        .decompress(compressed, out, FlushDecompress::Finish)
+        .map_err(|err| corrupt(format!("does not inflate: {err}")))?;
+    let produced = usize::try_from(inflater.total_out()).unwrap_or(usize::MAX);
+    if status == Status::StreamEnd {
+        return Ok(produced);
+    }
+    if produced < out.len() {
+        return Err(corrupt(
+            "ends before its deflate stream does (truncated compressed data)".into(),
+        ));
+    }
+    // The grain is full but the stream has not said it ended: only its trailer may remain.
+    let consumed = usize::try_from(inflater.total_in()).unwrap_or(usize::MAX);
+    let rest = compressed.get(consumed..).unwrap_or_default();
+    let mut overflow = [0u8; 1];
+    let status = inflater
+        .decompress(rest, &mut overflow, FlushDecompress::Finish)
+        .map_err(|err| corrupt(format!("does not inflate: {err}")))?;
+    let total_out = usize::try_from(inflater.total_out()).unwrap_or(usize::MAX);
+    if total_out > out.len() {
+        return Err(corrupt(format!(
+            "inflates to more than a grain ({} bytes)",
+            out.len()
+        )));
+    }
+    if status != Status::StreamEnd {
+        return Err(corrupt(
+            "ends before its deflate stream does (truncated compressed data)".into(),
+        ));
+    }
+    Ok(produced)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::ZlibEncoder;
+
+    use super::*;
+
+    fn deflate(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn grain(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn inflates_a_whole_grain() {
+        let data = grain(65536);
+        let mut out = vec![0u8; 65536];
+        let mut inflater = Decompress::new(true);
+        assert_eq!(
+            inflate_grain(&deflate(&data), &mut out, &mut inflater),
+            Ok(65536)
+        );
+        assert_eq!(out, data);
+        // The inflater is reused: the second grain must not see the first one's state.
+        let other = vec![9u8; 65536];
+        assert_eq!(
+            inflate_grain(&deflate(&other), &mut out, &mut inflater),
+            Ok(65536)
+        );
+        assert_eq!(out, other);
+    }
+
+    #[test]
+    fn allows_a_short_grain() {
+        let mut out = vec![0u8; 4096];
+        let got = inflate_grain(&deflate(&grain(1000)), &mut out, &mut Decompress::new(true));
+        assert_eq!(got, Ok(1000));
+    }
+
+    #[test]
+    fn refuses_overlong_truncated_and_garbage_grains() {
+        let mut inflater = Decompress::new(true);
+        let mut out = vec![0u8; 4096];
+        let long = deflate(&grain(4097));
+        assert!(inflate_grain(&long, &mut out, &mut inflater).is_err());
+        let full = deflate(&grain(4096));
+        for cut in [0, 1, 2, full.len() / 2, full.len() - 1] {
+            let got = inflate_grain(&full[..cut], &mut out, &mut inflater);
+            assert!(got.is_err(), "cut at {cut}: {got:?}");
+        }
+        let garbage = vec![0x5a; 300];
+        assert!(inflate_grain(&garbage, &mut out, &mut inflater).is_err());
+    }
+
+    #[test]
+    fn checks_the_footer_markers() {
+        let mut tail = vec![0u8; 1536];
+        tail[12] = 3; // footer marker
+        tail[512..516].copy_from_slice(b"KDMV");
+        assert_eq!(footer(&tail).map(|f| &f[..4]), Ok(&b"KDMV"[..]));
+        tail[12] = 2;
+        assert!(footer(&tail).is_err());
+        tail[12] = 3;
+        tail[1024 + 12] = 1;
+        assert!(footer(&tail).is_err());
+        assert!(footer(&tail[..1024]).is_err());
+    }
+
+    #[test]
+    fn parses_grain_markers() {
+        let mut bytes = [0u8; 12];
+        bytes[..8].copy_from_slice(&256u64.to_le_bytes());
+        bytes[8..].copy_from_slice(&1234u32.to_le_bytes());
+        assert_eq!(
+            parse_grain_marker(&bytes),
+            GrainMarker {
+                lba: 256,
+                size: 1234
+            }
+        );
+    }
+}
