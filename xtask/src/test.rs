@@ -24,6 +24,11 @@ const TOOLS: &[(&str, &str)] = &[
     ("script", "bsdutils"),
     ("ssh-keygen", "openssh-client"),
     ("openssl", "openssl"),
+    ("qemu-img", "qemu-utils"),
+    ("qemu-io", "qemu-utils"),
+    ("vhdimount", "libvhdi-utils"),
+    ("gzip", "gzip"),
+    ("tar", "tar"),
 ];
 
 /// Installs what is missing (when it can) and runs `cargo test --workspace`.
