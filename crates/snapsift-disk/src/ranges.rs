@@ -4,27 +4,47 @@ use std::ops::Range;
 
 /// Sorts `ranges`, drops empty ones and merges those that overlap or touch, giving the sorted,
 /// non-overlapping list the `Disk` contract asks for.
-pub(crate) fn normalize(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+pub(crate) fn normalize(ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    normalize_joining(ranges, 0)
+}
+
+/// [`normalize`], also merging ranges less than `min_gap` apart: reading a short gap costs less
+/// than the bookkeeping of many small ranges, and the gap reads as zeros anyway.
+pub(crate) fn normalize_joining(mut ranges: Vec<Range<u64>>, min_gap: u64) -> Vec<Range<u64>> {
     ranges.retain(|r| r.start < r.end);
     ranges.sort_unstable_by_key(|r| r.start);
     let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
     for range in ranges {
         match merged.last_mut() {
-            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            Some(last)
+                if range.start <= last.end || range.start.saturating_sub(last.end) < min_gap =>
+            {
+                last.end = last.end.max(range.end);
+            }
             _ => merged.push(range),
         }
     }
     merged
 }
 
-/// The union of two range lists, each clipped to `0..limit`, normalized.
-pub(crate) fn union(a: Vec<Range<u64>>, b: &[Range<u64>], limit: u64) -> Vec<Range<u64>> {
-    let mut all = a;
-    all.extend(b.iter().map(|r| r.start.min(limit)..r.end.min(limit)));
-    for r in &mut all {
-        *r = r.start.min(limit)..r.end.min(limit);
+/// The data ranges of an overlay of `size` bytes: its own ranges and those of its parent
+/// (clipped to both disks' sizes: past the parent's end the overlay reads zeros), normalized.
+pub(crate) fn with_parent(
+    own: Vec<Range<u64>>,
+    parent: Option<&dyn crate::Disk>,
+    size: u64,
+) -> Result<Vec<Range<u64>>, crate::DiskError> {
+    let mut all = own;
+    if let Some(parent) = parent {
+        let limit = size.min(parent.size());
+        all.extend(
+            parent
+                .data_ranges()?
+                .into_iter()
+                .map(|r| r.start.min(limit)..r.end.min(limit)),
+        );
     }
-    normalize(all)
+    Ok(normalize(all))
 }
 
 #[cfg(test)]
@@ -38,11 +58,20 @@ mod tests {
     }
 
     #[test]
-    fn union_clips_to_the_limit() {
+    fn short_gaps_are_joined() {
         assert_eq!(
-            union(vec![0..10], &[5..20, 90..200], 100),
-            vec![0..20, 90..100]
+            normalize_joining(vec![10..20, 0..5, 4..6, 30..30, 25..40, 100..110], 4),
+            vec![0..6, 10..20, 25..40, 100..110]
         );
-        assert_eq!(union(vec![], &[150..200], 100), vec![]);
+        assert_eq!(normalize_joining(vec![0..10, 12..15], 3), vec![0..15]);
+    }
+
+    #[test]
+    fn a_parent_counts_up_to_the_smaller_size() {
+        let parent = crate::MemoryDisk::new(vec![1; 100]).with_data_ranges(vec![10..20, 90..100]);
+        let ranges = with_parent(vec![95..150], Some(&parent), 200).unwrap();
+        assert_eq!(ranges, vec![10..20, 90..150]);
+        let small = with_parent(vec![], Some(&parent), 15).unwrap();
+        assert_eq!(small, vec![10..15]);
     }
 }

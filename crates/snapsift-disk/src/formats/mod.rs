@@ -5,9 +5,13 @@
 //! so a truncated or lying image gives a [`DiskError`], never a panic or a read outside the
 //! file. Offsets reported by every reader are virtual-disk offsets.
 
+mod assemble;
+mod bytes;
 mod detect;
 mod ova;
+mod parent;
 mod qcow2;
+mod refusal;
 mod stream;
 mod vhd;
 mod vhdx;

@@ -33,9 +33,10 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::vhd::shared::{
-    self, Assembler, Refusal, Source, bytes, windows_file_name, windows_path,
-};
+use super::assemble::{Assembler, Source};
+use super::bytes;
+use super::parent::{self, windows_file_name, windows_path};
+use super::refusal::Refusal;
 use crate::host::Host;
 use crate::{Disk, DiskError, Opener, check_bounds};
 
@@ -875,7 +876,7 @@ fn open_parent(
         .into_iter()
         .filter_map(|key| value(key).and_then(parse_guid))
         .collect();
-    shared::open_parent(
+    parent::open_parent(
         host.path(),
         &unique,
         &expected,
@@ -949,7 +950,7 @@ impl Disk for VhdxDisk {
                 own.push(start..start.saturating_add(block_size).min(self.layout.size));
             }
         }
-        shared::with_parent_ranges(own, self.parent.as_deref(), self.layout.size)
+        crate::ranges::with_parent(own, self.parent.as_deref(), self.layout.size)
     }
 
     fn kind(&self) -> &'static str {

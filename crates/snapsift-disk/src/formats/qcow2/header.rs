@@ -4,7 +4,8 @@
 
 use std::num::NonZeroU64;
 
-use super::Problem;
+use crate::formats::bytes::{be32, be64};
+use crate::formats::refusal::Refusal;
 
 /// `QFI\xfb`.
 const MAGIC: u32 = 0x5146_49fb;
@@ -95,42 +96,27 @@ impl Header {
     }
 }
 
-/// Reads a big-endian `u32` at `at`; the caller has checked the length.
-pub(super) fn be32(bytes: &[u8], at: usize) -> u32 {
-    let mut word = [0u8; 4];
-    word.copy_from_slice(&bytes[at..][..4]);
-    u32::from_be_bytes(word)
-}
-
-/// Reads a big-endian `u64` at `at`; the caller has checked the length.
-pub(super) fn be64(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(&bytes[at..][..8]);
-    u64::from_be_bytes(word)
-}
-
 /// Parses the header from the start of the image (`head`: at least the first cluster or the
 /// whole file if smaller).
-#[allow(clippy::arithmetic_side_effects)] // Constant offsets into a length-checked slice.
-pub(crate) fn parse(head: &[u8]) -> Result<Header, Problem> {
+pub(crate) fn parse(head: &[u8]) -> Result<Header, Refusal> {
     if head.len() < V2_HEADER_LEN {
-        return Err(Problem::Corrupt(format!(
+        return Err(Refusal::Corrupt(format!(
             "the header needs {V2_HEADER_LEN} bytes, the file has {}",
             head.len()
         )));
     }
     if be32(head, 0) != MAGIC {
-        return Err(Problem::Corrupt("bad magic".into()));
+        return Err(Refusal::Corrupt("bad magic".into()));
     }
     let version = be32(head, 4);
     if version != 2 && version != 3 {
-        return Err(Problem::Unsupported(format!(
+        return Err(Refusal::Unsupported(format!(
             "version {version} (only 2 and 3 exist)"
         )));
     }
     let cluster_bits = be32(head, 20);
     if !CLUSTER_BITS.contains(&cluster_bits) {
-        return Err(Problem::Corrupt(format!(
+        return Err(Refusal::Corrupt(format!(
             "cluster_bits {cluster_bits} is outside 9..=21"
         )));
     }
@@ -138,24 +124,24 @@ pub(crate) fn parse(head: &[u8]) -> Result<Header, Problem> {
     match be32(head, 32) {
         0 => {}
         1 | 2 => {
-            return Err(Problem::Unsupported(
+            return Err(Refusal::Unsupported(
                 "the image is encrypted (AES or LUKS); snapsift does not decrypt, so scan a \
                  decrypted copy (`qemu-img convert` with the key)"
                     .into(),
             ));
         }
-        other => return Err(Problem::Unsupported(format!("encryption method {other}"))),
+        other => return Err(Refusal::Unsupported(format!("encryption method {other}"))),
     }
     let l1_entries = u64::from(be32(head, 36));
     let l1_offset = be64(head, 40);
 
     let (incompatible, header_len) = if version == 3 {
         if head.len() < V3_MIN_HEADER_LEN {
-            return Err(Problem::Corrupt("the version 3 header is cut short".into()));
+            return Err(Refusal::Corrupt("the version 3 header is cut short".into()));
         }
         let header_len = usize::try_from(be32(head, 100)).unwrap_or(usize::MAX);
         if header_len < V3_MIN_HEADER_LEN || header_len > head.len() {
-            return Err(Problem::Corrupt(format!(
+            return Err(Refusal::Corrupt(format!(
                 "header_length {header_len} is invalid"
             )));
         }
@@ -165,12 +151,12 @@ pub(crate) fn parse(head: &[u8]) -> Result<Header, Problem> {
     };
     let unknown = incompatible & !INCOMPAT_KNOWN;
     if unknown != 0 {
-        return Err(Problem::Unsupported(format!(
+        return Err(Refusal::Unsupported(format!(
             "incompatible feature bits {unknown:#x} are unknown"
         )));
     }
     if incompatible & INCOMPAT_EXTERNAL_DATA != 0 {
-        return Err(Problem::Unsupported(
+        return Err(Refusal::Unsupported(
             "the data lives in an external data file, which snapsift does not read".into(),
         ));
     }
@@ -179,9 +165,9 @@ pub(crate) fn parse(head: &[u8]) -> Result<Header, Problem> {
             Some(0) => Compression::Deflate,
             Some(1) => Compression::Zstd,
             Some(other) => {
-                return Err(Problem::Unsupported(format!("compression type {other}")));
+                return Err(Refusal::Unsupported(format!("compression type {other}")));
             }
-            None => return Err(Problem::Corrupt("compression type field is missing".into())),
+            None => return Err(Refusal::Corrupt("compression type field is missing".into())),
         }
     } else {
         Compression::Deflate
@@ -205,12 +191,12 @@ pub(crate) fn parse(head: &[u8]) -> Result<Header, Problem> {
 }
 
 /// The backing file name's place, if the image has one.
-fn backing_name(offset: u64, len: u32) -> Result<Option<(u64, u32)>, Problem> {
+fn backing_name(offset: u64, len: u32) -> Result<Option<(u64, u32)>, Refusal> {
     if offset == 0 {
         return Ok(None);
     }
     if len == 0 || len > MAX_BACKING_NAME {
-        return Err(Problem::Corrupt(format!(
+        return Err(Refusal::Corrupt(format!(
             "backing file name length {len} is outside 1..={MAX_BACKING_NAME}"
         )));
     }
@@ -218,8 +204,8 @@ fn backing_name(offset: u64, len: u32) -> Result<Option<(u64, u32)>, Problem> {
 }
 
 /// The backing format named by the header extensions that follow the header in `extensions`.
-fn backing_format(mut extensions: &[u8]) -> Result<Option<String>, Problem> {
-    let cut = || Problem::Corrupt("a header extension runs past the first cluster".into());
+fn backing_format(mut extensions: &[u8]) -> Result<Option<String>, Refusal> {
+    let cut = || Refusal::Corrupt("a header extension runs past the first cluster".into());
     let mut format = None;
     while extensions.len() >= 8 {
         let kind = be32(extensions, 0);
@@ -244,23 +230,23 @@ fn backing_format(mut extensions: &[u8]) -> Result<Option<String>, Problem> {
 
 /// The L1 table must be large enough to map the whole virtual disk, small enough to load, and
 /// cluster-aligned.
-fn check_l1(header: &Header) -> Result<(), Problem> {
+fn check_l1(header: &Header) -> Result<(), Refusal> {
     let bytes_per_l2 = header.l2_entries().saturating_mul(header.cluster_size());
     let needed = header.size.div_ceil(bytes_per_l2.get());
     if header.l1_entries < needed {
-        return Err(Problem::Corrupt(format!(
+        return Err(Refusal::Corrupt(format!(
             "the L1 table has {} entries, a virtual size of {} bytes needs {needed}",
             header.l1_entries, header.size
         )));
     }
     if header.l1_entries.saturating_mul(8) > MAX_L1_BYTES {
-        return Err(Problem::Unsupported(format!(
+        return Err(Refusal::Unsupported(format!(
             "an L1 table of {} entries is larger than {MAX_L1_BYTES} bytes",
             header.l1_entries
         )));
     }
     if header.l1_entries > 0 && !header.l1_offset.is_multiple_of(header.cluster_size().get()) {
-        return Err(Problem::Corrupt(format!(
+        return Err(Refusal::Corrupt(format!(
             "the L1 table offset {:#x} is not cluster-aligned",
             header.l1_offset
         )));
@@ -298,17 +284,17 @@ mod tests {
     fn encryption_and_unknown_features_are_refused() {
         let mut h = v3_header();
         h[32..36].copy_from_slice(&2u32.to_be_bytes());
-        assert!(matches!(parse(&h), Err(Problem::Unsupported(m)) if m.contains("encrypted")));
+        assert!(matches!(parse(&h), Err(Refusal::Unsupported(m)) if m.contains("encrypted")));
         let mut h = v3_header();
         h[72..80].copy_from_slice(&(1u64 << 40).to_be_bytes());
-        assert!(matches!(parse(&h), Err(Problem::Unsupported(_))));
+        assert!(matches!(parse(&h), Err(Refusal::Unsupported(_))));
     }
 
     #[test]
     fn an_l1_table_too_small_for_the_size_is_corrupt() {
         let mut h = v3_header();
         h[24..32].copy_from_slice(&(1u64 << 63).to_be_bytes());
-        assert!(matches!(parse(&h), Err(Problem::Corrupt(m)) if m.contains("L1 table")));
+        assert!(matches!(parse(&h), Err(Refusal::Corrupt(m)) if m.contains("L1 table")));
     }
 
     #[test]
@@ -317,6 +303,6 @@ mod tests {
         h[104..108].copy_from_slice(&EXT_BACKING_FORMAT.to_be_bytes());
         h[108..112].copy_from_slice(&1000u32.to_be_bytes());
         h.extend_from_slice(&[0; 8]);
-        assert!(matches!(parse(&h), Err(Problem::Corrupt(_))));
+        assert!(matches!(parse(&h), Err(Refusal::Corrupt(_))));
     }
 }

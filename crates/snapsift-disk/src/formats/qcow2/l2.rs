@@ -1,7 +1,8 @@
 //! L1 and L2 table entries, decoded from bytes (no I/O).
 
-use super::Problem;
-use super::header::{Header, be64};
+use super::header::Header;
+use crate::formats::bytes::be64;
+use crate::formats::refusal::Refusal;
 
 /// Bits 9-55 of an L1 or standard L2 entry: a cluster-aligned offset in the image file.
 const OFFSET_MASK: u64 = 0x00ff_ffff_ffff_fe00;
@@ -13,13 +14,13 @@ const ZERO: u64 = 1;
 pub(crate) const SUBCLUSTERS: u32 = 32;
 
 /// The L2 table an L1 entry points to, if any.
-pub(crate) fn l2_table_offset(l1_entry: u64, header: &Header) -> Result<Option<u64>, Problem> {
+pub(crate) fn l2_table_offset(l1_entry: u64, header: &Header) -> Result<Option<u64>, Refusal> {
     let offset = l1_entry & OFFSET_MASK;
     if offset == 0 {
         return Ok(None);
     }
     if !offset.is_multiple_of(header.cluster_size().get()) {
-        return Err(Problem::Corrupt(format!(
+        return Err(Refusal::Corrupt(format!(
             "L2 table offset {offset:#x} is not cluster-aligned"
         )));
     }
@@ -66,19 +67,19 @@ impl Cluster {
 }
 
 /// Decodes L2 entry number `index` of the raw table bytes `table`.
-pub(crate) fn decode(table: &[u8], index: usize, header: &Header) -> Result<Cluster, Problem> {
+pub(crate) fn decode(table: &[u8], index: usize, header: &Header) -> Result<Cluster, Refusal> {
     let entry_size = if header.extended_l2 { 16 } else { 8 };
     let at = index
         .checked_mul(entry_size)
         .filter(|at| at.saturating_add(entry_size) <= table.len())
-        .ok_or_else(|| Problem::Corrupt(format!("L2 entry {index} is outside its table")))?;
+        .ok_or_else(|| Refusal::Corrupt(format!("L2 entry {index} is outside its table")))?;
     let entry = be64(table, at);
     if entry & COMPRESSED != 0 {
         return compressed(entry, header);
     }
     let offset = entry & OFFSET_MASK;
     if !offset.is_multiple_of(header.cluster_size().get()) {
-        return Err(Problem::Corrupt(format!(
+        return Err(Refusal::Corrupt(format!(
             "data cluster offset {offset:#x} is not cluster-aligned"
         )));
     }
@@ -88,13 +89,13 @@ pub(crate) fn decode(table: &[u8], index: usize, header: &Header) -> Result<Clus
         let allocated = (bitmap & 0xffff_ffff) as u32;
         let zero = (bitmap >> 32) as u32;
         if allocated & zero != 0 {
-            return Err(Problem::Corrupt(format!(
+            return Err(Refusal::Corrupt(format!(
                 "subclusters {:#x} are both allocated and zero",
                 allocated & zero
             )));
         }
         if allocated != 0 && offset == 0 {
-            return Err(Problem::Corrupt(
+            return Err(Refusal::Corrupt(
                 "allocated subclusters have no host cluster".into(),
             ));
         }
@@ -116,7 +117,7 @@ pub(crate) fn decode(table: &[u8], index: usize, header: &Header) -> Result<Clus
 
 /// A compressed cluster's place: the offset takes the low `62 - (cluster_bits - 8)` bits and
 /// the count of 512-byte sectors beyond the first the bits above, up to bit 61.
-fn compressed(entry: u64, header: &Header) -> Result<Cluster, Problem> {
+fn compressed(entry: u64, header: &Header) -> Result<Cluster, Refusal> {
     // cluster_bits is at least 9 and at most 21 (checked with the header).
     let offset_bits = 62u32.saturating_sub(header.cluster_bits.saturating_sub(8));
     let offset = entry & (1u64 << offset_bits).wrapping_sub(1);
@@ -124,7 +125,7 @@ fn compressed(entry: u64, header: &Header) -> Result<Cluster, Problem> {
     // The compressed bytes run from `offset` to the end of the last sector counted.
     let end = (offset & !511)
         .checked_add(sectors.saturating_mul(512))
-        .ok_or_else(|| Problem::Corrupt("compressed cluster runs past 2^64".into()))?;
+        .ok_or_else(|| Refusal::Corrupt("compressed cluster runs past 2^64".into()))?;
     Ok(Cluster::Compressed {
         offset,
         len: end.saturating_sub(offset),

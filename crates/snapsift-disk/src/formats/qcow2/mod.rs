@@ -30,20 +30,17 @@ mod l2;
 use std::ops::Range;
 use std::path::PathBuf;
 
+use super::assemble::{Assembler, Source};
+use super::bytes;
+use super::refusal::Refusal;
 use crate::host::Host;
 use crate::{Disk, DiskError, Opener, check_bounds, ranges};
 
 use header::{Compression, Header};
 use l2::Cluster;
 
-/// What went wrong in a parse, before the image's path is attached.
-#[derive(Debug)]
-pub(crate) enum Problem {
-    /// The image contradicts itself or the specification.
-    Corrupt(String),
-    /// The image is valid but uses something this reader does not do.
-    Unsupported(String),
-}
+/// The format's name in errors.
+const FORMAT: &str = "qcow2";
 
 /// Opens `host` as a qcow2 image, with its backing chain.
 pub(crate) fn open(host: Host, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
@@ -74,13 +71,14 @@ impl Qcow2Disk {
         // The header and its extensions live in the first cluster (at most 2 MiB).
         let head_len = usize::try_from(host.len().min(1 << 21)).unwrap_or(1 << 21);
         let head = host.read_vec(0, head_len)?;
-        let header = header::parse(&head).map_err(|p| problem(&host, p))?;
-        let l1_bytes = usize::try_from(header.l1_entries.saturating_mul(8))
-            .map_err(|_| corrupt(&host, "the L1 table does not fit in memory"))?;
+        let header = header::parse(&head).map_err(|r| r.at(host.path(), FORMAT))?;
+        let l1_bytes = usize::try_from(header.l1_entries.saturating_mul(8)).map_err(|_| {
+            Refusal::Corrupt("the L1 table does not fit in memory".into()).at(host.path(), FORMAT)
+        })?;
         let l1 = host
             .read_vec(header.l1_offset, l1_bytes)?
             .chunks_exact(8)
-            .map(|e| header::be64(e, 0))
+            .map(|e| bytes::be64(e, 0))
             .collect();
         let backing = match header.backing_name {
             None => None,
@@ -106,9 +104,9 @@ impl Qcow2Disk {
         let l1_entry = *self
             .l1
             .get(l1_index)
-            .ok_or_else(|| corrupt(&self.host, "a cluster lies beyond the L1 table"))?;
-        let Some(table) =
-            l2::l2_table_offset(l1_entry, &self.header).map_err(|p| problem(&self.host, p))?
+            .ok_or_else(|| self.corrupt("a cluster lies beyond the L1 table".into()))?;
+        let Some(table) = l2::l2_table_offset(l1_entry, &self.header)
+            .map_err(|r| r.at(self.host.path(), FORMAT))?
         else {
             return Ok(None);
         };
@@ -118,35 +116,13 @@ impl Qcow2Disk {
         Ok(Some(self.host.read_vec(start, len)?))
     }
 
-    /// Reads from the backing image, or zeros where there is none or it is shorter.
-    fn read_backing(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        let available = match &self.backing {
-            Some(backing) => backing.size().saturating_sub(offset),
-            None => 0,
-        };
-        let from_backing = usize::try_from(available)
-            .unwrap_or(usize::MAX)
-            .min(buf.len());
-        let (head, tail) = buf.split_at_mut(from_backing);
-        if let Some(backing) = &self.backing
-            && !head.is_empty()
-        {
-            backing.read_exact_at(offset, head)?;
-        }
-        tail.fill(0);
-        Ok(())
-    }
-
     /// Inflates the compressed cluster at `offset`, `len` bytes, into `out` (one cluster).
     fn inflate(&self, offset: u64, len: u64, out: &mut [u8]) -> Result<(), DiskError> {
         // A compressed cluster never needs more than its own size plus a sector of slack;
         // a larger length is a lie that would make us allocate for it.
         let limit = self.header.cluster_size().get().saturating_mul(2);
         if len > limit {
-            return Err(corrupt(
-                &self.host,
-                &format!("a compressed cluster claims {len} bytes"),
-            ));
+            return Err(self.corrupt(format!("a compressed cluster claims {len} bytes")));
         }
         // The last sector counted may run past the end of the file, which holds only the
         // compressed stream: read what is there.
@@ -158,12 +134,70 @@ impl Qcow2Disk {
             Compression::Deflate => inflate_deflate(&input, out),
             Compression::Zstd => inflate_zstd(&input, out),
         };
-        inflated.map_err(|reason| {
-            corrupt(
-                &self.host,
-                &format!("compressed cluster at {offset:#x}: {reason}"),
-            )
-        })
+        inflated
+            .map_err(|reason| self.corrupt(format!("compressed cluster at {offset:#x}: {reason}")))
+    }
+}
+
+impl Qcow2Disk {
+    /// Describes to `assembler` the next `n` bytes of a read: bytes `within..within + n` of a
+    /// cluster. `inflated` is scratch for one inflated cluster.
+    fn assemble(
+        &self,
+        assembler: &mut Assembler<'_>,
+        cluster: Cluster,
+        within: u64,
+        n: u64,
+        inflated: &mut Vec<u8>,
+    ) -> Result<(), DiskError> {
+        let len = usize::try_from(n).unwrap_or(usize::MAX);
+        match cluster {
+            Cluster::Data(host) => assembler.push(Source::Host(host.saturating_add(within)), len),
+            Cluster::Zero => assembler.push(Source::Zero, len),
+            Cluster::Unallocated => assembler.push(Source::Parent, len),
+            Cluster::Compressed {
+                offset,
+                len: stored,
+            } => assembler.direct(len, |out| {
+                let size = usize::try_from(self.header.cluster_size().get()).unwrap_or(0);
+                inflated.resize(size, 0);
+                self.inflate(offset, stored, inflated)?;
+                let from = usize::try_from(within).unwrap_or(usize::MAX);
+                out.copy_from_slice(&inflated[from..from.saturating_add(out.len())]);
+                Ok(())
+            }),
+            Cluster::Subclusters {
+                offset,
+                allocated,
+                zero,
+            } => {
+                let sub_size = self.header.subcluster_size();
+                let (mut pos, end) = (within, within.saturating_add(n));
+                while pos < end {
+                    // Below 32: `pos` is within the cluster.
+                    let sub = u32::try_from(pos / sub_size).unwrap_or(u32::MAX) & 31;
+                    let part = sub_size
+                        .get()
+                        .saturating_sub(pos % sub_size)
+                        .min(end.saturating_sub(pos));
+                    let source = if allocated & (1 << sub) != 0 {
+                        Source::Host(offset.saturating_add(pos))
+                    } else if zero & (1 << sub) != 0 {
+                        Source::Zero
+                    } else {
+                        Source::Parent
+                    };
+                    assembler.push(source, usize::try_from(part).unwrap_or(usize::MAX))?;
+                    pos = pos.saturating_add(part);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A corruption error for this image.
+    fn corrupt(&self, reason: String) -> DiskError {
+        Refusal::Corrupt(reason).at(self.host.path(), FORMAT)
     }
 }
 
@@ -176,10 +210,11 @@ impl Disk for Qcow2Disk {
         check_bounds(offset, buf.len(), self.size())?;
         let cluster_size = self.header.cluster_size();
         let l2_entries = self.header.l2_entries();
-        let len = buf.len();
         // In bounds: offset + len fits (checked above).
-        let end = offset.saturating_add(len as u64);
-        let mut reader = SpanReader::new(self, buf);
+        let end = offset.saturating_add(buf.len() as u64);
+        let mut assembler = Assembler::new(&self.host, self.backing.as_deref(), offset, buf);
+        // One inflated cluster, allocated on the first compressed cluster of this read.
+        let mut inflated = Vec::new();
         let mut pos = offset;
         while pos < end {
             // The rest of the request that falls in this L2 table is handled at once.
@@ -196,7 +231,8 @@ impl Disk for Qcow2Disk {
                     None => Cluster::Unallocated,
                     Some(t) => {
                         let index = usize::try_from(i).unwrap_or(usize::MAX);
-                        l2::decode(t, index, &self.header).map_err(|p| problem(&self.host, p))?
+                        l2::decode(t, index, &self.header)
+                            .map_err(|r| r.at(self.host.path(), FORMAT))?
                     }
                 };
                 let cluster_start = first.saturating_add(i).saturating_mul(cluster_size.get());
@@ -205,12 +241,11 @@ impl Disk for Qcow2Disk {
                     .get()
                     .saturating_sub(within)
                     .min(end.saturating_sub(pos));
-                let dest = buf_range(pos.saturating_sub(offset), n);
-                reader.add(cluster, cluster_start, within, dest)?;
+                self.assemble(&mut assembler, cluster, within, n, &mut inflated)?;
                 pos = pos.saturating_add(n);
             }
         }
-        reader.flush()
+        assembler.finish()
     }
 
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
@@ -229,8 +264,8 @@ impl Disk for Qcow2Disk {
             };
             for i in 0..l2_entries {
                 let index = usize::try_from(i).unwrap_or(usize::MAX);
-                let cluster =
-                    l2::decode(&table, index, &self.header).map_err(|p| problem(&self.host, p))?;
+                let cluster = l2::decode(&table, index, &self.header)
+                    .map_err(|r| r.at(self.host.path(), FORMAT))?;
                 let start = first_offset.saturating_add(i.saturating_mul(cluster_size));
                 match cluster {
                     Cluster::Subclusters { allocated, .. } => {
@@ -245,11 +280,7 @@ impl Disk for Qcow2Disk {
                 }
             }
         }
-        let backing = match &self.backing {
-            Some(backing) => backing.data_ranges()?,
-            None => Vec::new(),
-        };
-        Ok(ranges::union(own, &backing, self.size()))
+        ranges::with_parent(own, self.backing.as_deref(), self.size())
     }
 
     fn kind(&self) -> &'static str {
@@ -259,137 +290,6 @@ impl Disk for Qcow2Disk {
             (false, _) => "qcow2 image (v3)",
         }
     }
-}
-
-/// Fills one read's buffer cluster by cluster, gathering runs that one read can serve: data
-/// clusters contiguous both in the file and in the buffer, and unallocated stretches.
-struct SpanReader<'d, 'b> {
-    disk: &'d Qcow2Disk,
-    buf: &'b mut [u8],
-    /// A pending file read: file offset, and where it goes in `buf`.
-    file_run: Option<(u64, Range<usize>)>,
-    /// A pending backing read: virtual offset, and where it goes in `buf`.
-    backing_run: Option<(u64, Range<usize>)>,
-    /// Scratch for one inflated cluster, allocated on first use.
-    inflated: Vec<u8>,
-}
-
-impl<'d, 'b> SpanReader<'d, 'b> {
-    fn new(disk: &'d Qcow2Disk, buf: &'b mut [u8]) -> Self {
-        SpanReader {
-            disk,
-            buf,
-            file_run: None,
-            backing_run: None,
-            inflated: Vec::new(),
-        }
-    }
-
-    /// Fills `dest` of the buffer: bytes `within..` of the cluster starting at virtual offset
-    /// `cluster_start`.
-    fn add(
-        &mut self,
-        cluster: Cluster,
-        cluster_start: u64,
-        within: u64,
-        dest: Range<usize>,
-    ) -> Result<(), DiskError> {
-        match cluster {
-            Cluster::Data(host) => self.file(host.saturating_add(within), dest),
-            Cluster::Zero => {
-                self.buf[dest].fill(0);
-                Ok(())
-            }
-            Cluster::Unallocated => self.backing(cluster_start.saturating_add(within), dest),
-            Cluster::Compressed { offset, len } => {
-                let size = usize::try_from(self.disk.header.cluster_size().get()).unwrap_or(0);
-                self.inflated.resize(size, 0);
-                self.disk.inflate(offset, len, &mut self.inflated)?;
-                let from = usize::try_from(within).unwrap_or(usize::MAX);
-                let to = from.saturating_add(dest.len());
-                self.buf[dest].copy_from_slice(&self.inflated[from..to]);
-                Ok(())
-            }
-            Cluster::Subclusters {
-                offset,
-                allocated,
-                zero,
-            } => {
-                let sub_size = self.disk.header.subcluster_size();
-                let mut pos = within;
-                let mut at = dest.start;
-                while at < dest.end {
-                    // Below SUBCLUSTERS: `pos` is within the cluster.
-                    let sub = u32::try_from(pos / sub_size).unwrap_or(u32::MAX) & 31;
-                    let n = usize::try_from(sub_size.get().saturating_sub(pos % sub_size))
-                        .unwrap_or(usize::MAX)
-                        .min(dest.end.saturating_sub(at));
-                    let part = at..at.saturating_add(n);
-                    if allocated & (1 << sub) != 0 {
-                        self.file(offset.saturating_add(pos), part)?;
-                    } else if zero & (1 << sub) != 0 {
-                        self.buf[part].fill(0);
-                    } else {
-                        self.backing(cluster_start.saturating_add(pos), part)?;
-                    }
-                    pos = pos.saturating_add(n as u64);
-                    at = at.saturating_add(n);
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Queues a file read, extending the pending one if it continues it in the file and in
-    /// the buffer.
-    fn file(&mut self, at: u64, dest: Range<usize>) -> Result<(), DiskError> {
-        if let Some((start, run)) = self.file_run.take() {
-            if continues(start, &run, at, &dest) {
-                self.file_run = Some((start, run.start..dest.end));
-                return Ok(());
-            }
-            self.disk.host.read_exact_at(start, &mut self.buf[run])?;
-        }
-        self.file_run = Some((at, dest));
-        Ok(())
-    }
-
-    /// Queues a backing read, extending the pending one if it continues it.
-    fn backing(&mut self, at: u64, dest: Range<usize>) -> Result<(), DiskError> {
-        if let Some((start, run)) = self.backing_run.take() {
-            if continues(start, &run, at, &dest) {
-                self.backing_run = Some((start, run.start..dest.end));
-                return Ok(());
-            }
-            self.disk.read_backing(start, &mut self.buf[run])?;
-        }
-        self.backing_run = Some((at, dest));
-        Ok(())
-    }
-
-    /// Performs the pending reads.
-    fn flush(mut self) -> Result<(), DiskError> {
-        if let Some((at, run)) = self.file_run.take() {
-            self.disk.host.read_exact_at(at, &mut self.buf[run])?;
-        }
-        if let Some((at, run)) = self.backing_run.take() {
-            self.disk.read_backing(at, &mut self.buf[run])?;
-        }
-        Ok(())
-    }
-}
-
-/// Whether a read of `dest` from `at` continues the run of `run` from `start`: next in the
-/// source and next in the buffer.
-fn continues(start: u64, run: &Range<usize>, at: u64, dest: &Range<usize>) -> bool {
-    run.end == dest.start && start.checked_add(run.len() as u64) == Some(at)
-}
-
-/// `len` bytes of a read's buffer at `offset` into it; both are within the buffer, whose length
-/// fits in `usize`.
-fn buf_range(offset: u64, len: u64) -> Range<usize> {
-    let start = usize::try_from(offset).unwrap_or(usize::MAX);
-    start..start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX))
 }
 
 /// Decompresses a raw deflate stream into exactly `out.len()` bytes.
@@ -430,25 +330,4 @@ fn inflate_zstd(input: &[u8], out: &mut [u8]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// A corruption error for this image.
-fn corrupt(host: &Host, reason: &str) -> DiskError {
-    problem(host, Problem::Corrupt(reason.to_owned()))
-}
-
-/// Attaches the image's path to a parse problem.
-fn problem(host: &Host, problem: Problem) -> DiskError {
-    match problem {
-        Problem::Corrupt(reason) => DiskError::Corrupt {
-            path: host.path_buf(),
-            format: "qcow2",
-            reason,
-        },
-        Problem::Unsupported(feature) => DiskError::Unsupported {
-            path: host.path_buf(),
-            format: "qcow2",
-            feature,
-        },
-    }
 }

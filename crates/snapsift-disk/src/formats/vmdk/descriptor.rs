@@ -12,7 +12,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use super::Problem;
+use crate::formats::refusal::Refusal;
 
 /// Descriptors longer than this are refused before they are read into memory. A descriptor is
 /// a few hundred bytes plus one line of about 50 bytes per extent; VMware's largest split disk
@@ -43,7 +43,7 @@ impl Fields {
     /// A disk is a delta when it names a parent hint and its `parentCID` is not `ffffffff`
     /// (VMware's "no parent"); a delta without a hint cannot be read correctly, so it is an
     /// error rather than a disk whose unwritten grains silently read as zeros.
-    pub(super) fn parent(&self) -> Result<Option<&PathBuf>, Problem> {
+    pub(super) fn parent(&self) -> Result<Option<&PathBuf>, Refusal> {
         let no_parent_cid = self
             .parent_cid
             .as_deref()
@@ -51,7 +51,7 @@ impl Fields {
         match (&self.parent_hint, &self.parent_cid) {
             _ if no_parent_cid => Ok(None),
             (Some(hint), _) => Ok(Some(hint)),
-            (None, Some(cid)) => Err(Problem::Corrupt(format!(
+            (None, Some(cid)) => Err(Refusal::Corrupt(format!(
                 "a delta disk (parentCID={cid}) that records no parentFileNameHint"
             ))),
             (None, None) => Ok(None),
@@ -134,7 +134,7 @@ pub(super) fn parse_fields(bytes: &[u8]) -> Fields {
 }
 
 /// The extent lines of a descriptor, in order.
-pub(super) fn parse_extents(bytes: &[u8]) -> Result<Vec<ExtentLine>, Problem> {
+pub(super) fn parse_extents(bytes: &[u8]) -> Result<Vec<ExtentLine>, Refusal> {
     let mut extents = Vec::new();
     for line in lines(bytes) {
         let (first, _) = split_word(line);
@@ -148,7 +148,7 @@ pub(super) fn parse_extents(bytes: &[u8]) -> Result<Vec<ExtentLine>, Problem> {
             continue;
         };
         if extents.len() >= MAX_EXTENTS {
-            return Err(Problem::Unsupported(format!(
+            return Err(Refusal::Unsupported(format!(
                 "the descriptor names more than {MAX_EXTENTS} extents"
             )));
         }
@@ -158,9 +158,9 @@ pub(super) fn parse_extents(bytes: &[u8]) -> Result<Vec<ExtentLine>, Problem> {
 }
 
 /// Parses one extent line whose access word has been recognised.
-fn parse_extent_line(line: &[u8], access: Access) -> Result<ExtentLine, Problem> {
+fn parse_extent_line(line: &[u8], access: Access) -> Result<ExtentLine, Refusal> {
     let bad = |why: &str| {
-        Problem::Corrupt(format!(
+        Refusal::Corrupt(format!(
             "extent line `{}` {why}",
             String::from_utf8_lossy(line)
         ))
@@ -268,7 +268,7 @@ RW 8 ZERO\nNOACCESS 8 SPARSE plain.vmdk\n\n#DDB\nddb.virtualHWVersion = \"4\"\n\
         let orphan = b"parentCID=0a0b0c0d\n";
         assert!(matches!(
             parse_fields(orphan).parent(),
-            Err(Problem::Corrupt(_))
+            Err(Refusal::Corrupt(_))
         ));
         let stale_hint = b"parentCID=FFFFFFFF\nparentFileNameHint=\"base.vmdk\"\n";
         assert_eq!(parse_fields(stale_hint).parent(), Ok(None));

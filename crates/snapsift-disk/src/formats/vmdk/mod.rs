@@ -34,6 +34,7 @@ mod stream;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::refusal::Refusal;
 use crate::host::Host;
 use crate::window::{page_aligned, range_len};
 use crate::{Disk, DiskError, Opener, RawFile, Window, check_bounds};
@@ -47,33 +48,6 @@ const FORMAT: &str = "VMDK";
 /// Gaps between data ranges shorter than this are read rather than skipped: merging them keeps
 /// the range list short on fragmented images, and reading unallocated grains costs a memset.
 const MIN_SKIPPED_GAP: u64 = 1 << 20;
-
-/// Why the bytes of a VMDK structure were refused; the caller knows the file and adds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Problem {
-    /// The structure is inconsistent.
-    Corrupt(String),
-    /// The structure uses something this reader does not read.
-    Unsupported(String),
-}
-
-impl Problem {
-    /// The error for this problem in the file at `path`.
-    fn at(self, path: &Path) -> DiskError {
-        match self {
-            Problem::Corrupt(reason) => DiskError::Corrupt {
-                path: path.to_owned(),
-                format: FORMAT,
-                reason,
-            },
-            Problem::Unsupported(feature) => DiskError::Unsupported {
-                path: path.to_owned(),
-                format: FORMAT,
-                feature,
-            },
-        }
-    }
-}
 
 /// Opens `host`, a sparse extent file (`KDMV`) or a descriptor file, as the disk it describes.
 pub(crate) fn open(host: Host, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
@@ -144,7 +118,7 @@ fn open_parent(
     path: &Path,
     opener: &mut Opener,
 ) -> Result<Option<Box<dyn Disk>>, DiskError> {
-    match fields.parent().map_err(|p| p.at(path))? {
+    match fields.parent().map_err(|p| p.at(path, FORMAT))? {
         Some(hint) => Ok(Some(opener.open_backing(path, hint)?)),
         None => Ok(None),
     }
@@ -154,31 +128,31 @@ fn open_parent(
 fn open_descriptor_file(host: Host, opener: &mut Opener) -> Result<VmdkDisk, DiskError> {
     let path = host.path_buf();
     if host.len() > MAX_DESCRIPTOR_BYTES {
-        return Err(Problem::Unsupported(format!(
+        return Err(Refusal::Unsupported(format!(
             "a descriptor file of {} bytes (at most {MAX_DESCRIPTOR_BYTES} are read)",
             host.len()
         ))
-        .at(&path));
+        .at(&path, FORMAT));
     }
     let len = usize::try_from(host.len()).unwrap_or(usize::MAX);
     let text = host.read_vec(0, len)?;
     let fields = descriptor::parse_fields(&text);
     if let Some(create_type) = &fields.create_type {
-        refuse_create_type(create_type).map_err(|p| p.at(&path))?;
+        refuse_create_type(create_type).map_err(|p| p.at(&path, FORMAT))?;
     }
-    let lines = descriptor::parse_extents(&text).map_err(|p| p.at(&path))?;
+    let lines = descriptor::parse_extents(&text).map_err(|p| p.at(&path, FORMAT))?;
     if lines.is_empty() {
-        return Err(Problem::Corrupt("the descriptor names no extents".into()).at(&path));
+        return Err(Refusal::Corrupt("the descriptor names no extents".into()).at(&path, FORMAT));
     }
     let mut extents = Vec::with_capacity(lines.len());
     let mut start = 0u64;
     let mut kind = Kind::FlatExtents;
     for line in &lines {
         let len = line.sectors.checked_mul(SECTOR).ok_or_else(|| {
-            Problem::Corrupt(format!("an extent of {} sectors", line.sectors)).at(&path)
+            Refusal::Corrupt(format!("an extent of {} sectors", line.sectors)).at(&path, FORMAT)
         })?;
         let next = start.checked_add(len).ok_or_else(|| {
-            Problem::Corrupt("the extents add up to more than 2^64 bytes".into()).at(&path)
+            Refusal::Corrupt("the extents add up to more than 2^64 bytes".into()).at(&path, FORMAT)
         })?;
         if len == 0 {
             continue;
@@ -195,16 +169,16 @@ fn open_descriptor_file(host: Host, opener: &mut Opener) -> Result<VmdkDisk, Dis
 }
 
 /// Refuses descriptors of kinds that are not image files on this host.
-fn refuse_create_type(create_type: &str) -> Result<(), Problem> {
+fn refuse_create_type(create_type: &str) -> Result<(), Refusal> {
     let lower = create_type.to_ascii_lowercase();
     if lower == "fulldevice" || lower == "partitioneddevice" {
-        return Err(Problem::Unsupported(format!(
+        return Err(Refusal::Unsupported(format!(
             "createType {create_type}: the extents are physical devices of the machine that \
              made the descriptor, not image files"
         )));
     }
     if lower.starts_with("vmfs") || lower == "sesparse" {
-        return Err(Problem::Unsupported(format!(
+        return Err(Refusal::Unsupported(format!(
             "createType {create_type}, an ESX datastore disk (convert it with `qemu-img convert` \
              or `vmkfstools` first)"
         )));
@@ -214,7 +188,7 @@ fn refuse_create_type(create_type: &str) -> Result<(), Problem> {
 
 /// Opens one extent of a descriptor at `descriptor_path`.
 fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, DiskError> {
-    let unsupported = |why: String| Problem::Unsupported(why).at(descriptor_path);
+    let unsupported = |why: String| Refusal::Unsupported(why).at(descriptor_path, FORMAT);
     if line.access == Access::Forbidden {
         return Err(unsupported(
             "a NOACCESS extent, whose bytes may not be read".into(),
@@ -222,8 +196,8 @@ fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, 
     }
     let file = || {
         let name = line.file.as_deref().ok_or_else(|| {
-            Problem::Corrupt(format!("a {} extent without a file name", line.kind))
-                .at(descriptor_path)
+            Refusal::Corrupt(format!("a {} extent without a file name", line.kind))
+                .at(descriptor_path, FORMAT)
         })?;
         Ok::<PathBuf, DiskError>(match descriptor_path.parent() {
             Some(dir) if name.is_relative() => dir.join(name),
@@ -235,8 +209,8 @@ fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, 
         "FLAT" => {
             let host = Host::open(&file()?)?;
             let at = line.offset.checked_mul(SECTOR).ok_or_else(|| {
-                Problem::Corrupt(format!("a flat extent at sector {}", line.offset))
-                    .at(descriptor_path)
+                Refusal::Corrupt(format!("a flat extent at sector {}", line.offset))
+                    .at(descriptor_path, FORMAT)
             })?;
             let len = line.sectors.saturating_mul(SECTOR);
             Ok(ExtentData::Flat(RawFile::from_host(host.slice(at, len)?)))
@@ -298,7 +272,7 @@ impl VmdkDisk {
         let size = extents
             .last()
             .map_or(Some(0), |last| last.start.checked_add(last.len))
-            .ok_or_else(|| Problem::Corrupt("the extents overflow".into()).at(&path))?;
+            .ok_or_else(|| Refusal::Corrupt("the extents overflow".into()).at(&path, FORMAT))?;
         let kind = kind.name(parent.is_some());
         Ok(VmdkDisk {
             path,
@@ -310,7 +284,7 @@ impl VmdkDisk {
     }
 
     fn internal(&self, what: &str) -> DiskError {
-        Problem::Corrupt(format!("internal inconsistency: {what}")).at(&self.path)
+        Refusal::Corrupt(format!("internal inconsistency: {what}")).at(&self.path, FORMAT)
     }
 
     /// The extent holding disk offset `at`, which lies within the disk.
@@ -321,27 +295,6 @@ impl VmdkDisk {
         self.extents
             .get(index)
             .ok_or_else(|| self.internal("no extent holds an offset within the disk"))
-    }
-
-    /// Fills `buf` with the bytes at disk offset `at` of a stretch no extent has written:
-    /// the parent's bytes, and zeros past the parent's end or without a parent.
-    fn read_unallocated(&self, at: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        let from_parent = match &self.parent {
-            Some(parent) => {
-                let available = parent.size().saturating_sub(at);
-                let len = usize::try_from(available).map_or(buf.len(), |a| a.min(buf.len()));
-                let (head, _) = buf.split_at_mut(len);
-                if len > 0 {
-                    parent.read_exact_at(at, head)?;
-                }
-                len
-            }
-            None => 0,
-        };
-        if let Some(rest) = buf.get_mut(from_parent..) {
-            rest.fill(0);
-        }
-        Ok(())
     }
 }
 
@@ -377,14 +330,7 @@ impl Disk for VmdkDisk {
                 ExtentData::Flat(raw) => raw.read_exact_at(within, part)?,
                 ExtentData::Zero => part.fill(0),
                 ExtentData::Sparse(sparse) => {
-                    let start = extent.start;
-                    let mut unallocated = |at: u64, out: &mut [u8]| {
-                        let at = start
-                            .checked_add(at)
-                            .ok_or_else(|| self.internal("parent offset overflows"))?;
-                        self.read_unallocated(at, out)
-                    };
-                    sparse.read(within, part, &mut scratch, &mut unallocated)?;
+                    sparse.read(within, at, part, &mut scratch, self.parent.as_deref())?;
                 }
             }
             done = end;
@@ -417,7 +363,7 @@ impl Disk for VmdkDisk {
                     .map(|r| r.start.min(self.size)..r.end.min(self.size)),
             );
         }
-        Ok(merge_ranges(ranges, MIN_SKIPPED_GAP))
+        Ok(crate::ranges::normalize_joining(ranges, MIN_SKIPPED_GAP))
     }
 
     fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
@@ -444,37 +390,9 @@ impl Disk for VmdkDisk {
     }
 }
 
-/// `ranges` sorted, without empty ranges, with overlapping ones and those less than `min_gap`
-/// apart merged.
-fn merge_ranges(mut ranges: Vec<Range<u64>>, min_gap: u64) -> Vec<Range<u64>> {
-    ranges.retain(|r| r.start < r.end);
-    ranges.sort_unstable_by_key(|r| r.start);
-    let mut merged: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
-    for range in ranges {
-        match merged.last_mut() {
-            Some(last)
-                if range.start <= last.end || range.start.saturating_sub(last.end) < min_gap =>
-            {
-                last.end = last.end.max(range.end);
-            }
-            _ => merged.push(range),
-        }
-    }
-    merged
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn merges_ranges() {
-        assert_eq!(
-            merge_ranges(vec![10..20, 0..5, 4..6, 30..30, 25..40, 100..110], 4),
-            vec![0..6, 10..20, 25..40, 100..110]
-        );
-        assert_eq!(merge_ranges(vec![0..10, 2..3], 0), vec![0..10]);
-    }
 
     #[test]
     fn refuses_device_and_esx_create_types() {

@@ -15,10 +15,12 @@ use std::ops::Range;
 
 use flate2::Decompress;
 
-use super::Problem;
+use super::FORMAT;
 use super::stream::{self, FOOTER_TAIL_BYTES, GRAIN_MARKER_BYTES};
-use crate::DiskError;
+use crate::formats::assemble::{Assembler, Source};
+use crate::formats::refusal::Refusal;
 use crate::host::Host;
+use crate::{Disk, DiskError};
 
 /// The unit of every offset in a sparse header and in grain tables.
 pub(super) const SECTOR: u64 = 512;
@@ -84,26 +86,26 @@ pub(super) struct SparseHeader {
 }
 
 /// Reads a little-endian field of `N` bytes at `at`.
-fn field<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N], Problem> {
+fn field<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N], Refusal> {
     bytes
         .get(at..)
         .and_then(<[u8]>::first_chunk::<N>)
         .copied()
-        .ok_or_else(|| Problem::Corrupt("the sparse extent header is cut short".into()))
+        .ok_or_else(|| Refusal::Corrupt("the sparse extent header is cut short".into()))
 }
 
 /// Parses and checks a sparse extent header (the first 512 bytes of a `KDMV` file, or its
 /// footer). Refuses ESX's COWD (vmfsSparse) extents and anything whose geometry is outside the
 /// limits above.
-pub(super) fn parse_header(bytes: &[u8]) -> Result<SparseHeader, Problem> {
-    let corrupt = |why: String| Problem::Corrupt(format!("sparse extent header: {why}"));
+pub(super) fn parse_header(bytes: &[u8]) -> Result<SparseHeader, Refusal> {
+    let corrupt = |why: String| Refusal::Corrupt(format!("sparse extent header: {why}"));
     if bytes.len() < HEADER_BYTES {
         return Err(corrupt(format!("only {} bytes", bytes.len())));
     }
     match &field::<4>(bytes, 0)? {
         b"KDMV" => {}
         b"COWD" => {
-            return Err(Problem::Unsupported(
+            return Err(Refusal::Unsupported(
                 "ESX vmfsSparse (COWD) extents are not supported".into(),
             ));
         }
@@ -123,7 +125,7 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<SparseHeader, Problem> {
     let compression = field::<2>(bytes, 77).map(u16::from_le_bytes)?;
 
     if !(1..=3).contains(&version) {
-        return Err(Problem::Unsupported(format!(
+        return Err(Refusal::Unsupported(format!(
             "sparse extent version {version} (versions 1 to 3 are supported)"
         )));
     }
@@ -138,13 +140,13 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<SparseHeader, Problem> {
         COMPRESSION_NONE => false,
         COMPRESSION_DEFLATE => true,
         other => {
-            return Err(Problem::Unsupported(format!(
+            return Err(Refusal::Unsupported(format!(
                 "grain compression algorithm {other} (only deflate is defined)"
             )));
         }
     };
     if compressed && flags & FLAG_MARKERS == 0 {
-        return Err(Problem::Unsupported(
+        return Err(Refusal::Unsupported(
             "compressed grains without grain markers".into(),
         ));
     }
@@ -154,7 +156,7 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<SparseHeader, Problem> {
         )));
     }
     if compressed && grain_sectors > MAX_COMPRESSED_GRAIN_SECTORS {
-        return Err(Problem::Unsupported(format!(
+        return Err(Refusal::Unsupported(format!(
             "compressed grains of {grain_sectors} sectors (at most \
              {MAX_COMPRESSED_GRAIN_SECTORS} are read)"
         )));
@@ -198,14 +200,14 @@ impl SparseHeader {
     }
 
     /// The number of grain directory entries: one per grain table the capacity needs.
-    fn directory_entries(&self) -> Result<u64, Problem> {
+    fn directory_entries(&self) -> Result<u64, Refusal> {
         let sectors_per_table = self
             .grain_sectors
             .checked_mul(u64::from(self.gtes_per_gt))
-            .ok_or_else(|| Problem::Corrupt("grain tables span more than 2^64 sectors".into()))?;
+            .ok_or_else(|| Refusal::Corrupt("grain tables span more than 2^64 sectors".into()))?;
         let entries = self.capacity.div_ceil(sectors_per_table.max(1));
         if entries > MAX_DIRECTORY_ENTRIES {
-            return Err(Problem::Unsupported(format!(
+            return Err(Refusal::Unsupported(format!(
                 "a grain directory of {entries} entries (at most {MAX_DIRECTORY_ENTRIES})"
             )));
         }
@@ -354,55 +356,36 @@ pub(super) struct SparseExtent {
     capacity_bytes: u64,
 }
 
-/// Fills a stretch of a read that the extent never wrote, given the extent offset it starts at.
-pub(super) type ReadUnallocated<'a> = dyn FnMut(u64, &mut [u8]) -> Result<(), DiskError> + 'a;
-
-/// What one stretch of a read comes from, for coalescing neighbours into one operation.
-#[derive(Clone, Copy, Debug)]
-enum Source {
-    /// Consecutive bytes of the host, starting at this offset.
-    Host(u64),
-    /// Zeros.
-    Zero,
-    /// The parent (or zeros), starting at this extent offset.
-    Unallocated(u64),
-}
-
-/// A pending stretch of a read: its source and where it goes in the caller's buffer.
-#[derive(Clone, Debug)]
-struct Run {
-    source: Source,
-    buf: Range<usize>,
-}
-
 impl SparseExtent {
     /// Opens the sparse extent in `host`: its header (or its footer, for a streamOptimized
     /// file), grain directory and grain tables.
     pub(super) fn open(host: Host) -> Result<SparseExtent, DiskError> {
         let path = host.path_buf();
         let head = host.read_vec(0, HEADER_BYTES)?;
-        let mut header = parse_header(&head).map_err(|p| p.at(&path))?;
+        let mut header = parse_header(&head).map_err(|p| p.at(&path, FORMAT))?;
         if header.directory_at_end() {
             let tail_at = host.len().checked_sub(FOOTER_TAIL_BYTES).ok_or_else(|| {
-                Problem::Corrupt(
+                Refusal::Corrupt(
                     "the header says the grain directory is at the end, but the file is too \
                      short to hold a footer"
                         .into(),
                 )
-                .at(&path)
+                .at(&path, FORMAT)
             })?;
             let tail = host.read_vec(tail_at, 3 * HEADER_BYTES)?;
-            let footer = stream::footer(&tail).map_err(|p| p.at(&path))?;
-            header = parse_header(footer).map_err(|p| p.at(&path))?;
+            let footer = stream::footer(&tail).map_err(|p| p.at(&path, FORMAT))?;
+            header = parse_header(footer).map_err(|p| p.at(&path, FORMAT))?;
             if header.directory_at_end() {
-                return Err(Problem::Corrupt(
+                return Err(Refusal::Corrupt(
                     "the footer, too, says the grain directory is at the end".into(),
                 )
-                .at(&path));
+                .at(&path, FORMAT));
             }
         }
-        let corrupt = |why: String| Problem::Corrupt(why).at(&path);
-        let entries = header.directory_entries().map_err(|p| p.at(&path))?;
+        let corrupt = |why: String| Refusal::Corrupt(why).at(&path, FORMAT);
+        let entries = header
+            .directory_entries()
+            .map_err(|p| p.at(&path, FORMAT))?;
         let directory_len = entries
             .checked_mul(4)
             .and_then(|len| usize::try_from(len).ok())
@@ -429,11 +412,11 @@ impl SparseExtent {
             header.gtes_per_gt,
             |sector| {
                 let at = sector.checked_mul(SECTOR).ok_or_else(|| {
-                    Problem::Corrupt(format!("grain table at sector {sector}")).at(&path)
+                    Refusal::Corrupt(format!("grain table at sector {sector}")).at(&path, FORMAT)
                 })?;
                 Ok(parse_u32s(&host.read_vec(at, table_len)?))
             },
-            |why| Problem::Unsupported(why).at(&path),
+            |why| Refusal::Unsupported(why).at(&path, FORMAT),
         )?;
         let grain_bytes = header.grain_bytes();
         let grain_len = usize::try_from(grain_bytes)
@@ -467,22 +450,22 @@ impl SparseExtent {
             .filter(|&len| len <= super::descriptor::MAX_DESCRIPTOR_BYTES)
             .and_then(|len| usize::try_from(len).ok())
             .ok_or_else(|| {
-                Problem::Unsupported(format!(
+                Refusal::Unsupported(format!(
                     "an embedded descriptor of {} sectors (at most {} bytes are read)",
                     header.descriptor_sectors,
                     super::descriptor::MAX_DESCRIPTOR_BYTES
                 ))
-                .at(path)
+                .at(path, FORMAT)
             })?;
         let at = header
             .descriptor_offset
             .checked_mul(SECTOR)
             .ok_or_else(|| {
-                Problem::Corrupt(format!(
+                Refusal::Corrupt(format!(
                     "embedded descriptor at sector {}",
                     header.descriptor_offset
                 ))
-                .at(path)
+                .at(path, FORMAT)
             })?;
         self.host.read_vec(at, len).map(Some)
     }
@@ -491,8 +474,8 @@ impl SparseExtent {
     /// `max`) lie in that grain and within the extent's capacity.
     fn locate(&self, at: u64, max: usize) -> Result<(Grain, u64, usize), DiskError> {
         let overflow = || {
-            Problem::Corrupt(format!("offset {at} overflows the grain arithmetic"))
-                .at(self.host.path())
+            Refusal::Corrupt(format!("offset {at} overflows the grain arithmetic"))
+                .at(self.host.path(), FORMAT)
         };
         if at >= self.capacity_bytes {
             // Past the extent's own capacity (a descriptor may give it more): never written.
@@ -517,91 +500,49 @@ impl SparseExtent {
     }
 
     /// Reads `buf.len()` bytes at extent offset `offset` (the caller checks that they lie within
-    /// the extent), asking `unallocated` for stretches never written, with the extent offset
-    /// they start at. Neighbouring grains that are consecutive in the file are read with one
-    /// read, and runs of zero or unallocated grains are served at once.
+    /// the extent), which is disk offset `disk_offset`; stretches never written come from
+    /// `parent` at their disk offset (zeros without one). Neighbouring grains that are
+    /// consecutive in the file are read with one read, and runs of zero or unwritten grains are
+    /// served at once.
     pub(super) fn read(
         &self,
         offset: u64,
+        disk_offset: u64,
         buf: &mut [u8],
         scratch: &mut GrainScratch,
-        unallocated: &mut ReadUnallocated<'_>,
+        parent: Option<&dyn Disk>,
     ) -> Result<(), DiskError> {
         let overflow = || {
-            Problem::Corrupt(format!("a read at offset {offset} overflows")).at(self.host.path())
+            Refusal::Corrupt(format!("a read at offset {offset} overflows"))
+                .at(self.host.path(), FORMAT)
         };
-        let mut pending: Option<Run> = None;
+        let len = buf.len();
+        let mut assembler = Assembler::new(&self.host, parent, disk_offset, buf);
         let mut done = 0usize;
-        while done < buf.len() {
+        while done < len {
             let at = u64::try_from(done)
                 .ok()
                 .and_then(|done| offset.checked_add(done))
                 .ok_or_else(overflow)?;
-            let max = buf.len().checked_sub(done).ok_or_else(overflow)?;
-            let (grain, within, len) = self.locate(at, max)?;
-            let end = done.checked_add(len).ok_or_else(overflow)?;
-            let source = match grain {
-                Grain::Unallocated => Source::Unallocated(at),
-                Grain::Zero => Source::Zero,
-                Grain::Stored(sector) => Source::Host(
-                    sector
+            let max = len.checked_sub(done).ok_or_else(overflow)?;
+            let (grain, within, n) = self.locate(at, max)?;
+            match grain {
+                Grain::Unallocated => assembler.push(Source::Parent, n)?,
+                Grain::Zero => assembler.push(Source::Zero, n)?,
+                Grain::Stored(sector) => {
+                    let host = sector
                         .checked_mul(SECTOR)
                         .and_then(|start| start.checked_add(within))
-                        .ok_or_else(overflow)?,
-                ),
-                Grain::Compressed(sector) => {
-                    if let Some(run) = pending.take() {
-                        self.serve(run, buf, unallocated)?;
-                    }
-                    let out = buf.get_mut(done..end).ok_or_else(overflow)?;
-                    self.read_compressed(at, sector, within, out, scratch)?;
-                    done = end;
-                    continue;
+                        .ok_or_else(overflow)?;
+                    assembler.push(Source::Host(host), n)?;
                 }
-            };
-            pending = match pending {
-                Some(run) if continues(&run, source) => Some(Run {
-                    source: run.source,
-                    buf: run.buf.start..end,
-                }),
-                other => {
-                    if let Some(run) = other {
-                        self.serve(run, buf, unallocated)?;
-                    }
-                    Some(Run {
-                        source,
-                        buf: done..end,
-                    })
-                }
-            };
-            done = end;
-        }
-        if let Some(run) = pending {
-            self.serve(run, buf, unallocated)?;
-        }
-        Ok(())
-    }
-
-    /// Fills the stretch of `buf` that `run` covers from its source.
-    fn serve(
-        &self,
-        run: Run,
-        buf: &mut [u8],
-        unallocated: &mut ReadUnallocated<'_>,
-    ) -> Result<(), DiskError> {
-        let (start, end) = (run.buf.start, run.buf.end);
-        let out = buf.get_mut(start..end).ok_or_else(|| {
-            Problem::Corrupt(format!("read stretch {start}..{end} outside its buffer"))
-                .at(self.host.path())
-        })?;
-        match run.source {
-            Source::Host(at) => self.host.read_exact_at(at, out),
-            Source::Zero => {
-                out.fill(0);
-                Ok(())
+                Grain::Compressed(sector) => assembler.direct(n, |out| {
+                    self.read_compressed(at, sector, within, out, scratch)
+                })?,
             }
-            Source::Unallocated(at) => unallocated(at, out),
+            done = done.checked_add(n).ok_or_else(overflow)?;
         }
+        assembler.finish()
     }
 
     /// Reads `out.len()` bytes from offset `within` of the compressed grain holding extent
@@ -616,7 +557,7 @@ impl SparseExtent {
         scratch: &mut GrainScratch,
     ) -> Result<(), DiskError> {
         let path = self.host.path();
-        let corrupt = |why: String| Problem::Corrupt(why).at(path);
+        let corrupt = |why: String| Refusal::Corrupt(why).at(path, FORMAT);
         let marker_at = sector
             .checked_mul(SECTOR)
             .ok_or_else(|| corrupt(format!("grain marker at sector {sector}")))?;
@@ -663,8 +604,8 @@ impl SparseExtent {
         };
         let produced =
             stream::inflate_grain(&scratch.compressed, target, inflater).map_err(|p| match p {
-                Problem::Corrupt(why) => corrupt(format!("{why} (marker at byte {marker_at})")),
-                other => other.at(path),
+                Refusal::Corrupt(why) => corrupt(format!("{why} (marker at byte {marker_at})")),
+                other => other.at(path, FORMAT),
             })?;
         // A stream shorter than a grain leaves the rest of it zero.
         if let Some(rest) = target.get_mut(produced..) {
@@ -705,21 +646,6 @@ impl SparseExtent {
     }
 }
 
-/// Whether a stretch from `next` can join the pending `run`: same kind of source, and for host
-/// bytes, the very next byte of the file.
-fn continues(run: &Run, next: Source) -> bool {
-    match (run.source, next) {
-        (Source::Host(start), Source::Host(next)) => {
-            u64::try_from(run.buf.len())
-                .ok()
-                .and_then(|len| start.checked_add(len))
-                == Some(next)
-        }
-        (Source::Zero, Source::Zero) | (Source::Unallocated(_), Source::Unallocated(_)) => true,
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -756,23 +682,23 @@ mod tests {
             h[at..at + bytes.len()].copy_from_slice(bytes);
             parse_header(&h)
         };
-        assert!(matches!(with(0, b"COWD"), Err(Problem::Unsupported(_))));
-        assert!(matches!(with(0, b"XXXX"), Err(Problem::Corrupt(_))));
+        assert!(matches!(with(0, b"COWD"), Err(Refusal::Unsupported(_))));
+        assert!(matches!(with(0, b"XXXX"), Err(Refusal::Corrupt(_))));
         assert!(matches!(
             with(4, &[9, 0, 0, 0]),
-            Err(Problem::Unsupported(_))
+            Err(Refusal::Unsupported(_))
         ));
-        assert!(matches!(with(73, b"\n \n\n"), Err(Problem::Corrupt(_))));
-        assert!(matches!(with(77, &[1, 0]), Err(Problem::Unsupported(_))));
-        assert!(matches!(with(77, &[7, 0]), Err(Problem::Unsupported(_))));
-        assert!(matches!(with(20, &[100]), Err(Problem::Corrupt(_))));
-        assert!(matches!(with(20, &[0]), Err(Problem::Corrupt(_))));
-        assert!(matches!(with(44, &[0, 0]), Err(Problem::Corrupt(_))));
+        assert!(matches!(with(73, b"\n \n\n"), Err(Refusal::Corrupt(_))));
+        assert!(matches!(with(77, &[1, 0]), Err(Refusal::Unsupported(_))));
+        assert!(matches!(with(77, &[7, 0]), Err(Refusal::Unsupported(_))));
+        assert!(matches!(with(20, &[100]), Err(Refusal::Corrupt(_))));
+        assert!(matches!(with(20, &[0]), Err(Refusal::Corrupt(_))));
+        assert!(matches!(with(44, &[0, 0]), Err(Refusal::Corrupt(_))));
         assert!(with(12, &[0xff; 8]).is_err());
         let mut huge = header_bytes();
         huge[12..20].copy_from_slice(&(1u64 << 50).to_le_bytes());
         huge[20..28].copy_from_slice(&1u64.to_le_bytes());
-        assert!(matches!(parse_header(&huge), Err(Problem::Unsupported(_))));
+        assert!(matches!(parse_header(&huge), Err(Refusal::Unsupported(_))));
         assert!(parse_header(&header_bytes()[..100]).is_err());
     }
 

@@ -12,8 +12,8 @@
 
 use flate2::{Decompress, FlushDecompress, Status};
 
-use super::Problem;
 use super::sparse::SECTOR;
+use crate::formats::refusal::Refusal;
 
 /// Marker type of the end-of-stream marker, the file's last sector.
 const MARKER_END_OF_STREAM: u32 = 0;
@@ -55,10 +55,10 @@ fn metadata_marker_type(sector: &[u8]) -> Option<u32> {
 
 /// The footer (a sparse header) inside the last [`FOOTER_TAIL_BYTES`] of a streamOptimized
 /// file, after checking the markers around it.
-pub(super) fn footer(tail: &[u8]) -> Result<&[u8], Problem> {
+pub(super) fn footer(tail: &[u8]) -> Result<&[u8], Refusal> {
     let sector = usize::try_from(SECTOR).unwrap_or(usize::MAX);
     let missing = |what: &str| {
-        Problem::Corrupt(format!(
+        Refusal::Corrupt(format!(
             "the header says the grain directory is at the end (GD_AT_END), but {what}"
         ))
     };
@@ -92,8 +92,8 @@ pub(super) fn inflate_grain(
     compressed: &[u8],
     out: &mut [u8],
     inflater: &mut Decompress,
-) -> Result<usize, Problem> {
-    let corrupt = |why: String| Problem::Corrupt(format!("a compressed grain {why}"));
+) -> Result<usize, Refusal> {
+    let corrupt = |why: String| Refusal::Corrupt(format!("a compressed grain {why}"));
     inflater.reset(true);
     let status = inflater
         .decompress(compressed, out, FlushDecompress::Finish)

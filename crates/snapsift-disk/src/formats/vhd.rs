@@ -34,14 +34,15 @@
 //! * Mac OS alias (`Mac `) parent locators are not decoded; the parent's name in the dynamic
 //!   header stands in for them.
 
-pub(crate) mod shared;
-
-use std::ops::Range;
+pub(crate) use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::assemble::{Assembler, Source};
+use super::bytes;
+use super::parent::{self, windows_file_name, windows_path};
+use super::refusal::Refusal;
 use crate::host::Host;
 use crate::{Disk, DiskError, Opener, RawFile, Window, check_bounds};
-use shared::{Assembler, Refusal, Source, bytes, windows_file_name, windows_path};
 
 /// The format's name in errors.
 const FORMAT: &str = "VHD";
@@ -551,7 +552,7 @@ fn open_parent(
     } else {
         std::slice::from_ref(&header.parent_unique_id)
     };
-    shared::open_parent(
+    parent::open_parent(
         host.path(),
         &candidates,
         expected,
@@ -698,7 +699,7 @@ impl Disk for SparseVhd {
                 start..start.saturating_add(block_size).min(self.layout.size)
             })
             .collect();
-        shared::with_parent_ranges(own, self.parent.as_deref(), self.layout.size)
+        crate::ranges::with_parent(own, self.parent.as_deref(), self.layout.size)
     }
 
     fn kind(&self) -> &'static str {
