@@ -94,6 +94,23 @@ impl Host {
         })
     }
 
+    /// Opens `path`, a file an image refers to (a backing file, a VMDK extent), read-only.
+    ///
+    /// Unlike [`Host::open`], a block device is refused: the names come from the image, and a
+    /// hostile image naming `/dev/sda` as its backing file would otherwise make snapsift read,
+    /// and report the secrets of, the scanning machine's own disks.
+    pub(crate) fn open_referenced(path: &Path) -> Result<Host, DiskError> {
+        let host = Host::open(path)?;
+        if host.block_device {
+            return Err(DiskError::NotADisk {
+                path: path.to_owned(),
+                reason: "it is a block device, and an image may only refer to files (a hostile \
+                         image could otherwise make snapsift read this machine's own disks)",
+            });
+        }
+        Ok(host)
+    }
+
     /// Bytes `offset..offset + len` of this host, as a host of their own.
     pub(crate) fn slice(&self, offset: u64, len: u64) -> Result<Host, DiskError> {
         let truncated = || self.truncated(offset, usize::try_from(len).unwrap_or(usize::MAX));

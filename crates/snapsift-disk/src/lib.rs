@@ -94,7 +94,10 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
 /// directory, a character device, a FIFO, an empty file) is refused with
 /// [`DiskError::NotADisk`], so that a typo never turns into a silent, empty scan.
 pub fn open(path: &Path) -> Result<Box<dyn Disk>, DiskError> {
-    open_in_chain(path, &mut Opener::new())
+    let mut opener = Opener::new();
+    let host = Host::open(path)?;
+    opener.enter(path)?;
+    formats::open(host, &mut opener)
 }
 
 /// Opens `path` read-only as whatever image it holds: a [`Disk`] to read at random, or, for a
@@ -106,9 +109,9 @@ pub fn open_image(path: &Path) -> Result<Image, DiskError> {
     formats::open_image(host, &mut opener)
 }
 
-/// Opens `path` as the next image of a backing chain.
+/// Opens `path` as a backing image, the next of a chain: a file, never a block device.
 fn open_in_chain(path: &Path, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
-    let host = Host::open(path)?;
+    let host = Host::open_referenced(path)?;
     opener.enter(path)?;
     formats::open(host, opener)
 }

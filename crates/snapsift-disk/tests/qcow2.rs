@@ -331,3 +331,41 @@ fn broken_images_give_clear_errors() {
     let error = disk.read_exact_at(0, &mut buf).unwrap_err();
     assert!(matches!(error, DiskError::Truncated { .. }), "{error}");
 }
+
+#[test]
+fn a_block_device_named_as_backing_file_is_refused() {
+    let dir = workdir();
+    let raw = raw_disk(dir.path(), "base.raw", 4 * MIB, 9);
+    let attached = std::process::Command::new("losetup")
+        .args(["-r", "-f", "--show"])
+        .arg(&raw)
+        .output();
+    let device = match attached {
+        Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+        _ => {
+            println!("SKIPPED: loop devices unavailable (not root?)");
+            return;
+        }
+    };
+    let top = dir.path().join("top.qcow2");
+    qemu_img(&[
+        "create",
+        "-f",
+        "qcow2",
+        "-b",
+        &device,
+        "-F",
+        "raw",
+        "-u",
+        top.to_str().unwrap(),
+        "4M",
+    ]);
+    let result = snapsift_disk::open(&top);
+    let _ = std::process::Command::new("losetup")
+        .args(["-d", &device])
+        .status();
+    let error = result.unwrap_err();
+    assert!(matches!(error, DiskError::Backing { .. }), "{error}");
+    let chain = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+    assert!(chain.contains("block device"), "{chain}");
+}

@@ -76,6 +76,11 @@ pub(crate) fn detect(host: &Host) -> Result<Format, DiskError> {
     if head.get(257..262) == Some(b"ustar") {
         return Ok(Format::Tar);
     }
+    // A dynamic VHD starts with a copy of its footer: seen here, a VHD cut before its end is
+    // still reported as a (truncated) VHD rather than scanned as raw bytes.
+    if head.starts_with(VHD_COOKIE) {
+        return Ok(Format::Vhd);
+    }
     if head.starts_with(b"# Disk DescriptorFile") {
         return Ok(Format::VmdkDescriptor);
     }

@@ -564,7 +564,7 @@ fn open_parent(
 
 /// The unique id in the footer of the VHD at `path`, or `None` if it is not a readable VHD.
 fn vhd_unique_id(path: &Path) -> Option<[u8; 16]> {
-    let host = Host::open(path).ok()?;
+    let host = Host::open_referenced(path).ok()?;
     read_footer(&host).ok().map(|(footer, _)| footer.unique_id)
 }
 

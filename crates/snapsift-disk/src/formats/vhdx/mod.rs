@@ -28,7 +28,7 @@
 //!   offsets inside the file), BAT entries in reserved states or pointing past the end of the
 //!   file: [`DiskError::Corrupt`] or [`DiskError::Truncated`].
 //! * Regions and metadata items marked *required* that this reader does not know, and tables
-//!   larger than the limits below ([`bat::MAX_BAT_BYTES`], [`structures::MAX_METADATA_REGION_LEN`]).
+//!   larger than their limits ([`bat::MAX_BAT_BYTES`], [`structures::MAX_METADATA_REGION_LEN`]).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -292,7 +292,7 @@ fn open_parent(
 /// The data write GUID of the current header of the VHDX at `path`, or `None` if it is not a
 /// readable VHDX.
 fn vhdx_data_write_guid(path: &Path) -> Option<[u8; 16]> {
-    let host = Host::open(path).ok()?;
+    let host = Host::open_referenced(path).ok()?;
     read_current_header(&host).ok().map(|h| h.data_write_guid)
 }
 

@@ -207,7 +207,7 @@ fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, 
     match line.kind.as_str() {
         "ZERO" => Ok(ExtentData::Zero),
         "FLAT" => {
-            let host = Host::open(&file()?)?;
+            let host = Host::open_referenced(&file()?)?;
             let at = line.offset.checked_mul(SECTOR).ok_or_else(|| {
                 Refusal::Corrupt(format!("a flat extent at sector {}", line.offset))
                     .at(descriptor_path, FORMAT)
@@ -215,9 +215,9 @@ fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, 
             let len = line.sectors.saturating_mul(SECTOR);
             Ok(ExtentData::Flat(RawFile::from_host(host.slice(at, len)?)))
         }
-        "SPARSE" => Ok(ExtentData::Sparse(SparseExtent::open(Host::open(
-            &file()?
-        )?)?)),
+        "SPARSE" => Ok(ExtentData::Sparse(SparseExtent::open(
+            Host::open_referenced(&file()?)?,
+        )?)),
         "VMFS" | "VMFSSPARSE" | "SESPARSE" | "VMFSRDM" | "VMFSRAW" => Err(unsupported(format!(
             "{} extents, which only ESX reads (convert the disk with `qemu-img convert` or \
              `vmkfstools` first)",
