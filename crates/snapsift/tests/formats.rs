@@ -81,6 +81,43 @@ fn qcow2_variants_find_what_raw_finds() {
 }
 
 #[test]
+fn vhd_vhdx_vmdk_and_ova_find_what_raw_finds() {
+    let dir = workdir();
+    let raw = raw_disk_with_secrets(dir.path());
+    let expected = findings(&raw, &[]);
+    let mut images = Vec::new();
+    for (format, name, options) in [
+        ("vpc", "dynamic.vhd", "force_size=on"),
+        ("vpc", "fixed.vhd", "subformat=fixed,force_size=on"),
+        ("vhdx", "dynamic.vhdx", "block_size=1M"),
+        ("vhdx", "fixed.vhdx", "subformat=fixed"),
+        ("vmdk", "sparse.vmdk", "subformat=monolithicSparse"),
+        ("vmdk", "stream.vmdk", "subformat=streamOptimized"),
+        ("vmdk", "flat.vmdk", "subformat=monolithicFlat"),
+    ] {
+        images.push(convert(&raw, format, name, &["-o", options]));
+    }
+    // An OVA: a tar holding the descriptor and the streamOptimized disk.
+    std::fs::write(dir.path().join("appliance.ovf"), "<Envelope/>\n").unwrap();
+    let ova = dir.path().join("appliance.ova");
+    run(
+        "tar",
+        &[
+            "-cf",
+            ova.to_str().unwrap(),
+            "-C",
+            dir.path().to_str().unwrap(),
+            "appliance.ovf",
+            "stream.vmdk",
+        ],
+    );
+    images.push(ova);
+    for image in &images {
+        assert_eq!(findings(image, &[]), expected, "{}", image.display());
+    }
+}
+
+#[test]
 fn a_secret_written_only_into_an_overlay_is_found() {
     let dir = workdir();
     let raw = raw_disk_with_secrets(dir.path());
