@@ -29,6 +29,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("vhdimount", "libvhdi-utils"),
     ("gzip", "gzip"),
     ("tar", "tar"),
+    ("mmls", "sleuthkit"),
 ];
 
 /// Installs what is missing (when it can) and runs `cargo test --workspace`.

@@ -1,0 +1,318 @@
+//! Volumes: how a disk is divided (GPT, MBR with extended partitions, one filesystem filling the
+//! disk, or nothing recognised), and what each part holds.
+//!
+//! [`VolumeMap::read`] never fails on a damaged or hostile table: it falls back to what it can
+//! trust (the backup GPT, the MBR, the whole disk as one unknown volume) and says so in
+//! [`VolumeMap::notes`], because the byte sweep reads every byte whatever the tables say.
+//! Partitions that reach past the end of the disk are cut at it, and noted.
+
+mod content;
+mod gpt;
+mod mbr;
+
+use std::ops::Range;
+
+use snapsift_disk::Disk;
+
+pub use content::Content;
+
+use crate::FsError;
+
+/// Why a table was not trusted; becomes a note.
+#[derive(Debug)]
+pub(crate) struct Problem(pub(crate) String);
+
+/// How the disk is divided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// A GUID partition table.
+    Gpt,
+    /// An MBR partition table (with logical partitions in extended ones).
+    Mbr,
+    /// No partition table: one filesystem (or other known content) fills the disk, as on a
+    /// partition device such as `/dev/nvme1n1p1`.
+    Whole,
+    /// Nothing recognised: the disk is swept as raw bytes only.
+    Unknown,
+}
+
+impl Scheme {
+    /// The scheme's name, as output shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Gpt => "gpt",
+            Scheme::Mbr => "mbr",
+            Scheme::Whole => "none",
+            Scheme::Unknown => "unknown",
+        }
+    }
+}
+
+/// One part of the disk: a partition, or the whole disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    /// The partition's number as Linux numbers it (GPT: entry index + 1; MBR: 1-4 primary,
+    /// 5 and up logical); `None` for the whole disk.
+    pub number: Option<u32>,
+    /// Where it is on the disk.
+    pub range: Range<u64>,
+    /// The partition type: a GPT type's name (or GUID) or an MBR type byte as `0x83`.
+    pub partition_type: Option<String>,
+    /// The GPT partition name, if any.
+    pub name: Option<String>,
+    /// What it holds, from its signatures.
+    pub content: Content,
+}
+
+/// The volumes of a disk.
+#[derive(Clone, Debug)]
+pub struct VolumeMap {
+    /// How the disk is divided.
+    pub scheme: Scheme,
+    /// The volumes, sorted by start; partitions may overlap only if the table says so (noted).
+    pub volumes: Vec<Volume>,
+    /// What was found wrong or surprising on the way, for the user.
+    pub notes: Vec<String>,
+}
+
+/// Logical sector sizes tried for a GPT: 512 bytes, then 4 KiB (4Kn disks).
+const SECTOR_SIZES: [u64; 2] = [512, 4096];
+
+impl VolumeMap {
+    /// Reads the partition table of `disk`, and probes each volume's content.
+    pub fn read(disk: &dyn Disk) -> Result<VolumeMap, FsError> {
+        let size = disk.size();
+        let mut notes = Vec::new();
+        let at_start = probe(disk, 0)?;
+        // A boot sector of NTFS, FAT or exFAT carries the MBR signature too, so filesystems
+        // that fill the disk are recognised first.
+        let whole_content = content::detect(&at_start);
+        let gpt = if whole_content == Content::Unknown {
+            read_gpt(disk, &mut notes)?
+        } else {
+            None
+        };
+        let (scheme, mut volumes) = match gpt {
+            Some(volumes) => (Scheme::Gpt, volumes),
+            None if whole_content != Content::Unknown => (Scheme::Whole, Vec::new()),
+            None => match read_mbr(disk, &at_start, &mut notes)? {
+                Some(volumes) => (Scheme::Mbr, volumes),
+                None => (Scheme::Unknown, Vec::new()),
+            },
+        };
+        for volume in &mut volumes {
+            if volume.range.end > size {
+                notes.push(format!(
+                    "partition {} reaches past the end of the disk ({} > {size} bytes); read up \
+                     to the end",
+                    volume.number.unwrap_or(0),
+                    volume.range.end
+                ));
+                volume.range.end = size;
+            }
+            if volume.range.start < volume.range.end {
+                volume.content = content::detect(&probe(disk, volume.range.start)?);
+            }
+        }
+        volumes.retain(|v| v.range.start < v.range.end);
+        volumes.sort_by_key(|v| (v.range.start, v.number));
+        for pair in volumes.windows(2) {
+            if pair[1].range.start < pair[0].range.end {
+                notes.push(format!(
+                    "partitions {} and {} overlap",
+                    pair[0].number.unwrap_or(0),
+                    pair[1].number.unwrap_or(0)
+                ));
+            }
+        }
+        if matches!(scheme, Scheme::Whole | Scheme::Unknown) {
+            volumes.push(Volume {
+                number: None,
+                range: 0..size,
+                partition_type: None,
+                name: None,
+                content: whole_content,
+            });
+        }
+        Ok(VolumeMap {
+            scheme,
+            volumes,
+            notes,
+        })
+    }
+
+    /// The volume holding disk offset `offset` (the first, if partitions overlap), or `None`
+    /// for bytes outside every partition.
+    pub fn volume_at(&self, offset: u64) -> Option<&Volume> {
+        let after = self.volumes.partition_point(|v| v.range.start <= offset);
+        self.volumes[..after]
+            .iter()
+            .find(|v| v.range.contains(&offset))
+    }
+}
+
+/// The first [`content::PROBE_LEN`] bytes at `offset` (fewer at the end of the disk).
+fn probe(disk: &dyn Disk, offset: u64) -> Result<Vec<u8>, FsError> {
+    let available = disk.size().saturating_sub(offset);
+    let len = usize::try_from(available)
+        .unwrap_or(usize::MAX)
+        .min(content::PROBE_LEN);
+    let mut buf = vec![0u8; len];
+    disk.read_exact_at(offset, &mut buf)?;
+    Ok(buf)
+}
+
+/// The GPT's partitions, from the primary header or, if it is damaged, the backup; `None`
+/// without a valid GPT.
+fn read_gpt(disk: &dyn Disk, notes: &mut Vec<String>) -> Result<Option<Vec<Volume>>, FsError> {
+    for sector_size in SECTOR_SIZES {
+        let last_lba = disk
+            .size()
+            .checked_div(sector_size)
+            .unwrap_or(0)
+            .saturating_sub(1);
+        let mut damaged = Vec::new();
+        for lba in [1, last_lba] {
+            match read_gpt_at(disk, sector_size, lba)? {
+                Ok(volumes) => {
+                    if !damaged.is_empty() {
+                        notes.push(format!(
+                            "the primary GPT is damaged ({}); the backup GPT was used",
+                            damaged.join("; ")
+                        ));
+                    }
+                    return Ok(Some(volumes));
+                }
+                Err(Problem(reason)) if reason != "no GPT signature" => damaged.push(reason),
+                Err(_) => {}
+            }
+        }
+        if !damaged.is_empty() {
+            notes.push(format!("the GPT is damaged: {}", damaged.join("; ")));
+        }
+    }
+    Ok(None)
+}
+
+/// The partitions of the GPT whose header is at `lba`.
+fn read_gpt_at(
+    disk: &dyn Disk,
+    sector_size: u64,
+    lba: u64,
+) -> Result<Result<Vec<Volume>, Problem>, FsError> {
+    let Some(at) = lba.checked_mul(sector_size).filter(|&at| {
+        at.checked_add(sector_size)
+            .is_some_and(|end| end <= disk.size())
+    }) else {
+        return Ok(Err(Problem("no GPT signature".into())));
+    };
+    let mut sector = vec![0u8; usize::try_from(sector_size).unwrap_or(512)];
+    disk.read_exact_at(at, &mut sector)?;
+    let header = match gpt::parse_header(&sector) {
+        Ok(header) => header,
+        Err(problem) => return Ok(Err(problem)),
+    };
+    let entries_at = header.entries_lba.checked_mul(sector_size);
+    let len = header.entries_len();
+    let fits = entries_at
+        .and_then(|at| at.checked_add(len as u64))
+        .is_some_and(|end| end <= disk.size());
+    let Some(entries_at) = entries_at.filter(|_| fits) else {
+        return Ok(Err(Problem(
+            "the GPT entry array lies outside the disk".into(),
+        )));
+    };
+    let mut bytes = vec![0u8; len];
+    disk.read_exact_at(entries_at, &mut bytes)?;
+    Ok(gpt::parse_entries(&bytes, &header).map(|entries| {
+        entries
+            .into_iter()
+            .map(|e| Volume {
+                number: Some(e.number),
+                range: e.lbas.start.saturating_mul(sector_size)
+                    ..e.lbas.end.saturating_mul(sector_size),
+                partition_type: Some(gpt::type_name(&e.type_guid)),
+                name: Some(e.name).filter(|n| !n.is_empty()),
+                content: Content::Unknown,
+            })
+            .collect()
+    }))
+}
+
+/// The MBR's partitions, logical ones included; `None` without a plausible MBR.
+fn read_mbr(
+    disk: &dyn Disk,
+    first_sector: &[u8],
+    notes: &mut Vec<String>,
+) -> Result<Option<Vec<Volume>>, FsError> {
+    const SECTOR: u64 = 512;
+    let Ok(entries) = mbr::parse(first_sector) else {
+        return Ok(None);
+    };
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let mut volumes = Vec::new();
+    let volume = |number: u32, start: u64, entry: &mbr::Entry| Volume {
+        number: Some(number),
+        range: start.saturating_mul(SECTOR)
+            ..start
+                .saturating_add(u64::from(entry.sectors))
+                .saturating_mul(SECTOR),
+        partition_type: Some(format!("{:#04x}", entry.kind)),
+        name: None,
+        content: Content::Unknown,
+    };
+    for (slot, entry) in &entries {
+        if entry.kind == mbr::GPT_PROTECTIVE {
+            notes.push("the MBR is protective but no valid GPT was found".into());
+        }
+        if !entry.is_extended() {
+            volumes.push(volume(*slot, u64::from(entry.start), entry));
+            continue;
+        }
+        // Logical partitions: a chain of EBRs, each with the partition (relative to itself)
+        // and the next EBR (relative to the extended partition), numbered from 5.
+        let extended_start = u64::from(entry.start);
+        let mut ebr = extended_start;
+        let mut visited = Vec::new();
+        for number in 5u32.. {
+            if visited.contains(&ebr) || visited.len() >= mbr::MAX_LOGICAL {
+                notes.push("the chain of logical partitions loops; it was cut".into());
+                break;
+            }
+            visited.push(ebr);
+            let Some(at) = ebr
+                .checked_mul(SECTOR)
+                .filter(|at| at.saturating_add(SECTOR) <= disk.size())
+            else {
+                notes.push(format!("an EBR at sector {ebr} lies outside the disk"));
+                break;
+            };
+            let mut sector = vec![0u8; 512];
+            disk.read_exact_at(at, &mut sector)?;
+            let Ok(links) = mbr::parse(&sector) else {
+                notes.push(format!("the EBR at sector {ebr} is damaged"));
+                break;
+            };
+            let mut next = None;
+            for (_, link) in &links {
+                if link.is_extended() {
+                    next = Some(extended_start.saturating_add(u64::from(link.start)));
+                } else {
+                    volumes.push(volume(
+                        number,
+                        ebr.saturating_add(u64::from(link.start)),
+                        link,
+                    ));
+                }
+            }
+            match next {
+                Some(next) => ebr = next,
+                None => break,
+            }
+        }
+    }
+    Ok(Some(volumes))
+}

@@ -1,0 +1,271 @@
+//! Partition tables made by `sgdisk` and `sfdisk`, read as `sfdisk --json` (numbers, starts,
+//! sizes) and The Sleuth Kit's `mmls` (ranges) read them.
+
+use std::path::Path;
+use std::process::Command;
+
+use snapsift_disk::MemoryDisk;
+use snapsift_fs::{Content, Scheme, VolumeMap};
+
+const MIB: u64 = 1 << 20;
+
+fn run(program: &str, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.unwrap_or("").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn read(path: &Path) -> VolumeMap {
+    let disk = snapsift_disk::open(path).unwrap();
+    VolumeMap::read(&*disk).unwrap()
+}
+
+/// (number, start, size) in sectors of every partition `sfdisk --json` lists, extended
+/// containers left out.
+fn sfdisk_partitions(path: &Path) -> Vec<(u32, u64, u64)> {
+    let json: serde_json::Value =
+        serde_json::from_str(&run("sfdisk", &["--json", path.to_str().unwrap()], None)).unwrap();
+    let name = path.to_str().unwrap();
+    json["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !matches!(p["type"].as_str(), Some("5" | "f" | "85")))
+        .map(|p| {
+            let node = p["node"].as_str().unwrap();
+            let number = node.strip_prefix(name).unwrap().parse().unwrap();
+            (
+                number,
+                p["start"].as_u64().unwrap(),
+                p["size"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// (start, length) in sectors of every partition `mmls` lists.
+fn mmls_partitions(path: &Path) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = run("mmls", &[path.to_str().unwrap()], None)
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // "002:  000:000   0000002048   0000010239   0000008192   Linux (0x83)" (MBR) or
+            // "004:  000       0000002048   0000034815   0000032768   root" (GPT); "Meta" and
+            // "-------" slots are tables and unallocated space.
+            let slot = fields.get(1)?;
+            if !slot.starts_with(|c: char| c.is_ascii_digit()) || line.contains("Extended") {
+                return None;
+            }
+            Some((fields.get(2)?.parse().ok()?, fields.get(4)?.parse().ok()?))
+        })
+        .collect();
+    ranges.sort();
+    ranges
+}
+
+/// Our volumes as (number, start, size) in sectors.
+fn ours(map: &VolumeMap) -> Vec<(u32, u64, u64)> {
+    map.volumes
+        .iter()
+        .map(|v| {
+            (
+                v.number.unwrap(),
+                v.range.start / 512,
+                (v.range.end - v.range.start) / 512,
+            )
+        })
+        .collect()
+}
+
+fn workdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("snapsift-fs-test-")
+        .tempdir()
+        .unwrap()
+}
+
+#[test]
+fn gpt_partitions_and_their_content() {
+    let dir = workdir();
+    let disk = dir.path().join("gpt.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(64 * MIB)
+        .unwrap();
+    let d = disk.to_str().unwrap();
+    run(
+        "sgdisk",
+        &[
+            "-n",
+            "1:2048:+16M",
+            "-c",
+            "1:root",
+            "-t",
+            "1:8300",
+            "-n",
+            "2:0:+8M",
+            "-t",
+            "2:8200",
+            "-n",
+            "3:0:+4M",
+            "-t",
+            "3:ef00",
+            "-n",
+            "5:0:+2M",
+            d,
+        ],
+        None,
+    );
+    run(
+        "mkfs.ext4",
+        &["-q", "-F", "-E", "offset=1048576", d, "16M"],
+        None,
+    );
+    let map = read(&disk);
+    assert_eq!(map.scheme, Scheme::Gpt);
+    let mut expected = sfdisk_partitions(&disk);
+    expected.sort();
+    let mut found = ours(&map);
+    found.sort();
+    assert_eq!(found, expected);
+    let ranges: Vec<(u64, u64)> = found.iter().map(|&(_, s, n)| (s, n)).collect();
+    assert_eq!(ranges, mmls_partitions(&disk));
+    let root = map.volume_at(MIB + 5000).unwrap();
+    assert_eq!(root.number, Some(1));
+    assert_eq!(root.content, Content::Ext);
+    assert_eq!(root.name.as_deref(), Some("root"));
+    assert_eq!(root.partition_type.as_deref(), Some("Linux filesystem"));
+    assert_eq!(map.volume_at(100), None, "before the first partition");
+    assert!(map.notes.is_empty(), "{:?}", map.notes);
+}
+
+#[test]
+fn mbr_with_logical_partitions() {
+    let dir = workdir();
+    let disk = dir.path().join("mbr.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(40 * MIB)
+        .unwrap();
+    let layout = "label: dos\nstart=2048, size=8192, type=83\nstart=10240, size=8192, type=82\n\
+                  start=18432, size=40000, type=5\nstart=20480, size=4096, type=83\n\
+                  start=26624, size=4096, type=83\nstart=32768, size=8192, type=7\n";
+    run("sfdisk", &["-q", disk.to_str().unwrap()], Some(layout));
+    let map = read(&disk);
+    assert_eq!(map.scheme, Scheme::Mbr);
+    assert_eq!(ours(&map), sfdisk_partitions(&disk));
+    let ranges: Vec<(u64, u64)> = ours(&map).iter().map(|&(_, s, n)| (s, n)).collect();
+    assert_eq!(ranges, mmls_partitions(&disk));
+    assert_eq!(map.volume_at(27000 * 512).unwrap().number, Some(6));
+    assert_eq!(
+        map.volume_at(27000 * 512)
+            .unwrap()
+            .partition_type
+            .as_deref(),
+        Some("0x83")
+    );
+}
+
+#[test]
+fn a_filesystem_without_a_partition_table() {
+    let dir = workdir();
+    let disk = dir.path().join("ext4.img");
+    run(
+        "mkfs.ext4",
+        &["-q", "-F", disk.to_str().unwrap(), "8M"],
+        None,
+    );
+    let map = read(&disk);
+    assert_eq!(map.scheme, Scheme::Whole);
+    assert_eq!(map.volumes.len(), 1);
+    assert_eq!(map.volumes[0].content, Content::Ext);
+    assert_eq!(map.volumes[0].number, None);
+}
+
+#[test]
+fn unknown_content_is_one_unknown_volume() {
+    let bytes: Vec<u8> = (0..4 * MIB as usize)
+        .map(|i| (i * 7 + i / 3) as u8)
+        .collect();
+    let map = VolumeMap::read(&MemoryDisk::new(bytes)).unwrap();
+    assert_eq!(map.scheme, Scheme::Unknown);
+    assert_eq!(map.volumes.len(), 1);
+    assert_eq!(map.volumes[0].content, Content::Unknown);
+}
+
+#[test]
+fn a_damaged_primary_gpt_falls_back_to_the_backup() {
+    let dir = workdir();
+    let disk = dir.path().join("gpt.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(32 * MIB)
+        .unwrap();
+    run(
+        "sgdisk",
+        &["-n", "1:2048:+8M", "-n", "2:0:+8M", disk.to_str().unwrap()],
+        None,
+    );
+    let intact = ours(&read(&disk));
+    let mut bytes = std::fs::read(&disk).unwrap();
+    bytes[512 + 40] ^= 0xff; // Inside the primary header: its CRC no longer matches.
+    let map = VolumeMap::read(&MemoryDisk::new(bytes)).unwrap();
+    assert_eq!(map.scheme, Scheme::Gpt);
+    assert_eq!(ours(&map), intact);
+    assert!(
+        map.notes.iter().any(|n| n.contains("backup GPT was used")),
+        "{:?}",
+        map.notes
+    );
+}
+
+#[test]
+fn hostile_mbr_tables_are_cut_and_noted() {
+    let dir = workdir();
+    let disk = dir.path().join("mbr.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(16 * MIB)
+        .unwrap();
+    let layout = "label: dos\nstart=2048, size=8192, type=83\nstart=10240, size=20000, type=5\n\
+                  start=12288, size=2048, type=83\n";
+    run("sfdisk", &["-q", disk.to_str().unwrap()], Some(layout));
+    let mut bytes = std::fs::read(&disk).unwrap();
+    // The first EBR (at sector 10240) gets a link back to itself: a loop.
+    let ebr = 10240 * 512;
+    bytes[ebr + 446 + 16 + 4] = 0x05;
+    bytes[ebr + 446 + 16 + 8..ebr + 446 + 16 + 12].copy_from_slice(&0u32.to_le_bytes());
+    bytes[ebr + 446 + 16 + 12..ebr + 446 + 16 + 16].copy_from_slice(&2048u32.to_le_bytes());
+    // And the disk is cut short of the first partition's end.
+    bytes.truncate(13 * MIB as usize / 2);
+    let map = VolumeMap::read(&MemoryDisk::new(bytes)).unwrap();
+    assert!(
+        map.notes.iter().any(|n| n.contains("loops")),
+        "{:?}",
+        map.notes
+    );
+    assert!(
+        map.notes.iter().any(|n| n.contains("past the end")),
+        "{:?}",
+        map.notes
+    );
+    assert!(map.volumes.iter().all(|v| v.range.end <= 13 * MIB / 2));
+}
