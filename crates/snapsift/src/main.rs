@@ -19,11 +19,12 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use snapsift_disk::Image;
+use snapsift_fs::{Scheme, VolumeMap};
 use snapsift_match::{Matcher, RuleSet};
 use snapsift_scan::{Finding, ScanConfig, ScanSummary, Sink};
 
 use cli::{Cli, Command, Format, ScanArgs};
-use printer::{JsonlPrinter, Printer, TextPrinter};
+use printer::{JsonlPrinter, Place, Printer, TextPrinter};
 use progress::Progress;
 
 /// Exit status when nothing was found.
@@ -101,14 +102,29 @@ fn scan_one(
     let started = Instant::now();
     let image_name = path.display().to_string();
     let progress = Progress::new(&image_name, quiet);
+    let image = snapsift_disk::open_image(path)?;
+    let volumes = match &image {
+        Image::Disk(disk) => {
+            let map = VolumeMap::read(&**disk)
+                .with_context(|| format!("{image_name}: cannot read its partition table"))?;
+            if !quiet {
+                report_layout(&image_name, &map);
+            }
+            Some(map)
+        }
+        Image::Stream(_) => None,
+    };
     let mut sink = PrintSink {
-        image: &image_name,
+        place: Place {
+            image: &image_name,
+            volumes: volumes.as_ref(),
+        },
         out,
         printer,
         progress: &progress,
         compressed_read: None,
     };
-    let (result, kind) = match snapsift_disk::open_image(path)? {
+    let (result, kind) = match image {
         Image::Disk(disk) => (
             snapsift_scan::scan(&*disk, matcher, config, &mut sink),
             disk.kind(),
@@ -142,7 +158,7 @@ fn scan_one(
 
 /// The sink of one disk's scan: prints each finding and moves the progress bar.
 struct PrintSink<'a> {
-    image: &'a str,
+    place: Place<'a>,
     out: &'a mut dyn Write,
     printer: &'a mut dyn Printer,
     progress: &'a Progress,
@@ -152,9 +168,9 @@ struct PrintSink<'a> {
 
 impl<'m> Sink<'m> for PrintSink<'_> {
     fn finding(&mut self, finding: Finding<'m>) -> io::Result<()> {
-        let (out, printer, image) = (&mut *self.out, &mut *self.printer, self.image);
+        let (out, printer, place) = (&mut *self.out, &mut *self.printer, &self.place);
         self.progress
-            .suspend(|| printer.print(out, image, &finding))
+            .suspend(|| printer.print(out, place, &finding))
     }
 
     fn begin(&mut self, data_bytes: u64) {
@@ -168,6 +184,31 @@ impl<'m> Sink<'m> for PrintSink<'_> {
             Some(read) => self.progress.set(read.load(Ordering::Relaxed)),
             None => self.progress.set(scanned),
         }
+    }
+}
+
+/// Tells how the disk is divided, and what was wrong with its tables, on standard error.
+fn report_layout(image: &str, map: &VolumeMap) {
+    let volumes: Vec<String> = map
+        .volumes
+        .iter()
+        .map(|v| match v.number {
+            Some(n) => format!("{n}: {}", v.content.name()),
+            None => v.content.name().to_owned(),
+        })
+        .collect();
+    match map.scheme {
+        Scheme::Unknown => eprintln!(
+            "snapsift: {image}: no partition table or filesystem recognised: raw sweep only"
+        ),
+        scheme => eprintln!(
+            "snapsift: {image}: partition table {}: {}",
+            scheme.name(),
+            volumes.join(", ")
+        ),
+    }
+    for note in &map.notes {
+        eprintln!("snapsift: {image}: note: {note}");
     }
 }
 

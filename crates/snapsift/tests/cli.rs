@@ -261,8 +261,13 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
     let disk = path_in(&dir, "disk.img");
     small_disk(&disk);
     let (_, _, stderr) = stderr_of(snapsift().arg("scan").arg(&disk));
-    assert_eq!(stderr.lines().count(), 1, "only the summary: {stderr:?}");
-    assert!(stderr.contains("2 finding(s)"), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "the layout and the summary: {stderr:?}");
+    assert!(
+        lines[0].ends_with("no partition table or filesystem recognised: raw sweep only"),
+        "{stderr}"
+    );
+    assert!(lines[1].contains("2 finding(s)"), "{stderr}");
     assert!(
         !stderr.contains('\r') && !stderr.contains('\x1b'),
         "{stderr:?}"

@@ -83,8 +83,8 @@ fn ext4_with_secrets(dir: &tempfile::TempDir, fs_image: &Path, seed: u64) -> Vec
 }
 
 /// Scans `disk` and checks that the findings are exactly the planted secrets, each at every
-/// offset the oracle finds it at and nowhere else.
-fn assert_found_exactly(disk: &Path, planted: &[Planted]) {
+/// offset the oracle finds it at and nowhere else. Returns the scan.
+fn assert_found_exactly(disk: &Path, planted: &[Planted]) -> Scan {
     let scan = Scan::run(&[disk], &[]);
     assert_eq!(
         scan.code, 1,
@@ -120,6 +120,17 @@ fn assert_found_exactly(disk: &Path, planted: &[Planted]) {
         );
         assert_eq!(f["image"].as_str().unwrap(), disk.to_str().unwrap());
     }
+    scan
+}
+
+/// The `location` of the finding of `secret`.
+fn location_of<'s>(scan: &'s Scan, secret: &str) -> &'s serde_json::Value {
+    let finding = scan
+        .findings
+        .iter()
+        .find(|f| f["secret"] == secret)
+        .unwrap();
+    &finding["location"]
 }
 
 #[test]
@@ -180,5 +191,16 @@ fn mbr_disk_with_two_ext4_partitions() {
     assert!(sfdisk.wait().unwrap().success());
     dd_into(&disk, &fs1, 2048 * 512);
     dd_into(&disk, &fs2, 36864 * 512);
-    assert_found_exactly(&disk, &planted);
+    let scan = assert_found_exactly(&disk, &planted);
+    let first = location_of(&scan, &planted[2].secret);
+    let second = location_of(&scan, &planted[8].secret);
+    assert_eq!(
+        (&first["scheme"], &first["partition"]),
+        (&"mbr".into(), &1.into())
+    );
+    assert_eq!(
+        (&second["partition"], &second["partition_type"]),
+        (&2.into(), &"0x83".into())
+    );
+    assert_eq!(second["filesystem"], "ext4");
 }

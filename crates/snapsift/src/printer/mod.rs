@@ -4,18 +4,25 @@
 //! are made printable and, with `--redact`, masked ([`shown`]).
 
 mod jsonl;
+mod place;
 mod shown;
 mod text;
 
 use std::io::{self, Write};
 
 pub use jsonl::JsonlPrinter;
+pub use place::{Located, Place};
 pub use text::TextPrinter;
 
 use snapsift_scan::Finding;
 
-/// Writes one finding; the scanned image's name comes with it.
+/// Writes one finding; where it was found comes with it.
 pub trait Printer {
-    /// Writes `finding`, found on `image`.
-    fn print(&mut self, out: &mut dyn Write, image: &str, finding: &Finding<'_>) -> io::Result<()>;
+    /// Writes `finding`, found at `place`.
+    fn print(
+        &mut self,
+        out: &mut dyn Write,
+        place: &Place<'_>,
+        finding: &Finding<'_>,
+    ) -> io::Result<()>;
 }

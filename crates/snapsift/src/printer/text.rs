@@ -2,15 +2,16 @@
 
 use std::io::{self, Write};
 
+use snapsift_fs::Content;
 use snapsift_scan::Finding;
 
-use super::Printer;
 use super::shown::Shown;
+use super::{Located, Place, Printer};
 
 /// Writes each finding as a short block: where, what, the secret and its context line.
 ///
 /// ```text
-/// disk.img  offset 1048576 (0x100000)  20 bytes
+/// disk.img  partition 1 (ext4, "root")  offset 1048576 (0x100000)  20 bytes
 ///   aws.access-key-id [high] AWS access key ID
 ///   secret:  AKIA...
 ///   context: aws_access_key_id = AKIA...
@@ -28,12 +29,19 @@ impl TextPrinter {
 }
 
 impl Printer for TextPrinter {
-    fn print(&mut self, out: &mut dyn Write, image: &str, finding: &Finding<'_>) -> io::Result<()> {
+    fn print(
+        &mut self,
+        out: &mut dyn Write,
+        place: &Place<'_>,
+        finding: &Finding<'_>,
+    ) -> io::Result<()> {
         let shown = Shown::new(finding, self.redact);
         let rule = finding.rule;
         writeln!(
             out,
-            "{image}  offset {offset} ({offset:#x})  {length} bytes",
+            "{image}{volume}  offset {offset} ({offset:#x})  {length} bytes",
+            image = place.image,
+            volume = volume_label(place.locate(finding.offset)),
             offset = finding.offset,
             length = finding.length()
         )?;
@@ -52,5 +60,27 @@ impl Printer for TextPrinter {
         }
         writeln!(out, "  context: {}", shown.context)?;
         writeln!(out)
+    }
+}
+
+/// `  partition 2 (ext4, "root")`, `  unpartitioned space`, or nothing where unknown.
+fn volume_label(located: Located<'_>) -> String {
+    match located {
+        Located::Volume(volume) => {
+            let content = volume.content.name();
+            let name = volume
+                .name
+                .as_deref()
+                .map(|n| format!(", {n:?}"))
+                .unwrap_or_default();
+            match volume.number {
+                Some(number) => format!("  partition {number} ({content}{name})"),
+                // A disk with nothing recognised on it: nothing to say beyond the offset.
+                None if volume.content == Content::Unknown => String::new(),
+                None => format!("  ({content})"),
+            }
+        }
+        Located::Unpartitioned => "  unpartitioned space".into(),
+        Located::Unknown => String::new(),
     }
 }
