@@ -164,9 +164,43 @@ pub(crate) fn read_parent(parent: &dyn Disk, offset: u64, buf: &mut [u8]) -> Res
     Ok(())
 }
 
+/// The pieces of the read of `offset..end` that fall in successive blocks of `block_size`
+/// bytes: `(block index, offset within the block, length)`. A zero block size gives no pieces.
+pub(crate) fn block_pieces(
+    offset: u64,
+    end: u64,
+    block_size: u64,
+) -> impl Iterator<Item = (u64, u64, u64)> {
+    let mut pos = offset;
+    std::iter::from_fn(move || {
+        if pos >= end {
+            return None;
+        }
+        let block = pos.checked_div(block_size)?;
+        let within = pos.checked_rem(block_size)?;
+        let n = block_size
+            .saturating_sub(within)
+            .min(end.saturating_sub(pos));
+        pos = pos.saturating_add(n);
+        Some((block, within, n))
+    })
+}
+
+/// A length within one read buffer as `usize`.
+pub(crate) fn to_usize(len: u64) -> Result<usize, DiskError> {
+    usize::try_from(len).map_err(|_| DiskError::InvalidRange { start: 0, end: len })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_pieces_cover_the_read() {
+        let pieces: Vec<_> = block_pieces(1000, 5000, 2048).collect();
+        assert_eq!(pieces, vec![(0, 1000, 1048), (1, 0, 2048), (2, 0, 904)]);
+        assert_eq!(block_pieces(0, 10, 0).count(), 0);
+    }
 
     #[test]
     fn reads_past_a_smaller_parent_as_zeros() {

@@ -37,7 +37,7 @@
 pub(crate) use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::assemble::{Assembler, Source};
+use super::assemble::{Assembler, Source, block_pieces, to_usize};
 use super::bytes;
 use super::parent::{self, windows_file_name, windows_path};
 use super::refusal::Refusal;
@@ -644,11 +644,6 @@ impl SparseVhd {
     }
 }
 
-/// A length within one read buffer as `usize`.
-fn to_usize(len: u64) -> Result<usize, DiskError> {
-    usize::try_from(len).map_err(|_| DiskError::InvalidRange { start: 0, end: len })
-}
-
 impl Disk for SparseVhd {
     fn size(&self) -> u64 {
         self.layout.size
@@ -664,17 +659,7 @@ impl Disk for SparseVhd {
         let end = offset.saturating_add(len);
         let block_size = self.layout.block_size;
         let mut assembler = Assembler::new(&self.host, self.parent.as_deref(), offset, buf);
-        let mut pos = offset;
-        while pos < end {
-            // The block size was checked to be a power of two, so neither can fail.
-            let (Some(block), Some(within)) =
-                (pos.checked_div(block_size), pos.checked_rem(block_size))
-            else {
-                return Err(self.corrupt(format!("block size {block_size}")));
-            };
-            let n = block_size
-                .saturating_sub(within)
-                .min(end.saturating_sub(pos));
+        for (block, within, n) in block_pieces(offset, end, block_size) {
             let entry = usize::try_from(block)
                 .ok()
                 .and_then(|b| self.bat.get(b).copied())
@@ -684,7 +669,6 @@ impl Disk for SparseVhd {
             } else {
                 self.push_allocated(&mut assembler, entry, within, n)?;
             }
-            pos = pos.saturating_add(n);
         }
         assembler.finish()
     }

@@ -33,7 +33,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::assemble::{Assembler, Source};
+use super::assemble::{Assembler, Source, block_pieces, to_usize};
 use super::parent::{self, windows_file_name, windows_path};
 use super::refusal::Refusal;
 use crate::host::Host;
@@ -242,11 +242,6 @@ impl VhdxDisk {
     }
 }
 
-/// A length within one read buffer as `usize`.
-fn to_usize(len: u64) -> Result<usize, DiskError> {
-    usize::try_from(len).map_err(|_| DiskError::InvalidRange { start: 0, end: len })
-}
-
 /// Finds and opens the parent named by a differencing disk's parent locator.
 fn open_parent(
     host: &Host,
@@ -311,17 +306,7 @@ impl Disk for VhdxDisk {
         let end = offset.saturating_add(len);
         let block_size = self.layout.block_size;
         let mut assembler = Assembler::new(&self.host, self.parent.as_deref(), offset, buf);
-        let mut pos = offset;
-        while pos < end {
-            // The block size was checked to be a power of two, so neither can fail.
-            let (Some(block), Some(within)) =
-                (pos.checked_div(block_size), pos.checked_rem(block_size))
-            else {
-                return Err(self.corrupt(format!("block size {block_size}")));
-            };
-            let n = block_size
-                .saturating_sub(within)
-                .min(end.saturating_sub(pos));
+        for (block, within, n) in block_pieces(offset, end, block_size) {
             let entry = self.entry(self.layout.payload_index(block))?;
             let data_at = entry_offset(entry);
             match entry_state(entry) {
@@ -338,7 +323,6 @@ impl Disk for VhdxDisk {
                 // NOT_PRESENT, UNDEFINED, UNMAPPED (check_bat refused the reserved states).
                 _ => assembler.push(self.absent_source(), to_usize(n)?)?,
             }
-            pos = pos.saturating_add(n);
         }
         assembler.finish()
     }
