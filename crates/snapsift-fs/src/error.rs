@@ -5,11 +5,19 @@ use snapsift_disk::DiskError;
 /// Why the volumes or filesystems of a disk could not be read.
 ///
 /// A damaged partition table is not an error: the disk is then read as one unknown volume
-/// (see [`crate::VolumeMap::notes`]). Errors are failures to read the disk at all.
+/// (see [`crate::VolumeMap::notes`]); nor is a damaged filesystem, mapped as far as it can be
+/// (see [`crate::Ext4Map::notes`]). Errors are failures to read the disk, and volumes that do
+/// not hold a filesystem the map can read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FsError {
     /// Reading the disk failed.
     #[error(transparent)]
     Disk(#[from] DiskError),
+    /// The volume holds no ext2/3/4 filesystem (or one too damaged to be recognised).
+    #[error("not an ext2/3/4 filesystem: {0}")]
+    NotExt(String),
+    /// The filesystem uses something the map does not understand.
+    #[error("unsupported ext2/3/4 filesystem: {0}")]
+    Unsupported(String),
 }

@@ -3,13 +3,17 @@
 //! This crate is the middle layer of snapsift, between the disk reader (`snapsift-disk`) and
 //! the scan: the byte sweep reads every byte of a disk, and this layer says where each byte is.
 //!
-//! What it holds now: [`VolumeMap`], the partition table (GPT, MBR with extended partitions,
-//! none, or nothing recognised) and the content of each volume, mapping a disk offset to its
-//! volume. What it will hold:
-//! * ext4 (through `ext4-view`) and NTFS (through `ntfs`), mapping a disk offset to a path,
-//!   an inode or MFT record, and a state (allocated, deleted, unallocated, metadata, journal,
-//!   slack), and giving logical file contents for what a byte sweep cannot read (compressed
-//!   or fragmented files, archives, UTF-16 text).
+//! What it holds now:
+//! * [`VolumeMap`]: the partition table (GPT, MBR with extended partitions, none, or nothing
+//!   recognised) and the content of each volume, mapping a disk offset to its volume;
+//! * [`Ext4Map`]: for an ext2/3/4 volume, what every byte is (file data, slack, a deleted
+//!   file's blocks, free space, metadata, journal) with the inode and path. It walks the
+//!   filesystem's own structures: `ext4-view`, named by the design card, exposes paths and file
+//!   contents but no inode numbers, extents, bitmaps or deleted inodes, and is not `Send`; it
+//!   remains the candidate for reading live files' logical contents in the file pass.
+//!
+//! What it will hold: NTFS attribution (through `ntfs`), and the file pass for what a byte
+//! sweep cannot read (compressed or fragmented files, archives, UTF-16 text).
 //!
 //! Like `snapsift-disk`, it parses untrusted bytes: parsing is kept apart from I/O, and every
 //! offset computed from on-disk values is checked, never wrapped.
@@ -21,7 +25,9 @@
 )]
 
 mod error;
+pub mod ext4;
 pub mod volume;
 
 pub use error::FsError;
+pub use ext4::{Ext4Map, FileLocation, FileState};
 pub use volume::{Content, Scheme, Volume, VolumeMap};
