@@ -29,9 +29,27 @@ impl Bytes {
     /// Log-like text: words, URLs, base64 tokens and the odd near-miss of a rule's anchor.
     fn text(&mut self, len: usize) -> Vec<u8> {
         const WORDS: &[&str] = &[
-            "GET", "POST", "https://api.example.com/v1/items?id=", "user", "session",
-            "postgres", "mysql", "redis", "monitor", "position", "-----", "BEGIN", "KEY",
-            "AKIA", "LTAI", "200", "404", "2026-11-23T10:00:00Z", "INFO", "ERROR", "\n",
+            "GET",
+            "POST",
+            "https://api.example.com/v1/items?id=",
+            "user",
+            "session",
+            "postgres",
+            "mysql",
+            "redis",
+            "monitor",
+            "position",
+            "-----",
+            "BEGIN",
+            "KEY",
+            "AKIA",
+            "LTAI",
+            "200",
+            "404",
+            "2026-11-23T10:00:00Z",
+            "INFO",
+            "ERROR",
+            "\n",
         ];
         const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = Vec::with_capacity(len);
@@ -68,7 +86,10 @@ fn main() {
     let matcher = Matcher::new(&RuleSet::builtin().expect("built-in rules load"))
         .expect("built-in rules compile");
     let mut bytes = Bytes(0x5eed);
-    println!("matcher, one thread, best of 5 over {} MiB:", CORPUS_LEN >> 20);
+    println!(
+        "matcher, one thread, best of 5 over {} MiB:",
+        CORPUS_LEN >> 20
+    );
     measure(&matcher, "zeros", &vec![0u8; CORPUS_LEN]);
     measure(&matcher, "random", &bytes.random(CORPUS_LEN));
     measure(&matcher, "text", &bytes.text(CORPUS_LEN));
