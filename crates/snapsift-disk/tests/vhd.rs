@@ -12,7 +12,9 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use common::{Pattern, assert_reads_like, raw_disk, run, total, workdir};
+use common::{
+    Pattern, assert_reads_like, assert_same_bytes, raw_disk, run, total, vhdimount_bytes, workdir,
+};
 use snapsift_disk::{Disk, DiskError};
 
 const MIB: u64 = 1 << 20;
@@ -336,41 +338,6 @@ fn child_sectors(size: u64, block_size: u64, seed: u64) -> Vec<(u64, Vec<u8>)> {
         .into_iter()
         .map(|s| (s, pattern.bytes(512)))
         .collect()
-}
-
-/// Fails with the first differing offset (not two dumps of megabytes) unless `got` is
-/// `expected`.
-fn assert_same_bytes(got: &[u8], expected: &[u8], what: &str) {
-    assert_eq!(got.len(), expected.len(), "{what}: size");
-    let first_difference = got.iter().zip(expected).position(|(a, b)| a != b);
-    assert_eq!(first_difference, None, "{what}: first differing byte");
-}
-
-/// What `vhdimount` (libvhdi) exposes for `image`: the independent oracle for differencing
-/// disks, which qemu cannot make.
-fn vhdimount_bytes(image: &Path, dir: &Path) -> Vec<u8> {
-    let mountpoint = dir.join(format!(
-        "mnt-{}",
-        image.file_name().unwrap().to_string_lossy()
-    ));
-    fs::create_dir_all(&mountpoint).unwrap();
-    run(
-        "vhdimount",
-        &[image.to_str().unwrap(), mountpoint.to_str().unwrap()],
-    );
-    // One file per image of the chain, the parent first: the last is the child as the guest
-    // sees it.
-    let layers = fs::read_dir(&mountpoint).unwrap().count();
-    let bytes = fs::read(mountpoint.join(format!("vhdi{layers}")));
-    let unmounted = std::process::Command::new("fusermount")
-        .args(["-u", mountpoint.to_str().unwrap()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !unmounted {
-        run("umount", &[mountpoint.to_str().unwrap()]);
-    }
-    bytes.unwrap()
 }
 
 /// A dynamic parent made by qemu from a raw disk, and its bytes as qemu reads them.

@@ -183,3 +183,38 @@ pub fn assert_ranges_well_formed(ranges: &[Range<u64>], size: u64) {
 pub fn total(ranges: &[Range<u64>]) -> u64 {
     ranges.iter().map(|r| r.end - r.start).sum()
 }
+
+/// Fails with the first differing offset (not two dumps of megabytes) unless `got` is
+/// `expected`.
+pub fn assert_same_bytes(got: &[u8], expected: &[u8], what: &str) {
+    assert_eq!(got.len(), expected.len(), "{what}: size");
+    let first_difference = got.iter().zip(expected).position(|(a, b)| a != b);
+    assert_eq!(first_difference, None, "{what}: first differing byte");
+}
+
+/// What `vhdimount` (libvhdi) exposes for `image`: the independent oracle for differencing
+/// disks, which qemu cannot make.
+pub fn vhdimount_bytes(image: &Path, dir: &Path) -> Vec<u8> {
+    let mountpoint = dir.join(format!(
+        "mnt-{}",
+        image.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::create_dir_all(&mountpoint).unwrap();
+    run(
+        "vhdimount",
+        &[image.to_str().unwrap(), mountpoint.to_str().unwrap()],
+    );
+    // One file per image of the chain, the parent first: the last is the child as the guest
+    // sees it.
+    let layers = std::fs::read_dir(&mountpoint).unwrap().count();
+    let bytes = std::fs::read(mountpoint.join(format!("vhdi{layers}")));
+    let unmounted = std::process::Command::new("fusermount")
+        .args(["-u", mountpoint.to_str().unwrap()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !unmounted {
+        run("umount", &[mountpoint.to_str().unwrap()]);
+    }
+    bytes.unwrap()
+}
