@@ -2,53 +2,15 @@
 //! pointers outside the volume, cycles between directories, truncation and random damage.
 //! The map must come back (or refuse the volume) quickly, never panic, and say what it cut.
 
+mod common;
+
+use common::{Rng, noise, run, workdir};
+
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use snapsift_disk::MemoryDisk;
 use snapsift_fs::{Ext4Map, FileState};
-
-fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn workdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("snapsift-ext4-damaged-")
-        .tempdir()
-        .unwrap()
-}
-
-/// Deterministic pseudo-random numbers (xorshift64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-    (0..len).map(|_| (rng.below(255) + 1) as u8).collect()
-}
 
 /// A small ext4 image: nested directories, a 200-entry directory, inline files, a file
 /// fragmented into more extents than its inode holds, deleted files. Returns its bytes.

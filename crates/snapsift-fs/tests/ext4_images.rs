@@ -9,6 +9,10 @@
 //! a `BLOCK_UNINIT` group as all free, backup superblocks and descriptors included, where
 //! e2fsprogs (and the kernel) count them in use.
 
+mod common;
+
+use common::{noise, run, workdir};
+
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::ops::Range;
@@ -23,39 +27,6 @@ const _: fn() = || {
     fn shared<T: Send + Sync>() {}
     shared::<Ext4Map>();
 };
-
-fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn workdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("snapsift-ext4-test-")
-        .tempdir()
-        .unwrap()
-}
-
-/// Deterministic bytes with no zero byte (mke2fs -d turns zero blocks into holes).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 255) as u8 + 1
-        })
-        .collect()
-}
 
 fn write(root: &Path, path: &str, bytes: &[u8]) {
     let path = root.join(path);

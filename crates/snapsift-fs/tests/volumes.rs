@@ -1,37 +1,16 @@
 //! Partition tables made by `sgdisk` and `sfdisk`, read as `sfdisk --json` (numbers, starts,
 //! sizes) and The Sleuth Kit's `mmls` (ranges) read them.
 
+mod common;
+
+use common::{run, run_with_input, workdir};
+
 use std::path::Path;
-use std::process::Command;
 
 use snapsift_disk::MemoryDisk;
 use snapsift_fs::{Content, Scheme, VolumeMap};
 
 const MIB: u64 = 1 << 20;
-
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> String {
-    use std::io::Write;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.unwrap_or("").as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
 
 fn read(path: &Path) -> VolumeMap {
     let disk = snapsift_disk::open(path).unwrap();
@@ -42,7 +21,7 @@ fn read(path: &Path) -> VolumeMap {
 /// containers left out.
 fn sfdisk_partitions(path: &Path) -> Vec<(u32, u64, u64)> {
     let json: serde_json::Value =
-        serde_json::from_str(&run("sfdisk", &["--json", path.to_str().unwrap()], None)).unwrap();
+        serde_json::from_str(&run("sfdisk", &["--json", path.to_str().unwrap()])).unwrap();
     let name = path.to_str().unwrap();
     json["partitiontable"]["partitions"]
         .as_array()
@@ -63,7 +42,7 @@ fn sfdisk_partitions(path: &Path) -> Vec<(u32, u64, u64)> {
 
 /// (start, length) in sectors of every partition `mmls` lists.
 fn mmls_partitions(path: &Path) -> Vec<(u64, u64)> {
-    let mut ranges: Vec<(u64, u64)> = run("mmls", &[path.to_str().unwrap()], None)
+    let mut ranges: Vec<(u64, u64)> = run("mmls", &[path.to_str().unwrap()])
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
@@ -93,13 +72,6 @@ fn ours(map: &VolumeMap) -> Vec<(u32, u64, u64)> {
             )
         })
         .collect()
-}
-
-fn workdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("snapsift-fs-test-")
-        .tempdir()
-        .unwrap()
 }
 
 #[test]
@@ -132,13 +104,8 @@ fn gpt_partitions_and_their_content() {
             "5:0:+2M",
             d,
         ],
-        None,
     );
-    run(
-        "mkfs.ext4",
-        &["-q", "-F", "-E", "offset=1048576", d, "16M"],
-        None,
-    );
+    run("mkfs.ext4", &["-q", "-F", "-E", "offset=1048576", d, "16M"]);
     let map = read(&disk);
     assert_eq!(map.scheme, Scheme::Gpt);
     let mut expected = sfdisk_partitions(&disk);
@@ -168,7 +135,7 @@ fn mbr_with_logical_partitions() {
     let layout = "label: dos\nstart=2048, size=8192, type=83\nstart=10240, size=8192, type=82\n\
                   start=18432, size=40000, type=5\nstart=20480, size=4096, type=83\n\
                   start=26624, size=4096, type=83\nstart=32768, size=8192, type=7\n";
-    run("sfdisk", &["-q", disk.to_str().unwrap()], Some(layout));
+    run_with_input("sfdisk", &["-q", disk.to_str().unwrap()], layout);
     let map = read(&disk);
     assert_eq!(map.scheme, Scheme::Mbr);
     assert_eq!(ours(&map), sfdisk_partitions(&disk));
@@ -188,11 +155,7 @@ fn mbr_with_logical_partitions() {
 fn a_filesystem_without_a_partition_table() {
     let dir = workdir();
     let disk = dir.path().join("ext4.img");
-    run(
-        "mkfs.ext4",
-        &["-q", "-F", disk.to_str().unwrap(), "8M"],
-        None,
-    );
+    run("mkfs.ext4", &["-q", "-F", disk.to_str().unwrap(), "8M"]);
     let map = read(&disk);
     assert_eq!(map.scheme, Scheme::Whole);
     assert_eq!(map.volumes.len(), 1);
@@ -222,7 +185,6 @@ fn a_damaged_primary_gpt_falls_back_to_the_backup() {
     run(
         "sgdisk",
         &["-n", "1:2048:+8M", "-n", "2:0:+8M", disk.to_str().unwrap()],
-        None,
     );
     let intact = ours(&read(&disk));
     let mut bytes = std::fs::read(&disk).unwrap();
@@ -247,7 +209,7 @@ fn hostile_mbr_tables_are_cut_and_noted() {
         .unwrap();
     let layout = "label: dos\nstart=2048, size=8192, type=83\nstart=10240, size=20000, type=5\n\
                   start=12288, size=2048, type=83\n";
-    run("sfdisk", &["-q", disk.to_str().unwrap()], Some(layout));
+    run_with_input("sfdisk", &["-q", disk.to_str().unwrap()], layout);
     let mut bytes = std::fs::read(&disk).unwrap();
     // The first EBR (at sector 10240) gets a link back to itself: a loop.
     let ebr = 10240 * 512;
