@@ -17,6 +17,9 @@ pub enum FsError {
     /// The volume holds no ext2/3/4 filesystem (or one too damaged to be recognised).
     #[error("not an ext2/3/4 filesystem: {0}")]
     NotExt(String),
+    /// A structure the filesystem needs to be read is damaged beyond use.
+    #[error("damaged filesystem: {0}")]
+    Corrupt(String),
     /// The filesystem uses something the map does not understand.
     #[error("unsupported ext2/3/4 filesystem: {0}")]
     Unsupported(String),

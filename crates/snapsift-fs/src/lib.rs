@@ -24,10 +24,14 @@
     warn(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)
 )]
 
+pub mod content;
 mod error;
 pub mod ext4;
+pub mod filesystem;
 pub mod volume;
 
+pub use content::{ContentReader, FileContent, Piece, Span};
 pub use error::FsError;
-pub use ext4::{Ext4Map, FileLocation, FileState};
+pub use ext4::Ext4Map;
+pub use filesystem::{FileEntry, FileLocation, FileState, Filesystem, open};
 pub use volume::{Content, Scheme, Volume, VolumeMap};

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use snapsift_disk::Disk;
-use snapsift_fs::{Ext4Map, FileState, VolumeMap};
+use snapsift_fs::{Ext4Map, FileState, Filesystem, VolumeMap};
 
 /// The map is built once and shared by scanning threads.
 const _: fn() = || {
@@ -589,6 +589,51 @@ fn mkfs(kind: &str, image: &Path, tree: &Path, size: &str, extra: &[&str]) {
     run(kind, &args);
 }
 
+/// Reads every file the map lists through its logical contents and compares it: live files
+/// with the tree the image was made from (or `icat` for files written later by debugfs),
+/// deleted ones with TSK's `icat`, which reads the blocks their inode still records. Returns
+/// (live files compared, deleted files compared, files with more than one piece on disk).
+fn check_contents(image: &Path, tree: &Path, map: &Ext4Map) -> (usize, usize, usize) {
+    let disk = snapsift_disk::open(image).unwrap();
+    let (mut live, mut deleted, mut fragmented) = (0, 0, 0);
+    for file in map.files() {
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut file.content.reader(&*disk, 0), &mut got).unwrap();
+        assert_eq!(got.len() as u64, file.content.size);
+        let host = file
+            .path
+            .as_deref()
+            .map(|p| tree.join(p.trim_start_matches('/')));
+        let expected = match (&file.state, host) {
+            (FileState::Allocated, Some(host)) if host.is_file() => {
+                live += 1;
+                fs::read(host).unwrap()
+            }
+            _ => {
+                if file.state == FileState::Deleted {
+                    deleted += 1;
+                }
+                let out = Command::new("icat")
+                    .args([image.to_str().unwrap(), &file.id.to_string()])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "icat {}", file.id);
+                out.stdout
+            }
+        };
+        assert!(
+            got == expected,
+            "{:?} (inode {}) differs",
+            file.path,
+            file.id
+        );
+        if !file.content.seams().is_empty() {
+            fragmented += 1;
+        }
+    }
+    (live, deleted, fragmented)
+}
+
 fn assert_covered(checked: &Checked, journal: bool) {
     assert!(checked.file_blocks > 50, "{checked:?}");
     assert!(checked.slack_tails > 5, "{checked:?}");
@@ -618,6 +663,11 @@ fn ext4_with_inline_data_htree_fragments_and_deleted_files() {
     let checked = compare(&image, &map);
     assert_covered(&checked, true);
     assert!(checked.inline_records > 20, "{checked:?}");
+    let (live, deleted, fragmented) = check_contents(&image, &tree, &map);
+    assert!(
+        live > 3000 && deleted >= 30 && fragmented >= 1,
+        "{live} {deleted} {fragmented}"
+    );
 
     // The secret is inline: its record is the file's.
     let names = fls(&image);
@@ -656,6 +706,11 @@ fn ext4_4k_blocks_extent_tree_slack_and_deleted_files() {
     assert!(map.notes().is_empty(), "{:?}", map.notes());
     let checked = compare(&image, &map);
     assert_covered(&checked, true);
+    let (live, deleted, fragmented) = check_contents(&image, &tree, &map);
+    assert!(
+        live > 300 && deleted >= 30 && fragmented >= 1,
+        "{live} {deleted} {fragmented}"
+    );
 
     // /frag has more extents than its inode holds: its tree block is metadata of /frag.
     let stat = run("debugfs", &["-R", "stat /frag", image.to_str().unwrap()]);
@@ -704,6 +759,11 @@ fn ext3_block_maps_with_double_indirect_blocks() {
     assert!(map.notes().is_empty(), "{:?}", map.notes());
     let checked = compare(&image, &map);
     assert_covered(&checked, true);
+    let (live, deleted, fragmented) = check_contents(&image, &tree, &map);
+    assert!(
+        live > 300 && deleted >= 30 && fragmented >= 1,
+        "{live} {deleted} {fragmented}"
+    );
     // The indirect blocks of /home/u/double and /home/u/sparse are theirs, as metadata.
     for path in ["/home/u/double", "/home/u/sparse"] {
         let stat = run(
@@ -739,6 +799,11 @@ fn ext2_block_maps_without_journal() {
     assert!(map.notes().is_empty(), "{:?}", map.notes());
     let checked = compare(&image, &map);
     assert_covered(&checked, false);
+    let (live, deleted, fragmented) = check_contents(&image, &tree, &map);
+    assert!(
+        live > 300 && deleted >= 30 && fragmented >= 1,
+        "{live} {deleted} {fragmented}"
+    );
 }
 
 #[test]

@@ -14,7 +14,7 @@ const FLAG_INLINE_DATA: u32 = 0x1000_0000;
 /// Bytes of `i_block`: the block map, extent tree root or inline data.
 pub(crate) const I_BLOCK_LEN: usize = 60;
 /// Where `i_block` starts in the record.
-const I_BLOCK_AT: usize = 0x28;
+pub(crate) const I_BLOCK_AT: usize = 0x28;
 /// The part of a record every revision has.
 const GOOD_OLD_SIZE: usize = 128;
 /// The magic before in-inode extended attributes.
@@ -144,11 +144,18 @@ pub(crate) fn parse(raw: &[u8]) -> Inode {
 /// The value of the `system.data` attribute inside the record: the part of inline data
 /// that did not fit in `i_block`. Empty if there is none or it cannot be read.
 pub(crate) fn inline_data_tail(raw: &[u8]) -> &[u8] {
-    in_inode_xattr(raw, XATTR_INDEX_SYSTEM, b"data").unwrap_or(&[])
+    inline_data_tail_range(raw)
+        .and_then(|range| raw.get(range))
+        .unwrap_or(&[])
+}
+
+/// Where in the record the value of `system.data` is, if it is there.
+pub(crate) fn inline_data_tail_range(raw: &[u8]) -> Option<std::ops::Range<usize>> {
+    in_inode_xattr(raw, XATTR_INDEX_SYSTEM, b"data")
 }
 
 /// The value of the in-inode extended attribute `index`.`name`, if stored in the record.
-fn in_inode_xattr<'r>(raw: &'r [u8], index: u8, name: &[u8]) -> Option<&'r [u8]> {
+fn in_inode_xattr(raw: &[u8], index: u8, name: &[u8]) -> Option<std::ops::Range<usize>> {
     if raw.len() <= GOOD_OLD_SIZE {
         return None;
     }
@@ -171,7 +178,8 @@ fn in_inode_xattr<'r>(raw: &'r [u8], index: u8, name: &[u8]) -> Option<&'r [u8]>
         if header[1] == index && entry_name == name && value_inum == 0 {
             let offset = first.checked_add(usize::from(le16(header, 2)))?;
             let size = usize::try_from(le32(header, 8)).ok()?;
-            return raw.get(offset..offset.checked_add(size)?);
+            let end = offset.checked_add(size)?;
+            return (end <= raw.len()).then_some(offset..end);
         }
         at = name_at.checked_add(name_len)?.checked_next_multiple_of(4)?;
     }

@@ -46,61 +46,16 @@ use std::ops::Range;
 use snapsift_disk::Disk;
 
 use crate::FsError;
+use crate::filesystem::{FileEntry, Filesystem};
+pub use crate::filesystem::{FileLocation, FileState};
 use map::{Interval, Owner};
 use names::Names;
-
-/// What a byte of an ext2/3/4 volume is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FileState {
-    /// Data of a file in use.
-    Allocated,
-    /// Bytes of a file's blocks past its size.
-    Slack,
-    /// Blocks a deleted inode still records, now free.
-    Deleted,
-    /// Free blocks.
-    Unallocated,
-    /// Filesystem structures, directory blocks, tree blocks.
-    Metadata,
-    /// The journal.
-    Journal,
-}
-
-impl FileState {
-    /// The state's name, as output shows it: `allocated`, `slack`, `deleted`,
-    /// `unallocated`, `metadata` or `journal`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileState::Allocated => "allocated",
-            FileState::Slack => "slack",
-            FileState::Deleted => "deleted",
-            FileState::Unallocated => "unallocated",
-            FileState::Metadata => "metadata",
-            FileState::Journal => "journal",
-        }
-    }
-}
-
-/// What the byte at an offset is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileLocation {
-    /// Its state.
-    pub state: FileState,
-    /// The inode owning it: the file, directory or deleted inode, or for inode table bytes
-    /// the inode whose record it is in; `None` for free space and filesystem structures.
-    pub inode: Option<u64>,
-    /// The inode's absolute path (`/root/.aws/credentials`; for a hard-linked file, one of
-    /// its paths; for a deleted one, the name a deleted entry still gives it); `None` if no
-    /// inode, or if no directory reachable from the root names it.
-    pub path: Option<String>,
-    /// The bytes around the offset with the same answer, relative to the volume start.
-    pub run: Range<u64>,
-}
 
 /// The map of one ext2/3/4 volume, built once and then queried per hit.
 #[derive(Clone, Debug)]
 pub struct Ext4Map {
+    /// Regular files, for the file pass.
+    files: Vec<FileEntry>,
     /// Sorted, non-overlapping intervals covering the volume.
     intervals: Vec<Interval>,
     /// Inode tables as (byte range in the volume, first inode), sorted.
@@ -176,6 +131,28 @@ impl Ext4Map {
         first
             .checked_add(index)
             .filter(|&inode| inode <= self.inodes_count)
+    }
+}
+
+impl Filesystem for Ext4Map {
+    fn kind(&self) -> &'static str {
+        "ext4"
+    }
+
+    fn id_name(&self) -> &'static str {
+        "inode"
+    }
+
+    fn locate(&self, offset: u64) -> FileLocation {
+        Ext4Map::locate(self, offset)
+    }
+
+    fn files(&self) -> &[FileEntry] {
+        &self.files
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.notes
     }
 }
 

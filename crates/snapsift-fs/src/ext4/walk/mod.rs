@@ -19,6 +19,7 @@ mod trees;
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use snapsift_disk::Disk;
 
@@ -29,6 +30,8 @@ use super::names::Names;
 use super::superblock::{self, INCOMPAT_ENCRYPT, INCOMPAT_RECOVER, Superblock};
 use super::{Ext4Map, FileState};
 use crate::FsError;
+use crate::content::{FileContent, Piece, Span};
+use crate::filesystem::FileEntry;
 use trees::Mapped;
 
 /// Groups beyond this many are refused (2^24 groups of 128 MiB are 2 PiB).
@@ -132,6 +135,8 @@ struct Run {
     logical: u64,
     physical: u64,
     len: u64,
+    /// An unwritten extent: its blocks belong to the file but read as zeros through it.
+    unwritten: bool,
 }
 
 /// Where a directory's entries are.
@@ -172,6 +177,8 @@ struct Walker<'d> {
     deleted_kinds: HashMap<u64, Kind>,
     /// Inode tables as (byte range, first inode).
     tables: Vec<(Range<u64>, u64)>,
+    /// Regular files (in use, or deleted with contents still recorded), for the file pass.
+    files: Vec<FileEntry>,
 }
 
 /// Builds the map of the filesystem in `volume` of `disk`.
@@ -223,6 +230,7 @@ pub(crate) fn build(disk: &dyn Disk, volume: Range<u64>) -> Result<Ext4Map, FsEr
         deleted_dirs: HashMap::new(),
         deleted_kinds: HashMap::new(),
         tables: Vec::new(),
+        files: Vec::new(),
     };
     walker.note_geometry();
     walker.claim(0, len, Layer::Base, FileState::Unallocated, Owner::Nobody);
@@ -619,6 +627,24 @@ impl Walker<'_> {
             self.claim_blocks(block, 1, roles.layer, roles.tree, Owner::Inode(number));
         }
         self.claim_runs(&runs, node.size, roles);
+        if node.kind() == Kind::Regular && !self.is_reserved(number) {
+            let spans = match mapping {
+                Mapping::Inline => inline_spans(raw, record_at),
+                _ => self.run_spans(&runs),
+            };
+            if !spans.is_empty() || node.size == 0 && live {
+                self.files.push(FileEntry {
+                    id: number,
+                    path: None,
+                    state: if live {
+                        FileState::Allocated
+                    } else {
+                        FileState::Deleted
+                    },
+                    content: FileContent::new(node.size, spans),
+                });
+            }
+        }
         if node.file_acl != 0 {
             if self.valid_blocks(node.file_acl, 1) {
                 self.claim_blocks(
@@ -673,6 +699,22 @@ impl Walker<'_> {
         } else {
             self.deleted_dirs.insert(number, data);
         }
+    }
+
+    /// The spans of a file whose blocks are `runs`.
+    fn run_spans(&self, runs: &[Run]) -> Vec<Span> {
+        let bs = self.sb.block_size;
+        runs.iter()
+            .map(|run| Span {
+                start: run.logical.saturating_mul(bs),
+                len: run.len.saturating_mul(bs),
+                piece: if run.unwritten {
+                    Piece::Zeros
+                } else {
+                    Piece::Volume(run.physical.saturating_mul(bs))
+                },
+            })
+            .collect()
     }
 
     /// Claims a file's runs: bytes before `size` as data, the rest as slack.
@@ -753,7 +795,12 @@ impl Walker<'_> {
             self.notes.push(note);
         }
         let intervals = map::paint(&self.claims, self.reader.len);
+        let mut files = self.files;
+        for file in &mut files {
+            file.path = names.path(file.id);
+        }
         Ext4Map {
+            files,
             intervals,
             tables: self.tables,
             inode_size: self.sb.inode_size,
@@ -762,6 +809,35 @@ impl Walker<'_> {
             notes: self.notes.finish(),
         }
     }
+}
+
+/// The spans of an inline-data file whose record (`raw`) is at volume offset `record_at`:
+/// `i_block`, then the `system.data` attribute's value.
+fn inline_spans(raw: &[u8], record_at: u64) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut start = 0u64;
+    for area in [
+        Some(inode::I_BLOCK_AT..inode::I_BLOCK_AT.saturating_add(inode::I_BLOCK_LEN)),
+        inode::inline_data_tail_range(raw),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let Some(bytes) = raw.get(area.clone()) else {
+            continue;
+        };
+        let len = bytes.len() as u64;
+        spans.push(Span {
+            start,
+            len,
+            piece: Piece::Held {
+                bytes: Arc::from(bytes),
+                at: record_at.checked_add(area.start as u64),
+            },
+        });
+        start = start.saturating_add(len);
+    }
+    spans
 }
 
 /// The word and bit of `inode` in a bitset.

@@ -63,6 +63,7 @@ impl Walker<'_> {
                             logical: e.logical,
                             physical: e.start,
                             len: e.len,
+                            unwritten: e.uninit,
                         });
                     }
                 }
@@ -194,7 +195,8 @@ impl Walker<'_> {
             return;
         }
         if let Some(last) = runs.last_mut().filter(|last| {
-            last.logical.checked_add(last.len) == Some(logical)
+            !last.unwritten
+                && last.logical.checked_add(last.len) == Some(logical)
                 && last.physical.checked_add(last.len) == Some(ptr)
         }) {
             last.len = last.len.saturating_add(1);
@@ -204,6 +206,7 @@ impl Walker<'_> {
             logical,
             physical: ptr,
             len: 1,
+            unwritten: false,
         });
     }
 
