@@ -171,7 +171,8 @@ impl FileContent {
         let mut expected = start;
         let mut at = range.start;
         for span in self.spans.get(first..)? {
-            if span.start != at {
+            // A gap (a hole) between spans breaks the run.
+            if span.start > at {
                 return None;
             }
             if span.volume_offset(at)? != expected {
