@@ -30,6 +30,7 @@ mod driver;
 mod error;
 mod finding;
 mod plan;
+mod reader;
 mod sink;
 mod stream;
 mod window;
@@ -37,6 +38,7 @@ mod window;
 pub use driver::scan;
 pub use error::ScanError;
 pub use finding::{CONTEXT_RADIUS, Context, Finding};
+pub use reader::ReadScanner;
 pub use sink::{Collect, Sink};
 pub use stream::scan_stream;
 

@@ -106,67 +106,124 @@ fn cut_chunks(
     free_buffers: &mpsc::Receiver<Vec<u8>>,
     stop: &AtomicBool,
 ) -> Result<u64, ScanError> {
-    // `pending` holds the stream from offset `base`: the overlap before the next owned range,
-    // then whatever has been read ahead.
-    let mut pending: Vec<u8> = Vec::new();
-    let mut base = 0u64;
-    let mut owned_start = 0u64;
+    let mut cutter = Cutter::new(chunk_size, overlap);
     let mut index = 0u64;
-    let mut eof = false;
-    // A read error ends the stream where it happened; what was read before it is still scanned
-    // (nothing readable is lost), then the error is returned.
-    let mut failure: Option<ScanError> = None;
-    let end = |pending: &Vec<u8>, base: u64, failure: Option<ScanError>| match failure {
-        Some(error) => Err(error),
-        None => Ok(base.saturating_add(pending.len() as u64)),
-    };
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return end(&pending, base, failure);
-        }
-        // The next window needs the owned range and the overlap after it.
-        let owned_at = usize::try_from(owned_start.saturating_sub(base)).unwrap_or(usize::MAX);
-        let wanted = owned_at.saturating_add(chunk_size).saturating_add(overlap);
-        while !eof && pending.len() < wanted {
-            match fill(stream, &mut pending, wanted, base) {
-                Ok(ended) => eof = ended,
-                Err(error) => {
-                    failure = Some(error);
-                    eof = true;
-                }
-            }
-        }
-        if owned_at >= pending.len() {
-            return end(&pending, base, failure);
-        }
-        let owned_end = owned_at.saturating_add(chunk_size).min(pending.len());
-        let window_start = owned_at.saturating_sub(overlap);
-        let window_end = owned_end.saturating_add(overlap).min(pending.len());
+    while !stop.load(Ordering::Relaxed) {
+        let Some(window) = cutter.next(stream) else {
+            break;
+        };
         let mut bytes = free_buffers.try_recv().unwrap_or_default();
         bytes.clear();
-        bytes.extend_from_slice(&pending[window_start..window_end]);
+        bytes.extend_from_slice(window.bytes);
         let job = Job {
             index,
-            window_start: base.saturating_add(window_start as u64),
-            owned: owned_at.saturating_sub(window_start)..owned_end.saturating_sub(window_start),
+            window_start: window.start,
+            owned: window.owned,
             bytes,
         };
         if jobs.send(job).is_err() {
-            return end(&pending, base, failure);
+            break;
         }
         index = index.saturating_add(1);
-        owned_start = base.saturating_add(owned_end as u64);
-        // Keep only what the next window reaches back to.
-        let keep_from = owned_end.saturating_sub(overlap);
-        pending.drain(..keep_from);
-        base = base.saturating_add(keep_from as u64);
+    }
+    cutter.finish()
+}
+
+/// One window cut from a stream: its bytes, the stream offset of the first, and the owned
+/// part as offsets into the bytes.
+pub(crate) struct Window<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) start: u64,
+    pub(crate) owned: std::ops::Range<usize>,
+}
+
+/// Cuts a stream read front to back into windows: owned chunks of `chunk_size` bytes that
+/// tile the stream, each with `overlap` bytes of the stream on both sides (fewer at its
+/// edges), carried from one window to the next so nothing is read twice.
+///
+/// A read error ends the stream where it happened: what was read before it is still cut
+/// into windows (nothing readable is lost), and [`Cutter::finish`] returns the error.
+pub(crate) struct Cutter {
+    chunk_size: usize,
+    overlap: usize,
+    /// The stream from offset `base`: the overlap before the next owned range, then
+    /// whatever has been read ahead.
+    pending: Vec<u8>,
+    base: u64,
+    owned_start: u64,
+    eof: bool,
+    failure: Option<ScanError>,
+}
+
+impl Cutter {
+    pub(crate) fn new(chunk_size: usize, overlap: usize) -> Self {
+        Cutter {
+            chunk_size: chunk_size.max(1),
+            overlap,
+            pending: Vec::new(),
+            base: 0,
+            owned_start: 0,
+            eof: false,
+            failure: None,
+        }
+    }
+
+    /// The next window, or `None` at the stream's end (or at a read error).
+    pub(crate) fn next(&mut self, stream: &mut dyn Read) -> Option<Window<'_>> {
+        // Drop what the previous window no longer needs: all but the overlap before the
+        // next owned range.
+        let owned_at =
+            usize::try_from(self.owned_start.saturating_sub(self.base)).unwrap_or(usize::MAX);
+        let keep_from = owned_at
+            .saturating_sub(self.overlap)
+            .min(self.pending.len());
+        self.pending.drain(..keep_from);
+        self.base = self.base.saturating_add(keep_from as u64);
+        let owned_at = owned_at.saturating_sub(keep_from);
+        // The next window needs the owned range and the overlap after it.
+        let wanted = owned_at
+            .saturating_add(self.chunk_size)
+            .saturating_add(self.overlap);
+        while !self.eof && self.pending.len() < wanted {
+            match fill(stream, &mut self.pending, wanted, self.base) {
+                Ok(ended) => self.eof = ended,
+                Err(error) => {
+                    self.failure = Some(error);
+                    self.eof = true;
+                }
+            }
+        }
+        if owned_at >= self.pending.len() {
+            return None;
+        }
+        let owned_end = owned_at
+            .saturating_add(self.chunk_size)
+            .min(self.pending.len());
+        let window_start = owned_at.saturating_sub(self.overlap);
+        let window_end = owned_end
+            .saturating_add(self.overlap)
+            .min(self.pending.len());
+        self.owned_start = self.base.saturating_add(owned_end as u64);
+        Some(Window {
+            bytes: &self.pending[window_start..window_end],
+            start: self.base.saturating_add(window_start as u64),
+            owned: owned_at.saturating_sub(window_start)..owned_end.saturating_sub(window_start),
+        })
+    }
+
+    /// The stream's length as read, or the read error that ended it.
+    pub(crate) fn finish(self) -> Result<u64, ScanError> {
+        match self.failure {
+            Some(error) => Err(error),
+            None => Ok(self.base.saturating_add(self.pending.len() as u64)),
+        }
     }
 }
 
 /// Reads from `stream` into `pending` until it holds `wanted` bytes; returns whether the stream
 /// ended. `base` is the stream offset of `pending[0]`, for errors.
 fn fill(
-    stream: &mut (dyn Read + Send),
+    stream: &mut dyn Read,
     pending: &mut Vec<u8>,
     wanted: usize,
     base: u64,
