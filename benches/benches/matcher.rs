@@ -55,7 +55,7 @@ impl Bytes {
         let mut out = Vec::with_capacity(len);
         while out.len() < len {
             let r = self.next();
-            if r % 7 == 0 {
+            if r.is_multiple_of(7) {
                 let n = 20 + (r >> 8) as usize % 60;
                 out.extend((0..n).map(|_| B64[(self.next() >> 58) as usize]));
             } else {

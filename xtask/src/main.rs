@@ -4,6 +4,8 @@
 //! * `cargo xtask test`: installs the tools the tests drive (as root, with apt-get) and runs every
 //!   test; what CI runs.
 //! * `cargo xtask testdata`: regenerates the sample disk and the list of secrets planted in it.
+//! * `cargo xtask debian`: scans a real Debian root filesystem (debootstrap), stock and with a
+//!   planted tree of secrets, and checks each planted secret's reported path.
 //! * `cargo xtask bench`: builds a dense multi-GiB disk image and times snapsift against a plain
 //!   read of the same bytes and against ripgrep.
 //!
@@ -16,6 +18,7 @@
 #![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
 
 mod bench;
+mod debian;
 mod image;
 mod keys;
 mod locate;
@@ -64,6 +67,13 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Scan a Debian root filesystem made by debootstrap, stock and with planted secrets, and
+    /// check that every planted secret is reported at its path.
+    Debian {
+        /// Keep the disk images (target/debian/*.img).
+        #[arg(long)]
+        keep: bool,
+    },
     /// The "plain read" baseline of the benchmark: read a file with parallel pread()s and print a
     /// checksum. Run by `bench` as a separate process so GNU time can measure it like the others.
     #[command(hide = true)]
@@ -83,6 +93,7 @@ fn main() -> ExitCode {
         Command::Test => test::run(),
         Command::Testdata { keep } => testdata::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Bench { size_gib, keep } => bench::run(size_gib, keep).map(|()| ExitCode::SUCCESS),
+        Command::Debian { keep } => debian::run(keep).map(|()| ExitCode::SUCCESS),
         Command::ReadFile { path, threads } => {
             bench::read::run(&path, threads).map(|()| ExitCode::SUCCESS)
         }

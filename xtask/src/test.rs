@@ -30,6 +30,15 @@ const TOOLS: &[(&str, &str)] = &[
     ("gzip", "gzip"),
     ("tar", "tar"),
     ("mmls", "sleuthkit"),
+    ("mkntfs", "ntfs-3g"),
+    ("ntfs-3g", "ntfs-3g"),
+    ("setfattr", "attr"),
+    ("zip", "zip"),
+    ("zstd", "zstd"),
+    ("xz", "xz-utils"),
+    ("bzip2", "bzip2"),
+    ("iconv", "libc-bin"),
+    ("jar", "default-jdk-headless"),
 ];
 
 /// Installs what is missing (when it can) and runs `cargo test --workspace`.

@@ -9,6 +9,10 @@
 //! file's bytes stop being contiguous on the disk ([`FileContent::seams`], where a secret
 //! split over two extents can hide from the sweep).
 //!
+//! An NTFS compressed file's units ([`Piece::Lznt1`]) are decoded as they are read: their
+//! bytes are never on the disk as the file reads them, so they have no volume range and
+//! their edges are seams, like bytes held in metadata.
+//!
 //! Parsing stays apart: the filesystem modules build a `FileContent` from their structures;
 //! this module only reads through it.
 
@@ -38,6 +42,15 @@ pub enum Piece {
         /// Where they lie verbatim in the volume, if they do.
         at: Option<u64>,
     },
+    /// The span's bytes are (part of) one LZNT1-compressed NTFS compression unit, decoded
+    /// when read: the span's first byte is the decoded unit's byte `skip`. The compressed
+    /// bytes are never the file's bytes verbatim, so such a span has no volume range.
+    Lznt1 {
+        /// The compressed unit's clusters, in order, as (volume offset, bytes).
+        runs: Vec<(u64, u64)>,
+        /// Decoded bytes of the unit before the span's first.
+        skip: u64,
+    },
 }
 
 /// A span of the file: `len` bytes from file offset `start`.
@@ -64,7 +77,7 @@ impl Span {
         match &self.piece {
             Piece::Volume(at) => at.checked_add(into),
             Piece::Held { at: Some(at), .. } => at.checked_add(into),
-            Piece::Zeros | Piece::Held { at: None, .. } => None,
+            Piece::Zeros | Piece::Held { at: None, .. } | Piece::Lznt1 { .. } => None,
         }
     }
 }
@@ -145,6 +158,18 @@ impl FileContent {
                         buf[dest].copy_from_slice(held);
                     }
                 }
+                Piece::Lznt1 { runs, skip } => {
+                    let from = skip.saturating_add(into);
+                    let upto = from.saturating_add(dest.len() as u64);
+                    let unit = decode_unit(disk, volume_start, runs, upto)?;
+                    let from = usize::try_from(from).unwrap_or(usize::MAX);
+                    // A unit decoding short (the file's last) reads as zeros past its end.
+                    if let Some(decoded) = unit.get(from..) {
+                        let n = decoded.len().min(dest.len());
+                        buf[dest.start..dest.start.saturating_add(n)]
+                            .copy_from_slice(&decoded[..n]);
+                    }
+                }
             }
         }
         Ok(want)
@@ -191,7 +216,8 @@ impl FileContent {
     /// The file offsets where the file's bytes stop lying contiguously in the volume: between
     /// two spans that do not follow each other on the disk, and at each edge of a span whose
     /// bytes are not on the disk verbatim (zeros, held bytes). A secret that crosses none of
-    /// these lies whole on the disk, where the byte sweep reads it.
+    /// these lies whole on the disk, where the byte sweep reads it. Compressed units count
+    /// as bytes not on the disk.
     pub fn seams(&self) -> Vec<u64> {
         let mut seams = Vec::new();
         let mut previous: Option<&Span> = None;
@@ -238,12 +264,56 @@ fn cut_front(span: Span, cut: u64) -> Span {
                 at: at.and_then(|a| a.checked_add(cut)),
             }
         }
+        Piece::Lznt1 { runs, skip } => Piece::Lznt1 {
+            runs,
+            skip: skip.saturating_add(cut),
+        },
     };
     Span {
         start: span.start.saturating_add(cut),
         len: span.len.saturating_sub(cut),
         piece,
     }
+}
+
+/// Compressed bytes one LZNT1 unit may hold, and decoded bytes it may give: a compression
+/// unit is 16 clusters of at most 4 KiB (NTFS compresses nothing with larger clusters), so
+/// only a hostile or damaged span reaches this.
+const MAX_UNIT: u64 = 1 << 20;
+
+/// Reads the compressed clusters `runs` (volume offsets, bytes) of one unit through `disk`
+/// and decodes its first `upto` bytes.
+fn decode_unit(
+    disk: &dyn Disk,
+    volume_start: u64,
+    runs: &[(u64, u64)],
+    upto: u64,
+) -> Result<Vec<u8>, FsError> {
+    let total = runs
+        .iter()
+        .try_fold(0u64, |sum, &(_, len)| sum.checked_add(len))
+        .filter(|&total| total <= MAX_UNIT && upto <= MAX_UNIT)
+        .ok_or_else(|| {
+            FsError::Corrupt(format!(
+                "an LZNT1 compression unit larger than {MAX_UNIT} bytes"
+            ))
+        })?;
+    let mut compressed = vec![0u8; usize::try_from(total).unwrap_or(0)];
+    let mut filled = 0usize;
+    for &(at, len) in runs {
+        let len = usize::try_from(len).unwrap_or(0);
+        let end = filled.saturating_add(len);
+        let at = at.checked_add(volume_start).ok_or_else(|| {
+            FsError::Corrupt("an LZNT1 unit lies past the end of addressable bytes".into())
+        })?;
+        if let Some(into) = compressed.get_mut(filled..end) {
+            disk.read_exact_at(at, into)?;
+        }
+        filled = end;
+    }
+    let limit = usize::try_from(upto).unwrap_or(0);
+    crate::ntfs::lznt1::decompress(&compressed, limit)
+        .map_err(|e| FsError::Corrupt(format!("a compressed NTFS file: {e}")))
 }
 
 /// The error for a span whose disk offset overflows.
@@ -276,17 +346,20 @@ impl Read for ContentReader<'_> {
 
 impl Seek for ContentReader<'_> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(at) => Some(at),
-            SeekFrom::End(delta) => self.content.size.checked_add_signed(delta),
-            SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
-        };
-        let target = target.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "seek before the file's start")
-        })?;
-        self.position = target;
-        Ok(target)
+        self.position = seek_target(to, self.position, self.content.size)?;
+        Ok(self.position)
     }
+}
+
+/// Where a seek `to` from `position` in a stream of `size` bytes lands; an error before the
+/// start (or past `u64`). Seeking past the end is allowed: reads there give nothing.
+pub(crate) fn seek_target(to: SeekFrom, position: u64, size: u64) -> io::Result<u64> {
+    match to {
+        SeekFrom::Start(at) => Some(at),
+        SeekFrom::End(delta) => size.checked_add_signed(delta),
+        SeekFrom::Current(delta) => position.checked_add_signed(delta),
+    }
+    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))
 }
 
 #[cfg(test)]
@@ -370,6 +443,69 @@ mod tests {
         assert_eq!(content.volume_range(20..30), Some(500..510));
         assert_eq!(content.volume_range(25..31), None, "past the end");
         assert_eq!(content.seams(), vec![20]);
+    }
+
+    /// A disk holding, at 100, an LZNT1 unit of one compressed chunk: "abc" then a copy of
+    /// 9 bytes 3 back ("abcabcabcabc"), then junk.
+    fn compressed_disk() -> MemoryDisk {
+        let mut bytes = vec![0xEEu8; 300];
+        let chunk = [0x05, 0xB0, 0b0000_1000, b'a', b'b', b'c', 0x06, 0x20];
+        bytes[100..108].copy_from_slice(&chunk);
+        MemoryDisk::new(bytes)
+    }
+
+    #[test]
+    fn compressed_units_decode_when_read() {
+        let unit = |start, len, skip| Span {
+            start,
+            len,
+            piece: Piece::Lznt1 {
+                runs: vec![(100, 4), (104, 4)],
+                skip,
+            },
+        };
+        // Bytes 0-5 plain, then the unit's bytes from its 2nd, then more of the unit: a
+        // later span overlapping the first is cut at its front (its skip grows).
+        let content = FileContent::new(24, vec![volume(0, 6, 0), unit(6, 10, 1), unit(10, 14, 0)]);
+        assert_eq!(content.spans[2], unit(16, 8, 6));
+        let mut buf = [9u8; 24];
+        assert_eq!(
+            content.read_at(&compressed_disk(), 0, 0, &mut buf).unwrap(),
+            24
+        );
+        assert_eq!(&buf[6..16], b"bcabcabcab");
+        // The unit decodes to 12 bytes and then zeros (the rest of its chunk).
+        assert_eq!(&buf[16..24], b"abcabc\0\0");
+        let mut part = [0u8; 3];
+        content
+            .read_at(&compressed_disk(), 0, 8, &mut part)
+            .unwrap();
+        assert_eq!(&part, b"abc");
+        // Compressed bytes are never the file's on the disk.
+        assert_eq!(content.volume_range(2..5), Some(2..5));
+        assert_eq!(content.volume_range(5..7), None);
+        assert_eq!(content.volume_range(7..9), None);
+        assert_eq!(content.seams(), vec![6, 16]);
+        // A unit whose clusters claim too much, or corrupt data: an error, not a panic.
+        let huge = FileContent::new(
+            4,
+            vec![Span {
+                start: 0,
+                len: 4,
+                piece: Piece::Lznt1 {
+                    runs: vec![(0, 1 << 40)],
+                    skip: 0,
+                },
+            }],
+        );
+        assert!(huge.read_at(&compressed_disk(), 0, 0, &mut part).is_err());
+        let junk = FileContent::new(3, vec![unit(0, 3, 0)]);
+        let mut disk = vec![0u8; 300];
+        disk[100..104].copy_from_slice(&[0x05, 0xB0, 0x01, 0x00]);
+        assert!(
+            junk.read_at(&MemoryDisk::new(disk), 0, 0, &mut part)
+                .is_err()
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use snapsift_disk::DiskError;
 ///
 /// A damaged partition table is not an error: the disk is then read as one unknown volume
 /// (see [`crate::VolumeMap::notes`]); nor is a damaged filesystem, mapped as far as it can be
-/// (see [`crate::Ext4Map::notes`]). Errors are failures to read the disk, and volumes that do
+/// (see [`crate::Ext4Map::notes`], [`crate::NtfsMap::notes`]). Errors are failures to read the disk, and volumes that do
 /// not hold a filesystem the map can read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -17,6 +17,9 @@ pub enum FsError {
     /// The volume holds no ext2/3/4 filesystem (or one too damaged to be recognised).
     #[error("not an ext2/3/4 filesystem: {0}")]
     NotExt(String),
+    /// The volume holds no NTFS (or one too damaged to be recognised).
+    #[error("not an NTFS filesystem: {0}")]
+    NotNtfs(String),
     /// A structure the filesystem needs to be read is damaged beyond use.
     #[error("damaged filesystem: {0}")]
     Corrupt(String),

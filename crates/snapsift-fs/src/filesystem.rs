@@ -2,7 +2,8 @@
 //! byte to a file ([`Filesystem::locate`]) and the files' logical contents for the file pass
 //! ([`Filesystem::files`]).
 //!
-//! [`open`] picks the map for a volume's content: ext2/3/4 ([`crate::Ext4Map`]) or NTFS.
+//! [`open`] picks the map for a volume's content: ext2/3/4 ([`crate::Ext4Map`]) or NTFS
+//! ([`crate::NtfsMap`]).
 //! Volumes of other kinds have no map: their bytes are swept and reported with the volume
 //! only.
 
@@ -13,7 +14,7 @@ use snapsift_disk::Disk;
 
 use crate::content::FileContent;
 use crate::volume::{Content, Volume};
-use crate::{Ext4Map, FsError};
+use crate::{Ext4Map, FsError, NtfsMap};
 
 /// A filesystem, mapped once, then queried for every finding and read by the file pass.
 ///
@@ -59,6 +60,7 @@ pub fn open(disk: &dyn Disk, volume: &Volume) -> Result<Option<Box<dyn Filesyste
     let range: Range<u64> = volume.range.clone();
     Ok(match volume.content {
         Content::Ext => Some(Box::new(Ext4Map::build(disk, range)?)),
+        Content::Ntfs => Some(Box::new(NtfsMap::build(disk, range)?)),
         _ => None,
     })
 }

@@ -28,10 +28,13 @@ pub mod content;
 mod error;
 pub mod ext4;
 pub mod filesystem;
+pub mod ntfs;
+mod paint;
 pub mod volume;
 
 pub use content::{ContentReader, FileContent, Piece, Span};
 pub use error::FsError;
 pub use ext4::Ext4Map;
 pub use filesystem::{FileEntry, FileLocation, FileState, Filesystem, open};
+pub use ntfs::NtfsMap;
 pub use volume::{Content, Scheme, Volume, VolumeMap};

@@ -46,6 +46,11 @@ pub struct ScanArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Sweep the raw bytes only: skip the file pass (no secrets from compressed files,
+    /// archives, UTF-16 text or across a fragmented file's pieces; no archive member names).
+    #[arg(long)]
+    pub no_file_pass: bool,
+
     /// Scanning threads (0: one per core).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,

@@ -4,6 +4,18 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The bar while the disk is swept.
+const BYTES: &str = "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}";
+/// The bar while the file pass reads files.
+const FILES: &str = "{prefix} files [{bar:30}] {pos}/{len} ETA {eta}";
+
+/// A bar style from a template.
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("the template is valid")
+        .progress_chars("=> ")
+}
+
 /// A progress bar for one disk: bytes done, rate and ETA, drawn only when standard error is a
 /// terminal and `--quiet` is off; otherwise every method does nothing.
 pub struct Progress {
@@ -17,17 +29,24 @@ impl Progress {
             ProgressBar::hidden()
         } else {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-                )
-                .expect("the template is valid")
-                .progress_chars("=> "),
-            );
+            bar.set_style(style(BYTES));
             bar.set_prefix(image.to_owned());
             bar
         };
         Progress { bar }
+    }
+
+    /// The file pass begins: it will read `total` files.
+    pub fn start_files(&self, total: u64) {
+        self.bar.set_style(style(FILES));
+        self.bar.set_position(0);
+        self.bar.set_length(total);
+    }
+
+    /// The sweep begins: the bar counts bytes again (its length is set by `start`).
+    pub fn start_bytes(&self) {
+        self.bar.set_style(style(BYTES));
+        self.bar.set_position(0);
     }
 
     /// The scan will read `total` bytes.

@@ -162,9 +162,62 @@ fn gpt_disk_with_ext4_deleted_file_and_free_space() {
     );
     planted.push(Planted {
         rule: "connection-uri.password",
-        secret: leftover,
+        secret: leftover.clone(),
     });
-    assert_found_exactly(&disk, &planted);
+    let scan = assert_found_exactly(&disk, &planted);
+    let attributed = assert_attributed_as_tsk_says(&disk, &scan, 2048);
+    assert_eq!(
+        attributed,
+        planted.len() - 1,
+        "every secret but the unpartitioned one"
+    );
+    assert_eq!(location_of(&scan, &leftover)["state"], "unpartitioned");
+    let deleted = location_of(&scan, &planted[1].secret);
+    assert_eq!(
+        (&deleted["state"], &deleted["path"]),
+        (&"deleted".into(), &"/tmp/deploy/server.key".into())
+    );
+}
+
+/// Checks the file attribution of every finding in the ext4 partition starting at sector
+/// `start_sector` against The Sleuth Kit: `ifind -d` names the inode that holds the
+/// finding's block, `ffind` its path (`* ` before a deleted name). Returns the findings
+/// checked.
+fn assert_attributed_as_tsk_says(disk: &Path, scan: &Scan, start_sector: u64) -> usize {
+    let d = disk.to_str().unwrap();
+    let o = start_sector.to_string();
+    let text = |program: &str, args: &[&str]| String::from_utf8(run(program, args).stdout).unwrap();
+    let fsstat = text("fsstat", &["-o", &o, d]);
+    let block_size: u64 = fsstat
+        .lines()
+        .find_map(|l| l.strip_prefix("Block Size: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut checked = 0;
+    for f in &scan.findings {
+        let location = &f["location"];
+        let Some(volume_offset) = location["volume_offset"].as_u64() else {
+            continue;
+        };
+        let block = (volume_offset / block_size).to_string();
+        let inode: u64 = text("ifind", &["-o", &o, "-d", &block, d])
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("TSK finds no inode for block {block}: {f}"));
+        assert_eq!(location["inode"], inode, "{f}");
+        let path = text("ffind", &["-o", &o, d, &inode.to_string()]);
+        let path = path.lines().next().unwrap();
+        let (state, path) = match path.strip_prefix("* ") {
+            Some(old) => ("deleted", old),
+            None => ("allocated", path),
+        };
+        assert_eq!(location["path"], path, "{f}");
+        assert_eq!(location["state"], state, "{f}");
+        checked += 1;
+    }
+    checked
 }
 
 #[test]

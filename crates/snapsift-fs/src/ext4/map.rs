@@ -1,9 +1,6 @@
-//! The interval map: claims on byte ranges, each with a layer, painted into sorted,
-//! non-overlapping intervals (no I/O).
-
-use std::cmp::Reverse;
-use std::collections::BTreeSet;
-use std::ops::Range;
+//! The ext4 map's claims: who a byte range belongs to and which claim wins where they
+//! overlap, painted by the shared painter ([`crate::paint`]) into sorted, non-overlapping
+//! intervals (no I/O).
 
 use super::FileState;
 
@@ -48,88 +45,13 @@ pub(crate) enum Layer {
     Record,
 }
 
-/// One claim on a byte range of the volume.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Claim {
-    /// The range, in bytes from the volume start.
-    pub(crate) range: (u64, u64),
-    /// Its layer.
-    pub(crate) layer: Layer,
-    /// What it says the range is.
-    pub(crate) entry: Entry,
-}
+/// A claim of the ext4 map.
+pub(crate) type Claim = crate::paint::Claim<Layer, Entry>;
 
-/// A painted interval.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Interval {
-    /// First byte.
-    pub(crate) start: u64,
-    /// One past the last byte.
-    pub(crate) end: u64,
-    /// What it is.
-    pub(crate) entry: Entry,
-}
+/// A painted interval of the ext4 map.
+pub(crate) type Interval = crate::paint::Interval<Entry>;
 
-/// Paints `claims` over `0..len`: sorted, non-overlapping intervals covering every byte
-/// some claim covers, each taking the winning claim's entry; neighbours with the same entry
-/// are merged.
-pub(crate) fn paint(claims: &[Claim], len: u64) -> Vec<Interval> {
-    // (position, is_start, claim index), ends sorted before starts at the same position
-    // (it does not matter: all events at a position are applied before emitting).
-    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(claims.len().saturating_mul(2));
-    for (index, claim) in claims.iter().enumerate() {
-        let start = claim.range.0.min(len);
-        let end = claim.range.1.min(len);
-        if start < end {
-            events.push((start, true, index));
-            events.push((end, false, index));
-        }
-    }
-    events.sort_unstable();
-    let mut active: BTreeSet<(Reverse<Layer>, usize)> = BTreeSet::new();
-    let mut out: Vec<Interval> = Vec::new();
-    let mut i = 0;
-    while let Some(&(at, _, _)) = events.get(i) {
-        while let Some(&(pos, is_start, index)) = events.get(i) {
-            if pos != at {
-                break;
-            }
-            let key = (Reverse(claims[index].layer), index);
-            if is_start {
-                active.insert(key);
-            } else {
-                active.remove(&key);
-            }
-            i = i.saturating_add(1);
-        }
-        let Some(&(next, _, _)) = events.get(i) else {
-            break;
-        };
-        if let Some(&(_, winner)) = active.first() {
-            let entry = claims[winner].entry;
-            match out.last_mut() {
-                Some(last) if last.end == at && last.entry == entry => last.end = next,
-                _ => out.push(Interval {
-                    start: at,
-                    end: next,
-                    entry,
-                }),
-            }
-        }
-    }
-    out
-}
-
-/// The interval of `intervals` (sorted, non-overlapping) holding `offset`.
-pub(crate) fn find(intervals: &[Interval], offset: u64) -> Option<&Interval> {
-    let after = intervals.partition_point(|iv| iv.end <= offset);
-    intervals.get(after).filter(|iv| iv.start <= offset)
-}
-
-/// The range of an interval.
-pub(crate) fn range(interval: &Interval) -> Range<u64> {
-    interval.start..interval.end
-}
+pub(crate) use crate::paint::{find, paint, range};
 
 #[cfg(test)]
 mod tests {
@@ -199,6 +121,6 @@ mod tests {
         let painted = paint(&claims, 100);
         assert_eq!(painted.len(), 1);
         assert_eq!(range(&painted[0]), 0..20);
-        assert!(paint(&[], 10).is_empty());
+        assert!(paint::<Layer, Entry>(&[], 10).is_empty());
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod ntfs;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use snapsift_scan::Finding;
 
 use super::shown::Shown;
-use super::{Located, Place, Printer};
+use super::{Located, Location, Printer};
 
 /// Writes each finding as one JSON object on one line.
 ///
@@ -37,18 +37,23 @@ struct Record<'a> {
     offset: u64,
     length: u64,
     context: &'a str,
-    location: Option<Location<'a>>,
+    location: Option<JsonLocation<'a>>,
 }
 
-/// Where on the disk a finding is.
+/// Where a finding is.
 ///
-/// `partition` is the partition number as Linux numbers it, `null` outside partitions and on
-/// disks without a table; `volume_offset` is the offset from the start of the partition (or of
-/// the disk); `state` is `unpartitioned` for bytes outside every partition of a partitioned
-/// disk. `scheme` is `gpt`, `mbr`, `none` (a filesystem fills the disk) or `unknown` (raw sweep
-/// only); the location of a finding in a compressed stream is `null`.
+/// Volume level: `scheme` is `gpt`, `mbr`, `none` (a filesystem fills the disk) or `unknown`
+/// (raw sweep only); `partition` is the partition number as Linux numbers it, `null` outside
+/// partitions and on disks without a table; `volume_offset` is the offset from the start of
+/// the partition (or of the disk). File level, where the filesystem is mapped (ext2/3/4,
+/// NTFS): `state` (`allocated`, `slack`, `deleted`, `unallocated`, `metadata`, `journal`;
+/// `unpartitioned` outside every partition), `path`, `inode` or `mft_record`, and for secrets
+/// found inside a file's decoded contents `container` (the layers from the file to the
+/// secret, outermost first, each `{"kind", "member"}`), `encoding` (`utf-16le`/`utf-16be`
+/// when the secret was decoded from UTF-16) and `decoded_offset` (its offset in the decoded
+/// bytes). The location of a finding in a compressed image stream is `null`.
 #[derive(Serialize)]
-struct Location<'a> {
+struct JsonLocation<'a> {
     scheme: &'static str,
     partition: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,35 +65,74 @@ struct Location<'a> {
     volume_offset: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inode: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mft_record: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    container: Vec<JsonLayer<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decoded_offset: Option<u64>,
 }
 
-impl<'a> Location<'a> {
-    fn new(place: &Place<'a>, offset: u64) -> Option<Location<'a>> {
-        let scheme = place.volumes?.scheme.name();
-        let empty = Location {
-            scheme,
+#[derive(Serialize)]
+struct JsonLayer<'a> {
+    kind: &'static str,
+    member: Option<&'a str>,
+}
+
+impl<'a> JsonLocation<'a> {
+    fn new(location: &'a Location<'a>, offset: u64) -> Option<JsonLocation<'a>> {
+        let mut json = JsonLocation {
+            scheme: location.scheme?.name(),
             partition: None,
             partition_type: None,
             partition_name: None,
             filesystem: None,
             volume_offset: None,
             state: None,
+            path: None,
+            inode: None,
+            mft_record: None,
+            container: Vec::new(),
+            encoding: None,
+            decoded_offset: None,
         };
-        Some(match place.locate(offset) {
-            Located::Volume(volume) => Location {
-                partition: volume.number,
-                partition_type: volume.partition_type.as_deref(),
-                partition_name: volume.name.as_deref(),
-                filesystem: Some(volume.content.name()),
-                volume_offset: Some(offset.saturating_sub(volume.range.start)),
-                ..empty
-            },
-            Located::Unpartitioned => Location {
-                state: Some("unpartitioned"),
-                ..empty
-            },
-            Located::Unknown => empty,
-        })
+        match location.volume {
+            Located::Volume(volume) => {
+                json.partition = volume.number;
+                json.partition_type = volume.partition_type.as_deref();
+                json.partition_name = volume.name.as_deref();
+                json.filesystem = Some(volume.content.name());
+                json.volume_offset = Some(offset.saturating_sub(volume.range.start));
+            }
+            Located::Unpartitioned => json.state = Some("unpartitioned"),
+            Located::Unknown => {}
+        }
+        if let Some(file) = &location.file {
+            json.filesystem = Some(file.filesystem);
+            json.state = Some(file.state.as_str());
+            json.path = file.path.clone();
+            match file.id_name {
+                "mft_record" => json.mft_record = file.id,
+                _ => json.inode = file.id,
+            }
+            json.container = file
+                .chain
+                .iter()
+                .map(|l| JsonLayer {
+                    kind: l.kind,
+                    member: l.member.as_deref(),
+                })
+                .collect();
+            json.encoding = file.encoding;
+            json.decoded_offset = file.decoded_offset;
+        }
+        Some(json)
     }
 }
 
@@ -96,14 +140,15 @@ impl Printer for JsonlPrinter {
     fn print(
         &mut self,
         out: &mut dyn Write,
-        place: &Place<'_>,
+        image: &str,
+        location: &Location<'_>,
         finding: &Finding<'_>,
     ) -> io::Result<()> {
         let shown = Shown::new(finding, self.redact);
         let secret_hex = (!self.redact && std::str::from_utf8(&finding.secret).is_err())
             .then(|| finding.secret.iter().map(|b| format!("{b:02x}")).collect());
         let record = Record {
-            image: place.image,
+            image,
             rule: &finding.rule.id,
             rule_name: &finding.rule.name,
             confidence: finding.rule.confidence.as_str(),
@@ -112,7 +157,7 @@ impl Printer for JsonlPrinter {
             offset: finding.offset,
             length: finding.length(),
             context: &shown.context,
-            location: Location::new(place, finding.offset),
+            location: JsonLocation::new(location, finding.offset),
         };
         serde_json::to_writer(&mut *out, &record)?;
         out.write_all(b"\n")

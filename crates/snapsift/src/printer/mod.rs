@@ -11,18 +11,19 @@ mod text;
 use std::io::{self, Write};
 
 pub use jsonl::JsonlPrinter;
-pub use place::{Located, Place};
+pub use place::{FileAt, Layer, Located, Location, Place};
 pub use text::TextPrinter;
 
 use snapsift_scan::Finding;
 
 /// Writes one finding; where it was found comes with it.
 pub trait Printer {
-    /// Writes `finding`, found at `place`.
+    /// Writes `finding`, found in `image` at `location`.
     fn print(
         &mut self,
         out: &mut dyn Write,
-        place: &Place<'_>,
+        image: &str,
+        location: &Location<'_>,
         finding: &Finding<'_>,
     ) -> io::Result<()>;
 }

@@ -1,6 +1,7 @@
-//! Where a finding is, beyond its disk offset: the image and the volume.
+//! Where a finding is, beyond its disk offset: the image, the volume, the file, and for a
+//! secret found inside a file's decoded contents, the chain of containers that led to it.
 
-use snapsift_fs::{Scheme, Volume, VolumeMap};
+use snapsift_fs::{FileState, Filesystem, Scheme, Volume, VolumeMap};
 
 /// The image being scanned and what is known of its layout.
 #[derive(Clone, Copy, Debug)]
@@ -9,9 +10,12 @@ pub struct Place<'a> {
     pub image: &'a str,
     /// Its volumes; `None` for a stream, whose layout is not read.
     pub volumes: Option<&'a VolumeMap>,
+    /// The map of each volume's filesystem, in the order of `volumes.volumes` (`None` where
+    /// the volume holds no filesystem snapsift maps, or it could not be mapped).
+    pub filesystems: &'a [Option<Box<dyn Filesystem>>],
 }
 
-/// Where one offset of the image lies.
+/// Where one offset of the image lies, at the volume level.
 #[derive(Clone, Copy, Debug)]
 pub enum Located<'a> {
     /// In this volume (a partition, or the whole disk).
@@ -22,9 +26,101 @@ pub enum Located<'a> {
     Unknown,
 }
 
+/// One layer a secret was unpacked from: an archive member or a decoding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layer {
+    /// The container or encoding: `zip`, `tar`, `gzip`, `utf-16le`...
+    pub kind: &'static str,
+    /// The member's name inside an archive; `None` for compressed streams and encodings.
+    pub member: Option<String>,
+}
+
+/// What a filesystem says of a finding's bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileAt {
+    /// The filesystem: `ext4` or `ntfs`.
+    pub filesystem: &'static str,
+    /// The state of the bytes (for a file-pass finding, of the file).
+    pub state: FileState,
+    /// What `id` numbers: `inode` or `mft_record`.
+    pub id_name: &'static str,
+    /// The file's number.
+    pub id: Option<u64>,
+    /// The file's path.
+    pub path: Option<String>,
+    /// The containers and decodings from the file to the secret, outermost first; empty for
+    /// a secret in the file's own bytes.
+    pub chain: Vec<Layer>,
+    /// The encoding the secret was decoded from (`utf-16le`, `utf-16be`), if any.
+    pub encoding: Option<&'static str>,
+    /// For a secret found in decoded bytes (decompressed, decoded from UTF-16), its offset in
+    /// the decoded stream of the innermost layer; `None` when the secret lies on the disk.
+    pub decoded_offset: Option<u64>,
+}
+
+impl FileAt {
+    /// The path with its archive members: `/opt/app.jar!/BOOT-INF/application.properties`.
+    pub fn display_path(&self) -> Option<String> {
+        let mut path = self.path.clone()?;
+        for layer in &self.chain {
+            if let Some(member) = &layer.member {
+                path.push_str("!/");
+                path.push_str(member.trim_start_matches('/'));
+            }
+        }
+        Some(path)
+    }
+}
+
+/// Everything known of where a finding is.
+#[derive(Clone, Debug)]
+pub struct Location<'a> {
+    /// The volume level.
+    pub volume: Located<'a>,
+    /// The volume's partition scheme; `None` for a stream.
+    pub scheme: Option<Scheme>,
+    /// The file level, where a filesystem map knows it.
+    pub file: Option<FileAt>,
+}
+
 impl<'a> Place<'a> {
-    /// Where `offset` lies.
-    pub fn locate(&self, offset: u64) -> Located<'a> {
+    /// Where the disk byte `offset` lies: its volume, and what its filesystem says of it.
+    pub fn locate(&self, offset: u64) -> Location<'a> {
+        let volume = self.volume_at(offset);
+        let file = match volume {
+            Located::Volume(v) => self.filesystem_of(v).map(|fs| {
+                let found = fs.locate(offset.saturating_sub(v.range.start));
+                FileAt {
+                    filesystem: fs.kind(),
+                    state: found.state,
+                    id_name: fs.id_name(),
+                    id: found.inode,
+                    path: found.path,
+                    chain: Vec::new(),
+                    encoding: None,
+                    decoded_offset: None,
+                }
+            }),
+            _ => None,
+        };
+        Location {
+            volume,
+            scheme: self.volumes.map(|m| m.scheme),
+            file,
+        }
+    }
+
+    /// The location of a finding of the file pass: in `file` of the volume holding `offset`.
+    pub fn in_file(&self, offset: u64, file: FileAt) -> Location<'a> {
+        Location {
+            volume: self.volume_at(offset),
+            scheme: self.volumes.map(|m| m.scheme),
+            file: Some(file),
+        }
+    }
+
+    /// The volume holding `offset`.
+    fn volume_at(&self, offset: u64) -> Located<'a> {
         match self.volumes {
             None => Located::Unknown,
             Some(map) => match map.volume_at(offset) {
@@ -33,5 +129,12 @@ impl<'a> Place<'a> {
                 None => Located::Unknown,
             },
         }
+    }
+
+    /// The filesystem map of `volume`, if there is one.
+    fn filesystem_of(&self, volume: &Volume) -> Option<&'a dyn Filesystem> {
+        let map = self.volumes?;
+        let index = map.volumes.iter().position(|v| std::ptr::eq(v, volume))?;
+        self.filesystems.get(index)?.as_deref()
     }
 }

@@ -6,12 +6,14 @@ use snapsift_fs::Content;
 use snapsift_scan::Finding;
 
 use super::shown::Shown;
-use super::{Located, Place, Printer};
+use super::{FileAt, Located, Location, Printer};
 
-/// Writes each finding as a short block: where, what, the secret and its context line.
+/// Writes each finding as a short block: the file (path first), where on the disk, what,
+/// the secret and its context line.
 ///
 /// ```text
-/// disk.img  partition 1 (ext4, "root")  offset 1048576 (0x100000)  20 bytes
+/// /root/.aws/credentials  (allocated, inode 12)
+///   disk.img  partition 1 (ext4, "root")  offset 1048576 (0x100000)  20 bytes
 ///   aws.access-key-id [high] AWS access key ID
 ///   secret:  AKIA...
 ///   context: aws_access_key_id = AKIA...
@@ -32,16 +34,23 @@ impl Printer for TextPrinter {
     fn print(
         &mut self,
         out: &mut dyn Write,
-        place: &Place<'_>,
+        image: &str,
+        location: &Location<'_>,
         finding: &Finding<'_>,
     ) -> io::Result<()> {
         let shown = Shown::new(finding, self.redact);
         let rule = finding.rule;
+        let indent = match &location.file {
+            Some(file) => {
+                writeln!(out, "{}", file_label(file))?;
+                "  "
+            }
+            None => "",
+        };
         writeln!(
             out,
-            "{image}{volume}  offset {offset} ({offset:#x})  {length} bytes",
-            image = place.image,
-            volume = volume_label(place.locate(finding.offset)),
+            "{indent}{image}{volume}  offset {offset} ({offset:#x})  {length} bytes",
+            volume = volume_label(location.volume),
             offset = finding.offset,
             length = finding.length()
         )?;
@@ -60,6 +69,30 @@ impl Printer for TextPrinter {
         }
         writeln!(out, "  context: {}", shown.context)?;
         writeln!(out)
+    }
+}
+
+/// The file line: `/etc/app.jar!/config.properties  (allocated, inode 12, zip, utf-16le)`,
+/// or the state alone where no file is known: `unallocated (ext4)`.
+fn file_label(file: &FileAt) -> String {
+    let mut facts = vec![file.state.as_str().to_owned()];
+    if let Some(id) = file.id {
+        let name = match file.id_name {
+            "mft_record" => "MFT record",
+            other => other,
+        };
+        facts.push(format!("{name} {id}"));
+    }
+    facts.extend(file.chain.iter().map(|l| l.kind.to_owned()));
+    facts.extend(file.encoding.map(str::to_owned));
+    if let Some(offset) = file.decoded_offset {
+        facts.push(format!("decoded offset {offset}"));
+    }
+    let facts = facts.join(", ");
+    match file.display_path() {
+        Some(path) => format!("{path}  ({facts})"),
+        None if file.id.is_some() => format!("(no name)  ({facts})"),
+        None => format!("{}  ({}, no file)", file.state.as_str(), file.filesystem),
     }
 }
 

@@ -158,6 +158,22 @@ pub fn debugfs_rm(image: &Path, path: &str) {
     );
 }
 
+/// Runs `debugfs` commands (one per line) in write mode on the ext4 image.
+pub fn debugfs_script(image: &Path, commands: &str) {
+    let script = image.with_extension("debugfs-commands");
+    fs::write(&script, commands).unwrap();
+    run(
+        "debugfs",
+        &[
+            "-w",
+            "-f",
+            script.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ],
+    );
+    fs::remove_file(script).unwrap();
+}
+
 /// Creates a sparse file of `size` bytes.
 pub fn sparse_file(path: &Path, size: u64) {
     fs::File::create(path).unwrap().set_len(size).unwrap();

@@ -1,0 +1,283 @@
+//! One file of the file pass: its head sniffed, then either expanded (containers, UTF-16
+//! text) or read around its seams.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::ops::Range;
+
+use snapsift_disk::Disk;
+use snapsift_fs::{FileContent, FileEntry};
+use snapsift_scan::{Finding, ReadScanner};
+use snapsift_unpack::{Encoding, Layer, Leaf, Limits, Visitor};
+
+use crate::{FileFinding, FilePassSummary, Problem};
+
+/// Bytes of a file's head given to the sniffer.
+const HEAD: u64 = 4096;
+
+/// What one file gave.
+#[derive(Default)]
+pub(crate) struct FileOutput<'m> {
+    pub(crate) findings: Vec<FileFinding<'m>>,
+    pub(crate) problems: Vec<Problem>,
+    pub(crate) summary: FilePassSummary,
+}
+
+/// Reads one file of a filesystem.
+pub(crate) struct FileReader<'a> {
+    pub(crate) disk: &'a dyn Disk,
+    /// The volume's first byte on the disk.
+    pub(crate) volume_start: u64,
+    /// The file's index in the filesystem's list.
+    pub(crate) index: usize,
+    pub(crate) entry: &'a FileEntry,
+    pub(crate) limits: &'a Limits,
+    /// Bytes read on each side of a seam: enough for any match that crosses it, with its
+    /// look-around and context line.
+    pub(crate) seam_radius: u64,
+}
+
+impl FileReader<'_> {
+    /// Scans the file: sniffs its head, then expands it or reads around its seams.
+    pub(crate) fn scan<'m>(&self, scanner: &mut ReadScanner<'m>) -> FileOutput<'m> {
+        let mut out = FileOutput::default();
+        let content = &self.entry.content;
+        if content.size == 0 {
+            return out;
+        }
+        out.summary.files = 1;
+        let mut head = vec![0u8; usize::try_from(content.size.min(HEAD)).unwrap_or(0)];
+        if let Err(error) = content.read_at(self.disk, self.volume_start, 0, &mut head) {
+            self.problem(
+                &mut out,
+                Vec::new(),
+                format!("cannot read the file: {error}"),
+            );
+            return out;
+        }
+        if snapsift_unpack::sniff(&head).is_some() {
+            self.expand(scanner, &mut out);
+        } else {
+            self.around_seams(scanner, &mut out);
+        }
+        out
+    }
+
+    /// Expands the file and scans every leaf.
+    fn expand<'m>(&self, scanner: &mut ReadScanner<'m>, out: &mut FileOutput<'m>) {
+        out.summary.expanded = 1;
+        let content = &self.entry.content;
+        let root = content.reader(self.disk, self.volume_start);
+        let mut visitor = LeafScanner {
+            file: self,
+            scanner,
+            out,
+        };
+        if let Err(error) = snapsift_unpack::unpack(root, content.size, self.limits, &mut visitor) {
+            let message = format!("cannot expand the file: {error}");
+            self.problem(visitor.out, Vec::new(), message);
+        }
+    }
+
+    /// Reads the file around each seam and keeps the findings that cross one and do not lie
+    /// contiguously on the disk (the sweep sees the others).
+    fn around_seams<'m>(&self, scanner: &mut ReadScanner<'m>, out: &mut FileOutput<'m>) {
+        let content = &self.entry.content;
+        let seams = content.seams();
+        if seams.is_empty() {
+            return;
+        }
+        out.summary.seams = seams.len() as u64;
+        let mut seen: HashSet<(usize, u64)> = HashSet::new();
+        for (window, inside) in seam_windows(&seams, self.seam_radius, content.size) {
+            let mut bytes =
+                vec![0u8; usize::try_from(window.end.saturating_sub(window.start)).unwrap_or(0)];
+            if let Err(error) =
+                content.read_at(self.disk, self.volume_start, window.start, &mut bytes)
+            {
+                let message = format!("cannot read bytes {window:?} of the file: {error}");
+                self.problem(out, Vec::new(), message);
+                continue;
+            }
+            let mut found = Vec::new();
+            let _ = scanner.scan(&mut bytes.as_slice(), &mut |f| found.push(f));
+            for finding in found {
+                let start = window.start.saturating_add(finding.offset);
+                let end = start.saturating_add(finding.length());
+                let crosses = inside.iter().any(|&s| start < s && s < end);
+                if !crosses || content.volume_range(start..end).is_some() {
+                    continue;
+                }
+                let rule = rule_index(&finding);
+                if !seen.insert((rule, start)) {
+                    continue;
+                }
+                out.findings
+                    .push(self.in_file_bytes(finding, start, Vec::new()));
+            }
+        }
+    }
+
+    /// A finding in the file's own bytes at file offset `start`.
+    fn in_file_bytes<'m>(
+        &self,
+        mut finding: Finding<'m>,
+        start: u64,
+        chain: Vec<Layer>,
+    ) -> FileFinding<'m> {
+        let content = &self.entry.content;
+        let end = start.saturating_add(finding.length());
+        let on_disk = content.volume_range(start..end).map(|r| self.disk_range(r));
+        finding.offset = match &on_disk {
+            Some(range) => range.start,
+            None => self.disk_offset_of(content, start),
+        };
+        FileFinding {
+            finding,
+            file: self.index,
+            chain,
+            file_offset: Some(start),
+            decoded_offset: None,
+            encoding: None,
+            on_disk,
+        }
+    }
+
+    /// A finding in decoded bytes, at `decoded` in the innermost layer of `chain`.
+    fn in_decoded<'m>(
+        &self,
+        mut finding: Finding<'m>,
+        decoded: u64,
+        chain: Vec<Layer>,
+        encoding: Encoding,
+    ) -> FileFinding<'m> {
+        finding.offset = self.disk_offset_of(&self.entry.content, 0);
+        FileFinding {
+            finding,
+            file: self.index,
+            chain,
+            file_offset: None,
+            decoded_offset: Some(decoded),
+            encoding: match encoding {
+                Encoding::Bytes => None,
+                other => Some(other.as_str()),
+            },
+            on_disk: None,
+        }
+    }
+
+    /// The disk offset of the file's byte `at`, or of the first byte after it that lies on
+    /// the disk, or the volume's start if none does.
+    fn disk_offset_of(&self, content: &FileContent, at: u64) -> u64 {
+        let on_disk = content.volume_range(at..at.saturating_add(1)).or_else(|| {
+            content.spans.iter().filter(|s| s.end() > at).find_map(|s| {
+                let from = s.start.max(at);
+                content.volume_range(from..from.saturating_add(1))
+            })
+        });
+        match on_disk {
+            Some(range) => self.volume_start.saturating_add(range.start),
+            None => self.volume_start,
+        }
+    }
+
+    fn disk_range(&self, volume: Range<u64>) -> Range<u64> {
+        self.volume_start.saturating_add(volume.start)..self.volume_start.saturating_add(volume.end)
+    }
+
+    fn problem(&self, out: &mut FileOutput<'_>, chain: Vec<Layer>, message: String) {
+        out.problems.push(Problem {
+            file: self.index,
+            chain,
+            message,
+        });
+    }
+}
+
+/// The rule of a finding, as a number for deduplication.
+fn rule_index(finding: &Finding<'_>) -> usize {
+    std::ptr::from_ref(finding.rule) as usize
+}
+
+/// Windows around `seams` (sorted): each seam with `radius` bytes on each side, clipped to
+/// the file, windows that touch merged, each with the seams inside it.
+fn seam_windows(seams: &[u64], radius: u64, size: u64) -> Vec<(Range<u64>, Vec<u64>)> {
+    let mut windows: Vec<(Range<u64>, Vec<u64>)> = Vec::new();
+    for &seam in seams {
+        let window = seam.saturating_sub(radius)..seam.saturating_add(radius).min(size);
+        match windows.last_mut() {
+            Some((last, inside)) if window.start <= last.end => {
+                last.end = last.end.max(window.end);
+                inside.push(seam);
+            }
+            _ => windows.push((window, vec![seam])),
+        }
+    }
+    windows
+}
+
+/// The unpacking visitor: scans each leaf and places its findings.
+struct LeafScanner<'a, 'b, 'm> {
+    file: &'a FileReader<'a>,
+    scanner: &'b mut ReadScanner<'m>,
+    out: &'b mut FileOutput<'m>,
+}
+
+impl Visitor for LeafScanner<'_, '_, '_> {
+    type Error = std::convert::Infallible;
+
+    fn leaf(&mut self, leaf: &Leaf<'_>, content: &mut dyn Read) -> Result<(), Self::Error> {
+        self.out.summary.leaves = self.out.summary.leaves.saturating_add(1);
+        let mut found = Vec::new();
+        let scanned = self.scanner.scan(content, &mut |f| found.push(f));
+        let chain = leaf.chain.to_vec();
+        match scanned {
+            Ok(len) => {
+                self.out.summary.leaf_bytes = self.out.summary.leaf_bytes.saturating_add(len);
+            }
+            Err(error) => {
+                let message = format!("cannot read to the end: {error}");
+                self.file.problem(self.out, chain.clone(), message);
+            }
+        }
+        for finding in found {
+            let placed = match leaf.origin {
+                Some(origin) => {
+                    let start = origin.saturating_add(finding.offset);
+                    self.file.in_file_bytes(finding, start, chain.clone())
+                }
+                None => {
+                    let decoded = finding.offset;
+                    self.file
+                        .in_decoded(finding, decoded, chain.clone(), leaf.encoding)
+                }
+            };
+            self.out.findings.push(placed);
+        }
+        Ok(())
+    }
+
+    fn problem(
+        &mut self,
+        chain: &[Layer],
+        problem: &snapsift_unpack::Problem,
+    ) -> Result<(), Self::Error> {
+        self.file
+            .problem(self.out, chain.to_vec(), problem.to_string());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_merge_and_clip() {
+        assert_eq!(
+            seam_windows(&[10, 30, 100], 15, 110),
+            vec![(0..45, vec![10, 30]), (85..110, vec![100])]
+        );
+        assert!(seam_windows(&[], 15, 110).is_empty());
+    }
+}

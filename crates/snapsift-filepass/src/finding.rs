@@ -1,0 +1,42 @@
+//! What the file pass reports: findings placed in a file (and its containers), and problems.
+
+use std::ops::Range;
+
+use snapsift_scan::Finding;
+use snapsift_unpack::Layer;
+
+/// A secret the file pass found in a file.
+#[derive(Clone, Debug)]
+pub struct FileFinding<'m> {
+    /// The finding. Its `offset` is the disk offset of the secret's first byte where that is
+    /// known (the secret's bytes lie in the file's own bytes), else the disk offset of the
+    /// file's first byte (the secret was decoded: see `decoded_offset`).
+    pub finding: Finding<'m>,
+    /// The file, as an index into the filesystem's [`files`](snapsift_fs::Filesystem::files).
+    pub file: usize,
+    /// The containers and decodings from the file to the secret, outermost first; empty when
+    /// the secret is in the file's own bytes.
+    pub chain: Vec<Layer>,
+    /// The secret's offset in the file, when it lies in the file's own bytes (a plain file,
+    /// a tar member, a stored zip entry).
+    pub file_offset: Option<u64>,
+    /// The secret's offset in the decoded bytes of the innermost layer, when it was decoded
+    /// (decompressed, or transcoded from UTF-16).
+    pub decoded_offset: Option<u64>,
+    /// The encoding the secret was decoded from (`utf-16le`, `utf-16be`), if any.
+    pub encoding: Option<&'static str>,
+    /// The disk bytes the secret lies in, verbatim and contiguously, if it does: then the byte
+    /// sweep finds it too, at `on_disk.start`, and the two are one occurrence.
+    pub on_disk: Option<Range<u64>>,
+}
+
+/// Something the file pass could not read or expand: never skipped silently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The file, as an index into the filesystem's files.
+    pub file: usize,
+    /// The layers down to where the problem is; empty for the file itself.
+    pub chain: Vec<Layer>,
+    /// What went wrong, for people.
+    pub message: String,
+}

@@ -1,0 +1,226 @@
+//! Shared by the unpack tests: running the real tools that build the inputs, a visitor that
+//! records everything it is handed, and generated fake secrets.
+
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use snapsift_unpack::{Encoding, Layer, Leaf, Limits, Problem, Summary, Visitor, unpack};
+
+/// A temporary directory for one test's files.
+pub fn workdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("snapsift-unpack-test-")
+        .tempdir()
+        .unwrap()
+}
+
+/// Runs `script` with `sh -e` in `dir`, failing the test with its standard error if it fails.
+pub fn sh(dir: &Path, script: &str) {
+    let output = Command::new("sh")
+        .args(["-ec", script])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run sh: {e}"));
+    assert!(
+        output.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Writes `content` to `dir/name`, creating the directories on the way.
+pub fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// Writes `count` small files `m/00.txt`, `m/01.txt`... under `dir`, for archives with many
+/// members.
+pub fn write_members(dir: &Path, count: usize) {
+    for i in 0..count {
+        write(dir, &format!("m/{i:02}.txt"), format!("member {i}\n"));
+    }
+}
+
+/// Deterministic pseudo-random numbers (xorshift64).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `len` pseudo-random bytes.
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// A fake Alibaba Cloud AccessKey ID (`LTAI` and 20 letters and digits), generated from
+/// `seed`: never a real one.
+pub fn fake_key(seed: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let tail: String = (0..20)
+        .map(|_| ALPHABET[(rng.next() % ALPHABET.len() as u64) as usize] as char)
+        .collect();
+    format!("LTAI{tail}")
+}
+
+/// A text file's worth of lines around `secret`.
+pub fn config_text(name: &str, secret: &str) -> String {
+    format!(
+        "# {name}\nserver.port=8080\nlogging.level.root=INFO\n\
+         alibaba.cloud.access-key-id={secret}\nspring.application.name={name}\n"
+    )
+}
+
+/// What the visitor saw of one leaf.
+#[derive(Debug)]
+pub struct Seen {
+    /// The chain, each layer as it displays (`zip:path`).
+    pub chain: Vec<String>,
+    pub encoding: Encoding,
+    pub origin: Option<u64>,
+    pub len: Option<u64>,
+    /// The content, up to [`Collect::keep`] bytes.
+    pub content: Vec<u8>,
+    /// All the bytes the content yielded.
+    pub read: u64,
+}
+
+/// A visitor that records leaves and problems in order.
+pub struct Collect {
+    /// How many bytes of each leaf's content to keep.
+    pub keep: usize,
+    pub leaves: Vec<Seen>,
+    pub problems: Vec<(Vec<String>, Problem)>,
+    /// `leaf <chain>` and `problem <chain>` in the order they came.
+    pub order: Vec<String>,
+}
+
+impl Default for Collect {
+    fn default() -> Self {
+        Collect {
+            keep: usize::MAX,
+            leaves: Vec::new(),
+            problems: Vec::new(),
+            order: Vec::new(),
+        }
+    }
+}
+
+/// `a > b > c`.
+pub fn render(chain: &[Layer]) -> Vec<String> {
+    chain.iter().map(|layer| layer.to_string()).collect()
+}
+
+impl Visitor for Collect {
+    type Error = std::io::Error;
+
+    fn leaf(&mut self, leaf: &Leaf<'_>, content: &mut dyn Read) -> Result<(), Self::Error> {
+        let mut kept = Vec::new();
+        let mut read = 0u64;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = content.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            read += n as u64;
+            let room = self.keep.saturating_sub(kept.len()).min(n);
+            kept.extend_from_slice(&buf[..room]);
+        }
+        let chain = render(leaf.chain);
+        self.order.push(format!("leaf {}", chain.join(" > ")));
+        self.leaves.push(Seen {
+            chain,
+            encoding: leaf.encoding,
+            origin: leaf.origin,
+            len: leaf.len,
+            content: kept,
+            read,
+        });
+        Ok(())
+    }
+
+    fn problem(&mut self, chain: &[Layer], problem: &Problem) -> Result<(), Self::Error> {
+        let chain = render(chain);
+        self.order.push(format!("problem {}", chain.join(" > ")));
+        self.problems.push((chain, problem.clone()));
+        Ok(())
+    }
+}
+
+impl Collect {
+    /// The leaf with this chain; fails the test if there is none or several.
+    pub fn leaf(&self, chain: &[&str]) -> &Seen {
+        let found: Vec<&Seen> = self
+            .leaves
+            .iter()
+            .filter(|seen| seen.chain == chain)
+            .collect();
+        assert_eq!(found.len(), 1, "leaf {chain:?} among {:#?}", self.chains());
+        found[0]
+    }
+
+    /// Every leaf's chain, joined with ` > `.
+    pub fn chains(&self) -> Vec<String> {
+        self.leaves
+            .iter()
+            .map(|seen| seen.chain.join(" > "))
+            .collect()
+    }
+
+    /// The text of the leaf with this chain.
+    pub fn text(&self, chain: &[&str]) -> String {
+        String::from_utf8(self.leaf(chain).content.clone()).unwrap()
+    }
+
+    /// The problems, each as `chain: message`.
+    pub fn problem_lines(&self) -> Vec<String> {
+        self.problems
+            .iter()
+            .map(|(chain, problem)| format!("{}: {problem}", chain.join(" > ")))
+            .collect()
+    }
+}
+
+/// Unpacks the file at `path` with `limits`, recording everything.
+pub fn unpack_path(path: &Path, limits: &Limits) -> (Collect, Summary) {
+    let mut visitor = Collect::default();
+    let summary = unpack_into(path, limits, &mut visitor);
+    (visitor, summary)
+}
+
+/// Unpacks the file at `path` into `visitor`.
+pub fn unpack_into(path: &Path, limits: &Limits, visitor: &mut Collect) -> Summary {
+    let file = File::open(path).unwrap();
+    let len = file.metadata().unwrap().len();
+    unpack(file, len, limits, visitor).unwrap()
+}
+
+/// Checks that each leaf with an origin is found verbatim at that offset of `root`.
+pub fn assert_origins(root: &Path, visitor: &Collect) {
+    let bytes = std::fs::read(root).unwrap();
+    for seen in &visitor.leaves {
+        if let Some(origin) = seen.origin {
+            let start = origin as usize;
+            let end = start + seen.content.len();
+            assert!(
+                bytes.get(start..end) == Some(&seen.content[..]),
+                "the bytes at {origin} are not the content of {:?}",
+                seen.chain
+            );
+        }
+    }
+}

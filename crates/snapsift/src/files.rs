@@ -1,0 +1,187 @@
+//! The file pass of one image, and how its findings meet the byte sweep's.
+//!
+//! The file pass runs first, over every mapped filesystem. Its findings are of two kinds
+//! (see `snapsift_filepass`): those whose secret also lies verbatim on the disk, which the
+//! sweep will find again at the same offset, and those it cannot (decoded bytes, secrets
+//! across a seam). The first kind waits here, by disk offset, for the sweep: when the sweep
+//! reports that offset, the occurrence is printed once, with the file pass's location (it
+//! names the archive member). The second kind, and any of the first the sweep did not report,
+//! are printed after the sweep.
+//!
+//! Decoded bytes can still lie verbatim on the disk: compressors store what they cannot
+//! shrink (xz and deflate stored blocks), so a short file's secret may be both on the disk,
+//! inside the compressed file, and in its decoded stream. When the sweep reports a secret
+//! inside a file (per the filesystem map) and the file pass decoded the same secret, by the
+//! same rule, from that file, the two are one occurrence: it is printed once, with the file
+//! pass's chain and the sweep's exact disk offset.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use snapsift_disk::Disk;
+use snapsift_filepass::{FileFinding, FilePassConfig};
+use snapsift_fs::{FileState, Filesystem, VolumeMap};
+use snapsift_match::Matcher;
+use snapsift_scan::Finding;
+
+use crate::printer::{FileAt, Layer};
+use crate::progress::Progress;
+
+/// The file pass's findings of one image, with where each is.
+#[derive(Default)]
+pub struct FileFindings<'m> {
+    /// Findings the sweep will see too, by disk offset.
+    twins: HashMap<u64, (FileAt, Finding<'m>)>,
+    /// Findings in decoded bytes, by what identifies them: (volume start, file number, rule,
+    /// secret). The sweep may see them too, inside the same file.
+    decoded: HashMap<DecodedKey, Vec<(FileAt, Finding<'m>)>>,
+    /// Findings only the file pass sees.
+    only: Vec<(FileAt, Finding<'m>)>,
+}
+
+/// What identifies a decoded finding: (volume start, file number, rule id, secret).
+type DecodedKey = (u64, u64, String, Vec<u8>);
+
+impl<'m> FileFindings<'m> {
+    /// Runs the file pass over every filesystem of the image.
+    pub fn collect(
+        image: &str,
+        disk: &dyn Disk,
+        volumes: &VolumeMap,
+        filesystems: &[Option<Box<dyn Filesystem>>],
+        matcher: &'m Matcher,
+        config: &FilePassConfig,
+        progress: &Progress,
+    ) -> anyhow::Result<FileFindings<'m>> {
+        let mut found = FileFindings::default();
+        let total: u64 = filesystems
+            .iter()
+            .flatten()
+            .map(|fs| fs.files().len() as u64)
+            .sum();
+        progress.start_files(total);
+        let mut done_before = 0u64;
+        for (volume, fs) in volumes.volumes.iter().zip(filesystems) {
+            let Some(fs) = fs else { continue };
+            let report = |done: u64| progress.set(done_before.saturating_add(done));
+            let output =
+                snapsift_filepass::run(disk, volume.range.start, &**fs, matcher, config, &report)?;
+            done_before = done_before.saturating_add(fs.files().len() as u64);
+            let files = fs.files();
+            for problem in &output.problems {
+                let at = file_at(&**fs, &files[problem.file], &problem.chain, None, None);
+                let path = at.display_path().unwrap_or_else(|| "(no name)".into());
+                progress.suspend(|| {
+                    eprintln!("snapsift: {image}: note: {path}: {}", problem.message);
+                });
+            }
+            for finding in output.findings {
+                found.add(volume.range.start, &**fs, files, finding);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Files one finding of the file pass.
+    fn add(
+        &mut self,
+        volume_start: u64,
+        fs: &dyn Filesystem,
+        files: &[snapsift_fs::FileEntry],
+        f: FileFinding<'m>,
+    ) {
+        let entry = &files[f.file];
+        let at = file_at(fs, entry, &f.chain, f.decoded_offset, f.encoding);
+        let Some(on_disk) = f.on_disk else {
+            if f.decoded_offset.is_some() {
+                let key = (
+                    volume_start,
+                    entry.id,
+                    f.finding.rule.id.clone(),
+                    f.finding.secret.clone(),
+                );
+                self.decoded.entry(key).or_default().push((at, f.finding));
+            } else {
+                self.only.push((at, f.finding));
+            }
+            return;
+        };
+        match self.twins.entry(on_disk.start) {
+            Entry::Vacant(slot) => {
+                slot.insert((at, f.finding));
+            }
+            // The same disk bytes read through two files: a deleted file whose blocks a live
+            // one now holds. The live file names them.
+            Entry::Occupied(mut slot) => {
+                if slot.get().0.state == FileState::Deleted && at.state != FileState::Deleted {
+                    slot.insert((at, f.finding));
+                }
+            }
+        }
+    }
+
+    /// The file pass's version of the sweep's finding `finding`, if it has one: the same
+    /// occurrence, better located. `volume_start` and `file` say where the filesystem map
+    /// places the sweep's finding.
+    pub fn take_twin(
+        &mut self,
+        finding: &Finding<'m>,
+        volume_start: Option<u64>,
+        file: Option<&FileAt>,
+    ) -> Option<(FileAt, Finding<'m>)> {
+        if let Some(twin) = self.twins.remove(&finding.offset) {
+            return Some(twin);
+        }
+        let id = file?.id?;
+        let key = (
+            volume_start?,
+            id,
+            finding.rule.id.clone(),
+            finding.secret.clone(),
+        );
+        let pending = self.decoded.get_mut(&key)?;
+        let (at, mut decoded) = pending.pop()?;
+        if pending.is_empty() {
+            self.decoded.remove(&key);
+        }
+        // The sweep knows where the bytes are.
+        decoded.offset = finding.offset;
+        Some((at, decoded))
+    }
+
+    /// What is left once the sweep is done: the findings only the file pass saw, and twins
+    /// the sweep did not report, in disk order.
+    pub fn into_rest(self) -> Vec<(FileAt, Finding<'m>)> {
+        let mut rest: Vec<(FileAt, Finding<'m>)> = self.twins.into_values().collect();
+        rest.extend(self.decoded.into_values().flatten());
+        rest.extend(self.only);
+        rest.sort_by_key(|(_, f)| f.offset);
+        rest
+    }
+}
+
+/// The location of a file-pass finding in `entry` of `fs`.
+fn file_at(
+    fs: &dyn Filesystem,
+    entry: &snapsift_fs::FileEntry,
+    chain: &[snapsift_filepass::Layer],
+    decoded_offset: Option<u64>,
+    encoding: Option<&'static str>,
+) -> FileAt {
+    FileAt {
+        filesystem: fs.kind(),
+        state: entry.state,
+        id_name: fs.id_name(),
+        id: Some(entry.id),
+        path: entry.path.clone(),
+        chain: chain
+            .iter()
+            .map(|l| Layer {
+                kind: l.kind.as_str(),
+                member: l.member.clone(),
+            })
+            .collect(),
+        encoding,
+        decoded_offset,
+    }
+}
