@@ -12,8 +12,12 @@
 //!   contents but no inode numbers, extents, bitmaps or deleted inodes, and is not `Send`; it
 //!   remains the candidate for reading live files' logical contents in the file pass.
 //!
-//! What it will hold: NTFS attribution (through `ntfs`), and the file pass for what a byte
-//! sweep cannot read (compressed or fragmented files, archives, UTF-16 text).
+//! * [`NtfsMap`]: the same for an NTFS volume (MFT records for inodes, `path:stream` for
+//!   alternate data streams, the MFT mapped record by record), with the `ntfs` crate reading
+//!   the boot sector and the MFT's place and everything else parsed here (see [`ntfs`] for
+//!   where the line falls and why);
+//! * [`FileContent`]: each listed file's or stream's logical contents for the file pass,
+//!   LZNT1-compressed NTFS units decoded as they are read.
 //!
 //! Like `snapsift-disk`, it parses untrusted bytes: parsing is kept apart from I/O, and every
 //! offset computed from on-disk values is checked, never wrapped.

@@ -30,7 +30,7 @@
 //! The `ntfs` crate (`Ntfs::new`) reads and validates the boot sector (sector, cluster and
 //! record sizes, the MFT's position) and decodes the `$MFT` record's `$DATA` runs
 //! (`NtfsAttributeValue::NonResident`, `data_runs()`), which say where the rest of the MFT
-//! lies; it reads through [`io::VolumeReader`], a `Read + Seek` view of the volume. The rest
+//! lies; it reads through `io::VolumeReader`, a `Read + Seek` view of the volume. The rest
 //! is parsed here, and why:
 //! * Records not in use: the crate opens records by number but keeps no position of an
 //!   attribute's bytes in the record, nor says which bytes the update sequence replaced; the

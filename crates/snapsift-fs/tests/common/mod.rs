@@ -64,6 +64,25 @@ impl Rng {
     }
 }
 
+/// Damages 1 to 40 places of `bytes` inside `hot`: a flipped bit, a random byte, or a
+/// 32-bit word set to 0, all ones, 1 or a random value (what hostile lengths and offsets
+/// look like).
+pub fn damage(bytes: &mut [u8], rng: &mut Rng, hot: std::ops::Range<usize>) {
+    let flips = 1 + rng.below(40);
+    for _ in 0..flips {
+        let at = hot.start + rng.below((hot.end - hot.start) as u64) as usize;
+        match rng.below(3) {
+            0 => bytes[at] ^= 1 << rng.below(8),
+            1 => bytes[at] = rng.next() as u8,
+            _ => {
+                let at = at & !3;
+                let value = [0u32, u32::MAX, 1, rng.next() as u32][rng.below(4) as usize];
+                bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            }
+        }
+    }
+}
+
 /// Deterministic bytes with no zero byte (mke2fs -d turns zero blocks into holes).
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);

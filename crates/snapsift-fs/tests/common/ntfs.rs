@@ -122,6 +122,23 @@ impl Tree {
     }
 }
 
+/// Makes `dir` (on an ntfs-3g mount with compression allowed) a directory whose new files
+/// are compressed.
+pub fn compressed_dir(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    run(
+        "setfattr",
+        &[
+            "-h",
+            "-v",
+            "0x00000800",
+            "-n",
+            "system.ntfs_attrib_be",
+            dir.to_str().unwrap(),
+        ],
+    );
+}
+
 /// Text that compresses well.
 pub fn text(lines: usize) -> Vec<u8> {
     (0..lines)
@@ -156,18 +173,7 @@ pub fn populate(root: &Path, many: usize) -> Tree {
     expected.extend_from_slice(&tail);
     tree.live.insert("/sparse.img".into(), expected);
     // Compressed: files created in a directory marked compressed are compressed.
-    fs::create_dir_all(root.join("comp")).unwrap();
-    run(
-        "setfattr",
-        &[
-            "-h",
-            "-v",
-            "0x00000800",
-            "-n",
-            "system.ntfs_attrib_be",
-            root.join("comp").to_str().unwrap(),
-        ],
-    );
+    compressed_dir(&root.join("comp"));
     tree.put(root, "comp/log.txt", &text(6000));
     tree.put(root, "comp/random.bin", &noise(7, 70_000));
     let mut mixed = text(1500);
