@@ -13,7 +13,6 @@ use common::{run, workdir};
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::Path;
 
 use snapsift_disk::Disk;
 use snapsift_fs::{FileState, Filesystem, NtfsMap, Piece, VolumeMap};
@@ -499,7 +498,7 @@ fn ntfs_inside_a_gpt_partition() {
     const MIB: u64 = 1 << 20;
     let dir = workdir();
     let part = dir.path().join("part.img");
-    mkntfs(&part, 12 * MIB, None);
+    mkntfs(&part, 12 * MIB, Some(CLUSTER as u32));
     let mount = Mount::new(&part, &dir.path().join("mnt"));
     let mut tree = Tree::default();
     tree.put(&mount.dir, "Windows/System32/config/creds.txt", CREDENTIALS);
@@ -534,9 +533,8 @@ fn ntfs_inside_a_gpt_partition() {
     let blob = names.iter().find(|n| n.path == "/data/blob.bin").unwrap();
     let stat = istat(&disk_path, 2048, blob.record);
     let data = stat.attributes.iter().find(|a| a.kind == "$DATA").unwrap();
-    let cluster_size = 12 * MIB / (12 * MIB / 4096); // mkntfs's default for a small volume
     for &cluster in &data.clusters {
-        let loc = fs.locate(cluster * cluster_size + 7);
+        let loc = fs.locate(cluster * CLUSTER + 7);
         assert_eq!(loc.state, FileState::Allocated);
         assert_eq!(loc.inode, Some(blob.record));
         assert_eq!(loc.path.as_deref(), Some("/data/blob.bin"));
@@ -548,7 +546,6 @@ fn ntfs_inside_a_gpt_partition() {
         assert_eq!(&got, &tree.live[path], "{path}");
     }
     assert_eq!(fs.files().len(), 2);
-    let _ = Path::new(d);
 }
 
 #[test]
@@ -559,4 +556,69 @@ fn a_volume_without_ntfs_is_refused() {
         Err(snapsift_fs::FsError::NotNtfs(_))
     ));
     assert!(NtfsMap::build(&disk, 0..100).is_err());
+}
+
+#[test]
+fn a_file_with_more_streams_than_its_record_holds_spans_extension_records() {
+    let dir = workdir();
+    let image = dir.path().join("ntfs.img");
+    mkntfs(&image, 8 << 20, Some(CLUSTER as u32));
+    let mount = Mount::new(&image, &dir.path().join("mnt"));
+    // Forty resident streams of 300 bytes do not fit in one 1 KiB record: ntfs-3g moves
+    // attributes to extension records listed by an $ATTRIBUTE_LIST.
+    let mut tree = Tree::default();
+    tree.put(&mount.dir, "streams.bin", &common::noise(1, 50_000));
+    for i in 0..40 {
+        tree.put(
+            &mount.dir,
+            &format!("streams.bin:s{i:02}"),
+            &common::noise(100 + i, 300),
+        );
+    }
+    mount.finish();
+
+    let disk = snapsift_disk::open(&image).unwrap();
+    let map = NtfsMap::build(&*disk, 0..disk.size()).unwrap();
+    assert!(map.notes().is_empty(), "{:?}", map.notes());
+    let record = fls(&image, 0)
+        .iter()
+        .find(|n| n.path == "/streams.bin")
+        .unwrap()
+        .record;
+    let stat = istat(&image, 0, record);
+    assert!(
+        stat.attributes.iter().any(|a| a.kind == "$ATTRIBUTE_LIST"),
+        "{stat:?}"
+    );
+    let listed: Vec<_> = map.files().iter().filter(|f| f.id == record).collect();
+    assert_eq!(listed.len(), 41);
+    for file in &listed {
+        let path = file.path.as_deref().unwrap();
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut file.content.reader(&*disk, 0), &mut got).unwrap();
+        assert!(got == tree.live[path], "{path}");
+    }
+    // Each stream's bytes, wherever in the MFT they are, are its own.
+    let image_bytes = fs::read(&image).unwrap();
+    let mut found = 0;
+    for i in 0..40 {
+        let path = format!("/streams.bin:s{i:02}");
+        let value = &tree.live[&path];
+        let Some(at) = image_bytes.windows(32).position(|w| w == &value[..32]) else {
+            continue;
+        };
+        let loc = map.locate(at as u64 + 1);
+        assert_eq!(loc.state, FileState::Allocated, "{path}");
+        assert_eq!(loc.inode, Some(record), "{path}");
+        assert_eq!(loc.path.as_deref(), Some(path.as_str()));
+        found += 1;
+    }
+    assert!(found >= 30, "{found}");
+    let data = stat
+        .attributes
+        .iter()
+        .find(|a| a.kind == "$DATA" && a.name.is_none())
+        .unwrap();
+    let loc = map.locate(data.clusters[0] * CLUSTER);
+    assert_eq!(loc.path.as_deref(), Some("/streams.bin"));
 }

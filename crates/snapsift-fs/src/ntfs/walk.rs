@@ -368,6 +368,10 @@ impl Walker<'_> {
             }
             let first_cluster = offset.saturating_mul(8);
             for (i, &byte) in (0u64..).zip(buf.iter()) {
+                // Whole bytes continuing the current run (or gap) need no look at each bit.
+                if (byte == 0xFF && set_from.is_some()) || (byte == 0 && set_from.is_none()) {
+                    continue;
+                }
                 let base = first_cluster.saturating_add(i.saturating_mul(8));
                 for bit in 0..8u64 {
                     let set = byte & (1 << bit) != 0;

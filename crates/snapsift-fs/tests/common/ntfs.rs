@@ -340,8 +340,8 @@ pub fn istat(image: &Path, offset: u64, record: u64) -> Istat {
         if !in_attributes {
             continue;
         }
-        if let Some(rest) = line.strip_prefix("Type: ") {
-            let (kind, rest) = rest.split_once(" (").unwrap();
+        // With an attribute list, istat first lists its entries ("Type: 128-1 MFT Entry: 65").
+        if let Some((kind, rest)) = line.strip_prefix("Type: ").and_then(|r| r.split_once(" (")) {
             let (id, rest) = rest.split_once(')').unwrap();
             let name = rest
                 .split("Name: ")
