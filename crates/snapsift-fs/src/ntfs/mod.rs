@@ -32,17 +32,21 @@
 //! (`NtfsAttributeValue::NonResident`, `data_runs()`), which say where the rest of the MFT
 //! lies; it reads through `io::VolumeReader`, a `Read + Seek` view of the volume. The rest
 //! is parsed here, and why:
-//! * Records not in use: the crate opens records by number but keeps no position of an
-//!   attribute's bytes in the record, nor says which bytes the update sequence replaced; the
-//!   map needs both for every record (where a resident value lies on the disk, verbatim or
-//!   not), in use or not, so `record` parses records and their attribute headers, and
-//!   `runs` decodes data runs, for all records alike.
-//! * Hostile records: the crate reads some attribute fields without checking them against
-//!   the record's length (a non-resident header cut short panics), and its index iterator
-//!   follows B-tree subnodes with no visited set (a node naming itself never returns). The
-//!   map reads images it does not trust and must neither panic nor hang, so the `$MFT`
-//!   record is validated here before the crate sees it, and indexes are not walked at all:
-//!   names come from each record's own `$FILE_NAME`, which also serves deleted files.
+//! * Hostile records: from its source, the crate reads some attribute fields without
+//!   checking them against the record's length (a non-resident header cut short indexes past
+//!   the record and panics), it panics on an I/O error inside the boot sector (seen: a volume
+//!   shorter than a sector), and its index iterator follows B-tree subnodes with no visited
+//!   set (a node naming itself never returns). The map reads images it does not trust and
+//!   must neither panic nor hang, so a record may reach the crate only once it has been
+//!   validated here, which already takes parsing it: every record, in use or not, is parsed
+//!   once, here (`record`: header, update
+//!   sequence, attribute headers; `runs`: data runs). The boot sector is handed to the
+//!   crate from memory, and the `$MFT` record only after `record` accepted it.
+//! * Indexes are not walked at all: names come from each record's own `$FILE_NAME` (which
+//!   also names deleted files, whose index entries are gone), so index blocks are mapped as
+//!   their directory's metadata but not read, and need no budget.
+//! * Update sequences: whether a resident value lies verbatim on the disk depends on which
+//!   bytes the fixup replaced, which the crate does not expose.
 //! * Data runs at cluster 0: the crate reads a run whose offset is 0 as sparse, but
 //!   `$Boot`'s run is one byte of offset 0 (cluster 0, not sparse).
 //! * Compression (`lznt1`) and mapping every byte (`stream`, the painter): the crate
