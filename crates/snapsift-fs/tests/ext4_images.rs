@@ -643,7 +643,10 @@ fn check_contents(image: &Path, tree: &Path, map: &Ext4Map) -> (usize, usize, us
     }
     // ext4-view loads no filesystem with inline data; where it loads, it reads nearly all.
     if view.is_some() {
-        assert!(by_ext4_view * 10 >= live * 9, "{by_ext4_view} of {live} read by ext4-view");
+        assert!(
+            by_ext4_view * 10 >= live * 9,
+            "{by_ext4_view} of {live} read by ext4-view"
+        );
     }
     (live, deleted, fragmented)
 }
