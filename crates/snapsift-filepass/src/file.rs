@@ -6,7 +6,7 @@ use std::io::Read;
 use std::ops::Range;
 
 use snapsift_disk::Disk;
-use snapsift_fs::{FileContent, FileEntry};
+use snapsift_fs::{FileContent, FileEntry, Piece};
 use snapsift_scan::{Finding, ReadScanner};
 use snapsift_unpack::{Encoding, Layer, Leaf, Limits, Visitor};
 
@@ -57,10 +57,32 @@ impl FileReader<'_> {
         }
         if snapsift_unpack::sniff(&head).is_some() {
             self.expand(scanner, &mut out);
+        } else if has_hidden_bytes(content) {
+            self.whole_file(scanner, &mut out);
         } else {
             self.around_seams(scanner, &mut out);
         }
         out
+    }
+
+    /// Scans the whole file, keeping the findings that do not lie contiguously on the disk:
+    /// for files with bytes the sweep cannot read as they are (NTFS compression units,
+    /// held bytes an update sequence interrupts).
+    fn whole_file<'m>(&self, scanner: &mut ReadScanner<'m>, out: &mut FileOutput<'m>) {
+        let content = &self.entry.content;
+        let mut found = Vec::new();
+        let mut reader = content.reader(self.disk, self.volume_start);
+        if let Err(error) = scanner.scan(&mut reader, &mut |f| found.push(f)) {
+            self.problem(out, Vec::new(), format!("cannot read the file: {error}"));
+        }
+        for finding in found {
+            let start = finding.offset;
+            let end = start.saturating_add(finding.length());
+            if content.volume_range(start..end).is_none() {
+                out.findings
+                    .push(self.in_file_bytes(finding, start, Vec::new()));
+            }
+        }
     }
 
     /// Expands the file and scans every leaf.
@@ -192,6 +214,16 @@ impl FileReader<'_> {
             message,
         });
     }
+}
+
+/// Whether some of the file's bytes lie nowhere on the disk as they read (compressed, or
+/// interrupted by an update sequence): then the sweep cannot see them, seam or not.
+fn has_hidden_bytes(content: &FileContent) -> bool {
+    content.spans.iter().any(|span| match &span.piece {
+        Piece::Volume(_) | Piece::Zeros | Piece::Held { at: Some(_), .. } => false,
+        // Held bytes interrupted on disk, compression units, and whatever comes next.
+        _ => true,
+    })
 }
 
 /// The rule of a finding, as a number for deduplication.

@@ -69,7 +69,7 @@ impl<'m> FileFindings<'m> {
             done_before = done_before.saturating_add(fs.files().len() as u64);
             let files = fs.files();
             for problem in &output.problems {
-                let at = file_at(&**fs, &files[problem.file], &problem.chain, None, None);
+                let at = file_at(&**fs, &files[problem.file], &problem.chain, None);
                 let path = at.display_path().unwrap_or_else(|| "(no name)".into());
                 progress.suspend(|| {
                     eprintln!("snapsift: {image}: note: {path}: {}", problem.message);
@@ -91,7 +91,7 @@ impl<'m> FileFindings<'m> {
         f: FileFinding<'m>,
     ) {
         let entry = &files[f.file];
-        let at = file_at(fs, entry, &f.chain, f.decoded_offset, f.encoding);
+        let at = file_at(fs, entry, &f.chain, Some(&f));
         let Some(on_disk) = f.on_disk else {
             if f.decoded_offset.is_some() {
                 let key = (
@@ -165,8 +165,7 @@ fn file_at(
     fs: &dyn Filesystem,
     entry: &snapsift_fs::FileEntry,
     chain: &[snapsift_filepass::Layer],
-    decoded_offset: Option<u64>,
-    encoding: Option<&'static str>,
+    finding: Option<&FileFinding<'_>>,
 ) -> FileAt {
     FileAt {
         filesystem: fs.kind(),
@@ -181,7 +180,8 @@ fn file_at(
                 member: l.member.clone(),
             })
             .collect(),
-        encoding,
-        decoded_offset,
+        encoding: finding.and_then(|f| f.encoding),
+        file_offset: finding.and_then(|f| f.file_offset),
+        decoded_offset: finding.and_then(|f| f.decoded_offset),
     }
 }

@@ -25,17 +25,6 @@ fn sh(dir: &Path, script: &str) {
     assert!(status.success(), "{script}");
 }
 
-/// The one finding of `secret`, failing if it was reported more or less than once.
-fn only<'s>(scan: &'s Scan, secret: &str) -> &'s Value {
-    let found: Vec<&Value> = scan
-        .findings
-        .iter()
-        .filter(|f| f["secret"] == secret)
-        .collect();
-    assert_eq!(found.len(), 1, "{secret}: {found:?}\n{}", scan.stderr);
-    found[0]
-}
-
 /// The path with members of a finding's location, and its container kinds.
 fn chain(finding: &Value) -> (String, Vec<String>) {
     let location = &finding["location"];
@@ -201,7 +190,7 @@ fn secrets_in_compressed_archived_utf16_deleted_and_fragmented_files() {
 
     let mut stored_in_compressed = 0;
     for (secret, path, kinds) in &expected {
-        let finding = only(&scan, secret);
+        let finding = scan.only(secret);
         assert_eq!(
             chain(finding),
             (
@@ -227,8 +216,7 @@ fn secrets_in_compressed_archived_utf16_deleted_and_fragmented_files() {
             more => panic!("{secret} at {more:?}"),
         }
     }
-    let encoded = only(
-        &scan,
+    let encoded = scan.only(
         &expected
             .iter()
             .find(|e| e.1 == "/srv/notes-utf16.txt")
@@ -238,7 +226,7 @@ fn secrets_in_compressed_archived_utf16_deleted_and_fragmented_files() {
     assert_eq!(encoded["location"]["encoding"], "utf-16le");
 
     // The stored member: one finding at the byte the sweep sees, named by the file pass.
-    let member = only(&scan, &stored);
+    let member = scan.only(&stored);
     assert_eq!(
         chain(member),
         (
@@ -253,14 +241,14 @@ fn secrets_in_compressed_archived_utf16_deleted_and_fragmented_files() {
     assert!(member["location"]["decoded_offset"].is_null());
 
     // The deleted gzip file: decoded from the blocks its inode still records.
-    let old = only(&scan, &deleted);
+    let old = scan.only(&deleted);
     assert_eq!(chain(old), ("/tmp/old.sql.gz".into(), vec!["gzip".into()]));
     assert_eq!(old["location"]["state"], "deleted");
 
     // The fragmented file: every secret once, in /frag; some lie across two pieces.
     let mut split = 0;
     for secret in &across {
-        let finding = only(&scan, secret);
+        let finding = scan.only(secret);
         assert_eq!(finding["location"]["path"], "/frag", "{finding}");
         if offsets_of(&image, secret.as_bytes()).is_empty() {
             split += 1;
@@ -274,7 +262,7 @@ fn secrets_in_compressed_archived_utf16_deleted_and_fragmented_files() {
     // Without the file pass, only what lies on the disk is found, with the tar as its file.
     let sweep = Scan::run(&[&image], &["--no-file-pass"]);
     assert_eq!(
-        only(&sweep, &stored)["location"]["path"],
+        sweep.only(&stored)["location"]["path"],
         "/srv/etc-backup.tar"
     );
     assert_eq!(

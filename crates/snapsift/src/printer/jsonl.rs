@@ -50,8 +50,9 @@ struct Record<'a> {
 /// `unpartitioned` outside every partition), `path`, `inode` or `mft_record`, and for secrets
 /// found inside a file's decoded contents `container` (the layers from the file to the
 /// secret, outermost first, each `{"kind", "member"}`), `encoding` (`utf-16le`/`utf-16be`
-/// when the secret was decoded from UTF-16) and `decoded_offset` (its offset in the decoded
-/// bytes). The location of a finding in a compressed image stream is `null`.
+/// when the secret was decoded from UTF-16), `decoded_offset` (its offset in the decoded
+/// bytes) or `file_offset` (for a secret the file pass found in the file's own bytes: across
+/// two pieces of a fragmented file, in an NTFS-compressed file). The location of a finding in a compressed image stream is `null`.
 #[derive(Serialize)]
 struct JsonLocation<'a> {
     scheme: &'static str,
@@ -75,6 +76,8 @@ struct JsonLocation<'a> {
     container: Vec<JsonLayer<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     encoding: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_offset: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     decoded_offset: Option<u64>,
 }
@@ -100,6 +103,7 @@ impl<'a> JsonLocation<'a> {
             mft_record: None,
             container: Vec::new(),
             encoding: None,
+            file_offset: None,
             decoded_offset: None,
         };
         match location.volume {
@@ -130,6 +134,7 @@ impl<'a> JsonLocation<'a> {
                 })
                 .collect();
             json.encoding = file.encoding;
+            json.file_offset = file.file_offset;
             json.decoded_offset = file.decoded_offset;
         }
         Some(json)

@@ -53,6 +53,8 @@ pub struct FileAt {
     pub chain: Vec<Layer>,
     /// The encoding the secret was decoded from (`utf-16le`, `utf-16be`), if any.
     pub encoding: Option<&'static str>,
+    /// For a secret in the file's own bytes found by the file pass, its offset in the file.
+    pub file_offset: Option<u64>,
     /// For a secret found in decoded bytes (decompressed, decoded from UTF-16), its offset in
     /// the decoded stream of the innermost layer; `None` when the secret lies on the disk.
     pub decoded_offset: Option<u64>,
@@ -98,6 +100,7 @@ impl<'a> Place<'a> {
                     path: found.path,
                     chain: Vec::new(),
                     encoding: None,
+                    file_offset: None,
                     decoded_offset: None,
                 }
             }),

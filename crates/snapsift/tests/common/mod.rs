@@ -259,6 +259,18 @@ impl Scan {
         map
     }
 
+    /// The one finding of `secret`, failing the test if it was reported more or less than
+    /// once.
+    pub fn only(&self, secret: &str) -> &Value {
+        let found: Vec<&Value> = self
+            .findings
+            .iter()
+            .filter(|f| f["secret"] == secret)
+            .collect();
+        assert_eq!(found.len(), 1, "{secret}: {found:?}\n{}", self.stderr);
+        found[0]
+    }
+
     /// (rule, offset, secret) of every finding, in output order.
     pub fn triples(&self) -> Vec<(String, u64, String)> {
         self.findings
