@@ -11,7 +11,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
 
 /// `ntfs-3g` in the foreground (so that unmounting waits for everything to be written), with
 /// Windows stream names (`file:stream`) and compression allowed.
