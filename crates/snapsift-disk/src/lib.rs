@@ -116,13 +116,13 @@ fn open_in_chain(path: &Path, opener: &mut Opener) -> Result<Box<dyn Disk>, Disk
     formats::open(host, opener)
 }
 
-/// Checks that `offset..offset + len` lies within a disk of `size` bytes.
-fn check_bounds(offset: u64, len: usize, size: u64) -> Result<(), DiskError> {
+/// Checks that `offset..offset + len` lies within a disk of `size` bytes; returns its end.
+fn check_bounds(offset: u64, len: usize, size: u64) -> Result<u64, DiskError> {
     let out_of_bounds = || DiskError::OutOfBounds { offset, len, size };
     let len64 = u64::try_from(len).map_err(|_| out_of_bounds())?;
     let end = offset.checked_add(len64).ok_or_else(out_of_bounds)?;
     if end > size {
         return Err(out_of_bounds());
     }
-    Ok(())
+    Ok(end)
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Rng, noise, run, workdir};
+use common::{Rng, damage, noise, run, workdir};
 
 use std::fs;
 use std::path::Path;
@@ -234,19 +234,7 @@ fn random_damage_never_panics() {
     let mut built = 0;
     for round in 0..250 {
         let mut bytes = pristine.clone();
-        let flips = 1 + rng.below(40);
-        for _ in 0..flips {
-            let at = rng.below(hot) as usize;
-            match rng.below(3) {
-                0 => bytes[at] ^= 1 << rng.below(8),
-                1 => bytes[at] = rng.next() as u8,
-                _ => {
-                    let at = at & !3;
-                    let value = [0u32, u32::MAX, 1, rng.next() as u32][rng.below(4) as usize];
-                    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
-                }
-            }
-        }
+        damage(&mut bytes, &mut rng, 0..hot);
         if round % 5 == 0 {
             // Sometimes the superblock itself.
             let at = 1024 + rng.below(1024) as usize;

@@ -650,13 +650,7 @@ impl Disk for SparseVhd {
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        check_bounds(offset, buf.len(), self.size())?;
-        let len = u64::try_from(buf.len()).map_err(|_| DiskError::InvalidRange {
-            start: offset,
-            end: u64::MAX,
-        })?;
-        // In bounds, so offset + len <= size.
-        let end = offset.saturating_add(len);
+        let end = check_bounds(offset, buf.len(), self.size())?;
         let block_size = self.layout.block_size;
         let mut assembler = Assembler::new(&self.host, self.parent.as_deref(), offset, buf);
         for (block, within, n) in block_pieces(offset, end, block_size) {

@@ -207,11 +207,9 @@ impl Disk for Qcow2Disk {
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
-        check_bounds(offset, buf.len(), self.size())?;
+        let end = check_bounds(offset, buf.len(), self.size())?;
         let cluster_size = self.header.cluster_size();
         let l2_entries = self.header.l2_entries();
-        // In bounds: offset + len fits (checked above).
-        let end = offset.saturating_add(buf.len() as u64);
         let mut assembler = Assembler::new(&self.host, self.backing.as_deref(), offset, buf);
         // One inflated cluster, allocated on the first compressed cluster of this read.
         let mut inflated = Vec::new();
