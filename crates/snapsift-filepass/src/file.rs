@@ -110,7 +110,7 @@ impl FileReader<'_> {
             return;
         }
         out.summary.seams = seams.len() as u64;
-        let mut seen: HashSet<(usize, u64)> = HashSet::new();
+        let mut seen: HashSet<(String, u64)> = HashSet::new();
         for (window, inside) in seam_windows(&seams, self.seam_radius, content.size) {
             let mut bytes =
                 vec![0u8; usize::try_from(window.end.saturating_sub(window.start)).unwrap_or(0)];
@@ -130,8 +130,7 @@ impl FileReader<'_> {
                 if !crosses || content.volume_range(start..end).is_some() {
                     continue;
                 }
-                let rule = rule_index(&finding);
-                if !seen.insert((rule, start)) {
+                if !seen.insert((finding.rule.id.clone(), start)) {
                     continue;
                 }
                 out.findings
@@ -191,11 +190,10 @@ impl FileReader<'_> {
     /// The disk offset of the file's byte `at`, or of the first byte after it that lies on
     /// the disk, or the volume's start if none does.
     fn disk_offset_of(&self, content: &FileContent, at: u64) -> u64 {
-        let on_disk = content.volume_range(at..at.saturating_add(1)).or_else(|| {
-            content.spans.iter().filter(|s| s.end() > at).find_map(|s| {
-                let from = s.start.max(at);
-                content.volume_range(from..from.saturating_add(1))
-            })
+        // The span holding `at` comes first (its start clipped to `at`), then the ones after.
+        let on_disk = content.spans.iter().filter(|s| s.end() > at).find_map(|s| {
+            let from = s.start.max(at);
+            content.volume_range(from..from.saturating_add(1))
         });
         match on_disk {
             Some(range) => self.volume_start.saturating_add(range.start),
@@ -224,11 +222,6 @@ fn has_hidden_bytes(content: &FileContent) -> bool {
         // Held bytes interrupted on disk, compression units, and whatever comes next.
         _ => true,
     })
-}
-
-/// The rule of a finding, as a number for deduplication.
-fn rule_index(finding: &Finding<'_>) -> usize {
-    std::ptr::from_ref(finding.rule) as usize
 }
 
 /// Windows around `seams` (sorted): each seam with `radius` bytes on each side, clipped to
