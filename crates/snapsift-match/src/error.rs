@@ -13,6 +13,14 @@ pub enum RuleError {
         /// The id.
         id: String,
     },
+    /// A rule names (in `pair` or `supersedes`) a rule the set does not have.
+    #[error("rule {rule} names rule {named:?}, which is not defined")]
+    UnknownRule {
+        /// The rule's id.
+        rule: String,
+        /// The id it names.
+        named: String,
+    },
     /// A rule's pattern does not parse or compile.
     #[error("rule {rule}: invalid pattern: {message}")]
     Pattern {

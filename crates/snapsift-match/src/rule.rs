@@ -9,6 +9,11 @@
 //! confidence = "high"                 # low | medium | high
 //! pattern = '''\b(?:AKIA|ASIA)[A-Z2-7]{16}\b'''
 //! # max_len = 4096                    # only for patterns whose length is unbounded
+//! checks = ["aws-key-id", "placeholder"]  # offline checks a match must pass (see `checks`)
+//! # supersedes = ["private-key.pkcs8"] # matches of these rules inside one of this rule's go
+//! # [rule.pair]                         # this rule's matches are IDs whose secret half is
+//! # secret = "aws.secret-access-key"    #   found by another rule: one finding when the two
+//! # within = 1024                       #   lie within this many bytes of each other
 //! examples = ["aws_access_key_id = AKIA..."]
 //! negative_examples = ["AKIA-not-a-key"]
 //! ```
@@ -16,7 +21,14 @@
 //! Patterns are byte-oriented regexes (`regex-syntax` syntax with Unicode off: `.` and classes
 //! match bytes, `\b` and `\w` are ASCII). Every pattern must begin with literal text: the
 //! literals a match can start with are extracted from the pattern and become the rule's
-//! anchors (see [`crate::Matcher`]).
+//! anchors (see [`crate::Matcher`]). Case-insensitive keywords are written as the casings that
+//! occur (`(?:password|Password|PASSWORD)`): each is an anchor, and `(?i)` would make hundreds.
+//!
+//! A pattern may name one capture group `secret`: the finding's secret is then that group (the
+//! value of `password = value`), and the rest of the match is the evidence around it. Without
+//! it, the whole match is the secret.
+//!
+//! Every rule also finds its matches written as UTF-16LE text (see [`crate::Matcher`]).
 
 use serde::Deserialize;
 
@@ -64,10 +76,32 @@ pub struct Rule {
     /// unbounded (a match longer than this is not found).
     #[serde(default)]
     pub max_len: Option<usize>,
+    /// Names of the offline checks a match must pass to be reported, in the order they run,
+    /// each `name` or `name:argument` (see [`crate::checks`]).
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Ids of rules whose matches lying inside a match of this rule are not reported: this
+    /// rule says more about those bytes (a cloud service-account file holds a private key).
+    #[serde(default)]
+    pub supersedes: Vec<String>,
+    /// For a rule that finds the ID half of a credential: where its secret half is found.
+    #[serde(default)]
+    pub pair: Option<Pairing>,
     /// Texts in which the rule must find a match.
     pub examples: Vec<String>,
     /// Texts in which the rule must find nothing.
     pub negative_examples: Vec<String>,
+}
+
+/// How an ID rule's matches meet their secret halves (`[rule.pair]` in a rule file).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Pairing {
+    /// The id of the rule that finds the secret half.
+    pub secret: String,
+    /// The largest distance in bytes between the ID's match and the secret's match (from the
+    /// end of the first to the start of the second, in either order) for them to be a pair.
+    pub within: u64,
 }
 
 /// An ordered list of rules with unique ids.
@@ -99,7 +133,41 @@ impl RuleSet {
                 });
             }
         }
-        Ok(RuleSet { rules: file.rule })
+        let set = RuleSet { rules: file.rule };
+        set.check_references()?;
+        Ok(set)
+    }
+
+    /// This set with the rules of `other` added: a rule of `other` whose id is already here
+    /// replaces that rule in place; the others are appended in their order.
+    pub fn with_overrides(mut self, other: RuleSet) -> Result<RuleSet, RuleError> {
+        for rule in other.rules {
+            match self.rules.iter_mut().find(|r| r.id == rule.id) {
+                Some(slot) => *slot = rule,
+                None => self.rules.push(rule),
+            }
+        }
+        self.check_references()?;
+        Ok(self)
+    }
+
+    /// Every rule named by a `pair` or `supersedes` exists.
+    fn check_references(&self) -> Result<(), RuleError> {
+        for rule in &self.rules {
+            let named = rule
+                .supersedes
+                .iter()
+                .chain(rule.pair.as_ref().map(|p| &p.secret));
+            for id in named {
+                if !self.rules.iter().any(|r| &r.id == id) {
+                    return Err(RuleError::UnknownRule {
+                        rule: rule.id.clone(),
+                        named: id.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The rules, in file order.
