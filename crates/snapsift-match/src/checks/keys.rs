@@ -318,3 +318,117 @@ mod tests {
         assert!(rsa(&neg).is_err());
     }
 }
+
+#[cfg(test)]
+mod structure_tests {
+    use super::*;
+
+    /// A DER element with a short or long length.
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let len = content.len();
+        let head = if len < 128 {
+            vec![tag, len as u8]
+        } else {
+            vec![tag, 0x82, (len >> 8) as u8, len as u8]
+        };
+        [head, content.to_vec()].concat()
+    }
+
+    fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+        tlv(0x30, &parts.concat())
+    }
+
+    fn int(v: &[u8]) -> Vec<u8> {
+        tlv(0x02, v)
+    }
+
+    const ED25519: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
+
+    #[test]
+    fn pkcs8_optional_fields_and_unknown_algorithms() {
+        let inner = tlv(0x04, &tlv(0x04, &[9; 32]));
+        let alg = seq(&[ED25519.to_vec()]);
+        let attrs = tlv(0xa0, &seq(&[]));
+        let public = tlv(0x81, &[0, 1, 2]);
+        let v1 = seq(&[int(&[1]), alg.clone(), inner.clone(), attrs.clone(), public]);
+        assert_eq!(pkcs8(&v1).unwrap(), vec![Fact::new("key_type", "ed25519")]);
+        let with_attrs = seq(&[int(&[0]), alg.clone(), inner.clone(), attrs]);
+        assert!(pkcs8(&with_attrs).is_ok());
+        // An Ed25519 key of 31 bytes.
+        let short = seq(&[int(&[0]), alg.clone(), tlv(0x04, &tlv(0x04, &[9; 31]))]);
+        assert!(pkcs8(&short).is_err());
+        // A trailing element that is not [0] or [1].
+        let extra = seq(&[int(&[0]), alg, inner.clone(), int(&[5])]);
+        assert!(pkcs8(&extra).is_err());
+        // An algorithm not known here: its OID as a fact.
+        let other = seq(&[
+            int(&[0]),
+            seq(&[tlv(0x06, &[0x2b, 0x06, 0x01, 0x04])]),
+            inner,
+        ]);
+        assert_eq!(
+            pkcs8(&other).unwrap(),
+            vec![Fact::new("algorithm", "1.3.6.1.4")]
+        );
+    }
+
+    #[test]
+    fn sec1_parameters_and_public_key() {
+        let p256 = tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]);
+        let key = tlv(0x04, &[5; 32]);
+        let public = tlv(0xa1, &tlv(0x03, &[0, 4, 1, 2]));
+        let full = seq(&[int(&[1]), key.clone(), tlv(0xa0, &p256), public.clone()]);
+        assert_eq!(
+            ec(&full).unwrap(),
+            vec![Fact::new("key_type", "ec"), Fact::new("curve", "P-256")]
+        );
+        assert!(ec(&seq(&[int(&[1]), key.clone()])).is_ok());
+        assert!(ec(&seq(&[int(&[1]), key.clone(), public.clone()])).is_ok());
+        for bad in [
+            seq(&[int(&[0]), key.clone()]),
+            seq(&[int(&[1]), tlv(0x04, &[])]),
+            seq(&[int(&[1]), key.clone(), tlv(0xa0, &int(&[1]))]),
+            seq(&[int(&[1]), key.clone(), tlv(0xa1, &tlv(0x03, &[]))]),
+            seq(&[int(&[1]), key.clone(), public.clone(), tlv(0xa0, &p256)]),
+            seq(&[int(&[1])]),
+        ] {
+            assert!(ec(&bad).is_err(), "{bad:02x?}");
+        }
+    }
+
+    #[test]
+    fn dsa_and_encrypted_pkcs8_structures() {
+        let six = |v: u8| {
+            seq(&[
+                int(&[v]),
+                int(&[0x7f; 128]),
+                int(&[3]),
+                int(&[2]),
+                int(&[5]),
+                int(&[1]),
+            ])
+        };
+        assert_eq!(
+            dsa(&six(0)).unwrap(),
+            vec![Fact::new("key_type", "dsa"), Fact::new("key_bits", "1023")]
+        );
+        assert!(dsa(&six(1)).is_err());
+        let pbes2 = tlv(
+            0x06,
+            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d],
+        );
+        let enc = seq(&[seq(&[pbes2.clone(), seq(&[])]), tlv(0x04, &[1; 16])]);
+        assert_eq!(
+            encrypted_pkcs8(&enc).unwrap(),
+            vec![
+                Fact::new("encrypted", "yes"),
+                Fact::new("encryption", "pbes2")
+            ]
+        );
+        assert!(
+            encrypted_pkcs8(&seq(&[seq(std::slice::from_ref(&pbes2)), tlv(0x04, &[])])).is_err()
+        );
+        assert!(encrypted_pkcs8(&seq(&[seq(&[int(&[1])]), tlv(0x04, &[1])])).is_err());
+        assert!(encrypted_pkcs8(&seq(&[seq(&[pbes2]), tlv(0x04, &[1]), int(&[0])])).is_err());
+    }
+}

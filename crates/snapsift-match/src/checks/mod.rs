@@ -35,7 +35,8 @@
 //!   says why, and the reason never contains the secret (nor decoded bytes of it), so it can
 //!   be logged.
 //!
-//! Each check's exact rule is documented on its module and summarised in [`Check::parse`].
+//! Each check's exact rule is summarised in [`Check::parse`] and documented in full on its
+//! (private) module, `src/checks/<check>.rs`, which `cargo doc --document-private-items` shows.
 
 #![cfg_attr(
     not(test),
@@ -95,7 +96,8 @@ pub struct Evidence<'a> {
 pub struct Fact {
     /// The fact's name, a lowercase identifier such as `key_type`.
     pub name: &'static str,
-    /// The fact's value, printable ASCII (values read from the evidence are sanitised).
+    /// The fact's value: text without control characters (values read from the evidence are
+    /// reported only when printable, or with control characters shown as `.`).
     pub value: String,
 }
 
@@ -127,15 +129,6 @@ impl Verdict {
 
 /// What a check concluded, before it becomes a [`Verdict`]: facts, or why not.
 pub(crate) type Outcome = Result<Vec<Fact>, String>;
-
-impl From<Outcome> for Verdict {
-    fn from(outcome: Outcome) -> Verdict {
-        match outcome {
-            Ok(facts) => Verdict::Passed(facts),
-            Err(why) => Verdict::Failed(why),
-        }
-    }
-}
 
 /// A parsed check spec: rule files write `"name"` or `"name:argument"`.
 ///
@@ -184,7 +177,7 @@ impl Check {
     ///
     /// | spec | reads | passes when |
     /// | --- | --- | --- |
-    /// | `placeholder` | secret | it is not a documented example, mask, template reference, well-known dummy value, one repeated character or mostly a run of sequential characters ([`placeholder`](self#placeholder)) |
+    /// | `placeholder` | secret | it is not a documented example, mask, template reference, well-known dummy value, one repeated character or mostly a run of sequential characters |
     /// | `entropy:N` | secret | its Shannon entropy is at least `N` bits per byte (`0 <= N <= 8`) |
     /// | `github-checksum` | secret | `gh[pousr]_` + 36 base62 characters whose last 6 are the base62 CRC-32 of the 30 before; or a `github_pat_` token of the documented shape (no checksum is public for those) |
     /// | `aws-key-id` | secret | 4 capital letters + 16 of `A-Z2-7`; fact `aws_account_id` where the ID encodes it |
@@ -302,7 +295,10 @@ impl Check {
             Kind::DockerAuth => docker::check(secret),
             Kind::Jwt => jwt::check(secret),
         };
-        outcome.into()
+        match outcome {
+            Ok(facts) => Verdict::Passed(facts),
+            Err(why) => Verdict::Failed(why),
+        }
     }
 }
 
@@ -470,6 +466,55 @@ mod tests {
         }
         for input in &inputs {
             run_all(input);
+        }
+    }
+
+    #[test]
+    fn every_cut_of_every_test_key_is_answered() {
+        use super::testdata::*;
+        for key in [
+            RSA_512_PKCS1,
+            RSA_512_PKCS1_ENCRYPTED,
+            RSA_512_PKCS8,
+            EC_P256_SEC1,
+            EC_P256_PKCS8,
+            ED25519_PKCS8,
+            X25519_PKCS8,
+            DSA_1024,
+            ED25519_PKCS8_ENCRYPTED,
+            OPENSSH_ED25519,
+            OPENSSH_ED25519_ENCRYPTED,
+            OPENSSH_ECDSA_P256,
+            OPENSSH_RSA_1024,
+            PGP_ED25519,
+            PGP_ED25519_PROTECTED,
+            PGP_RSA_1024,
+            PUTTY_V3_ED25519,
+            PUTTY_V3_ED25519_ENCRYPTED,
+            PUTTY_V3_ECDSA_P256,
+            PUTTY_V2_ED25519,
+            PUTTY_V2_ED25519_ENCRYPTED,
+            PUTTY_V2_RSA_1024,
+        ] {
+            let bytes = key.as_bytes();
+            // The whole key passes exactly one of the block checks.
+            let passed: Vec<&str> = ["pem-key", "pgp-private-key", "putty-key"]
+                .into_iter()
+                .filter(|spec| {
+                    Check::parse(spec)
+                        .unwrap()
+                        .run(&Evidence {
+                            matched: bytes,
+                            secret: bytes,
+                        })
+                        .passed()
+                })
+                .collect();
+            assert_eq!(passed.len(), 1, "{passed:?}\n{key}");
+            for cut in 0..bytes.len() {
+                run_all(&bytes[..cut]);
+                run_all(&bytes[cut..]);
+            }
         }
     }
 }

@@ -67,3 +67,112 @@ pub(super) fn parse(bytes: &[u8]) -> Outcome {
     }
     Ok(facts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::pem::tests::unwrap;
+    use super::super::testdata::{OPENSSH_ED25519, OPENSSH_ED25519_ENCRYPTED, OPENSSH_RSA_1024};
+    use super::*;
+
+    /// An SSH wire `string`.
+    fn s(bytes: &[u8]) -> Vec<u8> {
+        [&(bytes.len() as u32).to_be_bytes()[..], bytes].concat()
+    }
+
+    /// An openssh-key-v1 file from its fields.
+    fn file(cipher: &[u8], kdf: &[u8], count: u32, publics: &[&[u8]], private: &[u8]) -> Vec<u8> {
+        let mut f = b"openssh-key-v1\0".to_vec();
+        f.extend(s(cipher));
+        f.extend(s(kdf));
+        f.extend(s(b""));
+        f.extend(count.to_be_bytes());
+        for p in publics {
+            f.extend(s(p));
+        }
+        f.extend(s(private));
+        f
+    }
+
+    fn ed25519_public() -> Vec<u8> {
+        [s(b"ssh-ed25519"), s(&[7; 32])].concat()
+    }
+
+    #[test]
+    fn generated_keys_parse() {
+        assert_eq!(
+            parse(&unwrap(OPENSSH_ED25519)),
+            Ok(vec![Fact::new("key_type", "ed25519")])
+        );
+        assert!(parse(&unwrap(OPENSSH_ED25519_ENCRYPTED)).is_ok());
+        assert!(parse(&unwrap(OPENSSH_RSA_1024)).is_ok());
+    }
+
+    #[test]
+    fn built_files_follow_the_rules() {
+        let public = ed25519_public();
+        let private = [&[1, 2, 3, 4, 1, 2, 3, 4][..], &s(b"ssh-ed25519"), &[1]].concat();
+        assert_eq!(private.len() % 8, 0);
+        assert!(parse(&file(b"none", b"none", 1, &[&public], &private)).is_ok());
+        // Two keys are read (OpenSSH writes one, the format allows more).
+        assert!(parse(&file(b"none", b"none", 2, &[&public, &public], &private)).is_ok());
+        for (bytes, why) in [
+            (file(b"none", b"none", 0, &[], &private), "key count"),
+            (
+                file(b"none", b"none", 17, &[&public], &private),
+                "key count",
+            ),
+            (file(b"none", b"none", 2, &[&public], &private), "cut short"),
+            (
+                file(b"none", b"bcrypt", 1, &[&public], &private),
+                "disagree",
+            ),
+            (
+                file(b"aes256-ctr", b"none", 1, &[&public], &[0; 16]),
+                "disagree",
+            ),
+            (file(b"", b"none", 1, &[&public], &private), "cipher name"),
+            (
+                file(b"none", b"none", 1, &[&public], &private[..12]),
+                "multiple of 8",
+            ),
+            (file(b"none", b"none", 1, &[&public], &[]), "multiple of 8"),
+            (
+                file(
+                    b"none",
+                    b"none",
+                    1,
+                    &[&public],
+                    &[[1, 2, 3, 4, 1, 2, 3, 5], [0; 8]].concat(),
+                ),
+                "check numbers",
+            ),
+            (
+                file(
+                    b"none",
+                    b"none",
+                    1,
+                    &[&public],
+                    &[
+                        &[1, 2, 3, 4, 1, 2, 3, 4][..],
+                        &s(b"ssh-rsa"),
+                        &[1, 2, 3, 4, 5],
+                    ]
+                    .concat(),
+                ),
+                "algorithm",
+            ),
+            (b"openssh-key-v2\0".to_vec(), "magic"),
+            (
+                file(b"none", b"none", 1, &[b"\xff\xff"], &private),
+                "public key",
+            ),
+        ] {
+            let err = parse(&bytes).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+        // A huge string length is refused before anything is read.
+        let mut huge = b"openssh-key-v1\0".to_vec();
+        huge.extend([0xff, 0xff, 0xff, 0xff]);
+        assert!(parse(&huge).is_err());
+    }
+}

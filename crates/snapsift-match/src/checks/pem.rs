@@ -207,7 +207,7 @@ pub(super) fn check(matched: &[u8]) -> Outcome {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::base64::encode;
     use super::super::testdata::*;
     use super::super::tests::Rng;

@@ -319,7 +319,7 @@ pub(super) fn check(matched: &[u8]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::super::base64::encode;
-    use super::super::testdata::{PGP_ED25519, PGP_ED25519_PROTECTED};
+    use super::super::testdata::{PGP_ED25519, PGP_ED25519_PROTECTED, PGP_RSA_1024};
     use super::super::tests::Rng;
     use super::*;
 
@@ -366,6 +366,13 @@ mod tests {
             Ok(vec![
                 Fact::new("key_type", "ed25519"),
                 Fact::new("encrypted", "yes")
+            ])
+        );
+        assert_eq!(
+            check(PGP_RSA_1024.as_bytes()),
+            Ok(vec![
+                Fact::new("key_type", "rsa"),
+                Fact::new("key_bits", "1024")
             ])
         );
         // The armor rebuilt by this test's encoder, with and without its checksum.
@@ -446,7 +453,7 @@ mod tests {
     #[test]
     fn mutated_keys_never_panic() {
         let mut rng = Rng::new(5);
-        for key in [PGP_ED25519, PGP_ED25519_PROTECTED] {
+        for key in [PGP_ED25519, PGP_ED25519_PROTECTED, PGP_RSA_1024] {
             let data = data_of(key);
             for _ in 0..2000 {
                 let mut m = data.clone();
