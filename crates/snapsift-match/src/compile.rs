@@ -10,6 +10,16 @@ use crate::{Rule, RuleError};
 /// well below a chunk (the longest PEM private key, 16384-bit RSA, is under 13 KiB).
 pub const MAX_RULE_LEN: usize = 64 * 1024;
 
+/// The name of the capture group that holds a rule's secret.
+const SECRET_GROUP: &str = "secret";
+
+/// The most anchors one rule may have: more means a case-insensitive keyword or a class at
+/// the start of the pattern, which would flood the automaton.
+const MAX_ANCHORS_PER_RULE: usize = 64;
+
+/// The widest class the anchor extractor expands into separate literals.
+const MAX_CLASS_EXPANSION: usize = 6;
+
 /// Anchors shorter than this match too often to be worth confirming one by one.
 const MIN_ANCHOR_LEN: usize = 3;
 
@@ -20,8 +30,10 @@ pub(crate) struct CompiledRule {
     pub(crate) anchors: Vec<Vec<u8>>,
     /// The pattern, searched anchored at an anchor's position.
     pub(crate) regex: meta::Regex,
-    /// The longest match the rule reports.
+    /// The longest match the rule reports, in characters.
     pub(crate) max_len: usize,
+    /// The index of the capture group named `secret`, if the pattern has one.
+    pub(crate) secret_group: Option<usize>,
 }
 
 /// Parses, checks and compiles one rule.
@@ -44,10 +56,14 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
             rule: rule.id.clone(),
             message: e.to_string(),
         })?;
+    let secret_group = regex
+        .group_info()
+        .to_index(regex_automata::PatternID::ZERO, SECRET_GROUP);
     Ok(CompiledRule {
         anchors,
         regex,
         max_len,
+        secret_group,
     })
 }
 
@@ -78,7 +94,12 @@ fn match_len_bound(rule: &Rule, hir: &Hir) -> Result<usize, RuleError> {
 /// begins with one of them (or reports that no such set exists). That property is what lets the
 /// matcher look only at anchor positions without ever missing a match.
 fn anchors(rule: &Rule, hir: &Hir) -> Result<Vec<Vec<u8>>, RuleError> {
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    // Classes wider than a few bytes end the literals instead of multiplying them (`AKIA[0-9]`
+    // gives one anchor, not ten): the regex checks the class at each hit anyway.
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(MAX_CLASS_EXPANSION)
+        .extract(hir);
     let literals = seq.literals().ok_or_else(|| RuleError::Unanchored {
         rule: rule.id.clone(),
     })?;
@@ -86,6 +107,14 @@ fn anchors(rule: &Rule, hir: &Hir) -> Result<Vec<Vec<u8>>, RuleError> {
     if anchors.is_empty() {
         return Err(RuleError::Unanchored {
             rule: rule.id.clone(),
+        });
+    }
+    if anchors.len() > MAX_ANCHORS_PER_RULE {
+        return Err(RuleError::BadAnchor {
+            rule: rule.id.clone(),
+            anchor: String::from_utf8_lossy(&anchors[0]).into_owned(),
+            reason: "is one of more than 64 anchors; write a keyword's casings out \
+                     (`(?:password|Password|PASSWORD)`) instead of `(?i)`",
         });
     }
     for anchor in &anchors {

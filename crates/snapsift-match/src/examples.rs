@@ -1,6 +1,6 @@
 //! Running every rule's examples through the whole matcher.
 
-use crate::Matcher;
+use crate::{Encoding, Matcher};
 
 /// One example that did not behave as its rule says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,6 +11,8 @@ pub struct ExampleFailure {
     pub example: String,
     /// `true` for an example the rule should match, `false` for a negative example.
     pub positive: bool,
+    /// The encoding the example was written in when it misbehaved.
+    pub encoding: Encoding,
 }
 
 impl std::fmt::Display for ExampleFailure {
@@ -20,12 +22,17 @@ impl std::fmt::Display for ExampleFailure {
         } else {
             "matches its negative example"
         };
-        write!(f, "rule {} {what} {:?}", self.rule, self.example)
+        let encoding = match self.encoding {
+            Encoding::Utf8 => "",
+            Encoding::Utf16Le => " written as UTF-16LE",
+        };
+        write!(f, "rule {} {what} {:?}{encoding}", self.rule, self.example)
     }
 }
 
-/// Runs each rule's `examples` and `negative_examples` through `matcher` (anchors, regex and
-/// containment, the same path a disk scan takes) and returns every example that misbehaves.
+/// Runs each rule's `examples` and `negative_examples` through `matcher` (heads, regex and
+/// containment, the same path a disk scan takes), as written and as UTF-16LE text, and returns
+/// every example that misbehaves. A match its rule's checks reject counts as no match.
 pub fn check_examples(matcher: &Matcher) -> Vec<ExampleFailure> {
     let mut scratch = matcher.scratch();
     let mut found = Vec::new();
@@ -37,16 +44,29 @@ pub fn check_examples(matcher: &Matcher) -> Vec<ExampleFailure> {
             .map(|e| (e, true))
             .chain(rule.negative_examples.iter().map(|e| (e, false)));
         for (example, positive) in cases {
-            found.clear();
-            let bytes = example.as_bytes();
-            matcher.find_in(bytes, 0..bytes.len(), &mut scratch, &mut found);
-            let matched = found.iter().any(|m| m.rule == index);
-            if matched != positive {
-                failures.push(ExampleFailure {
-                    rule: rule.id.clone(),
-                    example: example.clone(),
-                    positive,
+            let wide: Vec<u8> = example.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            for (bytes, encoding) in [
+                (example.as_bytes(), Encoding::Utf8),
+                (&wide[..], Encoding::Utf16Le),
+            ] {
+                found.clear();
+                matcher.find_in(bytes, 0..bytes.len(), &mut scratch, &mut found);
+                // A match counts if its rule's checks let it through.
+                let matched = found.iter().any(|m| {
+                    let text = matcher.text_of(bytes, m);
+                    let secret = &text[m.secret_in_text()];
+                    m.rule == index
+                        && m.encoding == encoding
+                        && rule.assess(&text, secret).is_valid()
                 });
+                if matched != positive {
+                    failures.push(ExampleFailure {
+                        rule: rule.id.clone(),
+                        example: example.clone(),
+                        positive,
+                        encoding,
+                    });
+                }
             }
         }
     }

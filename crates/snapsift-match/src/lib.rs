@@ -8,15 +8,25 @@
 //!
 //! A disk is mostly bytes that contain no secret, so the cost that matters is the cost of
 //! ruling bytes out. Every rule's pattern must begin with literal text; the literal prefixes
-//! of all rules (their *anchors*) go into one Aho-Corasick automaton, whose SIMD prefilter
-//! (Teddy) skips through non-matching bytes at memory speed. Each anchor hit is then confirmed
-//! by that rule's regex (`regex-automata`), anchored at the hit and bounded by the rule's
-//! maximum length. Because anchors are extracted from the patterns rather than written beside
-//! them, the prefilter cannot miss a match: every match starts with one of its rule's anchors.
+//! of all rules (their *anchors*), as written and as UTF-16LE, go into one Aho-Corasick
+//! automaton, whose SIMD prefilter (Teddy) skips through non-matching bytes at memory speed.
+//! Teddy takes at most 64 literals, so where there are more, anchors that begin alike are cut
+//! to their shared prefix (`heads`). Each hit is then confirmed by the rule's regex
+//! (`regex-automata`), anchored at the hit and bounded by the rule's maximum length; a hit on a
+//! UTF-16LE anchor is confirmed on the text there read one byte per character ([`Encoding`]).
+//! Because anchors are extracted from the patterns rather than written beside them, and cut
+//! only to prefixes, the prefilter cannot miss a match: every match starts with a head.
 //!
 //! The trade-off is that rules must be written with literal prefixes of at least 3 bytes
 //! (`AKIA`, `-----BEGIN `, `mysql://`) and a bounded length; the rule compiler refuses others
 //! with a [`RuleError`] that says why.
+//!
+//! # How sure a match is
+//!
+//! A match's shape is not proof. Each rule lists offline [`checks`] (a GitHub token's CRC32, a
+//! PEM body that parses as the key it claims to be, a value that is not a placeholder);
+//! [`Rule::assess`] runs them on a match and says which passed, what they learned, and which
+//! rejected it. Nothing here touches the network.
 //!
 //! # Chunks
 //!
@@ -24,15 +34,20 @@
 //! bytes around the span as context; its documentation states the overlap contract under which
 //! chunked scanning neither loses nor doubles a match.
 
+mod assess;
 pub mod checks;
 mod compile;
+mod encoding;
 mod error;
 mod examples;
+mod heads;
 mod matcher;
 pub mod rule;
 mod zero;
 
+pub use assess::{Assessment, Rejection};
 pub use compile::MAX_RULE_LEN;
+pub use encoding::Encoding;
 pub use error::RuleError;
 pub use examples::{ExampleFailure, check_examples};
 pub use matcher::{Match, Matcher, Scratch};

@@ -33,6 +33,7 @@
 use serde::Deserialize;
 
 use crate::RuleError;
+use crate::checks::Check;
 
 /// The rule pack compiled into snapsift.
 pub const BUILTIN_RULES: &str = include_str!("../rules/builtin.toml");
@@ -50,6 +51,14 @@ pub enum Confidence {
 }
 
 impl Confidence {
+    /// One level more certain (high stays high).
+    pub fn raised(self) -> Confidence {
+        match self {
+            Confidence::Low => Confidence::Medium,
+            Confidence::Medium | Confidence::High => Confidence::High,
+        }
+    }
+
     /// The lowercase name used in rule files and output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,10 +85,10 @@ pub struct Rule {
     /// unbounded (a match longer than this is not found).
     #[serde(default)]
     pub max_len: Option<usize>,
-    /// Names of the offline checks a match must pass to be reported, in the order they run,
-    /// each `name` or `name:argument` (see [`crate::checks`]).
-    #[serde(default)]
-    pub checks: Vec<String>,
+    /// The offline checks a match must pass to be reported, in the order they run; written
+    /// `name` or `name:argument` (see [`crate::checks`]).
+    #[serde(default, deserialize_with = "parse_checks")]
+    pub checks: Vec<Check>,
     /// Ids of rules whose matches lying inside a match of this rule are not reported: this
     /// rule says more about those bytes (a cloud service-account file holds a private key).
     #[serde(default)]
@@ -91,6 +100,15 @@ pub struct Rule {
     pub examples: Vec<String>,
     /// Texts in which the rule must find nothing.
     pub negative_examples: Vec<String>,
+}
+
+/// Reads a rule's `checks`: each names a known check.
+fn parse_checks<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Check>, D::Error> {
+    let specs = Vec::<String>::deserialize(deserializer)?;
+    specs
+        .iter()
+        .map(|spec| Check::parse(spec).map_err(serde::de::Error::custom))
+        .collect()
 }
 
 /// How an ID rule's matches meet their secret halves (`[rule.pair]` in a rule file).

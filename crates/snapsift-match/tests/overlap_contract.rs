@@ -1,13 +1,14 @@
 //! `Matcher::find_in` keeps its overlap contract: cutting the input into spans with
 //! `context_len` bytes of context on each side finds exactly what one whole search finds.
 
-use snapsift_match::{Match, Matcher, RuleSet};
+use snapsift_match::{Encoding, Match, Matcher, RuleSet};
 
 fn matcher() -> Matcher {
     Matcher::new(&RuleSet::builtin().unwrap()).unwrap()
 }
 
-/// Every positive example of every rule, separated by filler text and zero blocks.
+/// Every positive example of every rule, as written and as UTF-16LE text, separated by filler
+/// text and zero blocks.
 fn corpus(matcher: &Matcher) -> Vec<u8> {
     let mut hay = Vec::new();
     for (i, rule) in matcher.rules().iter().enumerate() {
@@ -15,6 +16,8 @@ fn corpus(matcher: &Matcher) -> Vec<u8> {
             hay.extend_from_slice(b"log line: ");
             hay.extend_from_slice(example.as_bytes());
             hay.extend_from_slice(b"\n");
+            let line = format!("utf-16 line: {example}\r\n");
+            hay.extend(line.encode_utf16().flat_map(u16::to_le_bytes));
             if i % 3 == 0 {
                 hay.extend(std::iter::repeat_n(0u8, 9000));
             }
@@ -43,6 +46,8 @@ fn chunked(matcher: &Matcher, hay: &[u8], chunk: usize) -> Vec<Match> {
         all.extend(out.into_iter().map(|m| Match {
             start: m.start + lo,
             end: m.end + lo,
+            secret_start: m.secret_start + lo,
+            secret_end: m.secret_end + lo,
             ..m
         }));
         start = end;
@@ -56,6 +61,11 @@ fn chunked_search_equals_whole_search() {
     let hay = corpus(&matcher);
     let expected = whole(&matcher, &hay);
     let examples: usize = matcher.rules().iter().map(|r| r.examples.len()).sum();
+    let wide = expected
+        .iter()
+        .filter(|m| m.encoding == Encoding::Utf16Le)
+        .count();
+    assert!(wide >= examples, "{wide} UTF-16LE matches < {examples}");
     // Some examples hold two keys (an encrypted and a plain one in one string do not occur,
     // but each example is at least one finding).
     assert!(

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use snapsift_match::Rule;
+use snapsift_match::{Encoding, Rule};
 
 /// How far the context of a finding reaches before and after the match, at most.
 pub const CONTEXT_RADIUS: usize = 160;
@@ -12,19 +12,37 @@ pub const CONTEXT_RADIUS: usize = 160;
 pub struct Finding<'m> {
     /// The rule that found it.
     pub rule: &'m Rule,
-    /// Offset of its first byte on the disk.
+    /// Offset of the match's first byte on the disk.
     pub offset: u64,
-    /// The matched bytes, complete.
-    pub secret: Vec<u8>,
-    /// The line around it.
+    /// How the match is written on the disk.
+    pub encoding: Encoding,
+    /// The match as text, complete: the bytes on the disk, or for UTF-16LE text its
+    /// characters one byte each.
+    pub text: Vec<u8>,
+    /// Where the secret lies in `text`: the rule's `secret` group, else all of it.
+    pub secret: Range<usize>,
+    /// The line around it, as text.
     pub context: Context,
 }
 
 impl Finding<'_> {
-    /// The length of the secret on the disk, in bytes.
+    /// The match's length on the disk, in bytes.
     pub fn length(&self) -> u64 {
-        // A secret is at most a rule's max_len bytes long, far below u64::MAX.
-        u64::try_from(self.secret.len()).unwrap_or(u64::MAX)
+        // A match is at most twice a rule's max_len bytes long, far below u64::MAX.
+        let bytes = self.text.len().saturating_mul(self.encoding.unit_len());
+        u64::try_from(bytes).unwrap_or(u64::MAX)
+    }
+
+    /// The secret's bytes, as text.
+    pub fn secret_text(&self) -> &[u8] {
+        self.text.get(self.secret.clone()).unwrap_or(&self.text)
+    }
+
+    /// Offset of the secret's first byte on the disk.
+    pub fn secret_offset(&self) -> u64 {
+        let before = self.secret.start.saturating_mul(self.encoding.unit_len());
+        self.offset
+            .saturating_add(u64::try_from(before).unwrap_or(u64::MAX))
     }
 }
 
@@ -37,9 +55,9 @@ impl Finding<'_> {
 /// The bytes are raw disk bytes; printers decide how to show them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
-    /// The context bytes.
+    /// The context bytes, as text.
     pub bytes: Vec<u8>,
-    /// The part of `bytes` that belongs to the secret.
+    /// The part of `bytes` that belongs to the secret (cut at the end of the line).
     pub secret: Range<usize>,
 }
 
@@ -64,6 +82,50 @@ impl Context {
             bytes: window[start..end].to_vec(),
             secret: matched.start.saturating_sub(start)..secret_end.saturating_sub(start),
         }
+    }
+}
+
+impl Context {
+    /// This context with `secret` (a range of the match's text, which this context holds
+    /// from its `secret.start`) as its secret.
+    pub(crate) fn focus(mut self, secret: Range<usize>) -> Context {
+        let len = self.bytes.len();
+        let start = self.secret.start.saturating_add(secret.start).min(len);
+        let end = self
+            .secret
+            .start
+            .saturating_add(secret.end)
+            .clamp(start, len);
+        self.secret = start..end;
+        self
+    }
+
+    /// The context of a UTF-16LE match at `matched` (bytes) within `window`: the ASCII
+    /// characters around it, one byte each, as far as [`CONTEXT_RADIUS`] characters.
+    pub(crate) fn around_utf16(window: &[u8], matched: Range<usize>) -> Context {
+        let radius = CONTEXT_RADIUS.saturating_mul(2);
+        let before = &window[matched.start.saturating_sub(radius)..matched.start];
+        let after_end = matched.end.saturating_add(radius).min(window.len());
+        // Characters before the match, read backwards from it while they are ASCII.
+        let lead: Vec<u8> = before
+            .rchunks_exact(2)
+            .map_while(|unit| match unit {
+                [low, 0] if low.is_ascii() => Some(*low),
+                _ => None,
+            })
+            .collect();
+        let mut text: Vec<u8> = lead.into_iter().rev().collect();
+        let match_start = text.len();
+        text.extend(window[matched.start..after_end].chunks_exact(2).map_while(
+            |unit| match unit {
+                [low, 0] if low.is_ascii() => Some(*low),
+                _ => None,
+            },
+        ));
+        let match_end = match_start
+            .saturating_add(matched.len() / 2)
+            .min(text.len());
+        Context::around(&text, match_start..match_end)
     }
 }
 

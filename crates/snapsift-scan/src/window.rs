@@ -2,18 +2,23 @@
 
 use std::ops::Range;
 
-use snapsift_match::{Match, Matcher, Scratch};
+use snapsift_match::{Encoding, Match, Matcher, Scratch};
 
 use crate::Finding;
 use crate::finding::{CONTEXT_RADIUS, Context};
 
 /// Windows extend this far beyond their owned range on each side: the matcher's context
-/// (longest match and look-around) plus the finding's context line, rounded up to whole pages so
+/// (longest match and look-around) plus the finding's context line (twice as many bytes for
+/// UTF-16LE text), rounded up to whole pages so
 /// that windows of page-aligned chunks stay page-aligned for mappings and device reads.
 pub(crate) fn overlap(matcher: &Matcher) -> u64 {
     const PAGE: u64 = 4096;
-    let needed =
-        u64::try_from(matcher.context_len().saturating_add(CONTEXT_RADIUS)).unwrap_or(u64::MAX);
+    let needed = u64::try_from(
+        matcher
+            .context_len()
+            .saturating_add(CONTEXT_RADIUS.saturating_mul(2)),
+    )
+    .unwrap_or(u64::MAX);
     needed.div_ceil(PAGE).saturating_mul(PAGE)
 }
 
@@ -52,8 +57,14 @@ impl<'m> WindowScanner<'m> {
                 rule: &rules[m.rule],
                 // A match lies within the window, itself within the disk.
                 offset: window_start.saturating_add(m.start as u64),
-                secret: window[m.start..m.end].to_vec(),
-                context: Context::around(window, m.start..m.end),
+                encoding: m.encoding,
+                text: self.matcher.text_of(window, m).into_owned(),
+                secret: m.secret_in_text(),
+                context: match m.encoding {
+                    Encoding::Utf8 => Context::around(window, m.start..m.end),
+                    Encoding::Utf16Le => Context::around_utf16(window, m.start..m.end),
+                }
+                .focus(m.secret_in_text()),
             })
             .collect()
     }

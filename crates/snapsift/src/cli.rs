@@ -21,6 +21,35 @@ pub enum Command {
     /// Every byte of each disk is searched: files, deleted data and free space alike.
     /// Exit status: 0 no findings, 1 findings, 2 error (reported on stderr).
     Scan(ScanArgs),
+    /// List the rules, or check a rule file's examples.
+    Rules(RulesArgs),
+}
+
+/// Arguments of `snapsift rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// What to do with the rules.
+    #[command(subcommand)]
+    pub command: RulesCommand,
+}
+
+/// The subcommands of `snapsift rules`.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules in force: id, confidence, checks and name.
+    List {
+        /// Add or override rules from FILE (as `scan --rules`).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+    },
+    /// Compile a rule file (with the built-in rules it may refer to) and run every rule's
+    /// examples and negative examples, as written and as UTF-16LE text. Exit status: 0 all
+    /// behave, 1 some do not (listed), 2 the file does not load or compile.
+    Check {
+        /// The rule file (TOML, the built-in pack's format).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// Arguments of `snapsift scan`.
@@ -33,6 +62,25 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Add rules from FILE (TOML, the built-in pack's format); a rule with a built-in rule's
+    /// id replaces it.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Also report matches an offline check rejected (placeholders, bad checksums, key bodies
+    /// that do not parse), marked invalid with the reason.
+    #[arg(long)]
+    pub include_invalid: bool,
+
+    /// Suppress findings whose fingerprint FILE lists (made by --write-baseline).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Write the fingerprints of this scan's findings to FILE (mode 0600), as a baseline for
+    /// later scans.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
 
     /// Write findings to FILE (created with mode 0600) instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]

@@ -98,7 +98,7 @@ impl<'m> FileFindings<'m> {
                     volume_start,
                     entry.id,
                     f.finding.rule.id.clone(),
-                    f.finding.secret.clone(),
+                    f.finding.secret_text().to_vec(),
                 );
                 self.decoded.entry(key).or_default().push((at, f.finding));
             } else {
@@ -137,15 +137,16 @@ impl<'m> FileFindings<'m> {
             volume_start?,
             id,
             finding.rule.id.clone(),
-            finding.secret.clone(),
+            finding.secret_text().to_vec(),
         );
         let pending = self.decoded.get_mut(&key)?;
         let (at, mut decoded) = pending.pop()?;
         if pending.is_empty() {
             self.decoded.remove(&key);
         }
-        // The sweep knows where the bytes are.
+        // The sweep knows where the bytes are, and how they are written there.
         decoded.offset = finding.offset;
+        decoded.encoding = finding.encoding;
         Some((at, decoded))
     }
 

@@ -9,6 +9,8 @@ mod files;
 mod output;
 mod printer;
 mod progress;
+mod report;
+mod rules;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -21,13 +23,15 @@ use anyhow::Context;
 use clap::Parser;
 use snapsift_disk::{Disk, Image};
 use snapsift_fs::{Filesystem, Scheme, Volume, VolumeMap};
-use snapsift_match::{Matcher, RuleSet};
+use snapsift_match::Matcher;
 use snapsift_scan::{Finding, ScanConfig, ScanSummary, Sink};
 
-use cli::{Cli, Command, Format, ScanArgs};
+use cli::{Cli, Command, ScanArgs};
 use files::FileFindings;
-use printer::{JsonlPrinter, Located, Place, Printer, TextPrinter};
+use printer::{Located, Location, Place, Printer};
 use progress::Progress;
+use report::ReportOptions;
+use report::baseline::BaselineWriter;
 use snapsift_filepass::FilePassConfig;
 
 /// Exit status when nothing was found.
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan(&args),
+        Command::Rules(args) => rules::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -54,17 +59,30 @@ fn main() -> ExitCode {
 /// `snapsift scan`: scans every path; an error on one path is reported and the others are
 /// still scanned, and the exit status then says error.
 fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
-    let rules = RuleSet::builtin().context("the built-in rules do not load")?;
-    let matcher = Matcher::new(&rules).context("the built-in rules do not compile")?;
-    let mut out = output::open(args.output.as_deref(), &args.paths)?;
-    let mut printer: Box<dyn Printer> = match args.format {
-        Format::Text => Box::new(TextPrinter::new(args.redact)),
-        Format::Jsonl => Box::new(JsonlPrinter::new(args.redact)),
+    let rules = rules::load(args.rules.as_deref())?;
+    let matcher = Matcher::new(&rules).context("the rules do not compile")?;
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(report::baseline::Baseline::load)
+        .transpose()?;
+    let options = ReportOptions {
+        include_invalid: args.include_invalid,
+        baseline,
+    };
+    let mut run = Run {
+        out: output::open(args.output.as_deref(), &args.paths)?,
+        printer: printer::for_format(args.format, args.redact, &matcher),
+        options,
+        baseline_out: args
+            .write_baseline
+            .as_ref()
+            .map(|_| BaselineWriter::default()),
     };
     let mut findings = 0u64;
     let mut failed = false;
     for path in &args.paths {
-        match scan_one(path, &matcher, args, &mut *out, &mut *printer) {
+        match scan_one(path, &matcher, args, &mut run) {
             Ok(summary) => findings = findings.saturating_add(summary.findings),
             Err(error) => {
                 failed = true;
@@ -72,7 +90,16 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    out.flush().context("cannot write findings")?;
+    run.printer
+        .finish(&mut *run.out)
+        .context("cannot write findings")?;
+    run.out.flush().context("cannot write findings")?;
+    if let (Some(path), Some(writer)) = (&args.write_baseline, run.baseline_out) {
+        let mut file = output::open(Some(path), &args.paths)?;
+        writer.write(&mut *file)?;
+        file.flush()
+            .with_context(|| format!("cannot write baseline {}", path.display()))?;
+    }
     Ok(if failed {
         EXIT_ERROR
     } else if findings > 0 {
@@ -82,14 +109,23 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// Scans one image, printing its findings as they come: the file pass first (its findings
-/// wait for the sweep, see [`files`]), then the byte sweep, then what only the file pass saw.
+/// Where one `snapsift scan` run's findings go, and what is done with them on the way.
+struct Run {
+    out: Box<dyn Write>,
+    printer: Box<dyn Printer>,
+    options: ReportOptions,
+    /// The baseline being written, with `--write-baseline`.
+    baseline_out: Option<BaselineWriter>,
+}
+
+/// Scans one image: the file pass first (its findings wait for the sweep, see [`files`]),
+/// then the byte sweep; then the findings, in disk order, are assessed, paired and filtered
+/// ([`report`]) and printed.
 fn scan_one(
     path: &Path,
     matcher: &Matcher,
     args: &ScanArgs,
-    out: &mut dyn Write,
-    printer: &mut dyn Printer,
+    run: &mut Run,
 ) -> anyhow::Result<ScanSummary> {
     let started = Instant::now();
     let quiet = args.quiet;
@@ -134,17 +170,15 @@ fn scan_one(
         _ => FileFindings::default(),
     };
     progress.start_bytes();
-    let mut sink = PrintSink {
+    let mut sink = CollectSink {
         place: Place {
-            image: &image_name,
             volumes: volumes.as_ref(),
             filesystems: &filesystems,
         },
-        out,
-        printer,
         progress: &progress,
         compressed_read: None,
         file_findings: &mut file_findings,
+        found: Vec::new(),
     };
     let (result, kind) = match image {
         Image::Disk(disk) => (
@@ -163,51 +197,58 @@ fn scan_one(
         }
     };
     progress.finish();
-    let mut summary = result.with_context(|| format!("{image_name} ({kind})"))?;
+    // What was found before an error is reported all the same, before the error.
+    let result = result.with_context(|| format!("{image_name} ({kind})"));
     let rest = std::mem::take(sink.file_findings).into_rest();
-    let PrintSink {
-        place,
-        out,
-        printer,
-        ..
+    let CollectSink {
+        place, mut found, ..
     } = sink;
     for (at, finding) in rest {
-        let location = place.in_file(finding.offset, at);
-        printer
-            .print(out, &image_name, &location, &finding)
+        found.push((place.in_file(finding.offset, at), finding));
+    }
+    found.sort_by_key(|(_, f)| f.offset);
+    let (reported, prepared) = report::prepare(&image_name, found, &run.options);
+    for r in &reported {
+        if let Some(writer) = run.baseline_out.as_mut() {
+            writer.add(r);
+        }
+        run.printer
+            .print(&mut *run.out, r)
             .context("cannot write findings")?;
-        summary.findings = summary.findings.saturating_add(1);
     }
     // Findings first: on a terminal the summary must not appear in the middle of them.
-    out.flush().context("cannot write findings")?;
+    run.out.flush().context("cannot write findings")?;
+    let mut summary = result?;
+    summary.findings = u64::try_from(reported.len()).unwrap_or(u64::MAX);
     if !quiet {
         let seconds = started.elapsed().as_secs_f64();
         eprintln!(
-            "snapsift: {image_name} ({kind}, {}): {} of data scanned in {seconds:.2} s, {} finding(s)",
+            "snapsift: {image_name} ({kind}, {}): {} of data scanned in {seconds:.2} s, {} finding(s){}",
             human_bytes(summary.disk_size),
             human_bytes(summary.scanned_bytes),
             summary.findings,
+            prepared.describe(),
         );
     }
     Ok(summary)
 }
 
-/// The sink of one disk's sweep: prints each finding (the file pass's version where it has
-/// one) and moves the progress bar.
-struct PrintSink<'a, 'm> {
+/// The sink of one disk's sweep: keeps each finding (the file pass's version where it has
+/// one) with its location, and moves the progress bar.
+struct CollectSink<'a, 'm> {
     place: Place<'a>,
-    out: &'a mut dyn Write,
-    printer: &'a mut dyn Printer,
     progress: &'a Progress,
     /// For a compressed stream, the compressed bytes read: what the progress bar shows.
     compressed_read: Option<Arc<AtomicU64>>,
     /// The file pass's findings waiting for the sweep.
     file_findings: &'a mut FileFindings<'m>,
+    /// What was found, in the order found.
+    found: Vec<(Location<'a>, Finding<'m>)>,
 }
 
-impl<'m> Sink<'m> for PrintSink<'_, 'm> {
+impl<'m> Sink<'m> for CollectSink<'_, 'm> {
     fn finding(&mut self, finding: Finding<'m>) -> io::Result<()> {
-        let (out, printer, place) = (&mut *self.out, &mut *self.printer, &self.place);
+        let place = &self.place;
         let location = place.locate(finding.offset);
         let volume_start = match location.volume {
             Located::Volume(volume) => Some(volume.range.start),
@@ -216,12 +257,11 @@ impl<'m> Sink<'m> for PrintSink<'_, 'm> {
         let twin = self
             .file_findings
             .take_twin(&finding, volume_start, location.file.as_ref());
-        let (location, finding) = match twin {
+        self.found.push(match twin {
             Some((at, twin)) => (place.in_file(twin.offset, at), twin),
             None => (location, finding),
-        };
-        self.progress
-            .suspend(|| printer.print(out, place.image, &location, &finding))
+        });
+        Ok(())
     }
 
     fn begin(&mut self, data_bytes: u64) {

@@ -216,14 +216,24 @@ fn secrets_in_compressed_archived_utf16_deleted_and_fragmented_files() {
             more => panic!("{secret} at {more:?}"),
         }
     }
-    let encoded = scan.only(
-        &expected
-            .iter()
-            .find(|e| e.1 == "/srv/notes-utf16.txt")
-            .unwrap()
-            .0,
-    );
+    let utf16_secret = &expected
+        .iter()
+        .find(|e| e.1 == "/srv/notes-utf16.txt")
+        .unwrap()
+        .0;
+    let encoded = scan.only(utf16_secret);
     assert_eq!(encoded["location"]["encoding"], "utf-16le");
+    // The sweep reads UTF-16LE text too: the finding has the exact place of the wide bytes.
+    let wide: Vec<u8> = utf16_secret
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    assert_eq!(
+        offsets_of(&image, &wide),
+        [encoded["offset"].as_u64().unwrap()]
+    );
+    assert_eq!(encoded["length"], wide.len());
+    assert_eq!(encoded["encoding"], "utf-16le");
 
     // The stored member: one finding at the byte the sweep sees, named by the file pass.
     let member = scan.only(&stored);
@@ -259,14 +269,16 @@ fn secrets_in_compressed_archived_utf16_deleted_and_fragmented_files() {
     let total = expected.len() + 2 + across.len();
     assert_eq!(scan.findings.len(), total, "{:#?}", scan.findings);
 
-    // Without the file pass, only what lies on the disk is found, with the tar as its file.
+    // Without the file pass, only what lies on the disk is found (as bytes or UTF-16LE text),
+    // with the tar as its file.
     let sweep = Scan::run(&[&image], &["--no-file-pass"]);
     assert_eq!(
         sweep.only(&stored)["location"]["path"],
         "/srv/etc-backup.tar"
     );
+    assert_eq!(sweep.only(utf16_secret)["encoding"], "utf-16le");
     assert_eq!(
         sweep.findings.len(),
-        1 + stored_in_compressed + across.len() - split
+        2 + stored_in_compressed + across.len() - split
     );
 }

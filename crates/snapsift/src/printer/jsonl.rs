@@ -3,15 +3,23 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use snapsift_scan::Finding;
+use std::collections::BTreeMap;
 
-use super::shown::Shown;
+use snapsift_match::Encoding;
+
+use super::shown::{self, Shown};
 use super::{Located, Location, Printer};
+use crate::report::Reported;
 
 /// Writes each finding as one JSON object on one line.
 ///
-/// Fields: `image`, `rule`, `rule_name`, `confidence`, `secret`, `offset`, `length`, `context`,
-/// `location` (see [`Location`]), and `secret_hex` when the secret is not valid UTF-8 (then
+/// Fields: `image`, `rule`, `rule_name`, `confidence` (the rule's, raised by a validating check
+/// or a pair), `fingerprint` (stable, see `report::fingerprint`), `secret`, `offset`, `length`,
+/// `encoding` (`utf-16le` for a match written as UTF-16LE on the disk), `context`,
+/// `location` (see [`Location`]), `checks` (the offline checks passed), `facts` (what they
+/// learned, such as `aws_account_id`), `valid` (`false` only with `--include-invalid`, then
+/// `rejected` says by which check and why), `pair` (for an ID, its secret half: `rule`,
+/// `secret`, `offset`, `checks`), and `secret_hex` when the secret is not valid UTF-8 (then
 /// `secret` is a lossy rendering) and not redacted.
 #[derive(Debug)]
 pub struct JsonlPrinter {
@@ -31,13 +39,28 @@ struct Record<'a> {
     rule: &'a str,
     rule_name: &'a str,
     confidence: &'a str,
+    fingerprint: &'a str,
     secret: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     secret_hex: Option<String>,
     offset: u64,
     length: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding: Option<&'static str>,
     context: &'a str,
     location: Option<JsonLocation<'a>>,
+    /// The checks the secret passed.
+    checks: &'a [&'static str],
+    /// What the checks learned, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    facts: BTreeMap<&'static str, &'a str>,
+    /// `false` for a match a check rejected (shown only with `--include-invalid`).
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejected: Option<JsonRejection<'a>>,
+    /// The secret half of a credential whose ID this is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pair: Option<JsonPair<'a>>,
 }
 
 /// Where a finding is.
@@ -142,29 +165,74 @@ impl<'a> JsonLocation<'a> {
 }
 
 impl Printer for JsonlPrinter {
-    fn print(
-        &mut self,
-        out: &mut dyn Write,
-        image: &str,
-        location: &Location<'_>,
-        finding: &Finding<'_>,
-    ) -> io::Result<()> {
-        let shown = Shown::new(finding, self.redact);
-        let secret_hex = (!self.redact && std::str::from_utf8(&finding.secret).is_err())
-            .then(|| finding.secret.iter().map(|b| format!("{b:02x}")).collect());
+    fn print(&mut self, out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, &finding_object(r, self.redact))?;
+        out.write_all(b"\n")
+    }
+}
+
+/// One finding as the JSON object JSON Lines prints on a line (and the JSON array holds).
+pub fn finding_object(r: &Reported<'_, '_>, redact: bool) -> serde_json::Value {
+    let finding = &r.finding;
+    let location = &r.location;
+    let image = r.image;
+    {
+        let shown = Shown::new(finding, redact);
+        let secret = finding.secret_text();
+        let secret_hex = (!redact && std::str::from_utf8(secret).is_err())
+            .then(|| secret.iter().map(|b| format!("{b:02x}")).collect());
         let record = Record {
             image,
             rule: &finding.rule.id,
             rule_name: &finding.rule.name,
-            confidence: finding.rule.confidence.as_str(),
+            confidence: r.confidence().as_str(),
+            fingerprint: &r.fingerprint,
             secret: &shown.secret,
             secret_hex,
             offset: finding.offset,
             length: finding.length(),
+            encoding: (finding.encoding != Encoding::Utf8).then(|| finding.encoding.as_str()),
             context: &shown.context,
             location: JsonLocation::new(location, finding.offset),
+            checks: &r.assessment.passed,
+            facts: r
+                .assessment
+                .facts
+                .iter()
+                .map(|f| (f.name, f.value.as_str()))
+                .collect(),
+            valid: r.assessment.is_valid(),
+            rejected: r.assessment.rejected.as_ref().map(|x| JsonRejection {
+                check: x.check,
+                reason: &x.reason,
+            }),
+            pair: r.pair.as_ref().map(|p| JsonPair {
+                rule: &p.rule.id,
+                secret: if redact {
+                    shown::mask(&p.secret)
+                } else {
+                    String::from_utf8_lossy(&p.secret).into_owned()
+                },
+                offset: p.offset,
+                checks: &p.assessment.passed,
+            }),
         };
-        serde_json::to_writer(&mut *out, &record)?;
-        out.write_all(b"\n")
+        serde_json::to_value(&record).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// Why a check turned a match away (with `--include-invalid`).
+#[derive(Serialize)]
+struct JsonRejection<'a> {
+    check: &'static str,
+    reason: &'a str,
+}
+
+/// The secret half paired with an ID.
+#[derive(Serialize)]
+struct JsonPair<'a> {
+    rule: &'a str,
+    secret: String,
+    offset: u64,
+    checks: &'a [&'static str],
 }

@@ -1,7 +1,9 @@
 //! Printers: sinks that write findings in one output format.
 //!
-//! Each printer turns a [`Finding`] into bytes on a writer; they share how secrets and context
-//! are made printable and, with `--redact`, masked ([`shown`]).
+//! Each printer turns a [`Reported`] finding into bytes on a writer; they share how secrets
+//! and context are made printable and, with `--redact`, masked ([`shown`]). A printer of a
+//! format that is one document (a JSON array, SARIF) or that groups findings (text) keeps what
+//! it needs and writes it at [`Printer::finish`].
 
 mod jsonl;
 mod place;
@@ -14,16 +16,26 @@ pub use jsonl::JsonlPrinter;
 pub use place::{FileAt, Layer, Located, Location, Place};
 pub use text::TextPrinter;
 
-use snapsift_scan::Finding;
+use snapsift_match::Matcher;
 
-/// Writes one finding; where it was found comes with it.
+use crate::cli::Format;
+use crate::report::Reported;
+
+/// Writes findings in one format.
 pub trait Printer {
-    /// Writes `finding`, found in `image` at `location`.
-    fn print(
-        &mut self,
-        out: &mut dyn Write,
-        image: &str,
-        location: &Location<'_>,
-        finding: &Finding<'_>,
-    ) -> io::Result<()>;
+    /// Writes (or keeps, to write at [`Printer::finish`]) one finding.
+    fn print(&mut self, out: &mut dyn Write, finding: &Reported<'_, '_>) -> io::Result<()>;
+
+    /// Writes whatever is still held, once every image is scanned.
+    fn finish(&mut self, _out: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The printer of `format`; `matcher` holds the rules a document format describes.
+pub fn for_format(format: Format, redact: bool, _matcher: &Matcher) -> Box<dyn Printer> {
+    match format {
+        Format::Text => Box::new(TextPrinter::new(redact)),
+        Format::Jsonl => Box::new(JsonlPrinter::new(redact)),
+    }
 }

@@ -6,8 +6,6 @@ use snapsift_fs::{FileState, Filesystem, Scheme, Volume, VolumeMap};
 /// The image being scanned and what is known of its layout.
 #[derive(Clone, Copy, Debug)]
 pub struct Place<'a> {
-    /// The image's path, as given.
-    pub image: &'a str,
     /// Its volumes; `None` for a stream, whose layout is not read.
     pub volumes: Option<&'a VolumeMap>,
     /// The map of each volume's filesystem, in the order of `volumes.volumes` (`None` where

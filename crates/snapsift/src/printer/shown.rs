@@ -24,9 +24,9 @@ impl Shown {
         let (before, rest) = ctx.bytes.split_at(ctx.secret.start);
         let (_, after) = rest.split_at(ctx.secret.len());
         let secret = if redact {
-            mask(&finding.secret)
+            mask(finding.secret_text())
         } else {
-            String::from_utf8_lossy(&finding.secret).into_owned()
+            String::from_utf8_lossy(finding.secret_text()).into_owned()
         };
         let secret_in_context = if redact {
             secret.clone()

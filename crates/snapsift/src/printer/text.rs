@@ -3,10 +3,10 @@
 use std::io::{self, Write};
 
 use snapsift_fs::Content;
-use snapsift_scan::Finding;
 
-use super::shown::Shown;
-use super::{FileAt, Located, Location, Printer};
+use super::shown::{self, Shown, printable};
+use super::{FileAt, Located, Printer};
+use crate::report::Reported;
 
 /// Writes each finding as a short block: the file (path first), where on the disk, what,
 /// the secret and its context line.
@@ -31,13 +31,8 @@ impl TextPrinter {
 }
 
 impl Printer for TextPrinter {
-    fn print(
-        &mut self,
-        out: &mut dyn Write,
-        image: &str,
-        location: &Location<'_>,
-        finding: &Finding<'_>,
-    ) -> io::Result<()> {
+    fn print(&mut self, out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
+        let (finding, location, image) = (&r.finding, &r.location, r.image);
         let shown = Shown::new(finding, self.redact);
         let rule = finding.rule;
         let indent = match &location.file {
@@ -58,17 +53,51 @@ impl Printer for TextPrinter {
             out,
             "  {} [{}] {}",
             rule.id,
-            rule.confidence.as_str(),
+            r.confidence().as_str(),
             rule.name
         )?;
+        if !r.assessment.passed.is_empty() || !r.assessment.facts.is_empty() {
+            let facts: Vec<String> = r
+                .assessment
+                .facts
+                .iter()
+                .map(|f| format!("{} {}", f.name, f.value))
+                .collect();
+            let checks = r.assessment.passed.join(", ");
+            writeln!(out, "  checks:  {checks}{}", join_prefixed("; ", &facts))?;
+        }
+        if let Some(rejected) = &r.assessment.rejected {
+            writeln!(out, "  INVALID: {} ({})", rejected.reason, rejected.check)?;
+        }
         // A multi-line secret (a key block) keeps its lines, aligned under the first.
         let mut lines = shown.secret.lines();
         writeln!(out, "  secret:  {}", lines.next().unwrap_or_default())?;
         for line in lines {
             writeln!(out, "           {line}")?;
         }
+        if let Some(pair) = &r.pair {
+            let secret = if self.redact {
+                shown::mask(&pair.secret)
+            } else {
+                printable(&pair.secret)
+            };
+            writeln!(
+                out,
+                "  paired:  {} {secret}  (offset {})",
+                pair.rule.id, pair.offset
+            )?;
+        }
         writeln!(out, "  context: {}", shown.context)?;
         writeln!(out)
+    }
+}
+
+/// `facts` joined by `, `, after `prefix`; nothing if there are none.
+fn join_prefixed(prefix: &str, facts: &[String]) -> String {
+    if facts.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}{}", facts.join(", "))
     }
 }
 

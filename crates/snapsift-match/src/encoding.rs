@@ -1,0 +1,93 @@
+//! The text encodings matches are found in: bytes as they are, and UTF-16LE.
+//!
+//! Windows writes much of its text as UTF-16LE (PowerShell history, registry exports, `.inf`
+//! and `.reg` files, the strings of .NET programs), where `AKIA` is `A\0K\0I\0A\0`. Rules are
+//! written once, for ASCII text; the matcher finds their UTF-16LE form too, by searching for
+//! each anchor's UTF-16LE bytes and, at a hit, reading the UTF-16 text there as ASCII (one
+//! byte per code unit: [`narrow`]) and running the rule's regex on that. Offsets into the
+//! narrowed text map back to the haystack by doubling.
+//!
+//! Rules match ASCII text, so narrowing stops at the first code unit outside ASCII: a UTF-16
+//! match is made of ASCII characters. That also bounds the work a hit in binary data costs.
+
+/// How a match's text is written in the haystack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Encoding {
+    /// The bytes are the text (ASCII or UTF-8).
+    Utf8,
+    /// Each character is a 16-bit little-endian code unit.
+    Utf16Le,
+}
+
+impl Encoding {
+    /// The name used in output: `utf-8` or `utf-16le`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Utf16Le => "utf-16le",
+        }
+    }
+
+    /// Bytes per character of the text a rule matches (ASCII).
+    pub fn unit_len(self) -> usize {
+        match self {
+            Encoding::Utf8 => 1,
+            Encoding::Utf16Le => 2,
+        }
+    }
+}
+
+/// The UTF-16LE form of an ASCII literal, without its final NUL byte.
+///
+/// The last character's high byte is always NUL; leaving it out keeps every anchor ending in
+/// a non-NUL byte, which zero-block skipping relies on, and loses nothing: the regex checks it.
+pub(crate) fn utf16le_anchor(ascii: &[u8]) -> Vec<u8> {
+    let mut wide: Vec<u8> = ascii.iter().flat_map(|&b| [b, 0]).collect();
+    wide.pop();
+    wide
+}
+
+/// Appends to `out` the ASCII characters of the UTF-16LE text in `wide`, one byte per code
+/// unit, up to `max_units` units or the first unit that is not ASCII (or a final odd byte).
+pub(crate) fn narrow(wide: &[u8], max_units: usize, out: &mut Vec<u8>) {
+    for unit in wide.chunks_exact(2).take(max_units) {
+        match unit {
+            [low, 0] if low.is_ascii() => out.push(*low),
+            _ => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_drop_the_final_nul() {
+        assert_eq!(utf16le_anchor(b"AKIA"), b"A\0K\0I\0A");
+    }
+
+    #[test]
+    fn narrowing_stops_at_the_first_non_ascii_unit() {
+        let mut out = Vec::new();
+        narrow(b"p\0w\0=\0\xe9\0x\0", 10, &mut out);
+        assert_eq!(out, b"pw=");
+        out.clear();
+        narrow(b"a\0b\0c\0d", 10, &mut out);
+        assert_eq!(out, b"abc");
+        out.clear();
+        narrow(b"a\0b\0c\0", 2, &mut out);
+        assert_eq!(out, b"ab");
+        out.clear();
+        narrow(
+            "€"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect::<Vec<_>>()
+                .as_slice(),
+            4,
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+}

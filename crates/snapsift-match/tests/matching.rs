@@ -1,0 +1,136 @@
+//! What a match reports beyond its place: the secret group, UTF-16LE text, and rules that
+//! supersede others.
+
+use snapsift_match::{Encoding, Match, Matcher, RuleSet};
+
+fn matcher(toml: &str) -> Matcher {
+    Matcher::new(&RuleSet::from_toml(toml).unwrap()).unwrap()
+}
+
+fn find(matcher: &Matcher, hay: &[u8]) -> Vec<Match> {
+    let mut out = Vec::new();
+    matcher.find_in(hay, 0..hay.len(), &mut matcher.scratch(), &mut out);
+    out
+}
+
+fn wide(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+const PASSWORD_RULE: &str = r#"
+[[rule]]
+id = "password"
+name = "password assignment"
+confidence = "medium"
+pattern = '(?:password|PASSWORD) {0,4}= {0,4}(?P<secret>[A-Za-z0-9]{8,64})\b'
+examples = ["password = hunter2hunter2"]
+negative_examples = ["password ="]
+"#;
+
+#[test]
+fn the_secret_group_is_the_secret() {
+    let m = matcher(PASSWORD_RULE);
+    let hay = b"x; PASSWORD = Zx81kLmN0pQr # db";
+    let found = find(&m, hay);
+    assert_eq!(found.len(), 1);
+    let text = m.text_of(hay, &found[0]);
+    assert_eq!(&text[..], b"PASSWORD = Zx81kLmN0pQr");
+    assert_eq!(&text[found[0].secret_in_text()], b"Zx81kLmN0pQr");
+    assert_eq!(
+        &hay[found[0].secret_start..found[0].secret_end],
+        b"Zx81kLmN0pQr"
+    );
+}
+
+#[test]
+fn utf16le_text_is_matched_and_read_back_as_text() {
+    let m = matcher(PASSWORD_RULE);
+    let mut hay = b"\xff\xfe".to_vec();
+    hay.extend(wide("[db]\r\npassword = Zx81kLmN0pQr\r\n"));
+    let found = find(&m, &hay);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let f = found[0];
+    assert_eq!(f.encoding, Encoding::Utf16Le);
+    assert_eq!(&hay[f.start..f.end], wide("password = Zx81kLmN0pQr"));
+    assert_eq!(&hay[f.secret_start..f.secret_end], wide("Zx81kLmN0pQr"));
+    let text = m.text_of(&hay, &f);
+    assert_eq!(&text[..], b"password = Zx81kLmN0pQr");
+    assert_eq!(&text[f.secret_in_text()], b"Zx81kLmN0pQr");
+}
+
+#[test]
+fn utf16le_look_around_sees_the_neighbouring_characters() {
+    let m = matcher(PASSWORD_RULE);
+    // `\b` after the secret: a longer run of word characters than the class allows is no
+    // match, in either encoding.
+    let long = format!("password = {}", "a1".repeat(40));
+    assert!(find(&m, long.as_bytes()).is_empty());
+    assert!(find(&m, &wide(&long)).is_empty());
+    // A non-ASCII character ends the UTF-16 text the regex sees; to `\b` it is a non-word
+    // character, as its UTF-8 bytes are.
+    let accented = "password = Zx81kLmN0pQré";
+    assert_eq!(find(&m, accented.as_bytes()).len(), 1);
+    assert_eq!(find(&m, &wide(accented)).len(), 1);
+    // A word character before the keyword is seen as it is in ASCII.
+    let glued = "xpassword = Zx81kLmN0pQr";
+    let rule = r"(?:password|PASSWORD) {0,4}= {0,4}(?P<secret>[A-Za-z0-9]{8,64})\b";
+    let bounded = matcher(&PASSWORD_RULE.replace(rule, &format!(r"\b{rule}")));
+    assert!(find(&bounded, glued.as_bytes()).is_empty());
+    assert!(find(&bounded, &wide(glued)).is_empty());
+    assert_eq!(find(&bounded, &wide(&glued[1..])).len(), 1);
+}
+
+#[test]
+fn a_superseding_rule_hides_the_matches_inside_its_own() {
+    let toml = r#"
+[[rule]]
+id = "inner"
+name = "a token"
+confidence = "high"
+pattern = 'tok_[a-z0-9]{8}'
+examples = ["tok_abcd1234"]
+negative_examples = ["tok_"]
+
+[[rule]]
+id = "outer"
+name = "a file holding a token"
+confidence = "high"
+pattern = '\{"kind": "svc", "token": "tok_[a-z0-9]{8}"\}'
+supersedes = ["inner"]
+examples = ['{"kind": "svc", "token": "tok_abcd1234"}']
+negative_examples = ['{"kind": "svc"}']
+"#;
+    let m = matcher(toml);
+    let ids = |hay: &[u8]| -> Vec<String> {
+        find(&m, hay)
+            .iter()
+            .map(|f| m.rules()[f.rule].id.clone())
+            .collect()
+    };
+    assert_eq!(
+        ids(br#"{"kind": "svc", "token": "tok_abcd1234"}"#),
+        ["outer"]
+    );
+    assert_eq!(ids(br#"{"token": "tok_abcd1234"}"#), ["inner"]);
+}
+
+#[test]
+fn many_rules_share_few_heads() {
+    let mut toml = String::new();
+    for i in 0..150 {
+        toml.push_str(&format!(
+            "[[rule]]\nid = \"r{i}\"\nname = \"r\"\nconfidence = \"low\"\npattern = 'pre{:03}_[a-z]{{8}}'\nexamples = []\nnegative_examples = []\n",
+            i
+        ));
+    }
+    let m = matcher(&toml);
+    assert!(m.head_count() <= 64, "{} heads", m.head_count());
+    // Every rule is still found, in both encodings.
+    for i in [0, 77, 149] {
+        let text = format!("x pre{i:03}_abcdefgh y");
+        let found = find(&m, text.as_bytes());
+        assert_eq!(found.len(), 1, "{text}");
+        assert_eq!(m.rules()[found[0].rule].id, format!("r{i}"));
+        assert_eq!(find(&m, &wide(&text)).len(), 1, "{text} as UTF-16LE");
+    }
+}

@@ -1,0 +1,105 @@
+//! Baselines: the findings a team has already dealt with, by fingerprint.
+//!
+//! `snapsift scan --write-baseline FILE` writes every finding's fingerprint (with its rule and
+//! place, for people; never the secret); `--baseline FILE` then suppresses those findings, so
+//! that a scan of the next snapshot reports only what is new. The file is JSON:
+//!
+//! ```json
+//! {"snapsift_baseline": 1, "findings": [{"fingerprint": "…", "rule": "…", "place": "…"}]}
+//! ```
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use super::{Reported, fingerprint};
+
+/// The version of the baseline format this build reads and writes.
+const FORMAT_VERSION: u32 = 1;
+
+/// The fingerprints of a baseline file.
+#[derive(Debug, Default)]
+pub struct Baseline {
+    fingerprints: HashSet<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BaselineFile {
+    snapsift_baseline: u32,
+    findings: Vec<Entry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    fingerprint: String,
+    #[serde(default)]
+    rule: String,
+    #[serde(default)]
+    place: String,
+}
+
+impl Baseline {
+    /// Reads a baseline file.
+    pub fn load(path: &Path) -> anyhow::Result<Baseline> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read baseline {}", path.display()))?;
+        let file: BaselineFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a snapsift baseline", path.display()))?;
+        if file.snapsift_baseline != FORMAT_VERSION {
+            bail!(
+                "{}: baseline format {} is not supported (this build reads {FORMAT_VERSION})",
+                path.display(),
+                file.snapsift_baseline
+            );
+        }
+        Ok(Baseline {
+            fingerprints: file.findings.into_iter().map(|e| e.fingerprint).collect(),
+        })
+    }
+
+    /// Whether the baseline lists `fingerprint`.
+    pub fn contains(&self, fingerprint: &str) -> bool {
+        self.fingerprints.contains(fingerprint)
+    }
+}
+
+/// Collects the entries of a baseline being written.
+#[derive(Debug, Default)]
+pub struct BaselineWriter {
+    entries: Vec<(String, String, String)>,
+}
+
+impl BaselineWriter {
+    /// Adds `r`.
+    pub fn add(&mut self, r: &Reported<'_, '_>) {
+        self.entries.push((
+            r.fingerprint.clone(),
+            r.finding.rule.id.clone(),
+            fingerprint::place(r),
+        ));
+    }
+
+    /// Writes the baseline, sorted and without duplicates, to `out`.
+    pub fn write(mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+        self.entries.sort();
+        self.entries.dedup();
+        let file = BaselineFile {
+            snapsift_baseline: FORMAT_VERSION,
+            findings: self
+                .entries
+                .into_iter()
+                .map(|(fingerprint, rule, place)| Entry {
+                    fingerprint,
+                    rule,
+                    place,
+                })
+                .collect(),
+        };
+        serde_json::to_writer_pretty(&mut *out, &file)?;
+        out.write_all(b"\n")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! From what the scan found to what is reported.
+//!
+//! The scan hands over every match with where it is. Before anything is printed, each is
+//! assessed by its rule's offline checks (a match they reject is dropped unless
+//! `--include-invalid`), the ID half of a credential is paired with its secret half found
+//! nearby ([`pair`]), every finding gets a stable fingerprint ([`fingerprint`]), and findings a
+//! baseline already lists are suppressed ([`baseline`]).
+
+pub mod baseline;
+pub mod fingerprint;
+pub mod pair;
+
+use snapsift_match::{Assessment, Confidence, Rule};
+use snapsift_scan::Finding;
+
+use crate::printer::Location;
+
+/// One finding as reported: what it is, where, how sure, and what it pairs with.
+#[derive(Debug)]
+pub struct Reported<'a, 'm> {
+    /// The image's path, as given.
+    pub image: &'a str,
+    /// Where it is.
+    pub location: Location<'a>,
+    /// What was found.
+    pub finding: Finding<'m>,
+    /// What its rule's checks say of it.
+    pub assessment: Assessment,
+    /// The secret half of a credential whose ID this finding is.
+    pub pair: Option<Paired<'m>>,
+    /// A stable identifier of this secret at this place (see [`fingerprint`]).
+    pub fingerprint: String,
+}
+
+/// The secret half of a credential, reported with its ID.
+#[derive(Clone, Debug)]
+pub struct Paired<'m> {
+    /// The rule that found it.
+    pub rule: &'m Rule,
+    /// The secret, as text.
+    pub secret: Vec<u8>,
+    /// Offset of its first byte on the disk (for a secret in decoded bytes, where the file's
+    /// bytes begin, as for any finding there).
+    pub offset: u64,
+    /// What its rule's checks say of it.
+    pub assessment: Assessment,
+}
+
+impl Reported<'_, '_> {
+    /// How sure the report is: a credential found with both halves is certain enough to act on.
+    pub fn confidence(&self) -> Confidence {
+        match &self.pair {
+            Some(_) => Confidence::High,
+            None => self.assessment.confidence,
+        }
+    }
+}
+
+/// What to do with the findings of one image before they are printed.
+#[derive(Debug, Default)]
+pub struct ReportOptions {
+    /// Keep the matches a check rejected (marked invalid).
+    pub include_invalid: bool,
+    /// Fingerprints to suppress.
+    pub baseline: Option<baseline::Baseline>,
+}
+
+/// What [`prepare`] did, for the summary line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Prepared {
+    /// Matches turned away by a check (and not kept).
+    pub rejected: u64,
+    /// Secret halves folded into their ID's finding.
+    pub paired: u64,
+    /// Findings the baseline suppressed.
+    pub suppressed: u64,
+}
+
+impl Prepared {
+    /// `, 2 rejected by checks, 1 pair, 3 in the baseline` (only the parts that are not zero).
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.rejected > 0 {
+            parts.push(format!("{} rejected by checks", self.rejected));
+        }
+        if self.paired > 0 {
+            parts.push(format!("{} paired with their IDs", self.paired));
+        }
+        if self.suppressed > 0 {
+            parts.push(format!("{} in the baseline", self.suppressed));
+        }
+        parts.iter().map(|p| format!(", {p}")).collect()
+    }
+}
+
+/// Assesses, pairs, fingerprints and filters the findings of one image, in disk order.
+pub fn prepare<'a, 'm>(
+    image: &'a str,
+    found: Vec<(Location<'a>, Finding<'m>)>,
+    options: &ReportOptions,
+) -> (Vec<Reported<'a, 'm>>, Prepared) {
+    let mut stats = Prepared::default();
+    let mut assessed: Vec<Reported<'a, 'm>> = Vec::with_capacity(found.len());
+    for (location, finding) in found {
+        let assessment = finding.rule.assess(&finding.text, finding.secret_text());
+        if !assessment.is_valid() && !options.include_invalid {
+            stats.rejected = stats.rejected.saturating_add(1);
+            continue;
+        }
+        assessed.push(Reported {
+            image,
+            location,
+            finding,
+            assessment,
+            pair: None,
+            fingerprint: String::new(),
+        });
+    }
+    let before = assessed.len();
+    let mut reported = pair::pair_up(assessed);
+    stats.paired = u64::try_from(before.saturating_sub(reported.len())).unwrap_or(u64::MAX);
+    for r in &mut reported {
+        r.fingerprint = fingerprint::of(r);
+    }
+    if let Some(baseline) = &options.baseline {
+        let before = reported.len();
+        reported.retain(|r| !baseline.contains(&r.fingerprint));
+        stats.suppressed = u64::try_from(before.saturating_sub(reported.len())).unwrap_or(u64::MAX);
+    }
+    (reported, stats)
+}
