@@ -24,6 +24,7 @@
 //! bytes around the span as context; its documentation states the overlap contract under which
 //! chunked scanning neither loses nor doubles a match.
 
+pub mod checks;
 mod compile;
 mod error;
 mod examples;

@@ -1,0 +1,439 @@
+//! `placeholder`: turns away values that stand in for a secret rather than being one.
+//!
+//! **Rule:** the secret is taken without surrounding ASCII whitespace and up to two layers of
+//! quotes, and compared case-insensitively. It fails when it:
+//!
+//! 1. is empty;
+//! 2. is or contains a documented example: it contains `example` in any case (AWS's
+//!    `AKIAIOSFODNN7EXAMPLE` and `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY` among them);
+//! 3. is a mask: it contains `***`, `...`, `…` or `•••`/`●●●`, or ends with 4 or more `x`/`X`
+//!    (`LTAIxxxx`), or contains 6 or more `x`/`X` in a row; or it is a bracketed name,
+//!    `<password>`, `[password]`, `{password}`, `<redacted>` (a word of letters, digits, `_`,
+//!    `-`, `.` or spaces between `<>`, `[]` or `{}`);
+//! 4. is a template or variable reference: it starts with `${`, `$(`, `#{`, `{{`, `<%`, or
+//!    `%(`; or is `$NAME` with `NAME` an identifier all in capitals or all in lower case
+//!    (`$DB_PASSWORD`, `$db_pass`; a mixed-case `$Xk9q` may be a real password); or
+//!    `%NAME%`; or `@@name@@`;
+//! 5. is, as a whole, one of the well-known dummy values in [`DUMMIES`] (`changeme`,
+//!    `password`, `secret`, `test`, `none`, `redacted`, `123456`, `admin`, ...). Only whole
+//!    values count: a random value that merely contains `pass` or `test` is kept;
+//! 6. is one character repeated (`aaaaaaaa`, `00000000`);
+//! 7. is mostly a run of sequential characters: a run of at least 4 characters each one more
+//!    (or each one less) than the one before (`abcdefgh`, `12345678`, `87654321`, `0123456789`
+//!    with `0` after `9`) makes up more than half of it.
+//!
+//! Everything else passes, with no fact.
+
+use super::Outcome;
+use super::text::unquote;
+
+/// Well-known dummy values, compared case-insensitively with the whole secret. One group per
+/// line of thought; add to the group a new value belongs to.
+pub(super) const DUMMIES: &[&[&str]] = &[
+    // Instructions to replace the value.
+    &[
+        "changeme",
+        "change_me",
+        "change-me",
+        "changeit",
+        "replace_me",
+        "replaceme",
+        "replace-me",
+        "todo",
+        "tbd",
+        "fixme",
+        "fill_me_in",
+        "enter_password_here",
+    ],
+    // The name of the thing instead of the thing.
+    &[
+        "password",
+        "passw0rd",
+        "passwd",
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "api-key",
+        "access_key",
+        "secret_key",
+        "private_key",
+        "credentials",
+    ],
+    // Addressed to the reader.
+    &[
+        "your_password",
+        "yourpassword",
+        "your-password",
+        "your_secret",
+        "your-secret",
+        "your_token",
+        "your-token",
+        "your_api_key",
+        "your-api-key",
+        "yourapikey",
+        "your_key",
+        "your-key",
+        "my_secret",
+        "mysecret",
+        "my-secret",
+        "my_password",
+        "mypassword",
+    ],
+    // Test and sample values.
+    &[
+        "test", "testing", "test123", "dummy", "sample", "foo", "bar", "baz", "foobar", "fake",
+        "mock", "xyz", "demo",
+    ],
+    // Empty, unset and boolean values written out.
+    &[
+        "none",
+        "null",
+        "nil",
+        "undefined",
+        "true",
+        "false",
+        "empty",
+        "hidden",
+        "default",
+        "unset",
+        "n/a",
+        "na",
+    ],
+    // Values removed by a tool or a person.
+    &[
+        "redacted",
+        "<redacted>",
+        "[redacted]",
+        "removed",
+        "masked",
+        "***",
+        "********",
+        "censored",
+    ],
+    // Weak passwords from every top-ten list, too common to be anyone's real secret.
+    &[
+        "123456",
+        "1234",
+        "12345",
+        "abc123",
+        "qwerty",
+        "qwerty123",
+        "letmein",
+        "welcome",
+        "admin",
+        "root",
+        "toor",
+        "guest",
+        "user",
+        "login",
+    ],
+];
+
+/// The reason a value is a placeholder, phrased to follow "the secret" or "the password".
+pub(super) fn reason(value: &[u8]) -> Option<&'static str> {
+    let v = unquote(value);
+    if v.is_empty() {
+        return Some("is empty");
+    }
+    let lower = v.to_ascii_lowercase();
+    let has = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
+    if has(b"example") {
+        return Some("is a documented example value");
+    }
+    if is_mask(&lower) {
+        return Some("is a mask, not a value");
+    }
+    if is_reference(v) {
+        return Some("is a template or variable reference");
+    }
+    if DUMMIES
+        .iter()
+        .flat_map(|group| group.iter())
+        .any(|d| d.as_bytes() == lower.as_slice())
+    {
+        return Some("is a well-known dummy value");
+    }
+    if lower.iter().all(|&c| Some(&c) == lower.first()) {
+        return Some("is one character repeated");
+    }
+    if longest_sequential_run(&lower).saturating_mul(2) > lower.len() {
+        return Some("is mostly a run of sequential characters");
+    }
+    None
+}
+
+/// Masks: runs of `*`, ellipses, bullets, trailing or long runs of `x`, bracketed names.
+fn is_mask(lower: &[u8]) -> bool {
+    let has = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
+    if has(b"***")
+        || has(b"...")
+        || has("\u{2026}".as_bytes())
+        || has("\u{2022}\u{2022}\u{2022}".as_bytes())
+        || has("\u{25cf}\u{25cf}\u{25cf}".as_bytes())
+        || has(b"xxxxxx")
+    {
+        return true;
+    }
+    let trailing_x = lower.iter().rev().take_while(|&&c| c == b'x').count();
+    if trailing_x >= 4 {
+        return true;
+    }
+    if let [open, inner @ .., close] = lower {
+        let pair = matches!((open, close), (b'<', b'>') | (b'[', b']') | (b'{', b'}'));
+        let word = !inner.is_empty()
+            && inner.len() <= 64
+            && inner
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b' '));
+        if pair && word {
+            return true;
+        }
+    }
+    false
+}
+
+/// Template and variable references, `${X}`, `$X`, `%X%`, `{{ .X }}`, `@@x@@`, ...
+fn is_reference(v: &[u8]) -> bool {
+    const OPENERS: [&[u8]; 6] = [b"${", b"$(", b"#{", b"{{", b"<%", b"%("];
+    if OPENERS.iter().any(|o| v.starts_with(o)) {
+        return true;
+    }
+    let ident = |s: &[u8]| {
+        s.first()
+            .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_')
+            && s.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    };
+    if let Some(name) = v.strip_prefix(b"$") {
+        let single_case =
+            !name.iter().any(u8::is_ascii_lowercase) || !name.iter().any(u8::is_ascii_uppercase);
+        if ident(name) && single_case {
+            return true;
+        }
+    }
+    let percent = v.strip_prefix(b"%").and_then(|r| r.strip_suffix(b"%"));
+    let at_at = v.strip_prefix(b"@@").and_then(|r| r.strip_suffix(b"@@"));
+    percent.is_some_and(ident) || at_at.is_some_and(|name| !name.is_empty())
+}
+
+/// The length of the longest run of characters each one more, or each one less, than the one
+/// before (`9` is followed by `0` in ascending digit runs), counting only runs of 4 or more.
+fn longest_sequential_run(v: &[u8]) -> usize {
+    let next = |a: u8, b: u8, up: bool| {
+        if up {
+            b == a.wrapping_add(1) || (a == b'9' && b == b'0')
+        } else {
+            a == b.wrapping_add(1)
+        }
+    };
+    let mut best = 0usize;
+    for up in [true, false] {
+        let mut run = 1usize;
+        for w in v.windows(2) {
+            if let [a, b] = *w {
+                if next(a, b, up) {
+                    run = run.saturating_add(1);
+                } else {
+                    run = 1;
+                }
+                if run >= 4 {
+                    best = best.max(run);
+                }
+            }
+        }
+    }
+    best
+}
+
+/// `placeholder` on a secret.
+pub(super) fn check(secret: &[u8]) -> Outcome {
+    match reason(secret) {
+        Some(why) => Err(format!("the secret {why}")),
+        None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fails(v: &str) -> bool {
+        check(v.as_bytes()).is_err()
+    }
+
+    #[test]
+    fn documented_examples_fail() {
+        for v in [
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "my-example-token",
+            "ExAmPlE",
+        ] {
+            assert!(fails(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn masks_fail() {
+        for v in [
+            "LTAI****",
+            "LTAI****************",
+            "****",
+            "xxxx",
+            "xxxx...",
+            "XXXXXXXX",
+            "AKIAXXXXXXXXXXXXXXXX",
+            "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "LTAIxxxx",
+            "...",
+            "abc\u{2026}",
+            "\u{2022}\u{2022}\u{2022}\u{2022}",
+            "<password>",
+            "[password]",
+            "{password}",
+            "<your api key>",
+            "<redacted>",
+            "[REDACTED]",
+        ] {
+            assert!(fails(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn references_fail() {
+        for v in [
+            "${DB_PASSWORD}",
+            "${db.password:-x}",
+            "$DB_PASSWORD",
+            "$db_password",
+            "%DB_PASSWORD%",
+            "{{ .Password }}",
+            "{{password}}",
+            "$(cat /run/secrets/db)",
+            "#{dbPassword}",
+            "@@db_password@@",
+            "<%= ENV['DB'] %>",
+            "%(password)s",
+        ] {
+            assert!(fails(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn dummy_values_fail_in_any_case_and_quotes() {
+        for group in DUMMIES {
+            for v in *group {
+                assert!(fails(v), "{v}");
+                assert!(fails(&v.to_ascii_uppercase()), "{v}");
+                assert!(fails(&format!("\"{v}\"")), "{v}");
+                assert!(fails(&format!(" '{v}' ")), "{v}");
+            }
+        }
+        for v in [
+            "changeme",
+            "change_me",
+            "password",
+            "passw0rd",
+            "secret",
+            "your_password",
+            "yourpassword",
+            "your-api-key",
+            "my_secret",
+            "test",
+            "testing",
+            "dummy",
+            "sample",
+            "foo",
+            "bar",
+            "foobar",
+            "none",
+            "null",
+            "nil",
+            "undefined",
+            "true",
+            "false",
+            "redacted",
+            "REPLACE_ME",
+            "TODO",
+            "tbd",
+            "***",
+            "123456",
+            "abc123",
+            "qwerty",
+            "admin",
+            "root",
+            "pass",
+            "default",
+            "empty",
+            "hidden",
+            "<redacted>",
+            "",
+        ] {
+            assert!(fails(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn repeated_and_sequential_values_fail() {
+        for v in [
+            "aaaaaaaa",
+            "0000000000000000",
+            "a",
+            "abcdefgh",
+            "12345678",
+            "1234567890",
+            "0123456789",
+            "87654321",
+            "zyxwvuts",
+            "abcdefgh12",
+            "ABCDEFGHIJ",
+        ] {
+            assert!(fails(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn real_looking_secrets_pass() {
+        for v in [
+            "AKIANQCGPOYRDS3YHZFR",
+            "LTAI5tFtVrPodKPp6dyhv8LZ",
+            "zQWBuTSOoRi4A9spHcVY5ncnsDkxkJ0mLq17",
+            // Contains short dummy words, but is not one.
+            "passX9q2Lw7tTestRootAdmin",
+            "Tr0ub4dor&3-secret-2f9a",
+            "s3cr3t-Pa55word-9f8e7d",
+            "$Xk9qLw2",
+            "x7Kq2xxxB9",
+            "abcd1234XYZ!",
+            "1234abcdQzW9kLp0",
+            "p@ss{word}1",
+            "{\"k\":1}",
+            "%DB%PASSWORD",
+            "\u{00e9}\u{00e8}\u{00ea}\u{00eb}",
+        ] {
+            assert_eq!(check(v.as_bytes()), Ok(vec![]), "{v}");
+        }
+    }
+
+    #[test]
+    fn reasons_never_repeat_the_secret() {
+        for v in [
+            "password",
+            "${DB_PASSWORD}",
+            "LTAI****",
+            "12345678",
+            "EXAMPLE",
+        ] {
+            let why = check(v.as_bytes()).unwrap_err();
+            assert!(!why.contains(v), "{why}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_and_binary_are_handled() {
+        assert!(check(b"\xff\xfe\x00\x01\x80\x90\xa0\xb0").is_ok());
+        assert!(check(b"\xff\xff\xff").is_err());
+    }
+}
