@@ -1,6 +1,7 @@
 //! How sure a match is: its rule's offline checks, run on the match's text.
 
 use crate::checks::{Evidence, Fact, Verdict};
+use crate::published::Published;
 use crate::{Confidence, Rule};
 
 /// What a rule's checks say of one match.
@@ -36,7 +37,9 @@ impl Assessment {
 
 impl Rule {
     /// Runs this rule's checks on a match whose text is `matched` and whose secret is
-    /// `secret` (a part of `matched`). Checks run in order and stop at the first that fails.
+    /// `secret` (a part of `matched`). Checks run in order and stop at the first that fails;
+    /// a secret that passes them all is still rejected if it is a published one (see the
+    /// `published` module).
     pub fn assess(&self, matched: &[u8], secret: &[u8]) -> Assessment {
         let evidence = Evidence { matched, secret };
         let mut assessment = Assessment {
@@ -61,6 +64,13 @@ impl Rule {
                     return assessment;
                 }
             }
+        }
+        if let Some(source) = Published::builtin().source_of(secret) {
+            assessment.rejected = Some(Rejection {
+                check: "published",
+                reason: format!("published in widely distributed software: {source}"),
+            });
+            return assessment;
         }
         if validated {
             assessment.confidence = assessment.confidence.raised();

@@ -9,6 +9,10 @@
 //! position where the anchor occurs also starts with its prefix, and the rule's regex, run at
 //! each head hit, decides. What it costs is more hits to confirm, so heads are cut only as far
 //! as needed, longest shared prefixes first, and never below [`MIN_HEAD_LEN`] bytes.
+//!
+//! Where even that leaves more than 64 heads, they are searched in groups of at most 64, one
+//! Teddy pass per group: a few SIMD passes are much faster than one byte-at-a-time automaton.
+//! Heads are then cut only as far as the smallest number of groups needs.
 
 use crate::Encoding;
 
@@ -29,33 +33,23 @@ pub(crate) struct Anchor {
     pub(crate) encoding: Encoding,
 }
 
-/// What the anchor automaton searches for.
+/// What the anchor automata search for.
 #[derive(Debug)]
 pub(crate) struct Heads {
-    /// The heads; none is a prefix of another, so at most one matches at any position.
+    /// The heads, sorted; none is a prefix of another, so at most one matches at any position.
     pub(crate) texts: Vec<Vec<u8>>,
     /// For each head, the (rule, encoding) pairs with an anchor that begins with it.
     pub(crate) candidates: Vec<Vec<(usize, Encoding)>>,
 }
 
 impl Heads {
-    /// The heads for `anchors`: as few cuts as keep their number within Teddy's limit (or as
-    /// close to it as [`MIN_HEAD_LEN`] allows).
+    /// The heads for `anchors`: as few cuts as keep their number within Teddy's limit, or
+    /// within the fewest groups of that many that [`MIN_HEAD_LEN`] allows.
     pub(crate) fn new(anchors: &[Anchor]) -> Heads {
-        let mut texts = minimal(anchors.iter().map(|a| a.bytes.clone()).collect());
-        while texts.len() > TEDDY_LIMIT {
-            // Sorted, the pair sharing the longest prefix is adjacent.
-            let best = texts
-                .windows(2)
-                .enumerate()
-                .map(|(i, w)| (head_of(&w[0], &w[1]).len(), i))
-                .filter(|&(len, _)| len >= MIN_HEAD_LEN)
-                .max_by_key(|&(len, i)| (len, std::cmp::Reverse(i)));
-            let Some((_, i)) = best else { break };
-            let shared = head_of(&texts[i], &texts[i + 1]).to_vec();
-            texts.splice(i..i + 2, [shared]);
-            texts = minimal(texts);
-        }
+        let whole = minimal(anchors.iter().map(|a| a.bytes.clone()).collect());
+        let fewest = cut(whole.clone(), TEDDY_LIMIT).len();
+        let groups = fewest.div_ceil(TEDDY_LIMIT).max(1);
+        let texts = cut(whole, groups.saturating_mul(TEDDY_LIMIT));
         let candidates = texts
             .iter()
             .map(|head| {
@@ -71,6 +65,32 @@ impl Heads {
             .collect();
         Heads { texts, candidates }
     }
+
+    /// The heads in groups of at most [`TEDDY_LIMIT`], as ranges of `texts`.
+    pub(crate) fn groups(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        (0..self.texts.len())
+            .step_by(TEDDY_LIMIT)
+            .map(|start| start..start.saturating_add(TEDDY_LIMIT).min(self.texts.len()))
+    }
+}
+
+/// `texts` (minimal, sorted) with the pairs sharing the longest prefixes cut to that prefix,
+/// until at most `limit` remain or no two share [`MIN_HEAD_LEN`] bytes.
+fn cut(mut texts: Vec<Vec<u8>>, limit: usize) -> Vec<Vec<u8>> {
+    while texts.len() > limit {
+        // Sorted, the pair sharing the longest prefix is adjacent.
+        let best = texts
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| (head_of(&w[0], &w[1]).len(), i))
+            .filter(|&(len, _)| len >= MIN_HEAD_LEN)
+            .max_by_key(|&(len, i)| (len, std::cmp::Reverse(i)));
+        let Some((_, i)) = best else { break };
+        let shared = head_of(&texts[i], &texts[i + 1]).to_vec();
+        texts.splice(i..i + 2, [shared]);
+        texts = minimal(texts);
+    }
+    texts
 }
 
 /// The common prefix of `a` and `b`, without trailing NUL bytes.

@@ -26,7 +26,8 @@
 //! A match's shape is not proof. Each rule lists offline [`checks`] (a GitHub token's CRC32, a
 //! PEM body that parses as the key it claims to be, a value that is not a placeholder);
 //! [`Rule::assess`] runs them on a match and says which passed, what they learned, and which
-//! rejected it. Nothing here touches the network.
+//! rejected it. Secrets that ship inside widely distributed software (a crypto library's
+//! self-test keys) are listed by hash and rejected too. Nothing here touches the network.
 //!
 //! # Chunks
 //!
@@ -42,6 +43,7 @@ mod error;
 mod examples;
 mod heads;
 mod matcher;
+mod published;
 pub mod rule;
 mod zero;
 

@@ -47,16 +47,23 @@ impl Match {
 pub struct Matcher {
     rules: Vec<Rule>,
     compiled: Vec<CompiledRule>,
-    /// Every head (see [`crate::heads`]), searched leftmost-longest (see [`Matcher::new`]).
-    automaton: AhoCorasick,
-    /// For each head (by automaton pattern id), the rules and encodings to confirm at its hits.
-    head_candidates: Vec<Vec<(usize, Encoding)>>,
+    /// The heads (see the crate docs), in groups of at most 64, each group one automaton
+    /// searched leftmost-longest (see [`Matcher::new`]).
+    head_groups: Vec<HeadGroup>,
     /// For each rule, the rules whose matches around one of its matches drop it.
     superseded_by: Vec<Vec<usize>>,
     /// The longest head, in bytes.
     max_head_len: usize,
     /// The longest match of any rule, in characters.
     max_match_len: usize,
+}
+
+/// One automaton over a group of heads.
+#[derive(Debug)]
+struct HeadGroup {
+    automaton: AhoCorasick,
+    /// For each head (by automaton pattern id), the rules and encodings to confirm at its hits.
+    candidates: Vec<Vec<(usize, Encoding)>>,
 }
 
 /// Per-thread working memory for [`Matcher::find_in`].
@@ -71,7 +78,7 @@ pub struct Scratch {
 impl Matcher {
     /// Compiles every rule of `set`.
     ///
-    /// The automaton runs with leftmost-longest semantics because only the leftmost kinds get
+    /// Each head automaton runs with leftmost-longest semantics because only the leftmost kinds get
     /// `aho-corasick`'s SIMD prefilter (Teddy); with standard (overlapping) semantics it falls
     /// back to a byte-at-a-time automaton several times slower. It still sees every head
     /// position: the search restarts one byte after each hit's start, and no head is a prefix
@@ -95,11 +102,20 @@ impl Matcher {
             }
         }
         let heads = Heads::new(&anchors);
-        let automaton = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .prefilter(true)
-            .build(&heads.texts)
-            .map_err(|e| RuleError::Automaton(e.to_string()))?;
+        let head_groups = heads
+            .groups()
+            .map(|group| {
+                let automaton = AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostLongest)
+                    .prefilter(true)
+                    .build(&heads.texts[group.clone()])
+                    .map_err(|e| RuleError::Automaton(e.to_string()))?;
+                Ok(HeadGroup {
+                    automaton,
+                    candidates: heads.candidates[group].to_vec(),
+                })
+            })
+            .collect::<Result<Vec<_>, RuleError>>()?;
         let max_head_len = heads.texts.iter().map(Vec::len).max().unwrap_or(0);
         let max_match_len = compiled.iter().map(|c| c.max_len).max().unwrap_or(0);
         let superseded_by = rules
@@ -113,8 +129,7 @@ impl Matcher {
         Ok(Matcher {
             rules,
             compiled,
-            automaton,
-            head_candidates: heads.candidates,
+            head_groups,
             superseded_by,
             max_head_len,
             max_match_len,
@@ -138,10 +153,16 @@ impl Matcher {
         self.max_match_len().saturating_add(2)
     }
 
-    /// How many literals the anchor automaton searches for (see the crate docs): at most 64
-    /// keeps it on its SIMD fast path.
+    /// How many literals the anchor automata search for (see the crate docs): each group of
+    /// at most 64 is one SIMD pass over the bytes.
     pub fn head_count(&self) -> usize {
-        self.head_candidates.len()
+        self.head_groups.iter().map(|g| g.candidates.len()).sum()
+    }
+
+    /// How many passes over each chunk's bytes the anchor search makes: one per group of at
+    /// most 64 literals.
+    pub fn head_passes(&self) -> usize {
+        self.head_groups.len()
     }
 
     /// Fresh working memory for one thread.
@@ -216,7 +237,7 @@ impl Matcher {
             "span {span:?} is outside a haystack of {} bytes",
             haystack.len()
         );
-        if span.is_empty() || self.head_candidates.is_empty() {
+        if span.is_empty() || self.head_groups.is_empty() {
             return;
         }
         // Matches starting in the context before the span are needed to decide containment.
@@ -228,30 +249,43 @@ impl Matcher {
             .min(haystack.len());
         scratch.candidates.clear();
         for segment in NonZeroSegments::new(haystack, first_start..head_search_end) {
-            let mut at = segment.start;
-            while let Some(hit) = self
-                .automaton
-                .find(aho_corasick::Input::new(haystack).span(at..segment.end))
-            {
-                if hit.start() >= span.end {
-                    break;
-                }
-                for &(rule, encoding) in &self.head_candidates[hit.pattern().as_usize()] {
-                    let found = match encoding {
-                        Encoding::Utf8 => self.confirm(haystack, rule, hit.start(), scratch),
-                        Encoding::Utf16Le => {
-                            self.confirm_utf16(haystack, rule, hit.start(), scratch)
-                        }
-                    };
-                    if let Some(m) = found {
-                        scratch.candidates.push(m);
-                    }
-                }
-                // Not hit.end(): another head may start inside this one.
-                at = hit.start().saturating_add(1);
+            for group in &self.head_groups {
+                self.search_group(haystack, group, segment.clone(), span.end, scratch);
             }
         }
         self.keep_outermost(span, scratch, out);
+    }
+
+    /// Confirms every hit of `group`'s heads in `segment` that starts before `span_end`,
+    /// adding the matches to the scratch's candidates.
+    fn search_group(
+        &self,
+        haystack: &[u8],
+        group: &HeadGroup,
+        segment: Range<usize>,
+        span_end: usize,
+        scratch: &mut Scratch,
+    ) {
+        let mut at = segment.start;
+        while let Some(hit) = group
+            .automaton
+            .find(aho_corasick::Input::new(haystack).span(at..segment.end))
+        {
+            if hit.start() >= span_end {
+                break;
+            }
+            for &(rule, encoding) in &group.candidates[hit.pattern().as_usize()] {
+                let found = match encoding {
+                    Encoding::Utf8 => self.confirm(haystack, rule, hit.start(), scratch),
+                    Encoding::Utf16Le => self.confirm_utf16(haystack, rule, hit.start(), scratch),
+                };
+                if let Some(m) = found {
+                    scratch.candidates.push(m);
+                }
+            }
+            // Not hit.end(): another head may start inside this one.
+            at = hit.start().saturating_add(1);
+        }
     }
 
     /// Runs `rule`'s regex anchored at `start`, over at most the rule's `max_len` bytes.

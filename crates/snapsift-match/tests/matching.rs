@@ -134,3 +134,33 @@ fn many_rules_share_few_heads() {
         assert_eq!(find(&m, &wide(&text)).len(), 1, "{text} as UTF-16LE");
     }
 }
+
+#[test]
+fn more_distinct_anchors_than_one_automaton_takes_are_all_found() {
+    // 100 rules whose anchors share no 3-byte prefix: they cannot be cut to 64 heads, and are
+    // searched in several groups; every rule is still found, in both encodings.
+    let mut toml = String::new();
+    let names: Vec<String> = (0..100)
+        .map(|i| {
+            let a = (b'a' + (i / 26) as u8) as char;
+            let b = (b'a' + (i % 26) as u8) as char;
+            format!("{a}{b}Q")
+        })
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        toml.push_str(&format!(
+            "[[rule]]\nid = \"r{i}\"\nname = \"r\"\nconfidence = \"low\"\npattern = '{name}_[0-9]{{6}}'\nexamples = []\nnegative_examples = []\n"
+        ));
+    }
+    let m = matcher(&toml);
+    assert!(m.head_count() > 64, "{} heads", m.head_count());
+    let mut text = String::new();
+    for name in &names {
+        text.push_str(&format!("{name}_123456 "));
+    }
+    let found = find(&m, text.as_bytes());
+    assert_eq!(found.len(), 100);
+    let ids: std::collections::BTreeSet<usize> = found.iter().map(|f| f.rule).collect();
+    assert_eq!(ids.len(), 100);
+    assert_eq!(find(&m, &wide(&text)).len(), 100);
+}

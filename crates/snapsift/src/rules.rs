@@ -45,9 +45,10 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
             }
             // Rule writers need to know whether the automaton stays on its SIMD fast path.
             eprintln!(
-                "{} rules; the anchor automaton searches {} literals (64 or fewer keeps its SIMD prefilter)",
+                "{} rules; the anchor search looks for {} literals in {} SIMD pass(es) over the bytes (64 literals per pass)",
                 matcher.rules().len(),
-                matcher.head_count()
+                matcher.head_count(),
+                matcher.head_passes()
             );
             Ok(EXIT_CLEAN)
         }
