@@ -1,6 +1,8 @@
 //! `cargo xtask debian`: a real Debian root filesystem, with and without a planted tree of
-//! secrets, scanned by snapsift; checks that every planted secret is reported once, at its
-//! right path (with its archive members), and lists everything else the scan reports.
+//! secrets, scanned by snapsift; lists every finding of the stock image as a table (see
+//! `stock`, which also uses [`measure_stock`] for the noise measurement of record), checks that
+//! every planted secret is reported once, at its right path (with its archive members), and lists
+//! everything else the scan reports.
 //!
 //! The root filesystem is made by `debootstrap bookworm` (as root, with network access to
 //! deb.debian.org) once and cached in target/debian/rootfs. Each run copies it, plants the
@@ -9,6 +11,11 @@
 //! log, a jar, a tar.gz backup, an xz dump, a UTF-16 PowerShell history, and a deleted
 //! script), builds a GPT disk with the tree in an ext4 partition, and scans it three ways:
 //! the stock image, the planted image with the file pass, and the planted image without it.
+//!
+//! Two planted credentials have both halves next to each other (`~/.aws/credentials` and the
+//! aliyun CLI's `~/.aliyun/config.json`): each must be reported as one finding of the ID's rule
+//! whose `pair` field names the secret half (`{"rule", "secret", "offset"}`), and the secret half
+//! must not be reported on its own.
 
 use std::fs;
 use std::path::{Path, PathBuf};

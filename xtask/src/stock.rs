@@ -145,8 +145,11 @@ pub fn rows(image: &'static str, findings: &[Value], why: impl Fn(&Value) -> Str
 /// first four characters of anything else, and the length.
 pub fn redact(secret: &str) -> String {
     let len = secret.chars().count();
-    if secret.starts_with("-----BEGIN") {
-        let head = secret.lines().next().unwrap_or("");
+    if let Some(rest) = secret.strip_prefix("-----BEGIN") {
+        // The armour line, up to its closing dashes (keys inside binaries often have no line
+        // breaks at all).
+        let end = rest.find("-----").map_or(rest.len(), |i| i + 5);
+        let head = &secret[..10 + end];
         return format!("{head}… ({len} chars)");
     }
     let head: String = secret.chars().take(4).collect();
@@ -291,4 +294,22 @@ pub fn count_files(dir: &Path) -> Result<(u64, u64)> {
         }
     }
     Ok((files, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_only_the_head() {
+        assert_eq!(redact("AKIAABCDEFGHIJKLMNOP"), "AKIA… (20 chars)");
+        assert_eq!(
+            redact("-----BEGIN EC PRIVATE KEY-----MHcCAQEE-----END EC PRIVATE KEY-----"),
+            "-----BEGIN EC PRIVATE KEY-----… (66 chars)"
+        );
+        assert_eq!(
+            redact("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----"),
+            "-----BEGIN RSA PRIVATE KEY-----… (66 chars)"
+        );
+    }
 }
