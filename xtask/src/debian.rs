@@ -617,3 +617,50 @@ fn tree_size(dir: &Path) -> Result<u64> {
         .and_then(|n| n.parse().ok())
         .context("du printed no size")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pair check accepts the shape the scanner is to report and names what is missing.
+    #[test]
+    fn paired_plants_are_checked() {
+        let dir = std::env::temp_dir().join(format!("xtask-pair-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let disk = dir.join("disk");
+        let mut bytes = vec![0u8; 4096];
+        bytes[1000..1030].copy_from_slice(b"abcdefghijklmnopqrstuvwxyz0123");
+        fs::write(&disk, &bytes).unwrap();
+        let plant = Plant {
+            rule: "alibaba.access-key-id",
+            secret: "LTAI0123456789abcdefghij".into(),
+            path: "/root/.aliyun/config.json".into(),
+            state: "allocated",
+            pair: Some(Half {
+                rule: ALIBABA_SECRET,
+                secret: "abcdefghijklmnopqrstuvwxyz0123".into(),
+            }),
+        };
+        let finding = |pair: Value| {
+            serde_json::json!({"rule": "alibaba.access-key-id", "secret": "LTAI0123456789abcdefghij",
+                "location": {"path": "/root/.aliyun/config.json", "state": "allocated"}, "pair": pair})
+        };
+        let good = finding(serde_json::json!({"rule": ALIBABA_SECRET,
+            "secret": "abcdefghijklmnopqrstuvwxyz0123", "offset": 1000}));
+        assert!(check_plant(&plant, &[good], &disk).unwrap().is_empty());
+
+        let unpaired = finding(Value::Null);
+        let separate = serde_json::json!({"rule": ALIBABA_SECRET,
+            "secret": "abcdefghijklmnopqrstuvwxyz0123", "location": {}});
+        let problems = check_plant(&plant, &[unpaired, separate], &disk).unwrap();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("no `pair` field"));
+        assert!(problems[1].contains("reported on its own"));
+
+        let wrong =
+            finding(serde_json::json!({"rule": ALIBABA_SECRET, "secret": "x", "offset": 7}));
+        let problems = check_plant(&plant, &[wrong], &disk).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+}
