@@ -6,6 +6,10 @@
 //! * `cargo xtask testdata`: regenerates the sample disk and the list of secrets planted in it.
 //! * `cargo xtask debian`: scans a real Debian root filesystem (debootstrap), stock and with a
 //!   planted tree of secrets, and checks each planted secret's reported path.
+//! * `cargo xtask windows`: builds a Windows-like NTFS image from real Windows files that
+//!   Debian, PyPI and npm packages carry, scans it and lists every finding.
+//! * `cargo xtask stock`: the noise measurement of record: the stock Debian image and the
+//!   Windows-like image, every finding in one table; fails if there are more than 5.
 //! * `cargo xtask bench`: builds a dense multi-GiB disk image and times snapsift against a plain
 //!   read of the same bytes and against ripgrep.
 //!
@@ -26,9 +30,11 @@ mod rng;
 mod rules;
 mod sample;
 mod secrets;
+mod stock;
 mod test;
 mod testdata;
 mod text;
+mod windows;
 mod workspace;
 
 use std::path::PathBuf;
@@ -74,6 +80,20 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Build a Windows-like NTFS disk image (Wine's, Mono's, PyPI's and npm's Windows files in a
+    /// Windows directory tree), scan it and list every finding with why it is there.
+    Windows {
+        /// Keep the disk image and the tree (target/windows/windows.img, target/windows/tree).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// The noise measurement: scan the stock Debian image and the Windows-like image, list every
+    /// finding in one table, and fail if there are more than 5 in all.
+    Stock {
+        /// Keep the disk images (target/debian/stock.img, target/windows/windows.img).
+        #[arg(long)]
+        keep: bool,
+    },
     /// The "plain read" baseline of the benchmark: read a file with parallel pread()s and print a
     /// checksum. Run by `bench` as a separate process so GNU time can measure it like the others.
     #[command(hide = true)]
@@ -94,6 +114,8 @@ fn main() -> ExitCode {
         Command::Testdata { keep } => testdata::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Bench { size_gib, keep } => bench::run(size_gib, keep).map(|()| ExitCode::SUCCESS),
         Command::Debian { keep } => debian::run(keep).map(|()| ExitCode::SUCCESS),
+        Command::Windows { keep } => windows::run(keep).map(|()| ExitCode::SUCCESS),
+        Command::Stock { keep } => stock::run(keep),
         Command::ReadFile { path, threads } => {
             bench::read::run(&path, threads).map(|()| ExitCode::SUCCESS)
         }
