@@ -157,14 +157,19 @@ impl RuleSet {
     }
 
     /// This set with the rules of `other` added: a rule of `other` whose id is already here
-    /// replaces that rule in place; the others are appended in their order.
+    /// replaces that rule in place; the others come first, in their order. Rule order breaks
+    /// ties where two rules report the same secret, so a user's own rules win over the pack's
+    /// generic ones.
     pub fn with_overrides(mut self, other: RuleSet) -> Result<RuleSet, RuleError> {
+        let mut added = Vec::new();
         for rule in other.rules {
             match self.rules.iter_mut().find(|r| r.id == rule.id) {
                 Some(slot) => *slot = rule,
-                None => self.rules.push(rule),
+                None => added.push(rule),
             }
         }
+        added.append(&mut self.rules);
+        self.rules = added;
         self.check_references()?;
         Ok(self)
     }

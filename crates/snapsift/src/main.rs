@@ -207,7 +207,7 @@ fn scan_one(
         found.push((place.in_file(finding.offset, at), finding));
     }
     found.sort_by_key(|(_, f)| f.offset);
-    let (reported, prepared) = report::prepare(&image_name, found, &run.options);
+    let (reported, prepared) = report::prepare(&image_name, found, matcher.rules(), &run.options);
     for r in &reported {
         if let Some(writer) = run.baseline_out.as_mut() {
             writer.add(r);

@@ -347,3 +347,17 @@ fn a_documented_example_is_not_a_finding_unless_invalid_ones_are_asked_for() {
             .is_some_and(|r| !r.is_empty())
     );
 }
+
+#[test]
+fn a_secret_two_rules_report_is_one_finding_of_the_more_specific_rule() {
+    let dir = workdir();
+    let disk = path_in(&dir, "disk.img");
+    // A GitHub token (valid checksum) assigned to a password variable.
+    let token = "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";
+    disk_with(&disk, 4, &[format!("DEPLOY_PASSWORD={token}")]);
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(scan.findings.len(), 1, "{:#?}", scan.findings);
+    let f = scan.only(token);
+    assert_eq!(f["rule"], "github.token");
+    assert_eq!(f["checks"][0], "github-checksum");
+}

@@ -25,6 +25,7 @@
 //! Everything else passes, with no fact.
 
 use super::Outcome;
+use super::base64::{Alphabet, Skip, decode};
 use super::text::unquote;
 
 /// Well-known dummy values, compared case-insensitively with the whole secret. One group per
@@ -149,12 +150,23 @@ pub(super) fn reason(value: &[u8]) -> Option<&'static str> {
     if is_reference(v) {
         return Some("is a template or variable reference");
     }
-    if DUMMIES
-        .iter()
-        .flat_map(|group| group.iter())
-        .any(|d| d.as_bytes() == lower.as_slice())
-    {
+    if is_format_spec(v) {
+        return Some("is a format placeholder filled in at run time");
+    }
+    if is_dummy(&lower) {
         return Some("is a well-known dummy value");
+    }
+    // A dummy with a number or a separator added (`changeme123`, `your_password_1`): only
+    // for the longer dummy words, since `admin1` may well be someone's real password.
+    let stem = lower
+        .iter()
+        .rposition(|c| !(c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'!')))
+        .map_or(&lower[..0], |end| &lower[..=end]);
+    if stem.len() >= 6 && stem.len() < lower.len() && is_dummy(stem) {
+        return Some("is a well-known dummy value with a suffix");
+    }
+    if is_encoded_placeholder(v) {
+        return Some("is placeholder text, base64-encoded");
     }
     if lower.iter().all(|&c| Some(&c) == lower.first()) {
         return Some("is one character repeated");
@@ -163,6 +175,59 @@ pub(super) fn reason(value: &[u8]) -> Option<&'static str> {
         return Some("is mostly a run of sequential characters");
     }
     None
+}
+
+/// Whether `lower` is one of the [`DUMMIES`].
+fn is_dummy(lower: &[u8]) -> bool {
+    DUMMIES
+        .iter()
+        .flat_map(|group| group.iter())
+        .any(|d| d.as_bytes() == lower)
+}
+
+/// Format placeholders a program fills in: printf's `%s`, `%d`, `%(name)s`; `{}`, `{0}`;
+/// SQL's `?`.
+fn is_format_spec(v: &[u8]) -> bool {
+    match v {
+        [b'%', conv] => conv.is_ascii_alphabetic(),
+        [b'%', b'(', inner @ .., b')', conv] => {
+            conv.is_ascii_alphabetic()
+                && inner
+                    .iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+        }
+        [b'{', inner @ .., b'}'] => inner.iter().all(u8::is_ascii_digit),
+        [b'?'] => true,
+        _ => false,
+    }
+}
+
+/// Base64 that decodes to readable text about a password or an example
+/// (`bm90IG15IHJlYWwgcGFzc3dvcmQ=` is "not my real password"): documentation, not a secret.
+fn is_encoded_placeholder(v: &[u8]) -> bool {
+    const WORDS: [&[u8]; 8] = [
+        b"password",
+        b"example",
+        b"dummy",
+        b"fake",
+        b"sample",
+        b"placeholder",
+        b"changeme",
+        b"not real",
+    ];
+    if v.len() < 8 || v.len() > 512 {
+        return false;
+    }
+    let Ok(decoded) = decode(v, Alphabet::Either, Skip::Nothing) else {
+        return false;
+    };
+    let readable =
+        !decoded.is_empty() && decoded.iter().all(|&c| c.is_ascii_graphic() || c == b' ');
+    let lower = decoded.to_ascii_lowercase();
+    readable
+        && WORDS
+            .iter()
+            .any(|w| lower.windows(w.len()).any(|x| x == *w))
 }
 
 /// Masks: runs of `*`, ellipses, bullets, trailing or long runs of `x`, bracketed names.
@@ -258,6 +323,36 @@ pub(super) fn check(secret: &[u8]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_placeholders_dummies_with_suffixes_and_encoded_text_are_placeholders() {
+        for value in [
+            "%s",
+            "%(password)s",
+            "{}",
+            "{0}",
+            "?",
+            "changeme123",
+            "your_password_1",
+            "password!",
+        ] {
+            assert!(reason(value.as_bytes()).is_some(), "{value}");
+        }
+        // base64 of "not my real password".
+        assert!(reason(b"bm90IG15IHJlYWwgcGFzc3dvcmQ=").is_some());
+        // Real values stay: a short dummy with digits may be a real (weak) password, and base64
+        // of random bytes is no text.
+        for value in [
+            "admin2024",
+            "%sxq7Lw0Pz",
+            "{abc}x",
+            "c2VjcmV0IGtleTogOUs3Zg==x",
+            "q8KmZ2xLw0PzR7tY",
+        ] {
+            assert_eq!(reason(value.as_bytes()), None, "{value}");
+        }
+        assert_eq!(reason(b"3q2+7wABAgMEBQYHCAkKCw=="), None);
+    }
 
     fn fails(v: &str) -> bool {
         check(v.as_bytes()).is_err()

@@ -10,6 +10,8 @@ pub mod baseline;
 pub mod fingerprint;
 pub mod pair;
 
+use std::collections::{HashMap, HashSet};
+
 use snapsift_match::{Assessment, Confidence, Rule};
 use snapsift_scan::Finding;
 
@@ -93,10 +95,47 @@ impl Prepared {
     }
 }
 
-/// Assesses, pairs, fingerprints and filters the findings of one image, in disk order.
+/// Keeps one finding where several rules report the same secret bytes (`password=ghp_...` is
+/// a GitHub token, not also a password): a valid one over a rejected one, then the highest
+/// confidence, then the rule listed first in the pack.
+fn one_per_secret<'a, 'm>(found: Vec<Reported<'a, 'm>>, rules: &[Rule]) -> Vec<Reported<'a, 'm>> {
+    let order: HashMap<&str, usize> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| (rule.id.as_str(), i))
+        .collect();
+    let mut best: HashMap<(Option<(Option<u64>, String)>, u64, usize), usize> = HashMap::new();
+    let rank = |r: &Reported<'_, '_>| {
+        (
+            r.assessment.is_valid(),
+            r.assessment.confidence,
+            std::cmp::Reverse(order.get(r.finding.rule.id.as_str()).copied()),
+        )
+    };
+    for (i, r) in found.iter().enumerate() {
+        let (stream, at) = pair::position(&r.location, r);
+        let key = (stream, at, r.finding.secret.len());
+        match best.get(&key) {
+            Some(&j) if rank(&found[j]) >= rank(r) => {}
+            _ => {
+                best.insert(key, i);
+            }
+        }
+    }
+    let keep: HashSet<usize> = best.into_values().collect();
+    found
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| keep.contains(&i).then_some(r))
+        .collect()
+}
+
+/// Assesses, pairs, fingerprints and filters the findings of one image, in disk order;
+/// `rules` are the matcher's, in order.
 pub fn prepare<'a, 'm>(
     image: &'a str,
     found: Vec<(Location<'a>, Finding<'m>)>,
+    rules: &[Rule],
     options: &ReportOptions,
 ) -> (Vec<Reported<'a, 'm>>, Prepared) {
     let mut stats = Prepared::default();
@@ -116,6 +155,7 @@ pub fn prepare<'a, 'm>(
             fingerprint: String::new(),
         });
     }
+    let assessed = one_per_secret(assessed, rules);
     let before = assessed.len();
     let mut reported = pair::pair_up(assessed);
     stats.paired = u64::try_from(before.saturating_sub(reported.len())).unwrap_or(u64::MAX);
