@@ -112,8 +112,12 @@ pub struct ScanArgs {
 /// How findings are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Readable text, one block per finding.
+    /// Readable text: each secret once, with every place it was found.
     Text,
-    /// One JSON object per finding and line (JSON Lines).
+    /// One JSON object per finding and line (JSON Lines), written as found.
     Jsonl,
+    /// One JSON document for the whole run: the JSON Lines objects in an array, and a summary.
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards and other SARIF tools.
+    Sarif,
 }

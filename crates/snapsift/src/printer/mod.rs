@@ -5,15 +5,19 @@
 //! format that is one document (a JSON array, SARIF) or that groups findings (text) keeps what
 //! it needs and writes it at [`Printer::finish`].
 
+mod json;
 mod jsonl;
 mod place;
+mod sarif;
 mod shown;
 mod text;
 
 use std::io::{self, Write};
 
+pub use json::JsonPrinter;
 pub use jsonl::JsonlPrinter;
 pub use place::{FileAt, Layer, Located, Location, Place};
+pub use sarif::SarifPrinter;
 pub use text::TextPrinter;
 
 use snapsift_match::Matcher;
@@ -33,9 +37,14 @@ pub trait Printer {
 }
 
 /// The printer of `format`; `matcher` holds the rules a document format describes.
-pub fn for_format(format: Format, redact: bool, _matcher: &Matcher) -> Box<dyn Printer> {
+pub fn for_format(format: Format, redact: bool, matcher: &Matcher) -> Box<dyn Printer> {
     match format {
         Format::Text => Box::new(TextPrinter::new(redact)),
         Format::Jsonl => Box::new(JsonlPrinter::new(redact)),
+        Format::Json => Box::new(JsonPrinter::new(redact)),
+        Format::Sarif => Box::new(SarifPrinter::new(redact, matcher.rules())),
     }
 }
+
+/// The version of snapsift that writes the output, for formats that name their tool.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,61 +1,117 @@
-//! Readable text: one block per finding.
+//! Readable text: each secret once, with every place it was found.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use snapsift_fs::Content;
+use snapsift_match::Encoding;
 
 use super::shown::{self, Shown, printable};
 use super::{FileAt, Located, Printer};
 use crate::report::Reported;
 
-/// Writes each finding as a short block: the file (path first), where on the disk, what,
-/// the secret and its context line.
+/// Writes the report once every image is scanned: one block per secret, however many places
+/// hold it (copies, backups, the old blocks of a deleted file), with each place on a line.
 ///
 /// ```text
-/// /root/.aws/credentials  (allocated, inode 12)
-///   disk.img  partition 1 (ext4, "root")  offset 1048576 (0x100000)  20 bytes
-///   aws.access-key-id [high] AWS access key ID
-///   secret:  AKIA...
-///   context: aws_access_key_id = AKIA...
+/// aws.access-key-id [high] AWS access key ID
+///   checks:  aws-key-id; aws_account_id 123456789012
+///   secret:  AKIAQ2W3E4R5T6Y7U2I3
+///   context: aws_access_key_id = AKIAQ2W3E4R5T6Y7U2I3
+///   found in 2 places:
+///     /root/.aws/credentials  (allocated, inode 12)  disk.img  partition 1 (ext4, "root")  offset 1048576 (0x100000)  20 bytes
+///     (no name)  (deleted, inode 14)  disk.img  partition 1 (ext4, "root")  offset 2101248 (0x201000)  20 bytes
+///       context: AWS_ACCESS_KEY_ID=AKIAQ2W3E4R5T6Y7U2I3
 /// ```
+///
+/// The heading says what: the rule, how sure (`[high]`, with `INVALID:` and the reason for a
+/// match a check rejected, shown with `--include-invalid`), the checks passed and what they
+/// learned, the secret (a key block keeps its lines, aligned under the first), and
+/// `paired:` the secret half of an ID. Then the context line (the line the secret is on, as
+/// at its first place) and the places, in disk order: the file first where a filesystem map
+/// knows it (path with archive members, state, inode or MFT record), then the image, the
+/// partition and the offset on the disk; a place whose line differs from the first's shows
+/// its own `context:`. With `--redact` secrets are masked in the heading and in every
+/// context.
+///
+/// One block is one rule, one secret and, for an ID, one paired secret, with the same
+/// assessment (confidence, checks, validity). Blocks come in the order of their first place
+/// (images in the order scanned, then disk offset). A secret found in several images is one
+/// block listing its places in each.
 #[derive(Debug)]
 pub struct TextPrinter {
     redact: bool,
+    /// The blocks, in the order their first place was printed.
+    groups: Vec<Group>,
+    /// The block of each key in `groups`.
+    by_key: HashMap<GroupKey, usize>,
+    /// The images with findings, in the order first seen: a place's image rank.
+    images: Vec<String>,
+    /// Places printed so far: breaks ties in the ordering.
+    seen: u64,
+}
+
+/// What makes two findings the same secret, shown under one heading.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct GroupKey {
+    rule: String,
+    secret: Vec<u8>,
+    /// The paired secret half: its rule and secret.
+    pair: Option<(String, Vec<u8>)>,
+    /// The heading as shown: findings that the checks assessed differently are not merged.
+    heading: Vec<String>,
+}
+
+/// One secret and the places it was found.
+#[derive(Debug)]
+struct Group {
+    heading: Vec<String>,
+    places: Vec<PlaceLine>,
+}
+
+/// One place a secret was found.
+#[derive(Debug)]
+struct PlaceLine {
+    /// (image rank, disk offset, arrival): the order places and blocks are shown in.
+    order: (usize, u64, u64),
+    /// The place, on one line.
+    line: String,
+    /// The context line there.
+    context: String,
 }
 
 impl TextPrinter {
     /// A printer that masks secrets if `redact`.
     pub fn new(redact: bool) -> Self {
-        TextPrinter { redact }
+        TextPrinter {
+            redact,
+            groups: Vec::new(),
+            by_key: HashMap::new(),
+            images: Vec::new(),
+            seen: 0,
+        }
     }
-}
 
-impl Printer for TextPrinter {
-    fn print(&mut self, out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
-        let (finding, location, image) = (&r.finding, &r.location, r.image);
-        let shown = Shown::new(finding, self.redact);
-        let rule = finding.rule;
-        let indent = match &location.file {
-            Some(file) => {
-                writeln!(out, "{}", file_label(file))?;
-                "  "
+    /// The rank of `image` among the images with findings.
+    fn image_rank(&mut self, image: &str) -> usize {
+        match self.images.iter().position(|i| i == image) {
+            Some(rank) => rank,
+            None => {
+                self.images.push(image.to_owned());
+                self.images.len() - 1
             }
-            None => "",
-        };
-        writeln!(
-            out,
-            "{indent}{image}{volume}  offset {offset} ({offset:#x})  {length} bytes",
-            volume = volume_label(location.volume),
-            offset = finding.offset,
-            length = finding.length()
-        )?;
-        writeln!(
-            out,
-            "  {} [{}] {}",
+        }
+    }
+
+    /// The heading of `r`'s block: what it is, not where.
+    fn heading(&self, r: &Reported<'_, '_>, shown: &Shown) -> Vec<String> {
+        let rule = r.finding.rule;
+        let mut lines = vec![format!(
+            "{} [{}] {}",
             rule.id,
             r.confidence().as_str(),
             rule.name
-        )?;
+        )];
         if !r.assessment.passed.is_empty() || !r.assessment.facts.is_empty() {
             let facts: Vec<String> = r
                 .assessment
@@ -64,31 +120,111 @@ impl Printer for TextPrinter {
                 .map(|f| format!("{} {}", f.name, f.value))
                 .collect();
             let checks = r.assessment.passed.join(", ");
-            writeln!(out, "  checks:  {checks}{}", join_prefixed("; ", &facts))?;
+            lines.push(format!(
+                "  checks:  {checks}{}",
+                join_prefixed("; ", &facts)
+            ));
         }
         if let Some(rejected) = &r.assessment.rejected {
-            writeln!(out, "  INVALID: {} ({})", rejected.reason, rejected.check)?;
+            lines.push(format!(
+                "  INVALID: {} ({})",
+                rejected.reason, rejected.check
+            ));
         }
         // A multi-line secret (a key block) keeps its lines, aligned under the first.
-        let mut lines = shown.secret.lines();
-        writeln!(out, "  secret:  {}", lines.next().unwrap_or_default())?;
-        for line in lines {
-            writeln!(out, "           {line}")?;
-        }
+        let mut secret = shown.secret.lines();
+        lines.push(format!("  secret:  {}", secret.next().unwrap_or_default()));
+        lines.extend(secret.map(|line| format!("           {line}")));
         if let Some(pair) = &r.pair {
             let secret = if self.redact {
                 shown::mask(&pair.secret)
             } else {
                 printable(&pair.secret)
             };
+            lines.push(format!("  paired:  {} {secret}", pair.rule.id));
+        }
+        lines
+    }
+}
+
+impl Printer for TextPrinter {
+    fn print(&mut self, _out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
+        let finding = &r.finding;
+        let shown = Shown::new(finding, self.redact);
+        let heading = self.heading(r, &shown);
+        let mut line = match &r.location.file {
+            Some(file) => format!("{}  ", file_label(file)),
+            None => String::new(),
+        };
+        line.push_str(&format!(
+            "{image}{volume}  offset {offset} ({offset:#x})  {length} bytes",
+            image = r.image,
+            volume = volume_label(r.location.volume),
+            offset = finding.offset,
+            length = finding.length()
+        ));
+        if finding.encoding != Encoding::Utf8 {
+            line.push_str(&format!(" of {}", finding.encoding.as_str()));
+        }
+        let place = PlaceLine {
+            order: (self.image_rank(r.image), finding.offset, self.seen),
+            line,
+            context: shown.context,
+        };
+        self.seen = self.seen.saturating_add(1);
+        let key = GroupKey {
+            rule: finding.rule.id.clone(),
+            secret: finding.secret_text().to_vec(),
+            pair: r
+                .pair
+                .as_ref()
+                .map(|p| (p.rule.id.clone(), p.secret.clone())),
+            heading,
+        };
+        let index = match self.by_key.get(&key) {
+            Some(&index) => index,
+            None => {
+                let index = self.groups.len();
+                self.groups.push(Group {
+                    heading: key.heading.clone(),
+                    places: Vec::new(),
+                });
+                self.by_key.insert(key, index);
+                index
+            }
+        };
+        self.groups[index].places.push(place);
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        self.by_key.clear();
+        let mut groups = std::mem::take(&mut self.groups);
+        for group in &mut groups {
+            group.places.sort_by_key(|p| p.order);
+        }
+        groups.sort_by_key(|g| g.places.first().map(|p| p.order));
+        for group in groups {
+            for line in &group.heading {
+                writeln!(out, "{line}")?;
+            }
+            let first = group.places.first().map_or("", |p| p.context.as_str());
+            writeln!(out, "  context: {first}")?;
+            let n = group.places.len();
             writeln!(
                 out,
-                "  paired:  {} {secret}  (offset {})",
-                pair.rule.id, pair.offset
+                "  found in {n} {}:",
+                if n == 1 { "place" } else { "places" }
             )?;
+            for place in &group.places {
+                writeln!(out, "    {}", place.line)?;
+                if place.context != first {
+                    writeln!(out, "      context: {}", place.context)?;
+                }
+            }
+            writeln!(out)?;
         }
-        writeln!(out, "  context: {}", shown.context)?;
-        writeln!(out)
+        Ok(())
     }
 }
 
@@ -103,7 +239,7 @@ fn join_prefixed(prefix: &str, facts: &[String]) -> String {
 
 /// The file line: `/etc/app.jar!/config.properties  (allocated, inode 12, zip, utf-16le)`,
 /// or the state alone where no file is known: `unallocated (ext4)`.
-fn file_label(file: &FileAt) -> String {
+pub(super) fn file_label(file: &FileAt) -> String {
     let mut facts = vec![file.state.as_str().to_owned()];
     if let Some(id) = file.id {
         let name = match file.id_name {
@@ -126,7 +262,7 @@ fn file_label(file: &FileAt) -> String {
 }
 
 /// `  partition 2 (ext4, "root")`, `  unpartitioned space`, or nothing where unknown.
-fn volume_label(located: Located<'_>) -> String {
+pub(super) fn volume_label(located: Located<'_>) -> String {
     match located {
         Located::Volume(volume) => {
             let content = volume.content.name();
@@ -144,5 +280,122 @@ fn volume_label(located: Located<'_>) -> String {
         }
         Located::Unpartitioned => "  unpartitioned space".into(),
         Located::Unknown => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use snapsift_match::{Assessment, Confidence, Rule, RuleSet};
+    use snapsift_scan::{Context, Finding};
+
+    use super::*;
+    use crate::printer::Location;
+    use crate::report::Paired;
+
+    fn rule<'r>(rules: &'r RuleSet, id: &str) -> &'r Rule {
+        rules.rules().iter().find(|r| r.id == id).unwrap()
+    }
+
+    /// A finding of `secret` at `offset` of `image`, located nowhere in particular.
+    fn reported<'a, 'm>(
+        image: &'a str,
+        rule: &'m Rule,
+        secret: &str,
+        offset: u64,
+        pair: Option<Paired<'m>>,
+    ) -> Reported<'a, 'm> {
+        let line = format!("key = {secret}");
+        Reported {
+            image,
+            location: Location {
+                volume: Located::Unknown,
+                scheme: None,
+                file: None,
+            },
+            finding: Finding {
+                rule,
+                offset,
+                encoding: Encoding::Utf8,
+                text: secret.as_bytes().to_vec(),
+                secret: 0..secret.len(),
+                context: Context {
+                    bytes: line.clone().into_bytes(),
+                    secret: 6..line.len(),
+                },
+            },
+            assessment: Assessment {
+                confidence: Confidence::High,
+                passed: Vec::new(),
+                facts: Vec::new(),
+                rejected: None,
+            },
+            pair,
+            fingerprint: String::new(),
+        }
+    }
+
+    fn report(findings: &[Reported<'_, '_>], redact: bool) -> String {
+        let mut printer = TextPrinter::new(redact);
+        let mut out = Vec::new();
+        for r in findings {
+            printer.print(&mut out, r).unwrap();
+        }
+        assert!(out.is_empty(), "nothing is written before finish");
+        printer.finish(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn one_block_per_secret_in_order_of_its_first_place() {
+        let rules = RuleSet::builtin().unwrap();
+        let aws = rule(&rules, "aws.access-key-id");
+        let uri = rule(&rules, "connection-uri.password");
+        let (x, y) = ("AKIAQ2W3E4R5T6Y7U2I3", "AKIAZZZZE4R5T6Y7U2I3");
+        let pair = || Paired {
+            rule: uri,
+            secret: b"postgres://u:hunter2hunter2@db/x".to_vec(),
+            offset: 520,
+            assessment: Assessment {
+                confidence: Confidence::High,
+                passed: Vec::new(),
+                facts: Vec::new(),
+                rejected: None,
+            },
+        };
+        // Not in disk order: the report sorts.
+        let findings = [
+            reported("a.img", aws, x, 700, None),
+            reported("a.img", aws, y, 100, None),
+            reported("a.img", aws, x, 300, None),
+            reported("a.img", aws, x, 500, Some(pair())),
+            reported("b.img", aws, x, 10, None),
+        ];
+        let text = report(&findings, false);
+        let blocks: Vec<&str> = text.split("\n\n").filter(|b| !b.is_empty()).collect();
+        assert_eq!(blocks.len(), 3, "{text}");
+        assert!(blocks[0].contains(&format!("  secret:  {y}")), "{text}");
+        assert!(blocks[1].contains(&format!("  secret:  {x}")), "{text}");
+        assert!(!blocks[1].contains("paired:"), "{text}");
+        assert!(
+            blocks[1].ends_with(
+                "  found in 3 places:\n\
+                 \x20   a.img  offset 300 (0x12c)  20 bytes\n\
+                 \x20   a.img  offset 700 (0x2bc)  20 bytes\n\
+                 \x20   b.img  offset 10 (0xa)  20 bytes"
+            ),
+            "{text}"
+        );
+        assert!(
+            blocks[2]
+                .contains("  paired:  connection-uri.password postgres://u:hunter2hunter2@db/x"),
+            "a paired secret is another block: {text}"
+        );
+        assert!(blocks[2].contains("  found in 1 place:\n    a.img  offset 500"));
+
+        let redacted = report(&findings, true);
+        for secret in [&x[4..], &y[4..], "hunter2"] {
+            assert!(!redacted.contains(secret), "{redacted}");
+        }
+        assert_eq!(redacted.matches("found in").count(), 3, "{redacted}");
     }
 }

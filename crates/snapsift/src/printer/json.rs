@@ -1,0 +1,74 @@
+//! JSON: one document for the whole run, for tools that read a file whole.
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use super::{Printer, TOOL_VERSION, jsonl};
+use crate::report::Reported;
+
+/// Writes one JSON document once every image is scanned:
+///
+/// ```json
+/// {
+///   "tool": {"name": "snapsift", "version": "0.1.0"},
+///   "findings": [
+///     {"image": "disk.img", "rule": "aws.access-key-id", "secret": "AKIA…", "offset": 1052712, …}
+///   ],
+///   "summary": {
+///     "findings": 1,
+///     "images": [{"image": "disk.img", "findings": 1}]
+///   }
+/// }
+/// ```
+///
+/// `findings` holds exactly the objects `--format jsonl` prints, one per line there, in the
+/// same order (image by image, in disk order; see `JsonlPrinter` for their fields, masked
+/// the same way with `--redact`). `summary.findings` is their number and `summary.images`
+/// counts them per image, in the order the images were scanned; an image without findings
+/// is not listed. With no findings at all the document is still written, with
+/// `"findings": []`.
+#[derive(Debug)]
+pub struct JsonPrinter {
+    redact: bool,
+    findings: Vec<Value>,
+    /// Each image with findings and how many, in the order scanned.
+    images: Vec<(String, u64)>,
+}
+
+impl JsonPrinter {
+    /// A printer that masks secrets if `redact`.
+    pub fn new(redact: bool) -> Self {
+        JsonPrinter {
+            redact,
+            findings: Vec::new(),
+            images: Vec::new(),
+        }
+    }
+}
+
+impl Printer for JsonPrinter {
+    fn print(&mut self, _out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
+        self.findings.push(jsonl::finding_object(r, self.redact));
+        match self.images.last_mut() {
+            Some((image, count)) if image == r.image => *count = count.saturating_add(1),
+            _ => self.images.push((r.image.to_owned(), 1)),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        let findings = std::mem::take(&mut self.findings);
+        let images: Vec<Value> = std::mem::take(&mut self.images)
+            .into_iter()
+            .map(|(image, findings)| json!({"image": image, "findings": findings}))
+            .collect();
+        let document = json!({
+            "tool": {"name": "snapsift", "version": TOOL_VERSION},
+            "summary": {"findings": findings.len(), "images": images},
+            "findings": findings,
+        });
+        serde_json::to_writer_pretty(&mut *out, &document)?;
+        out.write_all(b"\n")
+    }
+}
