@@ -161,7 +161,8 @@ pub(super) fn reason(value: &[u8]) -> Option<&'static str> {
     let stem = lower
         .iter()
         .rposition(|c| !(c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'!')))
-        .map_or(&lower[..0], |end| &lower[..=end]);
+        .and_then(|end| lower.get(..=end))
+        .unwrap_or_default();
     if stem.len() >= 6 && stem.len() < lower.len() && is_dummy(stem) {
         return Some("is a well-known dummy value with a suffix");
     }

@@ -104,7 +104,7 @@ fn one_per_secret<'a, 'm>(found: Vec<Reported<'a, 'm>>, rules: &[Rule]) -> Vec<R
         .enumerate()
         .map(|(i, rule)| (rule.id.as_str(), i))
         .collect();
-    let mut best: HashMap<(Option<(Option<u64>, String)>, u64, usize), usize> = HashMap::new();
+    let mut best: HashMap<(pair::Stream, u64, usize), usize> = HashMap::new();
     let rank = |r: &Reported<'_, '_>| {
         (
             r.assessment.is_valid(),

@@ -13,6 +13,10 @@ use crate::printer::Location;
 
 use super::{Paired, Reported};
 
+/// The byte stream a position counts in: the disk (`None`), or the decoded bytes of a file
+/// (its number and its layer chain).
+pub(super) type Stream = Option<(Option<u64>, String)>;
+
 /// Which stream of bytes a finding's position counts in, and its position there.
 ///
 /// Findings in a file's decoded bytes (an archive member, a decompressed file) count in that
