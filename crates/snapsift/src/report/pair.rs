@@ -21,10 +21,7 @@ pub(super) type Stream = Option<(Option<u64>, String)>;
 ///
 /// Findings in a file's decoded bytes (an archive member, a decompressed file) count in that
 /// file's layer chain; the others by their bytes on the disk.
-pub(super) fn position(
-    location: &Location<'_>,
-    r: &Reported<'_, '_>,
-) -> (Option<(Option<u64>, String)>, u64) {
+pub(super) fn position(location: &Location<'_>, r: &Reported<'_, '_>) -> (Stream, u64) {
     let secret_start = u64::try_from(r.finding.secret.start).unwrap_or(u64::MAX);
     match &location.file {
         Some(file) if file.decoded_offset.is_some() => {
