@@ -80,20 +80,7 @@ impl Disk {
         // Deleted: the file's blocks are free, its bytes still there.
         debugfs_rm(&fs_image, "/tmp/old/alibaba.env");
         let path = path_in(&dir, "disk 1.img");
-        sparse_file(&path, 24 * MIB);
-        run(
-            "sgdisk",
-            &[
-                "-n",
-                "1:2048:+16M",
-                "-t",
-                "1:8300",
-                "-c",
-                "1:root",
-                path.to_str().unwrap(),
-            ],
-        );
-        dd_into(&path, &fs_image, MIB);
+        gpt_disk_with_root(&path, &fs_image);
         write_at(&path, 20 * MIB + 4321, format!("\n{leftover}\n").as_bytes());
         Disk {
             dir,

@@ -139,20 +139,7 @@ fn gpt_disk_with_ext4_deleted_file_and_free_space() {
     let fs_image = path_in(&dir, "fs.img");
     let mut planted = ext4_with_secrets(&dir, &fs_image, 1);
     let disk = path_in(&dir, "disk.img");
-    sparse_file(&disk, 24 * MIB);
-    run(
-        "sgdisk",
-        &[
-            "-n",
-            "1:2048:+16M",
-            "-t",
-            "1:8300",
-            "-c",
-            "1:root",
-            disk.to_str().unwrap(),
-        ],
-    );
-    dd_into(&disk, &fs_image, MIB);
+    gpt_disk_with_root(&disk, &fs_image);
     // Beyond the partition: data left in unpartitioned space.
     let leftover = Secrets::new(99).postgres_uri();
     write_at(

@@ -179,6 +179,25 @@ pub fn sparse_file(path: &Path, size: u64) {
     fs::File::create(path).unwrap().set_len(size).unwrap();
 }
 
+/// Makes `disk` a sparse 24 MiB GPT disk whose partition 1 ("root", Linux, 16 MiB from 1 MiB)
+/// holds the filesystem image `fs_image`.
+pub fn gpt_disk_with_root(disk: &Path, fs_image: &Path) {
+    sparse_file(disk, 24 << 20);
+    run(
+        "sgdisk",
+        &[
+            "-n",
+            "1:2048:+16M",
+            "-t",
+            "1:8300",
+            "-c",
+            "1:root",
+            disk.to_str().unwrap(),
+        ],
+    );
+    dd_into(disk, fs_image, 1 << 20);
+}
+
 /// Copies `src` into `disk` at byte `offset`, with `dd conv=notrunc`.
 pub fn dd_into(disk: &Path, src: &Path, offset: u64) {
     run(
