@@ -33,7 +33,7 @@ use crate::text::{Flavor, TextGen};
 use crate::workspace::{bytes, display, run_tool};
 
 /// Bump when the generated image changes, so cached images are rebuilt.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 /// Seed of the text and the secrets (the binaries are whatever this machine has).
 const SEED: u64 = 0xbe4c_5a4d_0001;
 /// Secrets planted in live files, per rule family (AWS, Alibaba, private keys, URIs).
