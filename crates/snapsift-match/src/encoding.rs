@@ -47,15 +47,22 @@ pub(crate) fn utf16le_anchor(ascii: &[u8]) -> Vec<u8> {
     wide
 }
 
+/// The ASCII character a UTF-16LE code unit (two bytes) holds, if it holds one.
+pub fn utf16le_ascii(unit: &[u8]) -> Option<u8> {
+    match unit {
+        [low, 0] if low.is_ascii() => Some(*low),
+        _ => None,
+    }
+}
+
 /// Appends to `out` the ASCII characters of the UTF-16LE text in `wide`, one byte per code
 /// unit, up to `max_units` units or the first unit that is not ASCII (or a final odd byte).
 pub(crate) fn narrow(wide: &[u8], max_units: usize, out: &mut Vec<u8>) {
-    for unit in wide.chunks_exact(2).take(max_units) {
-        match unit {
-            [low, 0] if low.is_ascii() => out.push(*low),
-            _ => break,
-        }
-    }
+    out.extend(
+        wide.chunks_exact(2)
+            .take(max_units)
+            .map_while(utf16le_ascii),
+    );
 }
 
 #[cfg(test)]

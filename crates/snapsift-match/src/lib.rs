@@ -49,7 +49,7 @@ mod zero;
 
 pub use assess::{Assessment, Rejection};
 pub use compile::MAX_RULE_LEN;
-pub use encoding::Encoding;
+pub use encoding::{Encoding, utf16le_ascii};
 pub use error::RuleError;
 pub use examples::{ExampleFailure, check_examples};
 pub use matcher::{Match, Matcher, Scratch};

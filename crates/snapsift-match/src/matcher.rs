@@ -8,7 +8,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, meta};
 
 use crate::compile::{CompiledRule, compile};
-use crate::encoding::{narrow, utf16le_anchor};
+use crate::encoding::{narrow, utf16le_anchor, utf16le_ascii};
 use crate::heads::{Anchor, Heads};
 use crate::zero::NonZeroSegments;
 use crate::{Encoding, Rule, RuleError, RuleSet};
@@ -323,11 +323,7 @@ impl Matcher {
         let mut narrowed = std::mem::take(&mut scratch.narrowed);
         narrowed.clear();
         let before = start.checked_sub(2).map(|b| &haystack[b..start]);
-        if let Some(&[low, 0]) = before
-            && low.is_ascii()
-        {
-            narrowed.push(low);
-        }
+        narrowed.extend(before.and_then(utf16le_ascii));
         let lead = narrowed.len();
         // One character past the longest match, for look-ahead.
         narrow(&haystack[start..], max_len.saturating_add(1), &mut narrowed);

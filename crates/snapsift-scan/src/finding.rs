@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use snapsift_match::{Encoding, Rule};
+use snapsift_match::{Encoding, Rule, utf16le_ascii};
 
 /// How far the context of a finding reaches before and after the match, at most.
 pub const CONTEXT_RADIUS: usize = 160;
@@ -107,21 +107,14 @@ impl Context {
         let before = &window[matched.start.saturating_sub(radius)..matched.start];
         let after_end = matched.end.saturating_add(radius).min(window.len());
         // Characters before the match, read backwards from it while they are ASCII.
-        let lead: Vec<u8> = before
-            .rchunks_exact(2)
-            .map_while(|unit| match unit {
-                [low, 0] if low.is_ascii() => Some(*low),
-                _ => None,
-            })
-            .collect();
+        let lead: Vec<u8> = before.rchunks_exact(2).map_while(utf16le_ascii).collect();
         let mut text: Vec<u8> = lead.into_iter().rev().collect();
         let match_start = text.len();
-        text.extend(window[matched.start..after_end].chunks_exact(2).map_while(
-            |unit| match unit {
-                [low, 0] if low.is_ascii() => Some(*low),
-                _ => None,
-            },
-        ));
+        text.extend(
+            window[matched.start..after_end]
+                .chunks_exact(2)
+                .map_while(utf16le_ascii),
+        );
         let match_end = match_start
             .saturating_add(matched.len() / 2)
             .min(text.len());
