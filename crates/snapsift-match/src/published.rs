@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::checks;
+
 /// The list compiled into snapsift.
 const PUBLISHED: &str = include_str!("../rules/published.toml");
 
@@ -69,41 +71,15 @@ impl Published {
     }
 }
 
-/// What is hashed: for a PEM block, its base64 body alone (the same key is stored with or
-/// without line breaks, or JSON-escaped, in different programs); for anything else, the
-/// secret as it is.
+/// What is hashed: for a PEM block, its decoded key bytes (the same key is stored with or
+/// without line breaks, or JSON-escaped, in different programs); for anything else, or a block
+/// that does not decode, the secret as it is.
 pub(crate) fn normal_form(secret: &[u8]) -> Vec<u8> {
-    if !secret.starts_with(b"-----BEGIN ") {
-        return secret.to_vec();
-    }
-    let after_header = secret
-        .get(11..)
-        .and_then(|rest| {
-            rest.windows(5)
-                .position(|w| w == b"-----")
-                .map(|i| &rest[i + 5..])
-        })
-        .unwrap_or(&[]);
-    let body_end = after_header
-        .windows(9)
-        .position(|w| w == b"-----END ")
-        .unwrap_or(after_header.len());
-    let body = &after_header[..body_end];
-    let mut out = Vec::with_capacity(body.len());
-    let mut bytes = body.iter();
-    while let Some(&b) = bytes.next() {
-        // A JSON or C escape (`\n`, `\r`, `\/`) stands for a line break or a slash.
-        if b == b'\\' {
-            if bytes.next() == Some(&b'/') {
-                out.push(b'/');
-            }
-            continue;
-        }
-        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=') {
-            out.push(b);
-        }
-    }
-    out
+    secret
+        .starts_with(b"-----BEGIN ")
+        .then(|| checks::pem_body_bytes(secret))
+        .flatten()
+        .unwrap_or_else(|| secret.to_vec())
 }
 
 #[cfg(test)]
@@ -120,17 +96,23 @@ mod tests {
     #[test]
     fn a_pem_key_is_the_same_with_or_without_line_breaks_or_escapes() {
         let plain =
-            b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIP/ab+\ncd==\n-----END EC PRIVATE KEY-----";
+            b"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIP/ab+\ncd\n-----END EC PRIVATE KEY-----";
         let one_line =
-            b"-----BEGIN EC PRIVATE KEY-----MHcCAQEEIP\\/ab+cd==-----END EC PRIVATE KEY-----";
-        let json = b"-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEIP/ab+\\ncd==\\n-----END EC PRIVATE KEY-----";
-        assert_eq!(normal_form(plain), b"MHcCAQEEIP/ab+cd==");
-        assert_eq!(normal_form(one_line), normal_form(plain));
-        assert_eq!(normal_form(json), normal_form(plain));
+            b"-----BEGIN EC PRIVATE KEY-----MHcCAQEEIP\\/ab+cd-----END EC PRIVATE KEY-----";
+        let json =
+            b"-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEIP/ab+\\ncd\\n-----END EC PRIVATE KEY-----";
+        // The decoded bytes of "MHcCAQEEIP/ab+cd".
+        let key: &[u8] = &[48, 119, 2, 1, 1, 4, 32, 255, 218, 111, 231, 29];
+        assert_eq!(normal_form(plain), key);
+        assert_eq!(normal_form(one_line), key);
+        assert_eq!(normal_form(json), key);
         assert_eq!(
             normal_form(b"AKIAQ2W3E4R5T6Y7U2I3"),
             b"AKIAQ2W3E4R5T6Y7U2I3"
         );
+        // A block that does not decode is hashed as it is.
+        let broken = b"-----BEGIN EC PRIVATE KEY-----\n!!\n-----END EC PRIVATE KEY-----";
+        assert_eq!(normal_form(broken), broken);
     }
 
     #[test]

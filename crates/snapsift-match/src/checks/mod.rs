@@ -313,6 +313,13 @@ impl fmt::Display for Check {
     }
 }
 
+/// The key bytes of the first PEM block in `text`: its body with escapes undone, RFC 1421
+/// headers set aside and base64 decoded; `None` if there is no block or it does not decode.
+pub(crate) fn pem_body_bytes(text: &[u8]) -> Option<Vec<u8>> {
+    let block = pem::find_block(text).ok()?;
+    pem::read_body(block.body).ok().map(|body| body.bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
