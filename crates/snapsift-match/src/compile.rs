@@ -32,6 +32,8 @@ pub(crate) struct CompiledRule {
     pub(crate) regex: meta::Regex,
     /// The longest match the rule reports, in characters.
     pub(crate) max_len: usize,
+    /// The shortest match the rule can make, in characters.
+    pub(crate) min_len: usize,
     /// The index of the capture group named `secret`, if the pattern has one.
     pub(crate) secret_group: Option<usize>,
 }
@@ -49,6 +51,13 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
         })?;
     let max_len = match_len_bound(rule, &hir)?;
     let anchors = anchors(rule, &hir)?;
+    // Every match begins with an anchor, so it is at least as long as the shortest one.
+    let shortest_anchor = anchors.iter().map(Vec::len).min().unwrap_or(MIN_ANCHOR_LEN);
+    let min_len = hir
+        .properties()
+        .minimum_len()
+        .unwrap_or(0)
+        .max(shortest_anchor);
     let regex = meta::Builder::new()
         .configure(meta::Config::new().utf8_empty(false))
         .build_from_hir(&hir)
@@ -63,6 +72,7 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
         anchors,
         regex,
         max_len,
+        min_len,
         secret_group,
     })
 }

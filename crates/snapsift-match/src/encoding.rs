@@ -2,13 +2,12 @@
 //!
 //! Windows writes much of its text as UTF-16LE (PowerShell history, registry exports, `.inf`
 //! and `.reg` files, the strings of .NET programs), where `AKIA` is `A\0K\0I\0A\0`. Rules are
-//! written once, for ASCII text; the matcher finds their UTF-16LE form too, by searching for
-//! each anchor's UTF-16LE bytes and, at a hit, reading the UTF-16 text there as ASCII (one
-//! byte per code unit: [`narrow`]) and running the rule's regex on that. Offsets into the
-//! narrowed text map back to the haystack by doubling.
+//! written once, for ASCII text; the matcher finds their UTF-16LE form too, by finding runs of
+//! UTF-16LE ASCII text (`utf16_runs`), reading them one byte per code unit ([`narrow`]) and
+//! searching that like any other text. Offsets into the narrowed text map back to the haystack
+//! by doubling.
 //!
-//! Rules match ASCII text, so narrowing stops at the first code unit outside ASCII: a UTF-16
-//! match is made of ASCII characters. That also bounds the work a hit in binary data costs.
+//! Rules match ASCII text, so a UTF-16 match is made of ASCII characters other than NUL.
 
 /// How a match's text is written in the haystack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,26 +36,18 @@ impl Encoding {
     }
 }
 
-/// The UTF-16LE form of an ASCII literal, without its final NUL byte.
-///
-/// The last character's high byte is always NUL; leaving it out keeps every anchor ending in
-/// a non-NUL byte, which zero-block skipping relies on, and loses nothing: the regex checks it.
-pub(crate) fn utf16le_anchor(ascii: &[u8]) -> Vec<u8> {
-    let mut wide: Vec<u8> = ascii.iter().flat_map(|&b| [b, 0]).collect();
-    wide.pop();
-    wide
-}
-
-/// The ASCII character a UTF-16LE code unit (two bytes) holds, if it holds one.
+/// The ASCII character a UTF-16LE code unit (two bytes) holds, if it holds one other than
+/// NUL. NUL is left out because text holds none, while zero-filled bytes are all NUL units.
 pub fn utf16le_ascii(unit: &[u8]) -> Option<u8> {
     match unit {
-        [low, 0] if low.is_ascii() => Some(*low),
+        [low @ 1..=0x7f, 0] => Some(*low),
         _ => None,
     }
 }
 
 /// Appends to `out` the ASCII characters of the UTF-16LE text in `wide`, one byte per code
-/// unit, up to `max_units` units or the first unit that is not ASCII (or a final odd byte).
+/// unit, up to `max_units` units or the first unit that is not ASCII other than NUL (or a
+/// final odd byte).
 pub(crate) fn narrow(wide: &[u8], max_units: usize, out: &mut Vec<u8>) {
     out.extend(
         wide.chunks_exact(2)
@@ -68,11 +59,6 @@ pub(crate) fn narrow(wide: &[u8], max_units: usize, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn anchors_drop_the_final_nul() {
-        assert_eq!(utf16le_anchor(b"AKIA"), b"A\0K\0I\0A");
-    }
 
     #[test]
     fn narrowing_stops_at_the_first_non_ascii_unit() {

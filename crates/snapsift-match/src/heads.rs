@@ -1,109 +1,153 @@
-//! The literals the anchor automaton searches for: each rule's anchors, in every encoding the
-//! matcher reads, cut short where that keeps the automaton on its fast path.
+//! The literals the anchor search looks for, and how they are split into SIMD passes.
 //!
-//! `aho-corasick` runs its SIMD prefilter (Teddy) only for at most [`TEDDY_LIMIT`] patterns;
-//! past that it falls back to a byte-at-a-time automaton several times slower. A full rule pack
-//! has more anchors than that, and each is needed twice (as written and as UTF-16LE). So the
-//! automaton searches *heads*: prefixes of the anchors, shared where anchors begin alike
-//! (`-----BEGIN ` for every PEM rule). Cutting an anchor to a prefix never loses a match: every
-//! position where the anchor occurs also starts with its prefix, and the rule's regex, run at
-//! each head hit, decides. What it costs is more hits to confirm, so heads are cut only as far
-//! as needed, longest shared prefixes first, and never below [`MIN_HEAD_LEN`] bytes.
+//! `aho-corasick`'s Teddy searcher is what lets the matcher skip through bytes at several GB/s,
+//! and its speed depends on three things, measured on the benchmark disk's bytes (one thread):
+//! * how many literals one pass holds: up to 32 it runs "slim", 32 bytes per step (about
+//!   9 GB/s for 32 literals); up to 64 "fat", 16 bytes per step (about 3.5 GB/s); past 64 it
+//!   is not used at all and a byte-at-a-time automaton is several times slower still;
+//! * how many leading bytes it fingerprints: the shortest literal of the pass, up to 4. One
+//!   3-byte literal makes the whole pass match more positions it then has to verify;
+//! * how often the literals occur: each hit costs a return from the searcher (about 50 ns).
 //!
-//! Where even that leaves more than 64 heads, they are searched in groups of at most 64, one
-//! Teddy pass per group: a few SIMD passes are much faster than one byte-at-a-time automaton.
-//! Heads are then cut only as far as the smallest number of groups needs.
+//! So the anchor search looks for *heads*: the rules' anchors, with anchors that share their
+//! first 4 bytes cut to their shared prefix (`-----BEGIN ` for every PEM rule, `http` for
+//! `http://` and `https://`). That never makes a head shorter than 4 bytes, so it never
+//! weakens a pass's fingerprint, and it keeps the count down. Heads are then split into passes
+//! of at most [`LITERALS_PER_PASS`], those shorter than 4 bytes in passes of their own.
+//! Only when that takes more than [`MAX_PASSES`] passes are heads cut further, longest shared
+//! prefixes first and never below [`MIN_HEAD_LEN`] bytes.
+//!
+//! Cutting an anchor to a prefix never loses a match: every position where the anchor occurs
+//! also starts with its prefix. At a head's hit the matcher first compares the anchors that
+//! begin with it (cheap), and runs a rule's regex only where one of its anchors is there.
+//!
+//! UTF-16LE text is not searched with UTF-16LE heads: that would double the literals. It is
+//! found by `utf16_runs`, read one byte per character, and searched with these same heads.
 
-use crate::Encoding;
+use std::ops::Range;
 
-/// The most patterns for which `aho-corasick` uses Teddy.
-const TEDDY_LIMIT: usize = 64;
+/// The most literals in one pass that keeps Teddy on its 32-bytes-per-step form.
+pub(crate) const LITERALS_PER_PASS: usize = 32;
 
-/// Heads shorter than this match too often to be worth confirming one by one.
+/// How many leading bytes Teddy fingerprints at most; anchors sharing this many are merged.
+const FINGERPRINT_LEN: usize = 4;
+
+/// Above this many passes, heads are cut below [`FINGERPRINT_LEN`] bytes to need fewer.
+const MAX_PASSES: usize = 4;
+
+/// Heads shorter than this match too often to be worth verifying one by one.
 const MIN_HEAD_LEN: usize = 3;
 
-/// One literal of one rule, in one encoding.
+/// One literal every match of one rule begins with.
 #[derive(Clone, Debug)]
 pub(crate) struct Anchor {
-    /// The literal's bytes as they appear in the haystack.
+    /// The literal's bytes.
     pub(crate) bytes: Vec<u8>,
     /// The rule it belongs to.
     pub(crate) rule: usize,
-    /// How the rule's text is written where this literal matches.
-    pub(crate) encoding: Encoding,
 }
 
-/// What the anchor automata search for.
+/// A rule to confirm at a head's hit, if one of its anchors is there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    /// The rule.
+    pub(crate) rule: usize,
+    /// The rule's anchors that begin with the head (the head itself where it is one).
+    pub(crate) anchors: Vec<Vec<u8>>,
+}
+
+impl Candidate {
+    /// Whether one of the anchors begins `text`.
+    pub(crate) fn is_at(&self, text: &[u8]) -> bool {
+        self.anchors.iter().any(|a| text.starts_with(a))
+    }
+}
+
+/// What the anchor search looks for.
 #[derive(Debug)]
 pub(crate) struct Heads {
     /// The heads, sorted; none is a prefix of another, so at most one matches at any position.
     pub(crate) texts: Vec<Vec<u8>>,
-    /// For each head, the (rule, encoding) pairs with an anchor that begins with it.
-    pub(crate) candidates: Vec<Vec<(usize, Encoding)>>,
+    /// For each head, the rules with an anchor that begins with it, by rule.
+    pub(crate) candidates: Vec<Vec<Candidate>>,
 }
 
 impl Heads {
-    /// The heads for `anchors`: as few cuts as keep their number within Teddy's limit, or
-    /// within the fewest groups of that many that [`MIN_HEAD_LEN`] allows.
+    /// The heads for `anchors` (see the module docs).
     pub(crate) fn new(anchors: &[Anchor]) -> Heads {
         let whole = minimal(anchors.iter().map(|a| a.bytes.clone()).collect());
-        let fewest = cut(whole.clone(), TEDDY_LIMIT).len();
-        let groups = fewest.div_ceil(TEDDY_LIMIT).max(1);
-        let texts = cut(whole, groups.saturating_mul(TEDDY_LIMIT));
+        let merged = cut(whole, FINGERPRINT_LEN, |_| false);
+        let texts = cut(merged, MIN_HEAD_LEN, |t| passes(t).len() <= MAX_PASSES);
         let candidates = texts
             .iter()
             .map(|head| {
-                let mut of: Vec<(usize, Encoding)> = anchors
-                    .iter()
-                    .filter(|a| a.bytes.starts_with(head))
-                    .map(|a| (a.rule, a.encoding))
-                    .collect();
-                of.sort_unstable();
-                of.dedup();
+                let mut of: Vec<Candidate> = Vec::new();
+                for a in anchors.iter().filter(|a| a.bytes.starts_with(head)) {
+                    match of.iter_mut().find(|c| c.rule == a.rule) {
+                        Some(c) if !c.anchors.contains(&a.bytes) => c.anchors.push(a.bytes.clone()),
+                        Some(_) => {}
+                        None => of.push(Candidate {
+                            rule: a.rule,
+                            anchors: vec![a.bytes.clone()],
+                        }),
+                    }
+                }
+                of.sort_unstable_by_key(|c| c.rule);
                 of
             })
             .collect();
         Heads { texts, candidates }
     }
 
-    /// The heads in groups of at most [`TEDDY_LIMIT`], as ranges of `texts`.
-    pub(crate) fn groups(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-        (0..self.texts.len())
-            .step_by(TEDDY_LIMIT)
-            .map(|start| start..start.saturating_add(TEDDY_LIMIT).min(self.texts.len()))
+    /// The passes: indices of [`Heads::texts`], at most [`LITERALS_PER_PASS`] each.
+    pub(crate) fn passes(&self) -> Vec<Vec<usize>> {
+        passes(&self.texts)
     }
 }
 
+/// Splits `texts` into passes: the short ones (under [`FINGERPRINT_LEN`] bytes) apart from the
+/// others, each kind in as few passes of at most [`LITERALS_PER_PASS`] as it needs, filled
+/// evenly, in sorted order (Teddy shares its buckets best among literals that begin alike).
+fn passes(texts: &[Vec<u8>]) -> Vec<Vec<usize>> {
+    let (short, long): (Vec<usize>, Vec<usize>) =
+        (0..texts.len()).partition(|&i| texts[i].len() < FINGERPRINT_LEN);
+    let mut out = Vec::new();
+    for kind in [long, short] {
+        let count = kind.len().div_ceil(LITERALS_PER_PASS);
+        for n in 0..count {
+            let range: Range<usize> = kind.len() * n / count..kind.len() * (n + 1) / count;
+            out.push(kind[range].to_vec());
+        }
+    }
+    out
+}
+
 /// `texts` (minimal, sorted) with the pairs sharing the longest prefixes cut to that prefix,
-/// until at most `limit` remain or no two share [`MIN_HEAD_LEN`] bytes.
-fn cut(mut texts: Vec<Vec<u8>>, limit: usize) -> Vec<Vec<u8>> {
-    while texts.len() > limit {
+/// until `done` says so or no two share `min_len` bytes.
+fn cut(
+    mut texts: Vec<Vec<u8>>,
+    min_len: usize,
+    done: impl Fn(&[Vec<u8>]) -> bool,
+) -> Vec<Vec<u8>> {
+    while !done(&texts) {
         // Sorted, the pair sharing the longest prefix is adjacent.
         let best = texts
             .windows(2)
             .enumerate()
-            .map(|(i, w)| (head_of(&w[0], &w[1]).len(), i))
-            .filter(|&(len, _)| len >= MIN_HEAD_LEN)
+            .map(|(i, w)| (shared_len(&w[0], &w[1]), i))
+            .filter(|&(len, _)| len >= min_len)
             .max_by_key(|&(len, i)| (len, std::cmp::Reverse(i)));
-        let Some((_, i)) = best else { break };
-        let shared = head_of(&texts[i], &texts[i + 1]).to_vec();
+        let Some((len, i)) = best else { break };
+        let shared = texts[i][..len].to_vec();
         texts.splice(i..i + 2, [shared]);
         texts = minimal(texts);
     }
     texts
 }
 
-/// The common prefix of `a` and `b`, without trailing NUL bytes.
-///
-/// A head never ends in NUL: the matcher skips all-zero blocks, and a head whose last bytes
-/// fell into one would be missed (see `zero`).
-fn head_of<'a>(a: &'a [u8], b: &[u8]) -> &'a [u8] {
-    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let mut head = &a[..common];
-    while let [rest @ .., 0] = head {
-        head = rest;
-    }
-    head
+/// How many leading bytes `a` and `b` share.
+fn shared_len(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// `texts` sorted, without duplicates, and without any text that has another as a prefix
@@ -129,53 +173,73 @@ mod tests {
         Anchor {
             bytes: text.as_bytes().to_vec(),
             rule,
-            encoding: Encoding::Utf8,
         }
     }
 
     #[test]
-    fn few_anchors_stay_whole_and_prefixes_absorb_longer_ones() {
-        let heads = Heads::new(&[anchor("AKIA", 0), anchor("ASIA", 0), anchor("AKIAX", 1)]);
-        assert_eq!(heads.texts, vec![b"AKIA".to_vec(), b"ASIA".to_vec()]);
+    fn anchors_sharing_four_bytes_share_a_head_and_prefixes_absorb_longer_ones() {
+        let heads = Heads::new(&[
+            anchor("AKIA", 0),
+            anchor("ASIA", 0),
+            anchor("AKIAX", 1),
+            anchor("mysql://", 2),
+            anchor("mysqlx://", 2),
+        ]);
+        assert_eq!(heads.texts, [&b"AKIA"[..], b"ASIA", b"mysql"]);
         assert_eq!(
             heads.candidates[0],
-            vec![(0, Encoding::Utf8), (1, Encoding::Utf8)]
+            [
+                Candidate {
+                    rule: 0,
+                    anchors: vec![b"AKIA".to_vec()]
+                },
+                Candidate {
+                    rule: 1,
+                    anchors: vec![b"AKIAX".to_vec()]
+                }
+            ]
         );
+        assert_eq!(heads.candidates[2][0].anchors.len(), 2);
+        assert!(heads.candidates[2][0].is_at(b"mysqlx://h"));
+        assert!(!heads.candidates[2][0].is_at(b"mysqldump"));
     }
 
     #[test]
-    fn many_anchors_are_cut_to_shared_prefixes_within_the_limit() {
-        let anchors: Vec<Anchor> = (0..100)
-            .map(|i| anchor(&format!("tok{:02}_{i}", i % 40), i))
+    fn short_heads_get_passes_of_their_own_and_no_pass_is_too_big() {
+        let mut anchors: Vec<Anchor> = (0..70).map(|i| anchor(&format!("L{i:02}x"), i)).collect();
+        anchors.extend((0..5).map(|i| anchor(&format!("s{i}_"), 100 + i)));
+        anchors[0] = anchor("hf_", 0);
+        let heads = Heads::new(&anchors);
+        let passes = heads.passes();
+        assert_eq!(passes.len(), 4, "{passes:?}");
+        for pass in &passes {
+            assert!(pass.len() <= LITERALS_PER_PASS);
+            let short = pass.iter().filter(|&&i| heads.texts[i].len() < 4).count();
+            assert!(short == 0 || short == pass.len(), "mixed pass {pass:?}");
+        }
+        let mut all: Vec<usize> = passes.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..heads.texts.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn too_many_heads_are_cut_to_fit_but_every_anchor_keeps_exactly_one() {
+        let anchors: Vec<Anchor> = (0..300)
+            .map(|i| anchor(&format!("t{:03}_{i}", i % 200), i))
             .collect();
         let heads = Heads::new(&anchors);
-        assert!(heads.texts.len() <= TEDDY_LIMIT, "{}", heads.texts.len());
-        // Every anchor still begins with exactly one head, which lists its rule.
+        assert!(heads.passes().len() <= MAX_PASSES, "{}", heads.texts.len());
         for a in &anchors {
             let owners: Vec<usize> = (0..heads.texts.len())
                 .filter(|&h| a.bytes.starts_with(&heads.texts[h]))
                 .collect();
             assert_eq!(owners.len(), 1, "{:?}", String::from_utf8_lossy(&a.bytes));
-            assert!(heads.candidates[owners[0]].contains(&(a.rule, Encoding::Utf8)));
+            let c = heads.candidates[owners[0]]
+                .iter()
+                .find(|c| c.rule == a.rule)
+                .expect("the anchor's rule is a candidate of its head");
+            assert!(c.is_at(&a.bytes));
         }
-        assert!(heads.texts.iter().all(|h| h.len() >= MIN_HEAD_LEN));
-    }
-
-    #[test]
-    fn heads_never_end_in_nul() {
-        let wide = |s: &str| -> Vec<u8> { s.bytes().flat_map(|b| [b, 0]).collect() };
-        let mut anchors = Vec::new();
-        for i in 0..80 {
-            let mut bytes = wide(&format!("K{}{}", (b'a' + (i % 26) as u8) as char, i));
-            bytes.pop();
-            anchors.push(Anchor {
-                bytes,
-                rule: i,
-                encoding: Encoding::Utf16Le,
-            });
-        }
-        let heads = Heads::new(&anchors);
-        assert!(heads.texts.iter().all(|h| h.last() != Some(&0)));
         assert!(heads.texts.iter().all(|h| h.len() >= MIN_HEAD_LEN));
     }
 }

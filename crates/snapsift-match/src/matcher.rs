@@ -3,13 +3,14 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, MatchKind, packed};
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, meta};
 
 use crate::compile::{CompiledRule, compile};
-use crate::encoding::{narrow, utf16le_anchor, utf16le_ascii};
+use crate::encoding::narrow;
 use crate::heads::{Anchor, Heads};
+use crate::utf16_runs::Utf16Runs;
 use crate::zero::NonZeroSegments;
 use crate::{Encoding, Rule, RuleError, RuleSet};
 
@@ -47,23 +48,89 @@ impl Match {
 pub struct Matcher {
     rules: Vec<Rule>,
     compiled: Vec<CompiledRule>,
-    /// The heads (see the crate docs), in groups of at most 64, each group one automaton
-    /// searched leftmost-longest (see [`Matcher::new`]).
-    head_groups: Vec<HeadGroup>,
+    /// What the anchor search looks for, and the rules to confirm at each head's hits.
+    heads: Heads,
+    /// The anchor search: one SIMD pass over the bytes per group of heads.
+    passes: Vec<HeadPass>,
     /// For each rule, the rules whose matches around one of its matches drop it.
     superseded_by: Vec<Vec<usize>>,
     /// The longest head, in bytes.
     max_head_len: usize,
     /// The longest match of any rule, in characters.
     max_match_len: usize,
+    /// The shortest match any rule can make, in characters: shorter UTF-16LE text is skipped.
+    min_match_len: usize,
 }
 
-/// One automaton over a group of heads.
+/// One pass of the anchor search: a searcher over some of the heads.
 #[derive(Debug)]
-struct HeadGroup {
-    automaton: AhoCorasick,
-    /// For each head (by automaton pattern id), the rules and encodings to confirm at its hits.
-    candidates: Vec<Vec<(usize, Encoding)>>,
+struct HeadPass {
+    searcher: HeadSearcher,
+    /// For each of the searcher's patterns, the index of the head in [`Heads::texts`].
+    heads: Vec<usize>,
+}
+
+/// A multi-literal searcher: Teddy where the CPU has it (SSSE3/AVX2 or NEON), else an
+/// Aho-Corasick automaton. Both report the leftmost occurrence; heads are prefix-free, so
+/// at most one head matches at a position and the choice between them never arises.
+#[derive(Debug)]
+enum HeadSearcher {
+    Teddy(packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl HeadSearcher {
+    fn new(texts: &[&[u8]]) -> Result<HeadSearcher, RuleError> {
+        let teddy = packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(texts)
+            .build();
+        match teddy {
+            Some(searcher) => Ok(HeadSearcher::Teddy(searcher)),
+            None => AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(texts)
+                .map(HeadSearcher::Automaton)
+                .map_err(|e| RuleError::Automaton(e.to_string())),
+        }
+    }
+
+    /// The leftmost head in `text[range]`: its start and pattern index.
+    fn find(&self, text: &[u8], range: Range<usize>) -> Option<(usize, usize)> {
+        let found = match self {
+            HeadSearcher::Teddy(s) => s.find_in(text, aho_corasick::Span::from(range)),
+            HeadSearcher::Automaton(a) => a.find(aho_corasick::Input::new(text).span(range)),
+        };
+        found.map(|m| (m.start(), m.pattern().as_usize()))
+    }
+}
+
+/// Where the text being searched lies in the haystack.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// The haystack itself.
+    Bytes,
+    /// UTF-16LE text narrowed to one byte per character (see [`narrow`]); its character `i`
+    /// is the code unit at haystack offset `start + 2 * i`.
+    Narrowed { start: usize },
+}
+
+impl Place {
+    fn encoding(self) -> Encoding {
+        match self {
+            Place::Bytes => Encoding::Utf8,
+            Place::Narrowed { .. } => Encoding::Utf16Le,
+        }
+    }
+
+    /// The haystack offset of offset `i` of the searched text.
+    fn offset(self, i: usize) -> usize {
+        match self {
+            Place::Bytes => i,
+            Place::Narrowed { start } => start.saturating_add(i.saturating_mul(2)),
+        }
+    }
 }
 
 /// Per-thread working memory for [`Matcher::find_in`].
@@ -77,47 +144,34 @@ pub struct Scratch {
 
 impl Matcher {
     /// Compiles every rule of `set`.
-    ///
-    /// Each head automaton runs with leftmost-longest semantics because only the leftmost kinds get
-    /// `aho-corasick`'s SIMD prefilter (Teddy); with standard (overlapping) semantics it falls
-    /// back to a byte-at-a-time automaton several times slower. It still sees every head
-    /// position: the search restarts one byte after each hit's start, and no head is a prefix
-    /// of another, so at most one head matches at any position.
     pub fn new(set: &RuleSet) -> Result<Matcher, RuleError> {
         let rules = set.rules().to_vec();
         let compiled = rules.iter().map(compile).collect::<Result<Vec<_>, _>>()?;
-        let mut anchors = Vec::new();
-        for (rule, c) in compiled.iter().enumerate() {
-            for anchor in &c.anchors {
-                anchors.push(Anchor {
-                    bytes: anchor.clone(),
+        let anchors: Vec<Anchor> = compiled
+            .iter()
+            .enumerate()
+            .flat_map(|(rule, c)| {
+                c.anchors.iter().map(move |bytes| Anchor {
+                    bytes: bytes.clone(),
                     rule,
-                    encoding: Encoding::Utf8,
-                });
-                anchors.push(Anchor {
-                    bytes: utf16le_anchor(anchor),
-                    rule,
-                    encoding: Encoding::Utf16Le,
-                });
-            }
-        }
+                })
+            })
+            .collect();
         let heads = Heads::new(&anchors);
-        let head_groups = heads
-            .groups()
-            .map(|group| {
-                let automaton = AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .prefilter(true)
-                    .build(&heads.texts[group.clone()])
-                    .map_err(|e| RuleError::Automaton(e.to_string()))?;
-                Ok(HeadGroup {
-                    automaton,
-                    candidates: heads.candidates[group].to_vec(),
+        let passes = heads
+            .passes()
+            .into_iter()
+            .map(|indices| {
+                let texts: Vec<&[u8]> = indices.iter().map(|&i| &heads.texts[i][..]).collect();
+                Ok(HeadPass {
+                    searcher: HeadSearcher::new(&texts)?,
+                    heads: indices,
                 })
             })
             .collect::<Result<Vec<_>, RuleError>>()?;
         let max_head_len = heads.texts.iter().map(Vec::len).max().unwrap_or(0);
         let max_match_len = compiled.iter().map(|c| c.max_len).max().unwrap_or(0);
+        let min_match_len = compiled.iter().map(|c| c.min_len).min().unwrap_or(0);
         let superseded_by = rules
             .iter()
             .map(|inner| {
@@ -129,10 +183,12 @@ impl Matcher {
         Ok(Matcher {
             rules,
             compiled,
-            head_groups,
+            heads,
+            passes,
             superseded_by,
             max_head_len,
             max_match_len,
+            min_match_len,
         })
     }
 
@@ -153,16 +209,14 @@ impl Matcher {
         self.max_match_len().saturating_add(2)
     }
 
-    /// How many literals the anchor automata search for (see the crate docs): each group of
-    /// at most 64 is one SIMD pass over the bytes.
+    /// How many literals the anchor search looks for (see the crate docs).
     pub fn head_count(&self) -> usize {
-        self.head_groups.iter().map(|g| g.candidates.len()).sum()
+        self.heads.texts.len()
     }
 
-    /// How many passes over each chunk's bytes the anchor search makes: one per group of at
-    /// most 64 literals.
+    /// How many SIMD passes over each chunk's bytes the anchor search makes.
     pub fn head_passes(&self) -> usize {
-        self.head_groups.len()
+        self.passes.len()
     }
 
     /// Fresh working memory for one thread.
@@ -212,15 +266,18 @@ impl Matcher {
     /// * every match starts with a head and is confirmed by the rule's regex anchored at that
     ///   position, over at most the rule's `max_len` characters (twice that many bytes in
     ///   UTF-16LE), with one character beyond either end visible to look-around: a match is a
-    ///   function of its start and the bytes near it;
+    ///   function of its start and the bytes near it. A UTF-16LE match lies in a run of
+    ///   UTF-16LE text at least as long as the shortest match, which is found from any whole
+    ///   aligned block of it (see `utf16_runs`), so from the bytes within that length after
+    ///   the match's start;
     /// * of two matches of one rule where one contains the other, only the outer one is a
     ///   finding (`jdbc:mysql://...` is not also reported as `mysql://...`), and a match inside
     ///   a match of a rule that `supersedes` its rule is not a finding either. An outer match
     ///   starts at most [`Matcher::max_match_len`] bytes before the inner one, inside the
     ///   context, so this choice is made the same way in every chunk.
     ///
-    /// Runs of all-zero 4 KiB blocks are skipped when looking for heads, which loses nothing
-    /// because no head contains a NUL byte at either end (see the `heads` module).
+    /// Runs of all-zero 4 KiB blocks are skipped, which loses nothing: no head contains a NUL
+    /// byte, and UTF-16LE text holds no NUL character.
     ///
     /// # Panics
     ///
@@ -237,109 +294,107 @@ impl Matcher {
             "span {span:?} is outside a haystack of {} bytes",
             haystack.len()
         );
-        if span.is_empty() || self.head_groups.is_empty() {
+        if span.is_empty() || self.passes.is_empty() {
             return;
         }
         // Matches starting in the context before the span are needed to decide containment.
         let first_start = span.start.saturating_sub(self.max_match_len());
-        // A head starting before span.end may end up to max_head_len - 1 bytes after it.
-        let head_search_end = span
-            .end
-            .saturating_add(self.max_head_len.saturating_sub(1))
-            .min(haystack.len());
+        // A head starting before span.end may end up to max_head_len - 1 bytes after it; a
+        // UTF-16LE match starting there has a whole aligned block within 2 * min_match_len.
+        let lookahead = self
+            .max_head_len
+            .saturating_sub(1)
+            .max(self.min_match_len.saturating_mul(2));
+        let search_end = span.end.saturating_add(lookahead).min(haystack.len());
         scratch.candidates.clear();
-        for segment in NonZeroSegments::new(haystack, first_start..head_search_end) {
-            for group in &self.head_groups {
-                self.search_group(haystack, group, segment.clone(), span.end, scratch);
+        for segment in NonZeroSegments::new(haystack, first_start..search_end) {
+            self.search_text(haystack, segment.clone(), span.end, Place::Bytes, scratch);
+            for run in Utf16Runs::new(haystack, segment, self.min_match_len) {
+                self.search_utf16_run(haystack, run, first_start..span.end, scratch);
             }
         }
         self.keep_outermost(span, scratch, out);
     }
 
-    /// Confirms every hit of `group`'s heads in `segment` that starts before `span_end`,
-    /// adding the matches to the scratch's candidates.
-    fn search_group(
+    /// Searches the UTF-16LE text of `run` for matches starting in `starts`, read one byte per
+    /// character.
+    fn search_utf16_run(
         &self,
         haystack: &[u8],
-        group: &HeadGroup,
-        segment: Range<usize>,
-        span_end: usize,
+        run: Range<usize>,
+        starts: Range<usize>,
         scratch: &mut Scratch,
     ) {
-        let mut at = segment.start;
-        while let Some(hit) = group
-            .automaton
-            .find(aho_corasick::Input::new(haystack).span(at..segment.end))
-        {
-            if hit.start() >= span_end {
-                break;
-            }
-            for &(rule, encoding) in &group.candidates[hit.pattern().as_usize()] {
-                let found = match encoding {
-                    Encoding::Utf8 => self.confirm(haystack, rule, hit.start(), scratch),
-                    Encoding::Utf16Le => self.confirm_utf16(haystack, rule, hit.start(), scratch),
-                };
-                if let Some(m) = found {
-                    scratch.candidates.push(m);
+        // Matches start at or after starts.start; keep one character before it for look-behind.
+        let mut start = run.start;
+        let keep_from = starts.start.saturating_sub(2);
+        if start < keep_from {
+            start = start.saturating_add((keep_from - start).div_ceil(2).saturating_mul(2));
+        }
+        if start >= run.end || start >= starts.end {
+            return;
+        }
+        let mut narrowed = std::mem::take(&mut scratch.narrowed);
+        narrowed.clear();
+        narrow(&haystack[start..run.end], usize::MAX, &mut narrowed);
+        let first = starts.start.saturating_sub(start).div_ceil(2);
+        let stop = (starts.end - start).div_ceil(2);
+        let place = Place::Narrowed { start };
+        self.search_text(&narrowed, first..narrowed.len(), stop, place, scratch);
+        scratch.narrowed = narrowed;
+    }
+
+    /// Runs every pass of the anchor search over `text[range]` and confirms each head hit that
+    /// starts before `stop`, adding the matches to the scratch's candidates.
+    fn search_text(
+        &self,
+        text: &[u8],
+        range: Range<usize>,
+        stop: usize,
+        place: Place,
+        scratch: &mut Scratch,
+    ) {
+        for pass in &self.passes {
+            let mut at = range.start;
+            while let Some((start, pattern)) = pass.searcher.find(text, at..range.end) {
+                if start >= stop {
+                    break;
                 }
+                for candidate in &self.heads.candidates[pass.heads[pattern]] {
+                    if !candidate.is_at(&text[start..]) {
+                        continue;
+                    }
+                    if let Some(m) = self.confirm(text, candidate.rule, start, place, scratch) {
+                        scratch.candidates.push(m);
+                    }
+                }
+                // Not the hit's end: another head may start inside this one.
+                at = start.saturating_add(1);
             }
-            // Not hit.end(): another head may start inside this one.
-            at = hit.start().saturating_add(1);
         }
     }
 
-    /// Runs `rule`'s regex anchored at `start`, over at most the rule's `max_len` bytes.
+    /// Runs `rule`'s regex on `text` anchored at `start`, over at most the rule's `max_len`
+    /// characters, and places the match in the haystack.
     fn confirm(
         &self,
-        haystack: &[u8],
+        text: &[u8],
         rule: usize,
         start: usize,
+        place: Place,
         scratch: &mut Scratch,
     ) -> Option<Match> {
         let end = start
             .saturating_add(self.compiled[rule].max_len)
-            .min(haystack.len());
-        let (range, secret) = self.run_rule(haystack, rule, start..end, scratch)?;
+            .min(text.len());
+        let (range, secret) = self.run_rule(text, rule, start..end, scratch)?;
         Some(Match {
             rule,
-            start: range.start,
-            end: range.end,
-            encoding: Encoding::Utf8,
-            secret_start: secret.start,
-            secret_end: secret.end,
-        })
-    }
-
-    /// Runs `rule`'s regex on the UTF-16LE text at `start`, narrowed to one byte per
-    /// character (with the character before it, for look-behind), and maps the match back.
-    fn confirm_utf16(
-        &self,
-        haystack: &[u8],
-        rule: usize,
-        start: usize,
-        scratch: &mut Scratch,
-    ) -> Option<Match> {
-        let max_len = self.compiled[rule].max_len;
-        let mut narrowed = std::mem::take(&mut scratch.narrowed);
-        narrowed.clear();
-        let before = start.checked_sub(2).map(|b| &haystack[b..start]);
-        narrowed.extend(before.and_then(utf16le_ascii));
-        let lead = narrowed.len();
-        // One character past the longest match, for look-ahead.
-        narrow(&haystack[start..], max_len.saturating_add(1), &mut narrowed);
-        let end = lead.saturating_add(max_len).min(narrowed.len());
-        let found = self.run_rule(&narrowed, rule, lead..end, scratch);
-        scratch.narrowed = narrowed;
-        let (range, secret) = found?;
-        // Narrowed offset `i` is haystack offset `start + 2 * (i - lead)`.
-        let wide = |i: usize| start.saturating_add(i.saturating_sub(lead).saturating_mul(2));
-        Some(Match {
-            rule,
-            start: wide(range.start),
-            end: wide(range.end),
-            encoding: Encoding::Utf16Le,
-            secret_start: wide(secret.start),
-            secret_end: wide(secret.end),
+            start: place.offset(range.start),
+            end: place.offset(range.end),
+            encoding: place.encoding(),
+            secret_start: place.offset(secret.start),
+            secret_end: place.offset(secret.end),
         })
     }
 

@@ -45,7 +45,7 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
             }
             // Rule writers need to know whether the automaton stays on its SIMD fast path.
             eprintln!(
-                "{} rules; the anchor search looks for {} literals in {} SIMD pass(es) over the bytes (64 literals per pass)",
+                "{} rules; the anchor search looks for {} literals in {} SIMD pass(es) over the bytes (at most 32 literals per pass; fewer passes are faster)",
                 matcher.rules().len(),
                 matcher.head_count(),
                 matcher.head_passes()
