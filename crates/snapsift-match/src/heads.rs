@@ -54,12 +54,14 @@ pub(crate) struct Candidate {
     pub(crate) rule: usize,
     /// The rule's anchors that begin with the head (the head itself where it is one).
     pub(crate) anchors: Vec<Vec<u8>>,
+    /// Whether the head is one of the anchors: then every hit of the head is one of the rule's.
+    pub(crate) head_is_anchor: bool,
 }
 
 impl Candidate {
-    /// Whether one of the anchors begins `text`.
+    /// Whether one of the anchors begins `text`, which begins with the head.
     pub(crate) fn is_at(&self, text: &[u8]) -> bool {
-        self.anchors.iter().any(|a| text.starts_with(a))
+        self.head_is_anchor || self.anchors.iter().any(|a| text.starts_with(a))
     }
 }
 
@@ -83,12 +85,18 @@ impl Heads {
             .map(|head| {
                 let mut of: Vec<Candidate> = Vec::new();
                 for a in anchors.iter().filter(|a| a.bytes.starts_with(head)) {
+                    let is_head = a.bytes == *head;
                     match of.iter_mut().find(|c| c.rule == a.rule) {
-                        Some(c) if !c.anchors.contains(&a.bytes) => c.anchors.push(a.bytes.clone()),
-                        Some(_) => {}
+                        Some(c) => {
+                            c.head_is_anchor |= is_head;
+                            if !c.anchors.contains(&a.bytes) {
+                                c.anchors.push(a.bytes.clone());
+                            }
+                        }
                         None => of.push(Candidate {
                             rule: a.rule,
                             anchors: vec![a.bytes.clone()],
+                            head_is_anchor: is_head,
                         }),
                     }
                 }
@@ -124,11 +132,7 @@ fn passes(texts: &[Vec<u8>]) -> Vec<Vec<usize>> {
 
 /// `texts` (minimal, sorted) with the pairs sharing the longest prefixes cut to that prefix,
 /// until `done` says so or no two share `min_len` bytes.
-fn cut(
-    mut texts: Vec<Vec<u8>>,
-    min_len: usize,
-    done: impl Fn(&[Vec<u8>]) -> bool,
-) -> Vec<Vec<u8>> {
+fn cut(mut texts: Vec<Vec<u8>>, min_len: usize, done: impl Fn(&[Vec<u8>]) -> bool) -> Vec<Vec<u8>> {
     while !done(&texts) {
         // Sorted, the pair sharing the longest prefix is adjacent.
         let best = texts
@@ -191,11 +195,13 @@ mod tests {
             [
                 Candidate {
                     rule: 0,
-                    anchors: vec![b"AKIA".to_vec()]
+                    anchors: vec![b"AKIA".to_vec()],
+                    head_is_anchor: true,
                 },
                 Candidate {
                     rule: 1,
-                    anchors: vec![b"AKIAX".to_vec()]
+                    anchors: vec![b"AKIAX".to_vec()],
+                    head_is_anchor: false,
                 }
             ]
         );

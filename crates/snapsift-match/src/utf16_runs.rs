@@ -6,156 +6,99 @@
 //! can make, so only runs of at least that many units (`min_units`) are worth reading.
 //!
 //! Searching for runs instead of searching every anchor's UTF-16LE form keeps the anchor
-//! automaton at half the literals, which is what keeps it on its fast path. The price is this
-//! pass, which is cheap: it looks at aligned blocks of `g` bytes, eight at a time in one `u64`,
-//! and only where a block is all UTF-16 text (even bytes text and odd bytes NUL, or the other
-//! way round) does it walk unit by unit to the run's ends. No run is missed: a run of at least
-//! `g` units covers at least one whole aligned block of `g` bytes (its first aligned block
-//! starts at most `g - 1` bytes into the run and ends by byte `2g - 1`, inside the run's
-//! `2g` bytes), so `g` is the largest of 8, 4 and 2 that is at most `min_units`.
+//! search at half the literals, which is what keeps it fast. The price is this pass, which is
+//! cheap: 64 bytes at a time, it makes one bit mask of the NUL bytes and one of the bytes with
+//! bit 7 set (two SIMD instructions per 16 bytes on x86_64), and from them, with a few shifts,
+//! the aligned blocks of `g` bytes that are all UTF-16 text: text at the even bytes and NUL at
+//! the odd ones, or the other way round. Only from such a block does it walk unit by unit to
+//! the run's ends. No run is missed: a run of at least `g` units covers at least one whole
+//! aligned block of `g` bytes (its first aligned block starts at most `g - 1` bytes into the
+//! run and ends by byte `2g - 1`, inside the run's `2g` bytes), so `g` is the largest of 8, 4
+//! and 2 that is at most `min_units`.
 
 use std::ops::Range;
 
-/// Bit 7 of every byte.
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-/// The low seven bits of every byte.
-const LOW_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-/// Bit 7 of the bytes at even offsets of a little-endian word (0, 2, 4, 6).
-const EVEN_BYTES: u64 = 0x0080_0080_0080_0080;
-/// Bit 7 of the bytes at odd offsets of a little-endian word (1, 3, 5, 7).
-const ODD_BYTES: u64 = 0x8000_8000_8000_8000;
+/// Bit `i` set for every even `i`: the even bytes of 64.
+const EVEN: u64 = 0x5555_5555_5555_5555;
+/// Bit `i` set for every odd `i`: the odd bytes of 64.
+const ODD: u64 = !EVEN;
 
 /// The maximal runs of UTF-16LE ASCII text in a haystack that have at least `min_units` units
-/// and cover an aligned block between the given bounds, in increasing order of where they are
-/// found (see the module docs).
+/// and a whole aligned block in a given range, in increasing order of that block (see the
+/// module docs).
 pub(crate) struct Utf16Runs<'h> {
     haystack: &'h [u8],
-    /// The aligned word examined next.
-    word: usize,
-    /// Where to stop examining words.
+    /// Where the next 64 bytes to examine start; a multiple of the block size.
+    pos: usize,
+    /// Where to stop: no block starting here or later is examined.
     end: usize,
     /// The block size `g`, in bytes.
     granule: usize,
-    /// Bit 7 of the first byte of each block of a word.
-    block_firsts: u64,
     /// Bit `i` set for each block starting at byte `i` of 64.
     block_starts: u64,
     min_units: usize,
     /// For runs starting at even and at odd offsets, the end of the last run walked: blocks
     /// inside it are not walked again.
     walked_to: [usize; 2],
+    /// Whether the CPU has AVX2, which halves the instructions of the byte masks.
+    #[cfg(target_arch = "x86_64")]
+    avx2: bool,
 }
 
 impl<'h> Utf16Runs<'h> {
     /// The runs of `haystack` with at least `min_units` units (at least 2) that have a whole
-    /// block inside `range`. Runs are extended over the whole haystack, not clipped to `range`.
+    /// block starting inside `range`. Runs are extended over the whole haystack, not clipped
+    /// to `range`.
     pub(crate) fn new(haystack: &'h [u8], range: Range<usize>, min_units: usize) -> Self {
         let min_units = min_units.max(2);
-        let granule = [8, 4, 2]
-            .into_iter()
-            .find(|&g| g <= min_units)
-            .unwrap_or(2);
+        let granule = [8, 4, 2].into_iter().find(|&g| g <= min_units).unwrap_or(2);
         Utf16Runs {
             haystack,
-            word: range.start - range.start % 8,
+            pos: range.start - range.start % granule,
             end: range.end.min(haystack.len()),
             granule,
-            block_firsts: (0..8)
-                .step_by(granule)
-                .fold(0, |m, block| m | 0x80 << (8 * block)),
-            block_starts: (0..64).step_by(granule).fold(0, |m, block| m | 1 << block),
+            block_starts: (0..64).step_by(granule).fold(0, |m, b| m | 1 << b),
             min_units,
             walked_to: [0; 2],
+            #[cfg(target_arch = "x86_64")]
+            avx2: std::arch::is_x86_feature_detected!("avx2"),
         }
     }
 
-    /// The eight bytes at `at`, the ones past the haystack's end read as 0xff (neither text
-    /// nor NUL, so no block reaching past the end qualifies).
-    fn word_at(&self, at: usize) -> u64 {
-        match self.haystack.get(at..at.saturating_add(8)) {
-            Some(bytes) => u64::from_le_bytes(bytes.try_into().unwrap_or([0xff; 8])),
-            None => {
-                let mut bytes = [0xff; 8];
-                let available = self.haystack.get(at..).unwrap_or_default();
-                bytes[..available.len()].copy_from_slice(available);
-                u64::from_le_bytes(bytes)
-            }
-        }
+    /// The 64 bytes at `at`, the ones past the haystack's end read as 0xff (neither text nor
+    /// NUL, so no block reaching past the end qualifies).
+    fn bytes_at(&self, at: usize) -> [u8; 64] {
+        let mut bytes = [0xff; 64];
+        let available = &self.haystack[at.min(self.haystack.len())..];
+        let n = available.len().min(64);
+        bytes[..n].copy_from_slice(&available[..n]);
+        bytes
     }
 
-    /// For the word `x`: bit 7 of each block's first byte set where the whole block is UTF-16
-    /// text starting at an even offset, and the same for an odd offset.
-    fn full_blocks(&self, x: u64) -> (u64, u64) {
-        // Exact per-byte tests, bit 7 of each byte: NUL, and ASCII other than NUL.
-        let nul = !(((x & LOW_BITS).wrapping_add(LOW_BITS)) | x | LOW_BITS);
-        let text = !x & HIGH_BITS & !nul;
-        let mut even = (text & EVEN_BYTES) | (nul & ODD_BYTES);
-        let mut odd = (nul & EVEN_BYTES) | (text & ODD_BYTES);
+    /// For 64 bytes, from their NUL and bit-7 masks: bit `i` set where a block of text starts
+    /// at byte `i`, the first unit at byte `i` (even) and where the first unit starts at byte
+    /// `i + 1` (odd).
+    #[inline(always)]
+    fn text_blocks(&self, nul: u64, high: u64) -> (u64, u64) {
+        let text = !(nul | high);
+        let mut even = (text & EVEN) | (nul & ODD);
+        let mut odd = (nul & EVEN) | (text & ODD);
         // Fold each block's bytes onto its first byte.
         let mut width = 1;
         while width < self.granule {
-            even &= even >> (8 * width);
-            odd &= odd >> (8 * width);
+            even &= even >> width;
+            odd &= odd >> width;
             width *= 2;
         }
-        let firsts = self.block_firsts;
-        (even & firsts, odd & firsts)
-    }
-
-    /// The first word at or after `from` (aligned) with a whole block of text, if any before
-    /// `end`.
-    fn next_word_with_text(&self, from: usize) -> Option<usize> {
-        // The fast path, 64 bytes at a time: a whole block of text has NUL at all its odd or
-        // all its even bytes, which one bit mask of the NUL bytes tells for every block at
-        // once; most text and binary data fails here.
-        let mut at = from;
-        while at + 64 <= self.end.min(self.haystack.len()) {
-            let bytes: &[u8; 64] = self.haystack[at..at + 64]
-                .try_into()
-                .unwrap_or(&[0xff; 64]);
-            let mut candidates = self.nul_pattern_blocks(nul_bytes(bytes));
-            while candidates != 0 {
-                let word = at + (candidates.trailing_zeros() as usize / 8) * 8;
-                let (even, odd) = self.full_blocks(self.word_at(word));
-                if even | odd != 0 {
-                    return Some(word);
-                }
-                // Skip the rest of this word's candidates.
-                let next_word_bit = (word - at + 8) as u32;
-                candidates = candidates
-                    .checked_shr(next_word_bit)
-                    .and_then(|c| c.checked_shl(next_word_bit))
-                    .unwrap_or(0);
-            }
-            at += 64;
-        }
-        while at < self.end {
-            let (even, odd) = self.full_blocks(self.word_at(at));
-            if even | odd != 0 {
-                return Some(at);
-            }
-            at += 8;
-        }
-        None
-    }
-
-    /// From the NUL bytes of 64 bytes (bit `i` for byte `i`), a bit at the first byte of each
-    /// block whose odd or whose even bytes are all NUL.
-    fn nul_pattern_blocks(&self, nul: u64) -> u64 {
-        // Bit i: bytes i, i + 2, ... (as many as a block has units) are all NUL.
-        let mut every_other = nul;
-        let mut span = 2;
-        while span < self.granule {
-            every_other &= every_other >> span;
-            span *= 2;
-        }
-        // NUL at the block's even bytes (i) or at its odd ones (i + 1).
-        (every_other | every_other >> 1) & self.block_starts
+        (even & self.block_starts, odd & self.block_starts)
     }
 
     /// Whether the code unit at `at` holds an ASCII character other than NUL.
     fn is_text_unit(&self, at: usize) -> bool {
-        matches!(self.haystack.get(at..at.saturating_add(2)), Some([1..=0x7f, 0]))
+        matches!(
+            self.haystack.get(at..at.saturating_add(2)),
+            Some([1..=0x7f, 0])
+        )
     }
 
     /// The maximal run through the unit at `unit`, which is text.
@@ -172,82 +115,143 @@ impl<'h> Utf16Runs<'h> {
     }
 }
 
+impl Utf16Runs<'_> {
+    /// From `self.pos` on, the first 64 bytes with a block of text starting before the end:
+    /// where they start, and their even and odd blocks (see [`Utf16Runs::text_blocks`]).
+    fn next_blocks(&mut self) -> Option<(usize, u64, u64)> {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: the CPU has AVX2 (checked in `new`).
+            return unsafe { self.next_blocks_avx2() };
+        }
+        self.scan(nul_and_high_bytes)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn next_blocks_avx2(&mut self) -> Option<(usize, u64, u64)> {
+        // SAFETY: this function only runs where the CPU has AVX2.
+        self.scan(|bytes| unsafe { nul_and_high_bytes_avx2(bytes) })
+    }
+
+    /// [`Utf16Runs::next_blocks`] with the given way of making the byte masks; inlined into
+    /// each caller, so that an AVX2 caller's copy is compiled for AVX2.
+    #[inline(always)]
+    fn scan(&mut self, masks: impl Fn(&[u8; 64]) -> (u64, u64)) -> Option<(usize, u64, u64)> {
+        while self.pos < self.end {
+            let at = self.pos;
+            let whole = self.haystack.get(at..at.saturating_add(64));
+            let (nul, high) = match whole.and_then(|b| <&[u8; 64]>::try_from(b).ok()) {
+                Some(bytes) => masks(bytes),
+                None => masks(&self.bytes_at(at)),
+            };
+            let (even, odd) = self.text_blocks(nul, high);
+            // Only blocks starting before the end.
+            let before_end = match self.end - at {
+                n if n >= 64 => u64::MAX,
+                n => (1u64 << n) - 1,
+            };
+            if (even | odd) & before_end != 0 {
+                return Some((at, even & before_end, odd & before_end));
+            }
+            self.pos = at + 64;
+        }
+        None
+    }
+}
+
 impl Iterator for Utf16Runs<'_> {
     type Item = Range<usize>;
 
     fn next(&mut self) -> Option<Range<usize>> {
         let g = self.granule;
-        while let Some(at) = self.next_word_with_text(self.word) {
-            let (even, odd) = self.full_blocks(self.word_at(at));
-            let mut found = None;
-            for block in (0..8).step_by(g) {
-                let bit = 0x80 << (8 * block);
-                // In an even block the first unit starts at its first byte; in an odd one, the
-                // block's first byte ends the unit before, and the next unit starts one later.
-                for (pattern, first_unit) in [(even, at + block), (odd, at + block + 1)] {
-                    let parity = first_unit % 2;
-                    // (An odd block of 2 bytes holds only the first byte of its unit.)
-                    if pattern & bit == 0
-                        || first_unit < self.walked_to[parity]
-                        || !self.is_text_unit(first_unit)
-                    {
-                        continue;
-                    }
-                    let run = self.walk(first_unit);
-                    self.walked_to[parity] = run.end;
-                    if (run.end - run.start) / 2 >= self.min_units && found.is_none() {
-                        found = Some(run);
-                    }
+        while let Some((at, even, odd)) = self.next_blocks() {
+            let mut blocks = even | odd;
+            while blocks != 0 {
+                let offset = blocks.trailing_zeros() as usize;
+                blocks &= blocks - 1;
+                let bit = 1u64 << offset;
+                // In an even block the first unit starts at its first byte; in an odd one,
+                // the block's first byte ends the unit before, and the next unit starts one
+                // later (in a block of 2 bytes, that unit ends past the block).
+                let first_unit = at + offset + usize::from(even & bit == 0);
+                let parity = first_unit % 2;
+                if first_unit < self.walked_to[parity] || !self.is_text_unit(first_unit) {
+                    continue;
                 }
-                if found.is_some() {
-                    break;
-                }
-            }
-            match found {
-                Some(run) => {
-                    // Look at this word again: a run at the other parity may start in it.
-                    self.word = at.max(run.end - run.end % 8);
+                let run = self.walk(first_unit);
+                self.walked_to[parity] = run.end;
+                if (run.end - run.start) / 2 >= self.min_units {
+                    // Go on from the next block: a run at the other parity may start before
+                    // this one ends, but none inside it.
+                    let next_block = at + offset + g;
+                    self.pos = next_block.max(run.end - run.end % g);
                     return Some(run);
                 }
-                None => self.word = at + 8,
             }
+            self.pos = at + 64;
         }
-        self.word = self.end;
         None
     }
 }
 
-/// Bit `i` set where byte `i` is NUL.
+/// [`nul_and_high_bytes`] with 256-bit vectors.
+///
+/// # Safety
+///
+/// The CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
-fn nul_bytes(bytes: &[u8; 64]) -> u64 {
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn nul_and_high_bytes_avx2(bytes: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_setzero_si256,
+    };
+    let (mut nul, mut high) = (0, 0);
+    for (i, chunk) in bytes.chunks_exact(32).enumerate() {
+        // SAFETY: `chunk` is 32 readable bytes and the load has no alignment requirement.
+        let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast::<__m256i>()) };
+        let n = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256()));
+        nul |= u64::from(n as u32) << (32 * i);
+        high |= u64::from(_mm256_movemask_epi8(v) as u32) << (32 * i);
+    }
+    (nul, high)
+}
+
+/// Bit `i` set where byte `i` is NUL, and bit `i` set where byte `i` has bit 7 set.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn nul_and_high_bytes(bytes: &[u8; 64]) -> (u64, u64) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_setzero_si128,
     };
-    let mut mask = 0;
+    let (mut nul, mut high) = (0, 0);
     for (i, chunk) in bytes.chunks_exact(16).enumerate() {
         // SAFETY: `chunk` is 16 readable bytes and the load has no alignment requirement;
         // SSE2 is part of every x86_64 CPU.
-        let nul = unsafe {
+        let (n, h) = unsafe {
             let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
-            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()))
+            let n = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+            (n, _mm_movemask_epi8(v))
         };
-        mask |= u64::from(nul as u16) << (16 * i);
+        nul |= u64::from(n as u16) << (16 * i);
+        high |= u64::from(h as u16) << (16 * i);
     }
-    mask
+    (nul, high)
 }
 
-/// Bit `i` set where byte `i` is NUL.
+/// Bit `i` set where byte `i` is NUL, and bit `i` set where byte `i` has bit 7 set.
 #[cfg(not(target_arch = "x86_64"))]
-fn nul_bytes(bytes: &[u8; 64]) -> u64 {
-    let mut mask = 0;
-    for (i, chunk) in bytes.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0xff; 8]));
-        let nul = !(((x & LOW_BITS).wrapping_add(LOW_BITS)) | x | LOW_BITS);
-        // Gather bit 7 of each byte into the low 8 bits.
-        let gathered = ((nul >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) & 0xff;
-        mask |= gathered << (8 * i);
-    }
-    mask
+fn nul_and_high_bytes(bytes: &[u8; 64]) -> (u64, u64) {
+    bytes
+        .iter()
+        .enumerate()
+        .fold((0, 0), |(nul, high), (i, &b)| {
+            (
+                nul | u64::from(b == 0) << i,
+                high | u64::from(b >= 0x80) << i,
+            )
+        })
 }
 
 #[cfg(test)]
@@ -277,9 +281,20 @@ mod tests {
         runs
     }
 
+    /// The runs found, the same by every code path (with and without AVX2).
     fn found(haystack: &[u8], min_units: usize) -> Vec<Range<usize>> {
-        let mut runs: Vec<_> = Utf16Runs::new(haystack, 0..haystack.len(), min_units).collect();
-        runs.sort_by_key(|r| r.start);
+        let sorted = |runs: Utf16Runs| {
+            let mut runs: Vec<_> = runs.collect();
+            runs.sort_by_key(|r| r.start);
+            runs
+        };
+        let runs = sorted(Utf16Runs::new(haystack, 0..haystack.len(), min_units));
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut portable = Utf16Runs::new(haystack, 0..haystack.len(), min_units);
+            portable.avx2 = false;
+            assert_eq!(sorted(portable), runs);
+        }
         runs
     }
 
@@ -336,14 +351,22 @@ mod tests {
     }
 
     #[test]
-    fn nul_bytes_marks_exactly_the_nul_bytes() {
+    fn byte_masks_mark_exactly_the_nul_and_the_high_bytes() {
         let mut bytes = [7u8; 64];
         for i in [0, 1, 15, 16, 31, 40, 63] {
             bytes[i] = 0;
         }
-        bytes[5] = 0x80;
-        let expected = [0, 1, 15, 16, 31, 40, 63].iter().fold(0u64, |m, i| m | 1 << i);
-        assert_eq!(nul_bytes(&bytes), expected);
+        for i in [5, 17, 62] {
+            bytes[i] = 0x80 + i as u8;
+        }
+        let mask = |bits: &[usize]| bits.iter().fold(0u64, |m, i| m | 1 << i);
+        let expected = (mask(&[0, 1, 15, 16, 31, 40, 63]), mask(&[5, 17, 62]));
+        assert_eq!(nul_and_high_bytes(&bytes), expected);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            assert_eq!(unsafe { nul_and_high_bytes_avx2(&bytes) }, expected);
+        }
     }
 
     #[test]
