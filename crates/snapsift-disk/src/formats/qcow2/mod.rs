@@ -311,21 +311,36 @@ fn inflate_deflate(input: &[u8], out: &mut [u8]) -> Result<(), String> {
 /// next cluster's bytes) is ignored. Output beyond the cluster cannot be produced.
 fn inflate_zstd(input: &[u8], out: &mut [u8]) -> Result<(), String> {
     use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
-    let mut decoder = Decoder::new().map_err(|e| e.to_string())?;
-    let mut input = InBuffer::around(input);
-    let mut output = OutBuffer::around(out);
-    while output.pos() < output.capacity() {
-        let before = (input.pos(), output.pos());
-        decoder
-            .run(&mut input, &mut output)
-            .map_err(|e| format!("invalid zstd data ({e})"))?;
-        if (input.pos(), output.pos()) == before {
-            return Err(format!(
-                "the zstd stream ends after {} bytes of a cluster of {}",
-                output.pos(),
-                output.capacity()
-            ));
-        }
+    thread_local! {
+        // One decoder per thread, reset for each cluster: making a zstd context per cluster
+        // took as long as a tenth of the decompression itself.
+        static DECODER: std::cell::RefCell<Option<Decoder<'static>>> = const {
+            std::cell::RefCell::new(None)
+        };
     }
-    Ok(())
+    DECODER.with_borrow_mut(|slot| {
+        let decoder = match slot {
+            Some(decoder) => {
+                decoder.reinit().map_err(|e| e.to_string())?;
+                decoder
+            }
+            None => slot.insert(Decoder::new().map_err(|e| e.to_string())?),
+        };
+        let mut input = InBuffer::around(input);
+        let mut output = OutBuffer::around(out);
+        while output.pos() < output.capacity() {
+            let before = (input.pos(), output.pos());
+            decoder
+                .run(&mut input, &mut output)
+                .map_err(|e| format!("invalid zstd data ({e})"))?;
+            if (input.pos(), output.pos()) == before {
+                return Err(format!(
+                    "the zstd stream ends after {} bytes of a cluster of {}",
+                    output.pos(),
+                    output.capacity()
+                ));
+            }
+        }
+        Ok(())
+    })
 }
