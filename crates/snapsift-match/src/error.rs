@@ -21,6 +21,12 @@ pub enum RuleError {
         /// The id it names.
         named: String,
     },
+    /// A selection of rules ([`crate::RuleSet::only`]) names no rule of the set.
+    #[error("no rule is {selector:?} (see `snapsift rules list`)")]
+    NoSuchRule {
+        /// The rule id, or `family.*`, that matched nothing.
+        selector: String,
+    },
     /// A rule's pattern does not parse or compile.
     #[error("rule {rule}: invalid pattern: {message}")]
     Pattern {

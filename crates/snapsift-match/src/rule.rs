@@ -174,6 +174,40 @@ impl RuleSet {
         Ok(self)
     }
 
+    /// Only the rules `selectors` name, each an id (`aws.access-key-id`) or a family
+    /// (`private-key.*`: every id beginning `private-key.`), in this set's order. A pairing or
+    /// `supersedes` naming a rule left out is dropped with it: a selection asks for exactly
+    /// these rules.
+    pub fn only(mut self, selectors: &[String]) -> Result<RuleSet, RuleError> {
+        let selects = |selector: &str, id: &str| match selector.strip_suffix('*') {
+            Some(prefix) => id.starts_with(prefix),
+            None => id == selector,
+        };
+        if let Some(unmatched) = selectors
+            .iter()
+            .find(|s| !self.rules.iter().any(|r| selects(s, &r.id)))
+        {
+            return Err(RuleError::NoSuchRule {
+                selector: unmatched.clone(),
+            });
+        }
+        self.rules
+            .retain(|r| selectors.iter().any(|s| selects(s, &r.id)));
+        let kept: Vec<String> = self.rules.iter().map(|r| r.id.clone()).collect();
+        for rule in &mut self.rules {
+            rule.supersedes.retain(|id| kept.contains(id));
+            if rule
+                .pair
+                .as_ref()
+                .is_some_and(|p| !kept.contains(&p.secret))
+            {
+                rule.pair = None;
+            }
+        }
+        self.check_references()?;
+        Ok(self)
+    }
+
     /// Every rule named by a `pair` or `supersedes` exists.
     fn check_references(&self) -> Result<(), RuleError> {
         for rule in &self.rules {

@@ -25,3 +25,22 @@ fn every_builtin_rule_has_positive_and_negative_examples() {
         );
     }
 }
+
+#[test]
+fn a_selection_keeps_the_named_rules_and_drops_pairings_with_the_others() {
+    let set = RuleSet::builtin().unwrap();
+    let only = set
+        .clone()
+        .only(&["aws.access-key-id".into(), "private-key.*".into()])
+        .unwrap();
+    let ids: Vec<&str> = only.rules().iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids[0], "aws.access-key-id");
+    assert!(ids[1..].iter().all(|id| id.starts_with("private-key.")));
+    assert!(ids.len() >= 4, "{ids:?}");
+    // The AWS key ID pairs with the secret key, which is not selected.
+    assert!(set.rules()[0].pair.is_some());
+    assert!(only.rules()[0].pair.is_none());
+    assert!(Matcher::new(&only).is_ok());
+    let err = set.only(&["aws.no-such-rule".into()]).unwrap_err();
+    assert!(err.to_string().contains("aws.no-such-rule"), "{err}");
+}

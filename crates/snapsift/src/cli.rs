@@ -41,6 +41,9 @@ pub enum RulesCommand {
         /// Add or override rules from FILE (as `scan --rules`).
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
+        /// Only these rules (as `scan --only`).
+        #[arg(long, value_name = "IDS", value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Compile a rule file (with the built-in rules it may refer to) and run every rule's
     /// examples and negative examples, as written and as UTF-16LE text. Exit status: 0 all
@@ -67,6 +70,11 @@ pub struct ScanArgs {
     /// id replaces it.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+
+    /// Run only these rules: ids or families (`private-key.*`), comma-separated, from the
+    /// built-in pack and --rules.
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub only: Vec<String>,
 
     /// Also report matches an offline check rejected (placeholders, bad checksums, key bodies
     /// that do not parse), marked invalid with the reason.

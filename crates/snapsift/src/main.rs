@@ -59,7 +59,7 @@ fn main() -> ExitCode {
 /// `snapsift scan`: scans every path; an error on one path is reported and the others are
 /// still scanned, and the exit status then says error.
 fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
-    let rules = rules::load(args.rules.as_deref())?;
+    let rules = rules::load(args.rules.as_deref(), &args.only)?;
     let matcher = Matcher::new(&rules).context("the rules do not compile")?;
     let baseline = args
         .baseline

@@ -8,25 +8,29 @@ use snapsift_match::{Matcher, RuleSet, check_examples};
 use crate::cli::{RulesArgs, RulesCommand};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS};
 
-/// The built-in rules, with those of `extra` added (a rule with a built-in id replaces it).
-pub fn load(extra: Option<&Path>) -> anyhow::Result<RuleSet> {
-    let builtin = RuleSet::builtin().context("the built-in rules do not load")?;
-    let Some(path) = extra else {
-        return Ok(builtin);
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read rule file {}", path.display()))?;
-    let added = RuleSet::from_toml(&text).with_context(|| format!("{}", path.display()))?;
-    builtin
-        .with_overrides(added)
-        .with_context(|| format!("{}", path.display()))
+/// The built-in rules, with those of `extra` added (a rule with a built-in id replaces it),
+/// and then, if `only` names any, just those (see [`RuleSet::only`]).
+pub fn load(extra: Option<&Path>, only: &[String]) -> anyhow::Result<RuleSet> {
+    let mut set = RuleSet::builtin().context("the built-in rules do not load")?;
+    if let Some(path) = extra {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read rule file {}", path.display()))?;
+        let added = RuleSet::from_toml(&text).with_context(|| format!("{}", path.display()))?;
+        set = set
+            .with_overrides(added)
+            .with_context(|| format!("{}", path.display()))?;
+    }
+    if only.is_empty() {
+        return Ok(set);
+    }
+    Ok(set.only(only).context("--only")?)
 }
 
 /// Runs `snapsift rules ...`.
 pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
     match &args.command {
-        RulesCommand::List { rules } => {
-            let set = load(rules.as_deref())?;
+        RulesCommand::List { rules, only } => {
+            let set = load(rules.as_deref(), only)?;
             let matcher = Matcher::new(&set).context("the rules do not compile")?;
             for rule in matcher.rules() {
                 let checks: Vec<String> = rule.checks.iter().map(|c| c.name().to_owned()).collect();
@@ -53,7 +57,7 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
             Ok(EXIT_CLEAN)
         }
         RulesCommand::Check { file } => {
-            let set = load(Some(file))?;
+            let set = load(Some(file), &[])?;
             let matcher = Matcher::new(&set)
                 .with_context(|| format!("{}: the rules do not compile", file.display()))?;
             let text = std::fs::read_to_string(file)?;

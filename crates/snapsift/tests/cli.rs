@@ -72,6 +72,22 @@ fn findings_exit_1_with_every_jsonl_field() {
 }
 
 #[test]
+fn only_runs_the_rules_it_names_and_refuses_unknown_ones() {
+    let dir = workdir();
+    let disk = path_in(&dir, "disk.img");
+    let (aws, _) = small_disk(&disk);
+    let scan = Scan::run(&[&disk], &["--only", "aws.*,private-key.rsa"]);
+    assert_eq!(scan.code, 1);
+    assert_eq!(scan.findings.len(), 1, "{:?}", scan.findings);
+    assert_eq!(scan.findings[0]["secret"], aws.as_str());
+    let scan = Scan::run(&[&disk], &["--only", "private-key.*"]);
+    assert_eq!((scan.code, scan.findings.len()), (0, 0));
+    let (code, _, stderr) = stderr_of(snapsift().args(["scan", "--only", "aws.nope"]).arg(&disk));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no rule is \"aws.nope\""), "{stderr}");
+}
+
+#[test]
 fn text_output_says_where_and_what() {
     let dir = workdir();
     let disk = path_in(&dir, "disk.img");

@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 
 use super::generate::{GENERATOR_VERSION, Manifest};
 use super::read;
-use crate::rules::RG_PATTERNS;
+use crate::rules::{RG_PATTERNS, RULES as SPINE_RULES};
 use crate::workspace::{self, bytes, describe, display};
 
 /// GNU time (Debian package `time`); the shell keyword `time` cannot report memory.
@@ -136,6 +136,23 @@ pub fn run(
         found: sweep_score.summary(),
     });
 
+    // The same scan with only the spine's rules (issue 3's ten): what the other rules cost.
+    let spine: Vec<&str> = SPINE_RULES.iter().map(|(id, _)| *id).collect();
+    let only = format!("--only={}", spine.join(","));
+    let (run, spine_score) = time_snapsift(
+        snapsift,
+        image,
+        &[&only],
+        &findings_file,
+        manifest,
+        &time_file,
+    )?;
+    rows.push(Row {
+        tool: SPINE_ONLY.into(),
+        run,
+        found: spine_score.summary(),
+    });
+
     // The same disk in qcow2, as OpenStack and cloud image exports ship it: offsets are
     // virtual, so the same planted secrets must be found.
     for (label, name, options) in QCOW2_VARIANTS {
@@ -220,6 +237,9 @@ fn grow_qcow2(qcow2: &Path, out: &Path) -> Result<std::path::PathBuf> {
     workspace::run_tool(&mut resize)?;
     Ok(out.to_owned())
 }
+
+/// The row of the scan with only the spine's rules.
+const SPINE_ONLY: &str = "`snapsift scan --only <the 10 spine rules>`";
 
 /// The row of the scan without the file pass.
 const SWEEP_ONLY: &str = "`snapsift scan --no-file-pass` (byte sweep only)";
@@ -492,7 +512,17 @@ fn report(image: &Path, size: u64, manifest: &Manifest, rows: &[Row], score: &Sc
             100.0 * (full - sweep) / sweep
         );
     }
+    if let (Some(full), Some(spine)) = (secs("snapsift scan --quiet"), row_secs(SPINE_ONLY)) {
+        let rules = rules_in_force().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "- rule count: {rules} rules take {:.2}x the time of the spine's {} ({full:.3} s against {spine:.3} s)",
+            full / spine,
+            SPINE_RULES.len()
+        );
+    }
     let _ = writeln!(out, "- snapsift findings: {} in all", score.findings);
+    targets(&mut out, size, rows);
     if !score.missed.is_empty() {
         let missed: Vec<String> = score
             .missed
@@ -506,6 +536,85 @@ fn report(image: &Path, size: u64, manifest: &Manifest, rows: &[Row], score: &Sc
         );
     }
     out
+}
+
+/// Issue 7's targets, each with the measured value and whether it holds.
+fn targets(out: &mut String, size: u64, rows: &[Row]) {
+    let secs = |prefix: &str| {
+        rows.iter()
+            .find(|r| r.tool.contains(prefix))
+            .map(|r| r.run.secs)
+    };
+    let Some(full) = secs("snapsift scan --quiet") else {
+        return;
+    };
+    let mut checks: Vec<(String, bool)> = Vec::new();
+    let mb_s = size as f64 / 1e6 / full;
+    checks.push((
+        format!("full pack, file pass on: {mb_s:.0} MB/s >= 2000"),
+        mb_s >= 2000.0,
+    ));
+    if let Some(rg) = secs("rg -a") {
+        checks.push((
+            format!("{:.2}x faster than rg >= 4x", rg / full),
+            rg / full >= 4.0,
+        ));
+    }
+    if let Some(plain) = secs("plain read") {
+        let ratio = full / plain;
+        checks.push((
+            format!("{ratio:.2}x a plain parallel read's time <= 6x"),
+            ratio <= 6.0,
+        ));
+    }
+    if let Some(qcow2) = rows
+        .iter()
+        .find(|r| r.tool == "`snapsift scan`, qcow2 image")
+        .map(|r| r.run.secs)
+    {
+        let share = 100.0 * full / qcow2;
+        checks.push((
+            format!("qcow2 at {share:.0}% of raw's throughput >= 80%"),
+            share >= 80.0,
+        ));
+    }
+    let snapsift_rss = rows
+        .iter()
+        .filter(|r| r.tool.contains("snapsift"))
+        .map(|r| r.run.rss_kib)
+        .max()
+        .unwrap_or(0) as f64
+        / 1024.0;
+    checks.push((
+        format!("peak RSS of every snapsift run {snapsift_rss:.0} MiB <= 512 MiB"),
+        snapsift_rss <= 512.0,
+    ));
+    if let Some(spine) = secs("--only") {
+        let rules = rules_in_force().unwrap_or(0) as f64;
+        let ratio = full / spine;
+        let more = rules / SPINE_RULES.len() as f64;
+        checks.push((
+            format!("{more:.1}x the rules take {ratio:.2}x the time (sub-linear)"),
+            ratio < more,
+        ));
+    }
+    let _ = writeln!(out, "\nTargets of issue 7:\n");
+    for (what, holds) in checks {
+        let _ = writeln!(out, "- [{}] {what}", if holds { "x" } else { " " });
+    }
+}
+
+/// How many rules the built-in pack has, from `snapsift rules list`'s summary line.
+fn rules_in_force() -> Option<usize> {
+    let output = Command::new(workspace::snapsift_bin())
+        .args(["rules", "list"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stderr)
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The workspace's commit, marked dirty when the tree has changes, if git can tell.
