@@ -23,7 +23,7 @@ pub fn load(extra: Option<&Path>, only: &[String]) -> anyhow::Result<RuleSet> {
     if only.is_empty() {
         return Ok(set);
     }
-    Ok(set.only(only).context("--only")?)
+    set.only(only).context("--only")
 }
 
 /// Runs `snapsift rules ...`.
