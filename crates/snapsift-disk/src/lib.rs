@@ -45,7 +45,7 @@ pub use formats::{Format, Image, StreamImage};
 pub use memory::MemoryDisk;
 pub use opener::{MAX_BACKING_DEPTH, Opener};
 pub use raw_file::RawFile;
-pub use window::Window;
+pub use window::{Window, page_aligned_range};
 
 use host::Host;
 
@@ -80,6 +80,18 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
         let aligned = window::page_aligned(buf, len);
         self.read_exact_at(range.start, aligned)?;
         Ok(Window::Buffer(aligned))
+    }
+
+    /// Whether the disk is read fastest front to back by a single thread.
+    ///
+    /// An attached device is ([`BlockDevice`]): one stream of large reads in disk order, kept
+    /// going while other threads search what was read, gets its bytes fastest. A scanner then
+    /// reads the windows in disk order on one thread, ahead of the threads that search them,
+    /// with [`Disk::read_exact_at`] into page-aligned buffers (see [`page_aligned_range`]).
+    /// The default, `false`, suits disks read from the page cache or a mapping, where each
+    /// scanning thread reading its own windows costs nothing more.
+    fn sequential(&self) -> bool {
+        false
     }
 
     /// A short human description of what backs this disk, such as `raw image file`.

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
+use crate::plan::Chunk;
 use crate::{Finding, ScanError, ScanSummary, Sink};
 
 /// What a worker sends back for one chunk.
@@ -14,6 +15,21 @@ pub(crate) struct ChunkDone<'m> {
     pub(crate) owned_len: u64,
     /// Its findings, or why it could not be scanned.
     pub(crate) result: Result<Vec<Finding<'m>>, ScanError>,
+}
+
+impl<'m> ChunkDone<'m> {
+    /// The result of chunk number `index`.
+    pub(crate) fn new(
+        index: u64,
+        chunk: &Chunk,
+        result: Result<Vec<Finding<'m>>, ScanError>,
+    ) -> Self {
+        ChunkDone {
+            index,
+            owned_len: chunk.owned.end.saturating_sub(chunk.owned.start),
+            result,
+        }
+    }
 }
 
 /// Receives chunk results, restores disk order and feeds the sink, until every sender is gone.

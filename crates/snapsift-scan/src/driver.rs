@@ -1,4 +1,4 @@
-//! The parallel scan of one disk: workers pull chunks in disk order, the calling thread puts
+//! The parallel scan of one disk: workers search chunks in disk order, the calling thread puts
 //! their findings back in order and hands them to the sink.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,13 +10,15 @@ use snapsift_match::Matcher;
 use crate::deliver::{ChunkDone, deliver};
 use crate::plan::Plan;
 use crate::window::{WindowScanner, overlap};
-use crate::{ScanConfig, ScanError, ScanSummary, Sink};
+use crate::{ScanConfig, ScanError, ScanSummary, Sink, ahead};
 
 /// Scans every data range of `disk` with `matcher` and hands each finding to `sink`, in disk
 /// order, exactly once.
 ///
-/// Chunks are read and searched on `config.threads` threads of a `rayon` pool; findings, not
-/// disk bytes, travel between threads, so memory stays bounded by one window per thread
+/// Chunks are searched on `config.threads` threads of a `rayon` pool. Each thread reads its
+/// own chunks, except on a disk read best front to back ([`Disk::sequential`], an attached
+/// device), where one more thread reads the chunks in order ahead of them. Findings, not disk
+/// bytes, travel to the calling thread, so memory stays bounded by a few windows per thread
 /// whatever the size of the disk. The first error (a failed read, a sink that cannot write)
 /// stops the scan: chunks already handed out finish, no new ones start.
 pub fn scan<'m>(
@@ -43,45 +45,72 @@ pub fn scan<'m>(
     };
     sink.begin(summary.data_bytes);
     let pool = config.pool()?;
-    let workers = pool.current_num_threads();
-    let next_chunk = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     // Bounded, so workers wait for a slow sink. Results that arrive out of order wait in
     // `deliver` for their turn; they hold findings, never disk bytes.
-    let (results, received) = mpsc::sync_channel::<ChunkDone<'m>>(workers.saturating_mul(2));
+    let (results, received) =
+        mpsc::sync_channel::<ChunkDone<'m>>(pool.current_num_threads().saturating_mul(2));
+    let work = Work {
+        disk,
+        plan: &plan,
+        matcher,
+        pool: &pool,
+        stop: &stop,
+    };
+    let deliver = || deliver(received, &stop, sink, &mut summary);
+    if disk.sequential() {
+        ahead::scan(&work, results, deliver)?;
+    } else {
+        each_reads_its_own(&work, results, deliver)?;
+    }
+    Ok(summary)
+}
 
-    pool.in_place_scope(|scope| {
-        for _ in 0..workers {
+/// What the threads of one scan share.
+pub(crate) struct Work<'a, 'm> {
+    pub(crate) disk: &'a dyn Disk,
+    pub(crate) plan: &'a Plan,
+    pub(crate) matcher: &'m Matcher,
+    pub(crate) pool: &'a rayon::ThreadPool,
+    /// Set on the first error: no new chunk starts.
+    pub(crate) stop: &'a AtomicBool,
+}
+
+/// Each worker takes the next chunk, reads its window (a mapping or a copy, as the disk
+/// gives it) and searches it; the calling thread runs `deliver` meanwhile.
+fn each_reads_its_own<'m>(
+    work: &Work<'_, 'm>,
+    results: mpsc::SyncSender<ChunkDone<'m>>,
+    deliver: impl FnOnce() -> Result<(), ScanError>,
+) -> Result<(), ScanError> {
+    let next_chunk = AtomicU64::new(0);
+    work.pool.in_place_scope(|scope| {
+        for _ in 0..work.pool.current_num_threads() {
             let results = results.clone();
-            let (plan, next_chunk, stop) = (&plan, &next_chunk, &stop);
+            let next_chunk = &next_chunk;
             scope.spawn(move |_| {
-                let mut scanner = WindowScanner::new(matcher);
+                let mut scanner = WindowScanner::new(work.matcher);
                 let mut buffer = Vec::new();
                 loop {
                     let index = next_chunk.fetch_add(1, Ordering::Relaxed);
-                    if index >= plan.len() || stop.load(Ordering::Relaxed) {
+                    if index >= work.plan.len() || work.stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let chunk = plan.chunk(index);
-                    let result = disk
+                    let chunk = work.plan.chunk(index);
+                    let result = work
+                        .disk
                         .window(chunk.window.clone(), &mut buffer)
                         .map(|window| {
                             scanner.scan(&window, chunk.window.start, chunk.owned_in_window())
                         })
                         .map_err(ScanError::from);
-                    let done = ChunkDone {
-                        index,
-                        owned_len: chunk.owned.end.saturating_sub(chunk.owned.start),
-                        result,
-                    };
-                    if results.send(done).is_err() {
+                    if results.send(ChunkDone::new(index, &chunk, result)).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(results);
-        deliver(received, &stop, sink, &mut summary)
-    })?;
-    Ok(summary)
+        deliver()
+    })
 }

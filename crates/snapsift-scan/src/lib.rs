@@ -21,10 +21,13 @@
 //!
 //! # Memory
 //!
-//! Each worker holds one window (chunk size plus twice the overlap) at a time; findings are the
-//! only thing queued between threads. Resident memory is bounded by the thread count and the
-//! chunk size, not by the size of the disk.
+//! Each worker holds one window (chunk size plus twice the overlap) at a time; on a disk read
+//! front to back by a thread of its own ([`snapsift_disk::Disk::sequential`]), up to three
+//! more are read or waiting. Findings are the only other thing queued between threads.
+//! Resident memory is bounded by the thread count and the chunk size, not by the size of the
+//! disk.
 
+mod ahead;
 mod deliver;
 mod driver;
 mod error;

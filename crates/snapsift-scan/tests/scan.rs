@@ -126,3 +126,81 @@ fn a_failing_sink_stops_the_scan() {
         "{error:?}"
     );
 }
+
+/// A disk read best front to back, as a block device is: the scan reads its windows in order
+/// on a thread of its own, ahead of the workers.
+#[derive(Debug)]
+struct Sequential<D>(D);
+
+impl<D: Disk> Disk for Sequential<D> {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        self.0.read_exact_at(offset, buf)
+    }
+
+    fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
+        self.0.data_ranges()
+    }
+
+    fn sequential(&self) -> bool {
+        true
+    }
+
+    fn kind(&self) -> &'static str {
+        "sequential disk"
+    }
+}
+
+#[test]
+fn windows_read_ahead_in_order_find_what_each_worker_finds() {
+    let matcher = matcher();
+    let offsets: Vec<usize> = (0..200).map(|i| i * 49_999 + i % 7).collect();
+    let bytes = disk_with_keys(10_000_000, &offsets);
+    let ranges = vec![0..3_000_000, 3_100_000..10_000_000];
+    let in_data = offsets
+        .iter()
+        .filter(|&&o| ranges.iter().any(|r| r.contains(&(o as u64))))
+        .count();
+    assert!(in_data < offsets.len());
+    for chunk in [4096, 100_000, 1 << 20, 16 << 20] {
+        let plain = MemoryDisk::new(bytes.clone()).with_data_ranges(ranges.clone());
+        let mut expected = Collect::default();
+        let summary = scan(&plain, &matcher, &config(chunk), &mut expected).unwrap();
+        let mut found = Collect::default();
+        let ahead = scan(&Sequential(plain), &matcher, &config(chunk), &mut found).unwrap();
+        assert_eq!(ahead, summary, "chunk size {chunk}");
+        let offsets = |c: &Collect| c.findings.iter().map(|f| f.offset).collect::<Vec<_>>();
+        assert_eq!(offsets(&found), offsets(&expected), "chunk size {chunk}");
+        assert_eq!(summary.findings as usize, in_data, "chunk size {chunk}");
+    }
+}
+
+#[test]
+fn a_failing_read_ahead_stops_the_scan_with_its_offset() {
+    let matcher = matcher();
+    let disk = Sequential(FailingDisk {
+        inner: MemoryDisk::new(disk_with_keys(8 << 20, &[100])),
+        bad: (5 << 20)..(5 << 20) + 512,
+    });
+    let mut sink = Collect::default();
+    let error = scan(&disk, &matcher, &config(1 << 20), &mut sink).unwrap_err();
+    assert!(
+        matches!(error, ScanError::Disk(DiskError::Read { offset, .. }) if offset <= 5 << 20),
+        "{error:?}"
+    );
+    assert_eq!(sink.findings.first().map(|f| f.offset), Some(100));
+}
+
+#[test]
+fn a_failing_sink_stops_a_scan_that_reads_ahead() {
+    let matcher = matcher();
+    let disk = Sequential(MemoryDisk::new(disk_with_keys(64 << 20, &[100, 50 << 20])));
+    let error = scan(&disk, &matcher, &config(1 << 20), &mut BrokenSink).unwrap_err();
+    assert!(
+        matches!(error, ScanError::Sink(ref e) if e.raw_os_error() == Some(28)),
+        "{error:?}"
+    );
+}

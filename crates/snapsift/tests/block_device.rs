@@ -132,3 +132,42 @@ fn the_summary_names_a_block_device() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("(block device, 24.00 MiB)"), "{stderr}");
 }
+
+#[test]
+fn direct_and_cached_reads_of_a_device_agree_with_its_image() {
+    use snapsift_disk::{BlockDevice, Disk, page_aligned_range};
+    let Some((_dir, image, device)) = attached_disk() else {
+        return;
+    };
+    let bytes = std::fs::read(&image).unwrap();
+    let disk = BlockDevice::open(&device.device).unwrap();
+    assert!(disk.sequential());
+    let mut buffer = Vec::new();
+    // Long aligned reads go past the page cache; short, unaligned or misplaced ones through it.
+    for (offset, len) in [
+        (0, 8 * MIB),
+        (3 * MIB, 2 * MIB),
+        (MIB + 512, MIB),
+        (MIB + 7, 2 * MIB),
+        (5 * MIB, MIB + 100),
+        (16 * MIB, 8 * MIB),
+        (20 * MIB, 4096),
+    ] {
+        let (start, len) = (offset as usize, len as usize);
+        let at = page_aligned_range(&mut buffer, len);
+        disk.read_exact_at(offset, &mut buffer[at.clone()]).unwrap();
+        assert!(
+            buffer[at.clone()] == bytes[start..start + len],
+            "{len} bytes at {offset}"
+        );
+        // The same read into a buffer that is not page-aligned.
+        let mut unaligned = vec![0u8; len + 1];
+        disk.read_exact_at(offset, &mut unaligned[1..]).unwrap();
+        assert!(
+            unaligned[1..] == bytes[start..start + len],
+            "{len} bytes at {offset}"
+        );
+    }
+    let mut past_the_end = vec![0u8; 2 * MIB as usize];
+    assert!(disk.read_exact_at(23 * MIB, &mut past_the_end).is_err());
+}

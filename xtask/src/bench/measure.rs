@@ -23,7 +23,7 @@ use crate::workspace::{self, bytes, describe, display};
 /// GNU time (Debian package `time`); the shell keyword `time` cannot report memory.
 const GNU_TIME: &str = "/usr/bin/time";
 /// Runs per tool; the median is reported.
-const RUNS: usize = 3;
+pub(super) const RUNS: usize = 3;
 
 /// Fails early, naming the Debian packages, if a tool the benchmark runs is missing.
 pub fn check_tools() -> Result<()> {
@@ -51,16 +51,24 @@ pub fn check_tools() -> Result<()> {
 
 /// One timed run.
 #[derive(Clone, Copy)]
-struct Run {
-    secs: f64,
-    rss_kib: u64,
+pub(super) struct Run {
+    pub(super) secs: f64,
+    pub(super) rss_kib: u64,
+}
+
+impl Run {
+    /// No run: the row says why (its time prints as `-`).
+    pub(super) const NONE: Run = Run {
+        secs: f64::NAN,
+        rss_kib: 0,
+    };
 }
 
 /// One line of the table.
-struct Row {
-    tool: String,
-    run: Run,
-    found: String,
+pub(super) struct Row {
+    pub(super) tool: String,
+    pub(super) run: Run,
+    pub(super) found: String,
 }
 
 /// Times every tool on `image` and returns the report (Markdown). Scratch files go to `dir`.
@@ -197,11 +205,23 @@ pub fn run(
         run,
         found: score.summary(),
     });
+    // A sparse 1 TiB raw file (warm), then a read-only loop device (cold cache).
+    let first_device_row = rows.len();
+    rows.extend(super::device::rows(
+        dir,
+        image,
+        manifest,
+        snapsift,
+        &findings_file,
+        &time_file,
+    )?);
     let _ = fs::remove_file(&time_file);
     if !keep {
         let _ = fs::remove_file(&findings_file);
     }
-    Ok(report(image, size, manifest, &rows, &score))
+    let mut out = report(image, size, manifest, &rows, &score);
+    out.push_str(&super::device::notes(&rows[first_device_row..]));
+    Ok(out)
 }
 
 /// The qcow2 conversions of the image the benchmark scans: label, file name, `qemu-img`
@@ -269,7 +289,7 @@ const SPINE_ONLY: &str = "`snapsift scan --only <the 10 spine rules>`";
 const SWEEP_ONLY: &str = "`snapsift scan --no-file-pass` (byte sweep only)";
 
 /// Times `snapsift scan --format jsonl EXTRA...` on `image` and scores its findings.
-fn time_snapsift(
+pub(super) fn time_snapsift(
     snapsift: &Path,
     image: &Path,
     extra: &[&str],
@@ -336,7 +356,7 @@ fn median(
 
 /// Runs `cmd` once under GNU time; fails unless it exits with one of the `ok` statuses. Its
 /// standard output goes to /dev/null (as in `cat IMG > /dev/null`) unless `capture_stdout`.
-fn timed(
+pub(super) fn timed(
     cmd: &Command,
     ok: &[i32],
     capture_stdout: bool,
@@ -382,7 +402,7 @@ fn timed(
 }
 
 /// How many planted secrets snapsift reported.
-struct Score {
+pub(super) struct Score {
     /// Distinct planted secrets found.
     found: usize,
     /// Planted secrets in all.
@@ -396,7 +416,8 @@ struct Score {
 }
 
 impl Score {
-    fn summary(&self) -> String {
+    /// `found / planted`, and the other findings if any.
+    pub(super) fn summary(&self) -> String {
         let mut s = format!("{} / {}", self.found, self.planted);
         if self.other > 0 {
             let _ = write!(s, " (+{} other findings)", self.other);
@@ -406,7 +427,7 @@ impl Score {
 }
 
 /// Compares snapsift's JSONL output with the planted secrets.
-fn score(findings_file: &Path, manifest: &Manifest) -> Result<Score> {
+pub(super) fn score(findings_file: &Path, manifest: &Manifest) -> Result<Score> {
     let text = fs::read_to_string(findings_file)
         .with_context(|| format!("reading snapsift's output {}", display(findings_file)))?;
     let planted: HashMap<&str, &str> = manifest
@@ -486,6 +507,10 @@ fn report(image: &Path, size: u64, manifest: &Manifest, rows: &[Row], score: &Sc
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---|");
     for row in rows {
+        if !row.run.secs.is_finite() {
+            let _ = writeln!(out, "| {} | - | - | - | {} |", row.tool, row.found);
+            continue;
+        }
         let _ = writeln!(
             out,
             "| {} | {:.3} | {:.0} | {:.1} | {} |",

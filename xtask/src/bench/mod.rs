@@ -4,10 +4,15 @@
 //! * a plain parallel read (the floor: no scanner can beat getting the bytes), and `cat`;
 //! * ripgrep with regexes equivalent to the rules (a fast general-purpose matcher).
 //!
+//! Then the same data as a sparse 1 TiB raw file, and the image attached as a read-only loop
+//! device, read by `dd` and by snapsift with a cold cache (see [`device`]; needs root).
+//!
 //! The image (see [`generate`]) is cached under target/bench/. Every tool runs on it with a
-//! warm page cache, three times, under GNU time for peak memory; the median run is reported.
-//! The table goes to stdout and to target/bench/results.md.
+//! warm page cache (the loop device rows excepted), three times, under GNU time for peak
+//! memory; the median run is reported. The table goes to stdout and to
+//! target/bench/results.md.
 
+mod device;
 mod generate;
 mod measure;
 pub mod read;
