@@ -17,13 +17,14 @@ use anyhow::{Context, Result, bail};
 
 use super::generate::{GENERATOR_VERSION, Manifest};
 use super::read;
+use super::rivals;
 use crate::rules::RG_PATTERNS;
 use crate::workspace::{self, bytes, describe, display};
 
 /// GNU time (Debian package `time`); the shell keyword `time` cannot report memory.
 const GNU_TIME: &str = "/usr/bin/time";
 /// Runs per tool; the median is reported.
-const RUNS: usize = 3;
+pub(super) const RUNS: usize = 3;
 
 /// Fails early, naming the Debian packages, if a tool the benchmark runs is missing.
 pub fn check_tools() -> Result<()> {
@@ -51,25 +52,32 @@ pub fn check_tools() -> Result<()> {
 
 /// One timed run.
 #[derive(Clone, Copy)]
-struct Run {
-    secs: f64,
-    rss_kib: u64,
+pub(super) struct Run {
+    /// Wall-clock seconds; not finite for a tool that did not run or was killed ("-").
+    pub(super) secs: f64,
+    /// Peak resident set in KiB; 0 for a tool that did not run ("-").
+    pub(super) rss_kib: u64,
 }
 
 /// One line of the table.
-struct Row {
-    tool: String,
-    run: Run,
-    found: String,
+pub(super) struct Row {
+    /// What ran.
+    pub(super) tool: String,
+    /// Its median run.
+    pub(super) run: Run,
+    /// The planted secrets it found.
+    pub(super) found: String,
 }
 
-/// Times every tool on `image` and returns the report (Markdown). Scratch files go to `dir`.
+/// Times every tool on `image` and returns the report (Markdown). Scratch files go to `dir`;
+/// a rival scanner's run is killed after `rival_timeout` seconds.
 pub fn run(
     dir: &Path,
     image: &Path,
     manifest: &Manifest,
     snapsift: &Path,
     keep: bool,
+    rival_timeout: u64,
 ) -> Result<String> {
     let size = fs::metadata(image)?.len();
     warm_cache(image, size)?;
@@ -112,6 +120,8 @@ pub fn run(
         run,
         found: format!("n/a ({lines} matching lines)"),
     });
+    let mut rivals = rivals::rows(dir, image, manifest, &time_file, rival_timeout, keep)?;
+    rows.append(&mut rivals.rows);
 
     let findings_file = dir.join("snapsift.jsonl");
     let (run, score) = time_snapsift(snapsift, image, &[], &findings_file, manifest, &time_file)?;
@@ -167,7 +177,9 @@ pub fn run(
     if !keep {
         let _ = fs::remove_file(&findings_file);
     }
-    Ok(report(image, size, manifest, &rows, &score))
+    let mut out = report(image, size, manifest, &rows, &score);
+    out.push_str(&rivals.notes(manifest, &score.missed));
+    Ok(out)
 }
 
 /// The qcow2 conversions of the image the benchmark scans: label, file name, `qemu-img`
@@ -292,7 +304,7 @@ fn median(
 
 /// Runs `cmd` once under GNU time; fails unless it exits with one of the `ok` statuses. Its
 /// standard output goes to /dev/null (as in `cat IMG > /dev/null`) unless `capture_stdout`.
-fn timed(
+pub(super) fn timed(
     cmd: &Command,
     ok: &[i32],
     capture_stdout: bool,
@@ -442,14 +454,20 @@ fn report(image: &Path, size: u64, manifest: &Manifest, rows: &[Row], score: &Sc
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---|");
     for row in rows {
+        // A rival that did not run, or was killed, has no time (and no RSS if it did not run).
+        let (secs, rss) = (row.run.secs, row.run.rss_kib);
+        let mbps = size as f64 / 1e6 / secs;
+        let finite = secs.is_finite();
+        let cells = [
+            finite.then(|| format!("{secs:.3}")),
+            finite.then(|| format!("{mbps:.*}", if mbps < 10.0 { 2 } else { 0 })),
+            (rss > 0).then(|| format!("{:.1}", rss as f64 / 1024.0)),
+        ]
+        .map(|c| c.unwrap_or_else(|| "-".into()));
         let _ = writeln!(
             out,
-            "| {} | {:.3} | {:.0} | {:.1} | {} |",
-            row.tool,
-            row.run.secs,
-            size as f64 / 1e6 / row.run.secs,
-            row.run.rss_kib as f64 / 1024.0,
-            row.found
+            "| {} | {} | {} | {} | {} |",
+            row.tool, cells[0], cells[1], cells[2], row.found
         );
     }
     let _ = writeln!(out);

@@ -2,7 +2,9 @@
 //! the same bytes:
 //!
 //! * a plain parallel read (the floor: no scanner can beat getting the bytes), and `cat`;
-//! * ripgrep with regexes equivalent to the rules (a fast general-purpose matcher).
+//! * ripgrep with regexes equivalent to the rules (a fast general-purpose matcher);
+//! * Kingfisher and Betterleaks, secret scanners installed from PyPI (see [`rivals`]), with
+//!   their own rules.
 //!
 //! The image (see [`generate`]) is cached under target/bench/. Every tool runs on it with a
 //! warm page cache, three times, under GNU time for peak memory; the median run is reported.
@@ -11,14 +13,16 @@
 mod generate;
 mod measure;
 pub mod read;
+mod rivals;
 
 use anyhow::{Result, ensure};
 
 use crate::image::MIB;
 use crate::workspace;
 
-/// Runs the benchmark on an image of `size_gib` GiB; `keep` leaves intermediate files.
-pub fn run(size_gib: f64, keep: bool) -> Result<()> {
+/// Runs the benchmark on an image of `size_gib` GiB; `keep` leaves intermediate files; a rival
+/// scanner's run is killed after `rival_timeout` seconds.
+pub fn run(size_gib: f64, keep: bool, rival_timeout: u64) -> Result<()> {
     ensure!(
         size_gib.is_finite() && (0.0625..=1024.0).contains(&size_gib),
         "--size-gib must be between 0.0625 (64 MiB) and 1024"
@@ -29,7 +33,14 @@ pub fn run(size_gib: f64, keep: bool) -> Result<()> {
     let snapsift = workspace::build_snapsift()?;
     let dir = workspace::target_dir().join("bench");
     let manifest = generate::ensure_image(&dir, size, keep)?;
-    let report = measure::run(&dir, &dir.join("disk.img"), &manifest, &snapsift, keep)?;
+    let report = measure::run(
+        &dir,
+        &dir.join("disk.img"),
+        &manifest,
+        &snapsift,
+        keep,
+        rival_timeout,
+    )?;
     println!();
     println!("{report}");
     let results = dir.join("results.md");
