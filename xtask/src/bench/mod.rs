@@ -2,7 +2,9 @@
 //! the same bytes:
 //!
 //! * a plain parallel read (the floor: no scanner can beat getting the bytes), and `cat`;
-//! * ripgrep with regexes equivalent to the rules (a fast general-purpose matcher).
+//! * ripgrep with regexes equivalent to the rules (a fast general-purpose matcher);
+//! * Kingfisher and Betterleaks, secret scanners installed from PyPI (see [`rivals`]), with
+//!   their own rules.
 //!
 //! Then the same data as a sparse 1 TiB raw file, and the image attached as a read-only loop
 //! device, read by `dd` and by snapsift with a cold cache (see [`device`]; needs root).
@@ -16,14 +18,16 @@ mod device;
 mod generate;
 mod measure;
 pub mod read;
+mod rivals;
 
 use anyhow::{Result, ensure};
 
 use crate::image::MIB;
 use crate::workspace;
 
-/// Runs the benchmark on an image of `size_gib` GiB; `keep` leaves intermediate files.
-pub fn run(size_gib: f64, keep: bool) -> Result<()> {
+/// Runs the benchmark on an image of `size_gib` GiB; `keep` leaves intermediate files; a rival
+/// scanner's run is killed after `rival_timeout` seconds.
+pub fn run(size_gib: f64, keep: bool, rival_timeout: u64) -> Result<()> {
     ensure!(
         size_gib.is_finite() && (0.0625..=1024.0).contains(&size_gib),
         "--size-gib must be between 0.0625 (64 MiB) and 1024"
@@ -34,7 +38,14 @@ pub fn run(size_gib: f64, keep: bool) -> Result<()> {
     let snapsift = workspace::build_snapsift()?;
     let dir = workspace::target_dir().join("bench");
     let manifest = generate::ensure_image(&dir, size, keep)?;
-    let report = measure::run(&dir, &dir.join("disk.img"), &manifest, &snapsift, keep)?;
+    let report = measure::run(
+        &dir,
+        &dir.join("disk.img"),
+        &manifest,
+        &snapsift,
+        keep,
+        rival_timeout,
+    )?;
     println!();
     println!("{report}");
     let results = dir.join("results.md");
