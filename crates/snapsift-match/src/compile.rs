@@ -4,6 +4,7 @@ use regex_automata::meta;
 use regex_syntax::hir::Hir;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
+use crate::heads::minimal;
 use crate::{Rule, RuleError};
 
 /// The longest match any rule may report. It sets the overlap between chunks, so it is kept
@@ -113,7 +114,7 @@ fn anchors(rule: &Rule, hir: &Hir) -> Result<Vec<Vec<u8>>, RuleError> {
     let literals = seq.literals().ok_or_else(|| RuleError::Unanchored {
         rule: rule.id.clone(),
     })?;
-    let mut anchors: Vec<Vec<u8>> = literals.iter().map(|lit| lit.as_bytes().to_vec()).collect();
+    let anchors: Vec<Vec<u8>> = literals.iter().map(|lit| lit.as_bytes().to_vec()).collect();
     if anchors.is_empty() {
         return Err(RuleError::Unanchored {
             rule: rule.id.clone(),
@@ -146,13 +147,5 @@ fn anchors(rule: &Rule, hir: &Hir) -> Result<Vec<Vec<u8>>, RuleError> {
     }
     // Where one anchor is a prefix of another, the shorter one finds every position the longer
     // one would, and the regex decides the rest: keep only the shorter.
-    anchors.sort();
-    anchors.dedup();
-    let mut minimal: Vec<Vec<u8>> = Vec::with_capacity(anchors.len());
-    for anchor in anchors {
-        if !minimal.iter().any(|kept| anchor.starts_with(kept)) {
-            minimal.push(anchor);
-        }
-    }
-    Ok(minimal)
+    Ok(minimal(anchors))
 }

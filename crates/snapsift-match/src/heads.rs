@@ -156,7 +156,7 @@ fn shared_len(a: &[u8], b: &[u8]) -> usize {
 
 /// `texts` sorted, without duplicates, and without any text that has another as a prefix
 /// (the shorter finds every position the longer would).
-fn minimal(mut texts: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+pub(crate) fn minimal(mut texts: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     texts.sort();
     texts.dedup();
     let mut kept: Vec<Vec<u8>> = Vec::with_capacity(texts.len());
