@@ -1,4 +1,5 @@
-//! The literals the anchor search looks for, and how they are split into SIMD passes.
+//! The literals the anchor search looks for, and how the portable search splits them into
+//! SIMD passes (the fast one, `teddy16`, takes them all in one).
 //!
 //! `aho-corasick`'s Teddy searcher is what lets the matcher skip through bytes at several GB/s,
 //! and its speed depends on three things, measured on the benchmark disk's bytes (one thread):

@@ -8,14 +8,15 @@
 //!
 //! A disk is mostly bytes that contain no secret, so the cost that matters is the cost of
 //! ruling bytes out. Every rule's pattern must begin with literal text; the literal prefixes
-//! of all rules (their *anchors*) are searched by `aho-corasick`'s SIMD searcher (Teddy),
-//! which skips through non-matching bytes at several GB/s. Teddy is fastest with at most 32
-//! literals of at least 4 bytes per pass, so anchors that share their first 4 bytes are
-//! searched by their shared prefix, and the literals are split into passes (`heads`). At a hit
-//! the anchors beginning with that prefix are compared, and where one is there, the rule's
-//! regex (`regex-automata`) is run, anchored at the hit and bounded by the rule's maximum
-//! length. Because anchors are extracted from the patterns rather than written beside them, and
-//! cut only to prefixes, the prefilter cannot miss a match: every match starts with a head.
+//! of all rules (their *anchors*), cut to shared prefixes where they share their first 4
+//! bytes (`heads`), are searched in one SIMD pass (`teddy16`: Teddy with 16 buckets, on
+//! x86_64 with AVX2), which skips through non-matching bytes at several GB/s and verifies its
+//! candidates exactly. Elsewhere `aho-corasick`'s searcher does the same in passes of at most
+//! 32 heads ([`AnchorSearch`]). At a hit the anchors beginning with that head are compared,
+//! and where one is there, the rule's regex (`regex-automata`) is run, anchored at the hit and
+//! bounded by the rule's maximum length. Because anchors are extracted from the patterns
+//! rather than written beside them, and cut only to prefixes, the prefilter cannot miss a
+//! match: every match starts with a head.
 //!
 //! UTF-16LE text (Windows' own encoding) is found by a cheap pass for runs of UTF-16LE ASCII
 //! (`utf16_runs`), which are read one byte per character ([`Encoding`]) and searched like any
@@ -49,6 +50,7 @@ mod heads;
 mod matcher;
 mod published;
 pub mod rule;
+mod teddy16;
 mod utf16_runs;
 mod zero;
 
@@ -57,5 +59,5 @@ pub use compile::MAX_RULE_LEN;
 pub use encoding::{Encoding, utf16le_ascii};
 pub use error::RuleError;
 pub use examples::{ExampleFailure, check_examples};
-pub use matcher::{Match, Matcher, Scratch};
+pub use matcher::{AnchorSearch, Match, Matcher, Scratch};
 pub use rule::{Confidence, Rule, RuleSet};

@@ -10,6 +10,7 @@ use regex_automata::{Anchored, Input, meta};
 use crate::compile::{CompiledRule, compile};
 use crate::encoding::narrow;
 use crate::heads::{Anchor, Heads};
+use crate::teddy16::Teddy16;
 use crate::utf16_runs::Utf16Runs;
 use crate::zero::NonZeroSegments;
 use crate::{Encoding, Rule, RuleError, RuleSet};
@@ -50,8 +51,8 @@ pub struct Matcher {
     compiled: Vec<CompiledRule>,
     /// What the anchor search looks for, and the rules to confirm at each head's hits.
     heads: Heads,
-    /// The anchor search: one SIMD pass over the bytes per group of heads.
-    passes: Vec<HeadPass>,
+    /// The anchor search.
+    head_search: HeadSearch,
     /// For each rule, the rules whose matches around one of its matches drop it.
     superseded_by: Vec<Vec<usize>>,
     /// The longest head, in bytes.
@@ -62,7 +63,87 @@ pub struct Matcher {
     min_match_len: usize,
 }
 
-/// One pass of the anchor search: a searcher over some of the heads.
+/// How the anchor search finds the heads; see [`Matcher::with_anchor_search`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnchorSearch {
+    /// The fastest search this CPU can run: every head in one pass of a 16-bucket Teddy
+    /// where the CPU has AVX2, else [`AnchorSearch::Portable`].
+    #[default]
+    Fastest,
+    /// `aho-corasick`'s searcher (Teddy where the CPU has SSSE3 or NEON, else an automaton),
+    /// in passes of at most 32 heads: on every CPU, and the reference the fast one is
+    /// compared with in tests.
+    Portable,
+}
+
+/// The anchor search: reports every position where a head occurs (see [`Heads`]).
+#[derive(Debug)]
+enum HeadSearch {
+    /// Every head in one pass.
+    Teddy16(Box<Teddy16>),
+    /// One pass per group of heads.
+    Passes(Vec<HeadPass>),
+}
+
+impl HeadSearch {
+    fn new(heads: &Heads, kind: AnchorSearch) -> Result<HeadSearch, RuleError> {
+        if kind == AnchorSearch::Fastest
+            && let Some(teddy) = Teddy16::new(&heads.texts)
+        {
+            return Ok(HeadSearch::Teddy16(Box::new(teddy)));
+        }
+        let passes = heads
+            .passes()
+            .into_iter()
+            .map(|indices| {
+                let texts: Vec<&[u8]> = indices.iter().map(|&i| &heads.texts[i][..]).collect();
+                Ok(HeadPass {
+                    searcher: HeadSearcher::new(&texts)?,
+                    heads: indices,
+                })
+            })
+            .collect::<Result<Vec<_>, RuleError>>()?;
+        Ok(HeadSearch::Passes(passes))
+    }
+
+    /// How many passes over the bytes a search makes.
+    fn passes(&self) -> usize {
+        match self {
+            HeadSearch::Teddy16(_) => 1,
+            HeadSearch::Passes(passes) => passes.len(),
+        }
+    }
+
+    /// Calls `found(start, head)` for every head that lies within `text[range]` and starts
+    /// before `stop`: in order of start within each pass.
+    fn for_each(
+        &self,
+        text: &[u8],
+        range: Range<usize>,
+        stop: usize,
+        mut found: impl FnMut(usize, usize),
+    ) {
+        match self {
+            HeadSearch::Teddy16(teddy) => teddy.for_each(text, range, stop, found),
+            HeadSearch::Passes(passes) => {
+                for pass in passes {
+                    let mut at = range.start;
+                    while let Some((start, pattern)) = pass.searcher.find(text, at..range.end) {
+                        if start >= stop {
+                            break;
+                        }
+                        found(start, pass.heads[pattern]);
+                        // Not the hit's end: another head may start inside this one.
+                        at = start.saturating_add(1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One pass of the portable anchor search: a searcher over some of the heads.
 #[derive(Debug)]
 struct HeadPass {
     searcher: HeadSearcher,
@@ -143,8 +224,14 @@ pub struct Scratch {
 }
 
 impl Matcher {
-    /// Compiles every rule of `set`.
+    /// Compiles every rule of `set`, with the fastest anchor search this CPU can run.
     pub fn new(set: &RuleSet) -> Result<Matcher, RuleError> {
+        Matcher::with_anchor_search(set, AnchorSearch::Fastest)
+    }
+
+    /// Compiles every rule of `set`, with the given anchor search. Every choice finds the same
+    /// matches; they differ only in speed.
+    pub fn with_anchor_search(set: &RuleSet, kind: AnchorSearch) -> Result<Matcher, RuleError> {
         let rules = set.rules().to_vec();
         let compiled = rules.iter().map(compile).collect::<Result<Vec<_>, _>>()?;
         let anchors: Vec<Anchor> = compiled
@@ -158,17 +245,7 @@ impl Matcher {
             })
             .collect();
         let heads = Heads::new(&anchors);
-        let passes = heads
-            .passes()
-            .into_iter()
-            .map(|indices| {
-                let texts: Vec<&[u8]> = indices.iter().map(|&i| &heads.texts[i][..]).collect();
-                Ok(HeadPass {
-                    searcher: HeadSearcher::new(&texts)?,
-                    heads: indices,
-                })
-            })
-            .collect::<Result<Vec<_>, RuleError>>()?;
+        let head_search = HeadSearch::new(&heads, kind)?;
         let max_head_len = heads.texts.iter().map(Vec::len).max().unwrap_or(0);
         let max_match_len = compiled.iter().map(|c| c.max_len).max().unwrap_or(0);
         let min_match_len = compiled.iter().map(|c| c.min_len).min().unwrap_or(0);
@@ -184,7 +261,7 @@ impl Matcher {
             rules,
             compiled,
             heads,
-            passes,
+            head_search,
             superseded_by,
             max_head_len,
             max_match_len,
@@ -216,7 +293,16 @@ impl Matcher {
 
     /// How many SIMD passes over each chunk's bytes the anchor search makes.
     pub fn head_passes(&self) -> usize {
-        self.passes.len()
+        self.head_search.passes()
+    }
+
+    /// Which anchor search runs: `"teddy16"` (one AVX2 pass with 16 buckets) or
+    /// `"aho-corasick"` (passes of `aho-corasick`'s searcher).
+    pub fn anchor_search_name(&self) -> &'static str {
+        match self.head_search {
+            HeadSearch::Teddy16(_) => "teddy16",
+            HeadSearch::Passes(_) => "aho-corasick",
+        }
     }
 
     /// Fresh working memory for one thread.
@@ -294,7 +380,7 @@ impl Matcher {
             "span {span:?} is outside a haystack of {} bytes",
             haystack.len()
         );
-        if span.is_empty() || self.passes.is_empty() {
+        if span.is_empty() || self.heads.texts.is_empty() {
             return;
         }
         // Matches starting in the context before the span are needed to decide containment.
@@ -344,8 +430,8 @@ impl Matcher {
         scratch.narrowed = narrowed;
     }
 
-    /// Runs every pass of the anchor search over `text[range]` and confirms each head hit that
-    /// starts before `stop`, adding the matches to the scratch's candidates.
+    /// Runs the anchor search over `text[range]` and confirms each head hit that starts
+    /// before `stop`, adding the matches to the scratch's candidates.
     fn search_text(
         &self,
         text: &[u8],
@@ -354,24 +440,16 @@ impl Matcher {
         place: Place,
         scratch: &mut Scratch,
     ) {
-        for pass in &self.passes {
-            let mut at = range.start;
-            while let Some((start, pattern)) = pass.searcher.find(text, at..range.end) {
-                if start >= stop {
-                    break;
+        self.head_search.for_each(text, range, stop, |start, head| {
+            for candidate in &self.heads.candidates[head] {
+                if !candidate.is_at(&text[start..]) {
+                    continue;
                 }
-                for candidate in &self.heads.candidates[pass.heads[pattern]] {
-                    if !candidate.is_at(&text[start..]) {
-                        continue;
-                    }
-                    if let Some(m) = self.confirm(text, candidate.rule, start, place, scratch) {
-                        scratch.candidates.push(m);
-                    }
+                if let Some(m) = self.confirm(text, candidate.rule, start, place, scratch) {
+                    scratch.candidates.push(m);
                 }
-                // Not the hit's end: another head may start inside this one.
-                at = start.saturating_add(1);
             }
-        }
+        });
     }
 
     /// Runs `rule`'s regex on `text` anchored at `start`, over at most the rule's `max_len`

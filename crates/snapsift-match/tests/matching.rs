@@ -1,7 +1,7 @@
 //! What a match reports beyond its place: the secret group, UTF-16LE text, and rules that
 //! supersede others.
 
-use snapsift_match::{Encoding, Match, Matcher, RuleSet};
+use snapsift_match::{AnchorSearch, Encoding, Match, Matcher, RuleSet};
 
 fn matcher(toml: &str) -> Matcher {
     Matcher::new(&RuleSet::from_toml(toml).unwrap()).unwrap()
@@ -140,7 +140,8 @@ fn many_rules_share_few_heads() {
 #[test]
 fn more_distinct_anchors_than_one_automaton_takes_are_all_found() {
     // 100 rules whose anchors share no 3-byte prefix: they stay 100 heads, searched in several
-    // passes of at most 32; every rule is still found, in both encodings.
+    // passes of at most 32 by the portable search and in one by the fast one; every rule is
+    // still found, in both encodings, by both.
     let mut toml = String::new();
     let names: Vec<String> = (0..100)
         .map(|i| {
@@ -154,16 +155,23 @@ fn more_distinct_anchors_than_one_automaton_takes_are_all_found() {
             "[[rule]]\nid = \"r{i}\"\nname = \"r\"\nconfidence = \"low\"\npattern = '{name}_[0-9]{{6}}'\nexamples = []\nnegative_examples = []\n"
         ));
     }
-    let m = matcher(&toml);
-    assert_eq!(m.head_count(), 100);
-    assert_eq!(m.head_passes(), 4);
     let mut text = String::new();
     for name in &names {
         text.push_str(&format!("{name}_123456 "));
     }
-    let found = find(&m, text.as_bytes());
-    assert_eq!(found.len(), 100);
-    let ids: std::collections::BTreeSet<usize> = found.iter().map(|f| f.rule).collect();
-    assert_eq!(ids.len(), 100);
-    assert_eq!(find(&m, &wide(&text)).len(), 100);
+    let set = RuleSet::from_toml(&toml).unwrap();
+    for kind in [AnchorSearch::Portable, AnchorSearch::Fastest] {
+        let m = Matcher::with_anchor_search(&set, kind).unwrap();
+        assert_eq!(m.head_count(), 100);
+        let passes = match m.anchor_search_name() {
+            "teddy16" => 1,
+            _ => 4,
+        };
+        assert_eq!(m.head_passes(), passes, "{kind:?}");
+        let found = find(&m, text.as_bytes());
+        assert_eq!(found.len(), 100, "{kind:?}");
+        let ids: std::collections::BTreeSet<usize> = found.iter().map(|f| f.rule).collect();
+        assert_eq!(ids.len(), 100, "{kind:?}");
+        assert_eq!(find(&m, &wide(&text)).len(), 100, "{kind:?}");
+    }
 }

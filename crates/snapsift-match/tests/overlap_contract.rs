@@ -1,7 +1,7 @@
 //! `Matcher::find_in` keeps its overlap contract: cutting the input into spans with
 //! `context_len` bytes of context on each side finds exactly what one whole search finds.
 
-use snapsift_match::{Encoding, Match, Matcher, RuleSet};
+use snapsift_match::{AnchorSearch, Encoding, Match, Matcher, RuleSet};
 
 fn matcher() -> Matcher {
     Matcher::new(&RuleSet::builtin().unwrap()).unwrap()
@@ -53,6 +53,30 @@ fn chunked(matcher: &Matcher, hay: &[u8], chunk: usize) -> Vec<Match> {
         start = end;
     }
     all
+}
+
+#[test]
+fn the_fast_and_the_portable_anchor_search_find_the_same_matches() {
+    let rules = RuleSet::builtin().unwrap();
+    let fast = Matcher::with_anchor_search(&rules, AnchorSearch::Fastest).unwrap();
+    let portable = Matcher::with_anchor_search(&rules, AnchorSearch::Portable).unwrap();
+    assert_eq!(portable.anchor_search_name(), "aho-corasick");
+    // The corpus, and the corpus with every example's text in other case: the fast search
+    // holds case variants of a head in one bucket, and must not confuse them.
+    let mut hay = corpus(&fast);
+    let flipped: Vec<u8> = hay
+        .iter()
+        .map(|b| match b {
+            b'a'..=b'z' => b.to_ascii_uppercase(),
+            b'A'..=b'Z' => b.to_ascii_lowercase(),
+            _ => *b,
+        })
+        .collect();
+    hay.extend(flipped);
+    let found = whole(&fast, &hay);
+    assert!(found.len() > 100, "{} matches", found.len());
+    assert_eq!(found, whole(&portable, &hay));
+    assert_eq!(chunked(&fast, &hay, 4096), whole(&portable, &hay));
 }
 
 #[test]

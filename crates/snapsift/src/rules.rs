@@ -47,10 +47,11 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
                     rule.name
                 );
             }
-            // Rule writers need to know whether the automaton stays on its SIMD fast path.
+            // Rule writers need to know what their anchors cost the search.
             eprintln!(
-                "{} rules; the anchor search looks for {} literals in {} SIMD pass(es) over the bytes (at most 32 literals per pass; fewer passes are faster)",
+                "{} rules; the anchor search ({}) looks for {} literals in {} SIMD pass(es) over the bytes",
                 matcher.rules().len(),
+                matcher.anchor_search_name(),
                 matcher.head_count(),
                 matcher.head_passes()
             );

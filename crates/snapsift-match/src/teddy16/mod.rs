@@ -1,0 +1,396 @@
+//! [`Teddy16`]: every head of the rule pack in one SIMD pass, with 16 buckets.
+//!
+//! # Why not `aho-corasick`'s searcher alone
+//!
+//! `aho-corasick`'s packed searcher (Teddy) is what the anchor search is built on, and it
+//! still serves on CPUs without AVX2 (see `HeadSearch` in the matcher). But it holds at most
+//! 64 literals, runs at its fast 32-bytes-per-step form only up to 32 of them in 8 buckets,
+//! and returns to its caller at every hit. The built-in pack has about 100 heads, so that took
+//! four passes over every byte, and the passes were half the scan's time. Many heads are case
+//! variants of one word (`pass`, `Pass`, `PASS`), which Teddy's fingerprint can hold in one
+//! bucket for free (see [`buckets`]), but which count as three literals towards the limit.
+//!
+//! # How it works
+//!
+//! This is the same algorithm (Hyperscan's Teddy) with 16 buckets and one pass. For each of
+//! the first [`FINGERPRINT_LEN`] positions of a literal, a bucket accepts a set of low and
+//! high nibbles. A 256-bit step reads 32 positions: for each of the 4 offsets it splits the
+//! bytes into nibbles and looks each up in a 16-entry table with one shuffle per set of 8
+//! buckets, and ANDs the results, so that a bucket's bit survives at a position only if all
+//! 4 bytes from there are accepted. That is 16 shuffles per 32 bytes, against 8 per pass for
+//! 4 passes before. A position with a bit left is a *candidate*: its first 4 bytes are
+//! compared, as one word, with those of each literal of the bucket, and a literal that matches
+//! there is compared whole. The caller's closure is called for each literal found, in order of
+//! position, without leaving the loop.
+//!
+//! # The contract
+//!
+//! [`Teddy16::for_each`] reports exactly the positions where a literal occurs: no false
+//! negative, because a literal's own bytes are in its bucket's nibble sets at every position
+//! (and a literal shorter than 4 bytes makes its bucket accept anything beyond its end), and
+//! no false positive, because every candidate is compared with the literal itself. Bucket
+//! assignment ([`buckets`]) only decides how many candidates there are, that is the speed.
+//! The brute-force comparison test at the bottom checks this on random data.
+
+mod buckets;
+mod verify;
+
+use std::ops::Range;
+
+use buckets::{FINGERPRINT_LEN, Tables};
+use verify::PrefixIndex;
+
+/// A search for many literals at once (see the module docs). Immutable once built, and
+/// `Send + Sync`; searching needs no scratch memory.
+#[derive(Debug)]
+pub(crate) struct Teddy16 {
+    literals: Vec<Vec<u8>>,
+    /// The fingerprint of each bucket.
+    tables: Tables,
+    /// Which literals to compare at a candidate.
+    index: PrefixIndex,
+}
+
+impl Teddy16 {
+    /// A search for `literals` (at most 2^32, none empty), or `None` where this CPU cannot run
+    /// it (it needs x86_64 with AVX2).
+    pub(crate) fn new(literals: &[Vec<u8>]) -> Option<Teddy16> {
+        if !has_avx2()
+            || literals.iter().any(Vec::is_empty)
+            || u32::try_from(literals.len()).is_err()
+        {
+            return None;
+        }
+        let buckets = buckets::assign(literals);
+        Some(Teddy16 {
+            tables: buckets::tables(literals, &buckets),
+            index: PrefixIndex::new(literals),
+            literals: literals.to_vec(),
+        })
+    }
+
+    /// Calls `found(position, literal)` for every occurrence of a literal that lies within
+    /// `text[range]` and starts before `stop`, in order of position. (At most one literal
+    /// occurs at a position if none is a prefix of another; where several do, they come in
+    /// no set order.)
+    ///
+    /// # Panics
+    ///
+    /// Panics if `range` is not within `text`.
+    pub(crate) fn for_each(
+        &self,
+        text: &[u8],
+        range: Range<usize>,
+        stop: usize,
+        found: impl FnMut(usize, usize),
+    ) {
+        let text = &text[..range.end];
+        let starts = range.start..stop.min(range.end);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a `Teddy16` is only made where the CPU has AVX2 (see `new`).
+        unsafe {
+            avx2::for_each(self, text, starts, found)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (text, starts, found);
+            unreachable!("a Teddy16 is only made on x86_64");
+        }
+    }
+
+    /// Calls `found` for each literal that occurs at `position` of `text`, whose first 4
+    /// bytes (zero past the end of `text`) are `word`.
+    #[inline(always)]
+    fn verify(
+        &self,
+        text: &[u8],
+        position: usize,
+        word: u32,
+        found: &mut impl FnMut(usize, usize),
+    ) {
+        self.index
+            .verify(&self.literals, text, position, word, found);
+    }
+}
+
+/// Whether this CPU can run a [`Teddy16`].
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    //! The AVX2 loop of [`Teddy16::for_each`].
+
+    use std::arch::x86_64::{
+        __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
+        _mm256_srli_epi16,
+    };
+    use std::ops::Range;
+
+    use super::{FINGERPRINT_LEN, Teddy16};
+
+    /// Positions per step.
+    const STEP: usize = 32;
+    /// Bytes one step reads: its positions and the fingerprint's reach past the last.
+    const STEP_READS: usize = STEP + FINGERPRINT_LEN - 1;
+    /// Steps taken before their candidates are verified (see [`for_each`]).
+    const BATCH: usize = 64;
+
+    /// The tables in registers.
+    struct Registers {
+        /// `low[k][set]`, `high[k][set]`, as in [`super::Tables`].
+        low: [[__m256i; 2]; FINGERPRINT_LEN],
+        high: [[__m256i; 2]; FINGERPRINT_LEN],
+    }
+
+    /// [`Teddy16::for_each`] over the positions `starts` of `text`, which ends where literals
+    /// must end.
+    ///
+    /// Steps are taken in batches, and a batch's candidates are verified after it: the SIMD
+    /// loop then has no branch that depends on the data, whereas a branch into verification
+    /// at every step with a candidate is mispredicted about as often as it is taken.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn for_each(
+        teddy: &Teddy16,
+        text: &[u8],
+        starts: Range<usize>,
+        mut found: impl FnMut(usize, usize),
+    ) {
+        let load = |table: &[u8; 32]| {
+            // SAFETY: `table` is 32 readable bytes; the load has no alignment requirement.
+            unsafe { _mm256_loadu_si256(table.as_ptr().cast::<__m256i>()) }
+        };
+        let t = &teddy.tables;
+        let registers = Registers {
+            low: t.low.map(|sets| sets.each_ref().map(load)),
+            high: t.high.map(|sets| sets.each_ref().map(load)),
+        };
+        // Steps with a candidate: where they start, and a bit for each candidate position.
+        let mut batch = [(0usize, 0u32); BATCH];
+        let mut at = starts.start;
+        // Whole steps, read straight from `text`.
+        while at < starts.end && at.saturating_add(STEP_READS) <= text.len() {
+            let mut count = 0;
+            for _ in 0..BATCH {
+                let Some(window) = text.get(at..at + STEP_READS) else {
+                    break;
+                };
+                let window: &[u8; STEP_READS] = window.try_into().expect("sliced to size");
+                // SAFETY: the CPU has AVX2 (this function's contract).
+                let positions = unsafe { step(&registers, window) };
+                batch[count] = (at, positions);
+                count += usize::from(positions != 0);
+                at += STEP;
+                if at >= starts.end {
+                    break;
+                }
+            }
+            for &(step_at, positions) in &batch[..count] {
+                candidates(teddy, text, step_at, positions, &starts, &mut found);
+            }
+        }
+        // The last positions, from a copy padded with zeros to a whole step's reads.
+        while at < starts.end {
+            let mut window = [0u8; STEP_READS];
+            let tail = &text[at..];
+            let n = tail.len().min(STEP_READS);
+            window[..n].copy_from_slice(&tail[..n]);
+            // SAFETY: the CPU has AVX2 (this function's contract).
+            let positions = unsafe { step(&registers, &window) };
+            candidates(teddy, text, at, positions, &starts, &mut found);
+            at += STEP;
+        }
+    }
+
+    /// A bit for each of the 32 positions starting `window` that some bucket accepts.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn step(r: &Registers, window: &[u8; STEP_READS]) -> u32 {
+        let nibble = _mm256_set1_epi8(0x0f);
+        let mut a = _mm256_set1_epi8(-1);
+        let mut b = a;
+        for k in 0..FINGERPRINT_LEN {
+            // SAFETY: `window` holds `k + 32` bytes and more; the load has no alignment
+            // requirement.
+            let bytes = unsafe { _mm256_loadu_si256(window[k..].as_ptr().cast::<__m256i>()) };
+            let low = _mm256_and_si256(bytes, nibble);
+            let high = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble);
+            let accept = |set: usize| {
+                _mm256_and_si256(
+                    _mm256_shuffle_epi8(r.low[k][set], low),
+                    _mm256_shuffle_epi8(r.high[k][set], high),
+                )
+            };
+            a = _mm256_and_si256(a, accept(0));
+            b = _mm256_and_si256(b, accept(1));
+        }
+        let none = _mm256_cmpeq_epi8(_mm256_or_si256(a, b), _mm256_setzero_si256());
+        !(_mm256_movemask_epi8(none) as u32)
+    }
+
+    /// Verifies the candidates of the step at `at`, one bit per position in `positions`.
+    #[inline]
+    fn candidates(
+        teddy: &Teddy16,
+        text: &[u8],
+        at: usize,
+        mut positions: u32,
+        starts: &Range<usize>,
+        found: &mut impl FnMut(usize, usize),
+    ) {
+        if starts.end - at < STEP {
+            positions &= (1u32 << (starts.end - at)) - 1;
+        }
+        while positions != 0 {
+            let position = at + positions.trailing_zeros() as usize;
+            positions &= positions - 1;
+            teddy.verify(text, position, word_at(text, position), found);
+        }
+    }
+
+    /// The 4 bytes at `position` of `text` as a little-endian word, zero past its end.
+    #[inline(always)]
+    fn word_at(text: &[u8], position: usize) -> u32 {
+        match text.get(position..position + 4) {
+            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+            _ => super::verify::word(&text[position.min(text.len())..]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift), so failures replay.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn brute_force(
+        literals: &[Vec<u8>],
+        text: &[u8],
+        range: Range<usize>,
+        stop: usize,
+    ) -> Vec<(usize, usize)> {
+        let text = &text[..range.end];
+        (range.start..stop.min(range.end))
+            .flat_map(|p| {
+                literals
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, l)| text[p..].starts_with(l))
+                    .map(move |(i, _)| (p, i))
+            })
+            .collect()
+    }
+
+    fn search(t: &Teddy16, text: &[u8], range: Range<usize>, stop: usize) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        t.for_each(text, range, stop, |p, i| out.push((p, i)));
+        assert!(
+            out.is_sorted_by_key(|&(p, _)| p),
+            "not in order of position"
+        );
+        // Literals at one position come in no set order.
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn finds_exactly_what_brute_force_finds() {
+        let Some(_) = Teddy16::new(&[b"probe".to_vec()]) else {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        };
+        let mut rng = Rng(0x7edd_1e16);
+        for round in 0..60 {
+            // Literals of 1 to 12 bytes over a small alphabet, so that they overlap, share
+            // prefixes and fill buckets; case variants of some.
+            let alphabet = b"aAbBsS:-_0\n\xff";
+            let count = 1 + rng.below(if round % 3 == 0 { 8 } else { 150 });
+            let mut literals: Vec<Vec<u8>> = (0..count)
+                .map(|_| {
+                    let len = 1 + rng.below(12);
+                    (0..len)
+                        .map(|_| alphabet[rng.below(alphabet.len())])
+                        .collect()
+                })
+                .collect();
+            literals.sort();
+            literals.dedup();
+            let t = Teddy16::new(&literals).expect("AVX2 is there");
+            let len = rng.below(3000);
+            let mut text: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            for _ in 0..len / 20 {
+                let l = &literals[rng.below(literals.len())];
+                let at = rng.below(len + 1);
+                let end = (at + l.len()).min(len);
+                text[at..end].copy_from_slice(&l[..end - at]);
+            }
+            for _ in 0..8 {
+                let a = rng.below(len + 1);
+                let b = rng.below(len + 1);
+                let range = a.min(b)..a.max(b);
+                let stop = range.start + rng.below(range.len() + 40);
+                assert_eq!(
+                    search(&t, &text, range.clone(), stop),
+                    brute_force(&literals, &text, range.clone(), stop),
+                    "round {round}, range {range:?}, stop {stop}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn finds_literals_in_the_last_bytes_and_none_past_the_range() {
+        let Some(t) = Teddy16::new(&[b"AKIA".to_vec(), b"hf_".to_vec(), b"x".to_vec()]) else {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        };
+        let mut text = vec![b'.'; 100];
+        text[96..].copy_from_slice(b"AKIA");
+        text[40..43].copy_from_slice(b"hf_");
+        assert_eq!(search(&t, &text, 0..100, 100), [(40, 1), (96, 0)]);
+        assert_eq!(
+            search(&t, &text, 0..99, 100),
+            [(40, 1)],
+            "AKIA ends past the range"
+        );
+        assert_eq!(
+            search(&t, &text, 41..100, 96),
+            [],
+            "hf_ starts before, AKIA at stop"
+        );
+        assert_eq!(search(&t, &text, 0..0, 0), []);
+    }
+}
