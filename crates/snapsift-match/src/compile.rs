@@ -4,6 +4,7 @@ use regex_automata::meta;
 use regex_syntax::hir::Hir;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
+use crate::gate::gate;
 use crate::heads::minimal;
 use crate::{Rule, RuleError};
 
@@ -37,6 +38,8 @@ pub(crate) struct CompiledRule {
     pub(crate) min_len: usize,
     /// The index of the capture group named `secret`, if the pattern has one.
     pub(crate) secret_group: Option<usize>,
+    /// A byte every match contains beyond its anchor, if the rule has a gate (see `gate`).
+    pub(crate) gate: Option<u8>,
 }
 
 /// Parses, checks and compiles one rule.
@@ -70,6 +73,7 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
         .group_info()
         .to_index(regex_automata::PatternID::ZERO, SECRET_GROUP);
     Ok(CompiledRule {
+        gate: gate(&hir, &anchors, max_len),
         anchors,
         regex,
         max_len,

@@ -46,11 +46,13 @@ mod compile;
 mod encoding;
 mod error;
 mod examples;
+mod gate;
 mod heads;
 mod matcher;
 mod published;
 pub mod rule;
 mod teddy16;
+mod text_bytes;
 mod utf16_runs;
 mod zero;
 

@@ -462,9 +462,13 @@ impl Matcher {
         place: Place,
         scratch: &mut Scratch,
     ) -> Option<Match> {
-        let end = start
-            .saturating_add(self.compiled[rule].max_len)
-            .min(text.len());
+        let compiled = &self.compiled[rule];
+        let end = start.saturating_add(compiled.max_len).min(text.len());
+        if let Some(byte) = compiled.gate
+            && memchr::memchr(byte, &text[start..end]).is_none()
+        {
+            return None;
+        }
         let (range, secret) = self.run_rule(text, rule, start..end, scratch)?;
         Some(Match {
             rule,

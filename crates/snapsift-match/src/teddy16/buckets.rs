@@ -11,9 +11,11 @@
 //! The assignment minimises an estimate of how many positions of ordinary text a bucket
 //! accepts: the product over its positions of the share of text bytes it accepts, under a
 //! rough model of byte frequencies in logs, configuration files and code
-//! ([`text_weight`]). Literals are placed greedily, each where it adds least, then moved one
+//! ([`crate::text_bytes`]). Literals are placed greedily, each where it adds least, then moved one
 //! at a time while a move lowers the total. The model only steers speed: whatever the buckets,
 //! verification is exact, so no assignment can lose or invent a match.
+
+use crate::text_bytes;
 
 /// How many buckets there are: two sets of 8, one bit per bucket in a byte.
 pub(crate) const BUCKETS: usize = 16;
@@ -130,7 +132,7 @@ fn cost(literals: &[Vec<u8>], members: &[usize]) -> f64 {
     if members.is_empty() {
         return 0.0;
     }
-    let weights = text_weights();
+    let weights = text_bytes::shares();
     (0..FINGERPRINT_LEN)
         .map(|k| {
             let (low, high) = nibble_sets(literals, members, k);
@@ -168,41 +170,6 @@ fn folded_key(literal: &[u8]) -> Vec<u8> {
         .take(FINGERPRINT_LEN)
         .map(u8::to_ascii_lowercase)
         .collect()
-}
-
-/// [`text_weight`] of every byte as a share of all bytes' weight, computed once.
-fn text_weights() -> &'static [f64; 256] {
-    static WEIGHTS: std::sync::OnceLock<[f64; 256]> = std::sync::OnceLock::new();
-    WEIGHTS.get_or_init(|| {
-        let total: f64 = (0..=255).map(text_weight).sum();
-        std::array::from_fn(|b| text_weight(b as u8) / total)
-    })
-}
-
-/// A rough relative frequency of byte `b` in text files, logs and code: spaces and common
-/// lower-case letters most, then digits and the punctuation of paths, URLs and key=value
-/// lines, then capitals; control and non-ASCII bytes seldom. Only the order of magnitude
-/// matters (see the module docs).
-fn text_weight(b: u8) -> f64 {
-    /// Lower-case letters from the most frequent in English text to the least.
-    const LETTERS_BY_FREQUENCY: &[u8; 26] = b"etaoinsrhldcumfpgwybvkxjqz";
-    let rank = |letter: u8| {
-        LETTERS_BY_FREQUENCY
-            .iter()
-            .position(|&c| c == letter.to_ascii_lowercase())
-            .unwrap_or(LETTERS_BY_FREQUENCY.len()) as f64
-    };
-    match b {
-        b' ' => 10.0,
-        b'a'..=b'z' => 7.0 * 0.88f64.powf(rank(b)) + 0.3,
-        b'A'..=b'Z' => 1.2 * 0.9f64.powf(rank(b)) + 0.1,
-        b'0'..=b'9' => 2.0,
-        b'/' | b'.' | b'-' | b'_' | b':' | b'=' | b'"' | b',' | b'\n' => 1.8,
-        0x21..=0x7e => 0.4,
-        b'\t' | b'\r' => 0.5,
-        0 => 3.0,
-        _ => 0.08,
-    }
 }
 
 #[cfg(test)]
