@@ -145,6 +145,12 @@ impl Utf16Runs<'_> {
                 Some(bytes) => masks(bytes),
                 None => masks(&self.bytes_at(at)),
             };
+            // Every block of UTF-16 text holds a NUL (its granule is at least 2 bytes): most
+            // text and binary data has none, and is passed over here.
+            if nul == 0 {
+                self.pos = at + 64;
+                continue;
+            }
             let (even, odd) = self.text_blocks(nul, high);
             // Only blocks starting before the end.
             let before_end = match self.end - at {

@@ -334,7 +334,7 @@ mod tests {
         for round in 0..60 {
             // Literals of 1 to 12 bytes over a small alphabet, so that they overlap, share
             // prefixes and fill buckets; case variants of some.
-            let alphabet = b"aAbBsS:-_0\n\xff";
+            let alphabet = b"aAbBsS:-_0\n\xff\0";
             let count = 1 + rng.below(if round % 3 == 0 { 8 } else { 150 });
             let mut literals: Vec<Vec<u8>> = (0..count)
                 .map(|_| {

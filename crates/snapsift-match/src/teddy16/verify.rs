@@ -112,7 +112,13 @@ impl PrefixIndex {
             };
             while literal != NONE {
                 let bytes = &literals[literal as usize];
-                if text.get(position..position.saturating_add(bytes.len())) == Some(bytes) {
+                // The prefix is equal; what remains is the rest, and that it fits in `text`.
+                let end = position.saturating_add(bytes.len());
+                let rest_equal = match bytes.get(FINGERPRINT_LEN..) {
+                    None | Some([]) => end <= text.len(),
+                    Some(rest) => text.get(position + FINGERPRINT_LEN..end) == Some(rest),
+                };
+                if rest_equal {
                     found(position, literal as usize);
                 }
                 literal = self.next[literal as usize];
