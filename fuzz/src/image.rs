@@ -1,0 +1,75 @@
+//! The fuzz input as image files: disk formats are opened by path (and open the files an
+//! image names by path), so the input is written to tmpfs, memory all the same.
+//!
+//! One input may hold several files, separated by [`SEPARATOR`]: the first is the image
+//! opened, `a`; the next are `b` and `c`, the names seeds give backing files, parents and
+//! extents. An image naming `a` as its own backing file, or `b` naming `a`, is a loop; naming
+//! a file the input does not hold is a missing one.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// What separates the files of one input (seeds are built with it, see `cargo xtask
+/// fuzz-seeds`).
+pub const SEPARATOR: &[u8] = b"\n--snapsift-fuzz-next-file--\n";
+/// The names the files of one input get, in order.
+pub const NAMES: [&str; 3] = ["a", "b", "c"];
+
+/// This process's directory on tmpfs, made once (libFuzzer runs inputs one after another in
+/// one process; parallel jobs are separate processes).
+fn dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = Path::new("/dev/shm");
+        let base = if base.is_dir() {
+            base.to_owned()
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = base.join(format!("snapsift-fuzz-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("cannot make the fuzz directory");
+        dir
+    })
+}
+
+/// Writes the files `data` holds (see the module's documentation) and returns the path of
+/// the first, the image to open; `None` if it is empty (an empty file is refused before any
+/// parser sees it).
+pub fn write(data: &[u8]) -> Option<PathBuf> {
+    let dir = dir();
+    let mut parts = split(data);
+    if parts.first().is_none_or(|first| first.is_empty()) {
+        return None;
+    }
+    parts.truncate(NAMES.len());
+    for (i, name) in NAMES.iter().enumerate() {
+        let path = dir.join(name);
+        match parts.get(i) {
+            Some(part) => fs::write(&path, part).expect("cannot write a fuzz file"),
+            None => match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => panic!("cannot remove {}: {error}", path.display()),
+            },
+        }
+    }
+    Some(dir.join(NAMES[0]))
+}
+
+/// The first file of `data`: what format filters look at.
+pub fn first(data: &[u8]) -> &[u8] {
+    split(data)[0]
+}
+
+/// `data` cut at every [`SEPARATOR`].
+fn split(data: &[u8]) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let mut rest = data;
+    while let Some(at) = rest.windows(SEPARATOR.len()).position(|w| w == SEPARATOR) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + SEPARATOR.len()..];
+    }
+    parts.push(rest);
+    parts
+}
