@@ -66,10 +66,24 @@ pub fn first(data: &[u8]) -> &[u8] {
 fn split(data: &[u8]) -> Vec<&[u8]> {
     let mut parts = Vec::new();
     let mut rest = data;
-    while let Some(at) = rest.windows(SEPARATOR.len()).position(|w| w == SEPARATOR) {
+    while let Some(at) = find(rest, SEPARATOR) {
         parts.push(&rest[..at]);
         rest = &rest[at + SEPARATOR.len()..];
     }
     parts.push(rest);
     parts
+}
+
+/// Where `needle` first occurs in `hay`: a scan for its first byte (a newline, rare in
+/// images of many MiB, and the scan is fast), then a comparison.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = hay[from..].iter().position(|&b| b == needle[0]) {
+        let at = from + at;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }

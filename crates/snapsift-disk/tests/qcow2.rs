@@ -37,11 +37,6 @@ fn convert(dir: &Path, raw: &Path, name: &str, options: &str, extra: &[&str]) ->
     image
 }
 
-fn assert_like_qemu(image: &Path, dir: &Path) {
-    let disk = snapsift_disk::open(image).unwrap();
-    assert_reads_like(&*disk, &qemu_to_raw(image, dir));
-}
-
 #[test]
 fn versions_and_cluster_sizes() {
     let dir = workdir();

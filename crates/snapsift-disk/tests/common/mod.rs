@@ -162,6 +162,13 @@ pub fn assert_reads_like(disk: &dyn Disk, reference: &Path) {
     assert!(past_end.is_err(), "a read past the end must fail");
 }
 
+/// Opens `image` and checks it reads exactly like `qemu-img convert -O raw` says ([`qemu_to_raw`]
+/// into `dir`, then [`assert_reads_like`]).
+pub fn assert_like_qemu(image: &Path, dir: &Path) {
+    let disk = snapsift_disk::open(image).unwrap();
+    assert_reads_like(&*disk, &qemu_to_raw(image, dir));
+}
+
 /// Sorted, non-overlapping, non-empty, within the disk.
 pub fn assert_ranges_well_formed(ranges: &[Range<u64>], size: u64) {
     for range in ranges {

@@ -75,11 +75,12 @@ impl Qcow2Disk {
         let l1_bytes = usize::try_from(header.l1_entries.saturating_mul(8)).map_err(|_| {
             Refusal::Corrupt("the L1 table does not fit in memory".into()).at(host.path(), FORMAT)
         })?;
-        let l1 = host
+        let l1: Vec<u64> = host
             .read_vec(header.l1_offset, l1_bytes)?
             .chunks_exact(8)
             .map(|e| bytes::be64(e, 0))
             .collect();
+        check_l2_tables_distinct(&l1, &header).map_err(|r| r.at(host.path(), FORMAT))?;
         let backing = match header.backing_name {
             None => None,
             Some((offset, len)) => {
@@ -261,19 +262,28 @@ impl Disk for Qcow2Disk {
                 continue;
             };
             for i in 0..l2_entries {
+                let start = first_offset.saturating_add(i.saturating_mul(cluster_size));
+                // The last L2 table has entries past the disk's end: they are never read.
+                if start >= self.size() {
+                    break;
+                }
                 let index = usize::try_from(i).unwrap_or(usize::MAX);
                 let cluster = l2::decode(&table, index, &self.header)
                     .map_err(|r| r.at(self.host.path(), FORMAT))?;
-                let start = first_offset.saturating_add(i.saturating_mul(cluster_size));
                 match cluster {
                     Cluster::Subclusters { allocated, .. } => {
                         for sub in (0..l2::SUBCLUSTERS).filter(|s| allocated & (1 << s) != 0) {
                             let sub_start =
                                 start.saturating_add(u64::from(sub).saturating_mul(sub_size));
-                            own.push(sub_start..sub_start.saturating_add(sub_size));
+                            ranges::push_merged(
+                                &mut own,
+                                sub_start..sub_start.saturating_add(sub_size),
+                            );
                         }
                     }
-                    c if c.holds_data() => own.push(start..start.saturating_add(cluster_size)),
+                    c if c.holds_data() => {
+                        ranges::push_merged(&mut own, start..start.saturating_add(cluster_size))
+                    }
                     _ => {}
                 }
             }
@@ -287,6 +297,30 @@ impl Disk for Qcow2Disk {
             (false, 2) => "qcow2 image (v2)",
             (false, _) => "qcow2 image (v3)",
         }
+    }
+}
+
+/// Refuses an L1 table in which two entries name the same L2 table: a loop of tables that QEMU
+/// never writes (each L2 table of the active disk belongs to one stretch of it), which would
+/// make one table of a small file map the same clusters again for every entry naming it, so
+/// that the data to read grows with the square of the file's size.
+fn check_l2_tables_distinct(l1: &[u64], header: &Header) -> Result<(), Refusal> {
+    let mut tables: Vec<(u64, usize)> = Vec::new();
+    for (index, &entry) in l1.iter().enumerate() {
+        // A misaligned entry fails the reads it serves, not the whole image.
+        if let Ok(Some(table)) = l2::l2_table_offset(entry, header) {
+            tables.push((table, index));
+        }
+    }
+    tables.sort_unstable();
+    match tables.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        Some(pair) => Err(Refusal::Corrupt(format!(
+            "L1 entries {} and {} both name the L2 table at {:#x} (a loop of tables)",
+            pair[0].1.min(pair[1].1),
+            pair[0].1.max(pair[1].1),
+            pair[0].0
+        ))),
+        None => Ok(()),
     }
 }
 

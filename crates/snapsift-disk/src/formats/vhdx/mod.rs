@@ -328,7 +328,10 @@ impl Disk for VhdxDisk {
             let state = entry_state(self.entry(self.layout.payload_index(block))?);
             if state == state::FULLY_PRESENT || state == state::PARTIALLY_PRESENT {
                 let start = block.saturating_mul(block_size);
-                own.push(start..start.saturating_add(block_size).min(self.layout.size));
+                crate::ranges::push_merged(
+                    &mut own,
+                    start..start.saturating_add(block_size).min(self.layout.size),
+                );
             }
         }
         crate::ranges::with_parent(own, self.parent.as_deref(), self.layout.size)
