@@ -4,11 +4,12 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::ops::Range;
+use std::sync::Arc;
 
 use snapsift_disk::Disk;
 use snapsift_fs::{FileContent, FileEntry, Piece};
 use snapsift_scan::{Finding, ReadScanner};
-use snapsift_unpack::{Encoding, Layer, Leaf, Limits, Visitor};
+use snapsift_unpack::{BufferPool, Encoding, Layer, Leaf, Limits, Visitor};
 
 use crate::{FileFinding, FilePassSummary, Problem};
 
@@ -32,6 +33,8 @@ pub(crate) struct FileReader<'a> {
     pub(crate) index: usize,
     pub(crate) entry: &'a FileEntry,
     pub(crate) limits: &'a Limits,
+    /// The memory for nested zips, shared by the pass's threads.
+    pub(crate) buffers: &'a Arc<BufferPool>,
     /// Bytes read on each side of a seam: enough for any match that crosses it, with its
     /// look-around and context line.
     pub(crate) seam_radius: u64,
@@ -95,7 +98,14 @@ impl FileReader<'_> {
             scanner,
             out,
         };
-        if let Err(error) = snapsift_unpack::unpack(root, content.size, self.limits, &mut visitor) {
+        let expanded = snapsift_unpack::unpack_with_pool(
+            root,
+            content.size,
+            self.limits,
+            self.buffers,
+            &mut visitor,
+        );
+        if let Err(error) = expanded {
             let message = format!("cannot expand the file: {error}");
             self.problem(visitor.out, Vec::new(), message);
         }

@@ -35,14 +35,15 @@ mod error;
 mod file;
 mod finding;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use snapsift_disk::Disk;
 use snapsift_fs::Filesystem;
 use snapsift_match::Matcher;
 use snapsift_scan::ReadScanner;
+use snapsift_unpack::BufferPool;
 
 pub use error::FilePassError;
 pub use finding::{FileFinding, Problem};
@@ -122,6 +123,9 @@ pub fn run<'m>(
     .unwrap_or(u64::MAX);
     let done = AtomicU64::new(0);
     let merged = Mutex::new(FilePassOutput::default());
+    // One pool for all threads: nested zips held in memory cost max_buffered in all, not per
+    // thread (a pass on many cores would otherwise hold that much per core).
+    let buffers = Arc::new(BufferPool::for_limits(&config.limits));
     pool.install(|| {
         (0..files.len()).into_par_iter().for_each_init(
             || ReadScanner::new(matcher, config.chunk_size),
@@ -132,6 +136,7 @@ pub fn run<'m>(
                     index,
                     entry: &files[index],
                     limits: &config.limits,
+                    buffers: &buffers,
                     seam_radius,
                 };
                 let out = reader.scan(scanner);

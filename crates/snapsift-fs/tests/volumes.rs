@@ -231,3 +231,81 @@ fn hostile_mbr_tables_are_cut_and_noted() {
     );
     assert!(map.volumes.iter().all(|v| v.range.end <= 13 * MIB / 2));
 }
+
+/// Sets GPT entry `index`'s first and last LBA in the primary table of `bytes` (512-byte
+/// sectors, entries at LBA 2) and makes both CRCs match again, as a tool that wrote the
+/// table on purpose would.
+fn patch_gpt_entry(bytes: &mut [u8], index: usize, first: u64, last: u64) {
+    let entry = 1024 + 128 * index;
+    bytes[entry + 32..entry + 40].copy_from_slice(&first.to_le_bytes());
+    bytes[entry + 40..entry + 48].copy_from_slice(&last.to_le_bytes());
+    let header = 512;
+    let count = u32::from_le_bytes(bytes[header + 80..header + 84].try_into().unwrap()) as usize;
+    let entries_crc = crc32fast::hash(&bytes[1024..1024 + 128 * count]);
+    bytes[header + 88..header + 92].copy_from_slice(&entries_crc.to_le_bytes());
+    bytes[header + 16..header + 20].fill(0);
+    let header_crc = crc32fast::hash(&bytes[header..header + 92]);
+    bytes[header + 16..header + 20].copy_from_slice(&header_crc.to_le_bytes());
+}
+
+#[test]
+fn a_gpt_with_overlapping_and_out_of_disk_partitions_is_noted_and_cut() {
+    let dir = workdir();
+    let disk = dir.path().join("gpt.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(16 * MIB)
+        .unwrap();
+    run(
+        "sgdisk",
+        &[
+            "-n",
+            "1:2048:+4M",
+            "-n",
+            "2:0:+2M",
+            "-n",
+            "3:0:+2M",
+            "-n",
+            "4:0:+2M",
+            disk.to_str().unwrap(),
+        ],
+    );
+    let mut bytes = std::fs::read(&disk).unwrap();
+    // Partition 2 starts inside partition 1; partition 3 runs to 1 PiB on a 16 MiB disk;
+    // partition 4 lies wholly past the end, from 2^63 bytes on.
+    patch_gpt_entry(&mut bytes, 1, 4096, 4096 + 4095);
+    patch_gpt_entry(&mut bytes, 2, 20480, (1 << 50) / 512);
+    patch_gpt_entry(&mut bytes, 3, 1 << 54, u64::MAX);
+    let size = bytes.len() as u64;
+    let map = VolumeMap::read(&MemoryDisk::new(bytes)).unwrap();
+    assert_eq!(map.scheme, Scheme::Gpt, "{:?}", map.notes);
+    let ranges: Vec<_> = map
+        .volumes
+        .iter()
+        .map(|v| (v.number.unwrap(), v.range.clone()))
+        .collect();
+    assert_eq!(
+        ranges,
+        vec![
+            (1, MIB..5 * MIB),
+            (2, 2 * MIB..4 * MIB),
+            (3, 10 * MIB..size),
+        ]
+    );
+    for expected in [
+        "partitions 1 and 2 overlap",
+        "partition 3 reaches past the end",
+    ] {
+        assert!(
+            map.notes.iter().any(|n| n.contains(expected)),
+            "{expected}: {:?}",
+            map.notes
+        );
+    }
+    assert!(
+        map.notes.iter().any(|n| n.contains("partition 4")),
+        "partition 4 is dropped, and said so: {:?}",
+        map.notes
+    );
+    assert_eq!(map.volume_at(3 * MIB).unwrap().number, Some(1));
+}

@@ -4,8 +4,9 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
-use crate::{Kind, Limits, Problem};
+use crate::{BufferPool, Kind, Limits, Problem};
 
 /// The limits of one [`crate::unpack`] call and what has been spent against them.
 pub(crate) struct Budget {
@@ -14,14 +15,17 @@ pub(crate) struct Budget {
     ratio_grace: u64,
     max_buffered: u64,
     expanded: Cell<u64>,
+    /// What this call holds for nested zips, also taken from `pool`.
     buffered: Cell<u64>,
+    /// The memory for nested zips this call shares with others.
+    pool: Arc<BufferPool>,
     /// Set when `max_expanded` is reached: from then on every layer ends and nothing more is
     /// visited or reported.
     stopped: Cell<bool>,
 }
 
 impl Budget {
-    pub(crate) fn new(limits: &Limits) -> Self {
+    pub(crate) fn new(limits: &Limits, pool: Arc<BufferPool>) -> Self {
         Budget {
             max_expanded: limits.max_expanded,
             max_ratio: limits.max_ratio,
@@ -29,6 +33,7 @@ impl Budget {
             max_buffered: limits.max_buffered,
             expanded: Cell::new(0),
             buffered: Cell::new(0),
+            pool,
             stopped: Cell::new(false),
         }
     }
@@ -43,19 +48,22 @@ impl Budget {
         self.expanded.get()
     }
 
-    /// Bytes that may still be held in memory for nested zips.
-    pub(crate) fn buffer_room(&self) -> u64 {
-        self.max_buffered.saturating_sub(self.buffered.get())
+    /// Reserves memory for a nested zip: what this call may still hold plus one byte (a zip
+    /// that fills it all is too big), or less if the shared pool is short. A call holding
+    /// nothing yet waits for the pool to have it all (see [`BufferPool`]). Returns the bytes
+    /// reserved; the caller gives back what it does not keep ([`Budget::release`]).
+    pub(crate) fn reserve_buffer(&self) -> u64 {
+        let room = self.max_buffered.saturating_sub(self.buffered.get());
+        let holds_nothing = self.buffered.get() == 0;
+        let taken = self.pool.take(room.saturating_add(1), holds_nothing);
+        self.buffered.set(self.buffered.get().saturating_add(taken));
+        taken
     }
 
-    /// Counts `n` bytes held in memory until [`Budget::release`].
-    pub(crate) fn hold(&self, n: u64) {
-        self.buffered.set(self.buffered.get().saturating_add(n));
-    }
-
-    /// Gives back what [`Budget::hold`] took.
+    /// Gives back `n` bytes [`Budget::reserve_buffer`] reserved.
     pub(crate) fn release(&self, n: u64) {
         self.buffered.set(self.buffered.get().saturating_sub(n));
+        self.pool.give(n);
     }
 }
 
@@ -233,6 +241,11 @@ mod tests {
         }
     }
 
+    /// A budget for `limits`, with a pool of its own.
+    fn budget(limits: &Limits) -> Budget {
+        Budget::new(limits, Arc::new(BufferPool::for_limits(limits)))
+    }
+
     /// Reads `meter` to its end or error: the bytes read, and the trip.
     fn drain(meter: &mut impl Read) -> (u64, Option<Trip>) {
         let mut total = 0u64;
@@ -248,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_total_ends_a_layer_exactly_at_the_limit() {
-        let budget = Budget::new(&limits(2500, 1000, 1 << 20));
+        let budget = budget(&limits(2500, 1000, 1 << 20));
         let consumed = Cell::new(0);
         let mut meter = Metered::new(io::repeat(0), &budget, &consumed, 0);
         let (read, trip) = drain(&mut meter);
@@ -281,7 +294,7 @@ mod tests {
 
     #[test]
     fn the_ratio_applies_after_the_grace() {
-        let budget = Budget::new(&limits(1 << 30, 10, 5000));
+        let budget = budget(&limits(1 << 30, 10, 5000));
         // 100 bytes were read before the layer started: they are not its input.
         let consumed = Cell::new(100);
         let input = Counted::new(io::repeat(0).take(300), &consumed);

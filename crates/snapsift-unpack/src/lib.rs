@@ -49,6 +49,7 @@ mod error;
 mod fuse;
 mod limits;
 mod peek;
+mod pool;
 mod problem;
 mod sniff;
 mod source;
@@ -60,9 +61,11 @@ mod walk;
 mod zip;
 
 use std::io::{Read, Seek};
+use std::sync::Arc;
 
 pub use error::UnpackError;
 pub use limits::Limits;
+pub use pool::BufferPool;
 pub use problem::Problem;
 pub use sniff::{Kind, SNIFF_LEN, sniff};
 pub use visit::{Encoding, Layer, Leaf, Visitor};
@@ -103,8 +106,26 @@ where
     R: Read + Seek,
     V: Visitor + ?Sized,
 {
+    let pool = Arc::new(BufferPool::for_limits(limits));
+    unpack_with_pool(root, root_len, limits, &pool, visitor)
+}
+
+/// [`unpack`], holding nested zips in memory taken from `pool`, which calls running at once
+/// (a file pass's threads) share: together they hold at most its capacity, besides each
+/// call's own [`Limits::max_buffered`].
+pub fn unpack_with_pool<R, V>(
+    root: R,
+    root_len: u64,
+    limits: &Limits,
+    pool: &Arc<BufferPool>,
+    visitor: &mut V,
+) -> Result<Summary, UnpackError<V::Error>>
+where
+    R: Read + Seek,
+    V: Visitor + ?Sized,
+{
     let root = Root::new(root, root_len);
-    let budget = Budget::new(limits);
+    let budget = Budget::new(limits, Arc::clone(pool));
     let faults = Faults::default();
     let mut walker = Walker::new(&root, limits, &budget, &faults, visitor);
     walker.node(Body::Ranged {

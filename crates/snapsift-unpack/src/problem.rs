@@ -51,7 +51,8 @@ pub enum Problem {
         visited: u64,
     },
     /// A zip nested in a layer that cannot seek is larger than the memory
-    /// [`crate::Limits::max_buffered`] leaves for it; its bytes were visited as they are.
+    /// [`crate::Limits::max_buffered`] (and the [`crate::BufferPool`] shared with other calls)
+    /// leaves for it; its bytes were visited as they are.
     TooBigToBuffer {
         /// The limit.
         max_buffered: u64,
@@ -118,8 +119,8 @@ impl fmt::Display for Problem {
             ),
             Problem::TooBigToBuffer { max_buffered } => write!(
                 f,
-                "nested zip larger than the {max_buffered} bytes it may be held in memory in; \
-                 not expanded, its bytes are scanned as they are"
+                "nested zip larger than the memory left to hold it in (at most {max_buffered} \
+                 bytes); not expanded, its bytes are scanned as they are"
             ),
             Problem::Corrupt { kind, detail } => write!(f, "corrupt {kind} data: {detail}"),
             Problem::Truncated {

@@ -4,10 +4,13 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{
-    Rng, assert_origins, config_text, fake_key, sh, unpack_path, workdir, write, write_members,
+    Collect, Rng, assert_origins, config_text, fake_key, sh, unpack_path, workdir, write,
+    write_members,
 };
-use snapsift_unpack::{Encoding, Kind, Limits, Problem};
+use snapsift_unpack::{BufferPool, Encoding, Kind, Limits, Problem, unpack_with_pool};
 
 #[test]
 fn stored_and_deflated_members() {
@@ -135,6 +138,46 @@ fn a_zip_inside_a_stream_is_held_in_memory_within_the_limit() {
         )]
     );
     assert_eq!(seen.order, ["leaf gzip", "problem gzip > zip"]);
+}
+
+/// A file pass expands one file per thread: zips held in memory by calls running at once
+/// share one pool, so that together they hold at most its capacity, and a call waits for
+/// room rather than give up, so each expands what it would alone.
+#[test]
+fn zips_held_in_memory_by_threads_at_once_share_one_pool() {
+    let dir = workdir();
+    let secret = config_text("pooled", &fake_key(140));
+    write(dir.path(), "secret.txt", &secret);
+    write(dir.path(), "noise.bin", Rng(141).bytes(300_000));
+    sh(
+        dir.path(),
+        "zip -q -0 a.zip secret.txt noise.bin && gzip -c a.zip > a.zip.gz",
+    );
+    let path = dir.path().join("a.zip.gz");
+    let zip_len = std::fs::metadata(dir.path().join("a.zip")).unwrap().len();
+    // Room for one of these zips at a time, not two.
+    let limits = Limits {
+        max_buffered: zip_len + 1000,
+        ..Limits::default()
+    };
+    let (alone, _) = unpack_path(&path, &limits);
+    assert!(alone.problems.is_empty(), "{:?}", alone.problem_lines());
+    let pool = Arc::new(BufferPool::for_limits(&limits));
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    let file = std::fs::File::open(&path).unwrap();
+                    let len = file.metadata().unwrap().len();
+                    let mut seen = Collect::default();
+                    unpack_with_pool(file, len, &limits, &pool, &mut seen).unwrap();
+                    assert_eq!(seen.order, alone.order);
+                    assert_eq!(seen.text(&["gzip", "zip:secret.txt"]), secret);
+                }
+            });
+        }
+    });
+    assert_eq!(pool.used(), 0, "everything held was given back");
 }
 
 #[test]

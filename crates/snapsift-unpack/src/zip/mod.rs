@@ -36,14 +36,18 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
             Input::Ranged(window) => return self.zip_archive(window),
             Input::Stream(reader, len) => (reader, len),
         };
-        let room = self.budget.buffer_room();
-        let held = read_at_most(&mut reader, room.saturating_add(1));
-        self.check_root()?;
+        let reserved = self.budget.reserve_buffer();
+        let held = read_at_most(&mut reader, reserved);
         // Streams do not fail (see `Body::Stream`); were one to, what was read is kept.
         let held = held.unwrap_or_else(|(held, _)| held);
         let held_len = held.len() as u64;
-        self.budget.hold(held_len);
-        let result = if held_len > room {
+        self.budget.release(reserved.saturating_sub(held_len));
+        if let Err(fatal) = self.check_root() {
+            self.budget.release(held_len);
+            return Err(fatal);
+        }
+        // A zip that filled all the room it was given may go on: it is too big to hold.
+        let result = if held_len == reserved {
             let mut raw = io::Cursor::new(held).chain(reader);
             self.leaf(&mut raw, None, len, Encoding::Bytes, None)
                 .and_then(|()| {
