@@ -17,20 +17,7 @@ const HUGE: [u64; 2] = [1 << 63, u64::MAX];
 fn convert(dir: &Path, format: &str, options: &str, name: &str) -> PathBuf {
     let raw = raw_disk(dir, "disk.raw", 4 * MIB, 11);
     let image = dir.join(name);
-    run(
-        "qemu-img",
-        &[
-            "convert",
-            "-f",
-            "raw",
-            "-O",
-            format,
-            "-o",
-            options,
-            raw.to_str().unwrap(),
-            image.to_str().unwrap(),
-        ],
-    );
+    qemu_convert(&raw, format, options, &image);
     image
 }
 

@@ -37,20 +37,7 @@ fn write_ovf(dir: &Path, disk_name: &str) -> &'static str {
 /// A streamOptimized VMDK of `raw`, named `name` in `dir`.
 fn stream_vmdk(dir: &Path, raw: &Path, name: &str) -> PathBuf {
     let image = dir.join(name);
-    run(
-        "qemu-img",
-        &[
-            "convert",
-            "-f",
-            "raw",
-            "-O",
-            "vmdk",
-            "-o",
-            "subformat=streamOptimized",
-            raw.to_str().unwrap(),
-            image.to_str().unwrap(),
-        ],
-    );
+    qemu_convert(raw, "vmdk", "subformat=streamOptimized", &image);
     image
 }
 

@@ -20,20 +20,7 @@ const ODD_SIZE: u64 = 40 * MIB + 4096;
 /// descriptor, for the split and flat subformats).
 fn convert(dir: &Path, raw: &Path, name: &str, subformat: &str) -> PathBuf {
     let image = dir.join(name);
-    run(
-        "qemu-img",
-        &[
-            "convert",
-            "-f",
-            "raw",
-            "-O",
-            "vmdk",
-            "-o",
-            &format!("subformat={subformat}"),
-            raw.to_str().unwrap(),
-            image.to_str().unwrap(),
-        ],
-    );
+    qemu_convert(raw, "vmdk", &format!("subformat={subformat}"), &image);
     image
 }
 

@@ -88,6 +88,24 @@ pub fn raw_disk(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
     path
 }
 
+/// `qemu-img convert -f raw -O FORMAT -o OPTIONS RAW IMAGE`: a real image of `raw`.
+pub fn qemu_convert(raw: &Path, format: &str, options: &str, image: &Path) {
+    run(
+        "qemu-img",
+        &[
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            format,
+            "-o",
+            options,
+            raw.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ],
+    );
+}
+
 /// Converts `image` to a raw file with `qemu-img convert -O raw`: the independent oracle.
 pub fn qemu_to_raw(image: &Path, dir: &Path) -> PathBuf {
     let raw = dir.join(format!(
