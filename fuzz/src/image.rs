@@ -16,6 +16,26 @@ pub const SEPARATOR: &[u8] = b"\n--snapsift-fuzz-next-file--\n";
 /// The names the files of one input get, in order.
 pub const NAMES: [&str; 3] = ["a", "b", "c"];
 
+/// The name of every fuzz process's directory, before its process id.
+const PREFIX: &str = "snapsift-fuzz-";
+
+/// Removes the directories of fuzz processes that have ended: in fork mode libFuzzer runs a
+/// process per job, and their inputs, up to a few MiB each, would fill tmpfs (memory).
+fn remove_stale(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// This process's directory on tmpfs, made once (libFuzzer runs inputs one after another in
 /// one process; parallel jobs are separate processes).
 fn dir() -> &'static Path {
@@ -27,7 +47,8 @@ fn dir() -> &'static Path {
         } else {
             std::env::temp_dir()
         };
-        let dir = base.join(format!("snapsift-fuzz-{}", std::process::id()));
+        remove_stale(&base);
+        let dir = base.join(format!("{PREFIX}{}", std::process::id()));
         fs::create_dir_all(&dir).expect("cannot make the fuzz directory");
         dir
     })

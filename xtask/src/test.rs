@@ -39,6 +39,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("bzip2", "bzip2"),
     ("iconv", "libc-bin"),
     ("jar", "default-jdk-headless"),
+    // GNU time: the peak RSS of scans of hostile images (tests/bounded_memory.rs).
+    ("time", "time"),
 ];
 
 /// Installs what is missing (when it can) and runs `cargo test --workspace`.

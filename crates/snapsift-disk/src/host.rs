@@ -354,20 +354,24 @@ fn sparse_data_ranges(
     Ok(ranges)
 }
 
-/// `lseek(fd, pos, whence)`, with `ENXIO` (no data or hole past `pos`) as `None`.
+/// `lseek(fd, pos, whence)`, with `ENXIO` (no data or hole past `pos`) as `None`, and an
+/// offset past `i64::MAX` as `None` too: the end of the file.
 ///
 /// Seeking moves the shared file offset, which no reader here uses: all reads are positional.
 fn seek(file: &File, pos: u64, whence: libc::c_int) -> io::Result<Option<u64>> {
     let pos = libc::off_t::try_from(pos).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: lseek only reads its arguments; the descriptor is open for the call's duration.
     let ret = unsafe { libc::lseek(file.as_raw_fd(), pos, whence) };
-    if ret < 0 {
+    if ret == -1 {
         let err = io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::ENXIO) {
             return Ok(None);
         }
         return Err(err);
     }
-    // lseek never returns a negative offset on success.
+    // Any other negative value is an offset that wrapped, not an error (errno is left as it
+    // was, and trusting it once made a stale EINVAL read 2^63 bytes of holes): tmpfs answers
+    // SEEK_HOLE in the last page of a file of 2^63 - 1 bytes with that page's end, 2^63.
+    // Nothing lies past the end of the file.
     Ok(u64::try_from(ret).ok())
 }

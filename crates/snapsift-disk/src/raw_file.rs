@@ -4,11 +4,15 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::host::Host;
-use crate::{Disk, DiskError, Window, check_bounds, window::range_len};
+use crate::{Disk, DiskError, Window, check_bounds, window, window::range_len};
 
 /// Holes shorter than this are read rather than skipped: merging them keeps the range list short
 /// on fragmented sparse files, and reading a short hole costs next to nothing.
 const MIN_SKIPPED_HOLE: u64 = 1 << 20;
+
+/// The largest page size a mapping's end is rounded up to (x86-64 and most ARM64 kernels use
+/// 4 KiB; 64 KiB covers the others).
+const PAGE: u64 = 64 << 10;
 
 /// A raw disk image: the file's bytes (or the bytes of a slice of it) are the disk's bytes.
 ///
@@ -48,15 +52,22 @@ impl Disk for RawFile {
         self.host.data_ranges(MIN_SKIPPED_HOLE)
     }
 
-    fn window<'a>(
-        &self,
-        range: Range<u64>,
-        _buf: &'a mut Vec<u8>,
-    ) -> Result<Window<'a>, DiskError> {
+    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
         let len = range_len(&range)?;
         check_bounds(range.start, len, self.size())?;
         if len == 0 {
             return Ok(Window::Buffer(&[]));
+        }
+        // A mapping covers whole pages, and the kernel refuses one whose last page ends past
+        // 2^63 - 1 (EOVERFLOW): the end of a file of nearly 2^63 bytes is read instead.
+        if range
+            .end
+            .checked_next_multiple_of(PAGE)
+            .is_none_or(|end| end > i64::MAX as u64)
+        {
+            let aligned = window::page_aligned(buf, len);
+            self.host.read_exact_at(range.start, aligned)?;
+            return Ok(Window::Buffer(aligned));
         }
         Ok(Window::Mapped(self.host.map(range.start, len)?))
     }

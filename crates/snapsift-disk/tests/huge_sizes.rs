@@ -120,3 +120,26 @@ fn vmdk_capacities_of_2_to_the_63_bytes() {
         assert!(data <= 4 * MIB, "{data} bytes of data");
     }
 }
+
+/// A raw image of 2^63 - 1 bytes, the most a file can hold, sparse on tmpfs with data at both
+/// ends: its data ranges are those two pages. tmpfs reports the hole at its end as 2^63,
+/// which `lseek` returns wrapped negative; taken for an error once, it made the whole file
+/// data and the sweep fill memory with the pages of 2^63 bytes of holes.
+#[test]
+fn a_sparse_raw_file_of_2_to_the_63_bytes_has_two_pages_of_data() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::Builder::new()
+        .prefix("snapsift-disk-huge-")
+        .tempdir_in("/dev/shm")
+        .expect("/dev/shm is a tmpfs");
+    let path = dir.path().join("huge.raw");
+    let size = i64::MAX as u64;
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(size).unwrap();
+    file.write_all_at(b"first", 0).unwrap();
+    file.write_all_at(b"last", size - 4096).unwrap();
+    let disk = snapsift_disk::open(&path).unwrap();
+    assert_eq!(disk.size(), size);
+    let last_page = (size - 4096) / 4096 * 4096;
+    assert_eq!(disk.data_ranges().unwrap(), vec![0..4096, last_page..size]);
+}

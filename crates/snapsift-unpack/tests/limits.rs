@@ -14,19 +14,12 @@ use snapsift_unpack::{
 #[test]
 fn a_nested_zip_bomb_is_cut_by_the_ratio_then_stopped_by_the_total() {
     let dir = workdir();
-    // 20 MiB of zeros deflate to 20 kB. Ten copies per level, three levels: 1000 leaves,
-    // 20 GiB if expanded. The middle level's members are deflated (named .jar, which zip
-    // compresses), so those zips are held in memory; the others are stored.
-    sh(
-        dir.path(),
-        "head -c 20M /dev/zero > zeros.bin && zip -q l0.zip zeros.bin \
-         && for i in 0 1 2 3 4 5 6 7 8 9; do cp l0.zip l0-$i.zip; done \
-         && zip -q l1.zip l0-*.zip \
-         && for i in 0 1 2 3 4 5 6 7 8 9; do cp l1.zip l1-$i.jar; done \
-         && zip -q l2.zip l1-*.jar \
-         && for i in 0 1 2 3 4 5 6 7 8 9; do cp l2.zip l2-$i.zip; done \
-         && zip -q bomb.zip l2-*.zip",
+    // 1000 leaves of 20 MiB of zeros in three levels of zips, the middle one deflated.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/nested-zip-bomb.sh"
     );
+    sh(dir.path(), &format!("sh {script}"));
     let mut visitor = Collect {
         keep: 0,
         ..Collect::default()

@@ -8,22 +8,9 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
-
-/// Runs a shell command line in `dir` (for tools that compress in place or work on
-/// relative paths).
-fn sh(dir: &Path, script: &str) {
-    let status = Command::new("sh")
-        .args(["-ec", script])
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "{script}");
-}
 
 /// The path with members of a finding's location, and its container kinds.
 fn chain(finding: &Value) -> (String, Vec<String>) {

@@ -251,11 +251,20 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
     }
 }
 
+/// The most [`read_at_most`] allocates before it has read anything: the default
+/// [`crate::Limits::max_buffered`] and its extra byte.
+const UP_FRONT: usize = (64 << 20) + 1;
+
 /// Reads `reader` into memory, `limit` bytes at most. Memory grows with what is read, never
 /// past `limit`. On an error, what was read comes back with it.
 fn read_at_most(reader: &mut dyn Read, limit: u64) -> Result<Vec<u8>, (Vec<u8>, io::Error)> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut held = Vec::new();
+    // Room for the whole limit at once (up to 64 MiB; only the pages written count): an
+    // allocation this large is mapped apart and given back to the system when freed. Grown by
+    // doubling instead, its blocks stayed in the allocator's arena of each thread that freed
+    // one (glibc raises its mapping threshold to what was freed), and a file pass on three
+    // threads ended up holding three times the pool.
+    let mut held = Vec::with_capacity(limit.min(UP_FRONT));
     let mut chunk = vec![0u8; 64 << 10];
     loop {
         let left = limit.saturating_sub(held.len());

@@ -174,6 +174,17 @@ pub fn debugfs_script(image: &Path, commands: &str) {
     fs::remove_file(script).unwrap();
 }
 
+/// Runs a shell command line in `dir` (for tools that compress in place or work on
+/// relative paths).
+pub fn sh(dir: &Path, script: &str) {
+    let status = Command::new("sh")
+        .args(["-ec", script])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+}
+
 /// Creates a sparse file of `size` bytes.
 pub fn sparse_file(path: &Path, size: u64) {
     fs::File::create(path).unwrap().set_len(size).unwrap();
