@@ -282,3 +282,51 @@ fn what_is_handed_out_can_cross_threads() {
     send::<Encoding>();
     send::<UnpackError<io::Error>>();
 }
+
+/// Bombs nested in streams: a gzip of a gzip of zeros, and zeros through zstd, xz and gzip.
+/// The outer layers expand little (a compressed stream of zeros compresses about 10:1); the
+/// innermost, at 1000:1 or more, is cut by the ratio, and the whole expands to a few MiB, not
+/// to the 256 MiB inside.
+#[test]
+fn nested_stream_bombs_are_cut_at_the_layer_that_explodes() {
+    let dir = workdir();
+    sh(
+        dir.path(),
+        "head -c 256M /dev/zero | gzip -1 | gzip -9 > zeros.gz.gz \
+         && head -c 256M /dev/zero | zstd -q -19 | xz -9 | gzip -9 > zeros.zst.xz.gz",
+    );
+    for (name, kinds) in [
+        ("zeros.gz.gz", &[Kind::Gzip, Kind::Gzip][..]),
+        ("zeros.zst.xz.gz", &[Kind::Gzip, Kind::Xz, Kind::Zstd][..]),
+    ] {
+        let path = dir.path().join(name);
+        let mut visitor = Collect {
+            keep: 0,
+            ..Collect::default()
+        };
+        let summary = unpack_into(&path, &Limits::default(), &mut visitor);
+        let chain: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        assert_eq!(visitor.chains(), [chain.join(" > ")], "{name}");
+        match &visitor.problems[..] {
+            [
+                (
+                    at,
+                    Problem::RatioLimit {
+                        kind,
+                        max_ratio: 200,
+                        ..
+                    },
+                ),
+            ] => {
+                assert_eq!(at, &chain, "{name}");
+                assert_eq!(kind, kinds.last().unwrap(), "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(
+            summary.expanded < 16 << 20,
+            "{name}: {} bytes expanded",
+            summary.expanded
+        );
+    }
+}
