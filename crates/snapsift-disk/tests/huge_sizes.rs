@@ -1,4 +1,4 @@
-//! Virtual sizes of 2^63 bytes and more, patched into real VHD and VMDK images made by
+//! Virtual sizes of 2^63 bytes and more, patched into real VHD, VHDX and VMDK images made by
 //! `qemu-img`: each is refused with a clear error naming the image, or read as what it says
 //! without allocating for the size (only the tables the file holds are loaded).
 
@@ -142,4 +142,42 @@ fn a_sparse_raw_file_of_2_to_the_63_bytes_has_two_pages_of_data() {
     assert_eq!(disk.size(), size);
     let last_page = (size - 4096) / 4096 * 4096;
     assert_eq!(disk.data_ranges().unwrap(), vec![0..4096, last_page..size]);
+}
+
+/// The Virtual Disk Size metadata item's GUID (2FA54224-CD1B-4876-B211-5DBED83BF4B8), as
+/// VHDX stores it (the first three fields little-endian).
+const VHDX_VIRTUAL_DISK_SIZE: [u8; 16] = [
+    0x24, 0x42, 0xA5, 0x2F, 0x1B, 0xCD, 0x76, 0x48, 0xB2, 0x11, 0x5D, 0xBE, 0xD8, 0x3B, 0xF4, 0xB8,
+];
+
+#[test]
+fn a_vhdx_virtual_size_of_2_to_the_63_bytes() {
+    let dir = workdir();
+    let image = convert(dir.path(), "vhdx", "subformat=dynamic", "huge.vhdx");
+    let clean = std::fs::read(&image).unwrap();
+    // The metadata table starts with its signature; its entries (32 bytes from byte 32)
+    // give each item's offset from the table's start.
+    let table = clean.windows(8).position(|w| w == b"metadata").unwrap();
+    let entry = (0..2047)
+        .map(|i| table + 32 + 32 * i)
+        .find(|&at| clean[at..at + 16] == VHDX_VIRTUAL_DISK_SIZE)
+        .unwrap();
+    let item =
+        table + u32::from_le_bytes(clean[entry + 16..entry + 20].try_into().unwrap()) as usize;
+    assert_eq!(
+        u64::from_le_bytes(clean[item..item + 8].try_into().unwrap()),
+        4 * MIB,
+        "the item holds the size qemu-img wrote"
+    );
+    for size in HUGE {
+        let mut bytes = clean.clone();
+        bytes[item..item + 8].copy_from_slice(&size.to_le_bytes());
+        std::fs::write(&image, &bytes).unwrap();
+        let error = open_and_read(&image).unwrap_err();
+        assert!(
+            matches!(error, DiskError::Corrupt { .. }),
+            "{size}: {error}"
+        );
+        assert!(error.to_string().contains("huge.vhdx"), "{size}: {error}");
+    }
 }
