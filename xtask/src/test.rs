@@ -41,6 +41,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("jar", "default-jdk-headless"),
     // GNU time: the peak RSS of scans of hostile images (tests/bounded_memory.rs).
     ("time", "time"),
+    // fusermount3: files with bad sectors served over FUSE (tests/partial_scan.rs).
+    ("fusermount3", "fuse3"),
 ];
 
 /// Installs what is missing (when it can) and runs `cargo test --workspace`.

@@ -8,8 +8,6 @@ use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use memmap2::{Mmap, MmapOptions};
-
 use crate::DiskError;
 
 /// `BLKGETSIZE64` from `<linux/fs.h>`: `_IOR(0x12, 114, size_t)`, in the generic ioctl encoding
@@ -207,27 +205,6 @@ impl Host {
         let mut buf = vec![0; len];
         self.read_exact_at(offset, &mut buf)?;
         Ok(buf)
-    }
-
-    /// A read-only mapping of `len` bytes at `offset`, populated up front.
-    pub(crate) fn map(&self, offset: u64, len: usize) -> Result<Mmap, DiskError> {
-        let at = self.file_offset(offset, len)?;
-        // SAFETY: the mapping is read-only (PROT_READ) and lives as long as the caller keeps
-        // it. Like every mmap-based reader (ripgrep included), we rely on nobody writing or
-        // truncating the image while it is scanned; a concurrent writer could change bytes
-        // under the slice, and a truncation raises SIGBUS.
-        unsafe {
-            MmapOptions::new()
-                .offset(at)
-                .len(len)
-                .populate()
-                .map(&*self.file)
-        }
-        .map_err(|source| DiskError::Read {
-            offset: at,
-            len,
-            source,
-        })
     }
 
     /// The ranges of the host that hold data, by `SEEK_DATA`/`SEEK_HOLE`, with holes shorter

@@ -1,4 +1,4 @@
-//! [`RawFile`]: a raw disk image in a regular file, read through memory mappings.
+//! [`RawFile`]: a raw disk image in a regular file.
 
 use std::ops::Range;
 use std::path::Path;
@@ -10,18 +10,14 @@ use crate::{Disk, DiskError, Window, check_bounds, window, window::range_len};
 /// on fragmented sparse files, and reading a short hole costs next to nothing.
 const MIN_SKIPPED_HOLE: u64 = 1 << 20;
 
-/// The largest page size a mapping's end is rounded up to (x86-64 and most ARM64 kernels use
-/// 4 KiB; 64 KiB covers the others).
-const PAGE: u64 = 64 << 10;
-
 /// A raw disk image: the file's bytes (or the bytes of a slice of it) are the disk's bytes.
 ///
-/// Windows are read-only shared mappings made per window (`memmap2`), populated up front so the
-/// scan does not fault page by page, and unmapped when the window drops. Holes of a sparse file
-/// are found with `SEEK_DATA`/`SEEK_HOLE` and left out of [`Disk::data_ranges`].
-///
-/// A mapped file that shrinks while it is being read raises `SIGBUS`; images are expected to be
-/// left alone while they are scanned.
+/// Windows are read with `pread` into the caller's page-aligned buffer. Not memory mappings:
+/// a mapped page whose read fails (a bad sector, a FUSE or network file answering EIO, a file
+/// truncated while it is scanned) kills the process with `SIGBUS`, where a read returns an
+/// error the scan can read around. The copy costs about 5% of a warm scan's time (4 GiB
+/// image: 1.15-1.2 s against 1.1 s mapped). Holes of a sparse file are found with
+/// `SEEK_DATA`/`SEEK_HOLE` and left out of [`Disk::data_ranges`].
 #[derive(Debug)]
 pub struct RawFile {
     host: Host,
@@ -58,18 +54,9 @@ impl Disk for RawFile {
         if len == 0 {
             return Ok(Window::Buffer(&[]));
         }
-        // A mapping covers whole pages, and the kernel refuses one whose last page ends past
-        // 2^63 - 1 (EOVERFLOW): the end of a file of nearly 2^63 bytes is read instead.
-        if range
-            .end
-            .checked_next_multiple_of(PAGE)
-            .is_none_or(|end| end > i64::MAX as u64)
-        {
-            let aligned = window::page_aligned(buf, len);
-            self.host.read_exact_at(range.start, aligned)?;
-            return Ok(Window::Buffer(aligned));
-        }
-        Ok(Window::Mapped(self.host.map(range.start, len)?))
+        let aligned = window::page_aligned(buf, len);
+        self.host.read_exact_at(range.start, aligned)?;
+        Ok(Window::Buffer(aligned))
     }
 
     fn kind(&self) -> &'static str {

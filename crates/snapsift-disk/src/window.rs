@@ -6,16 +6,14 @@ use crate::DiskError;
 
 /// The bytes of one range of a disk.
 ///
-/// A window either borrows a buffer the caller owns or holds a read-only memory mapping of the
-/// range; both dereference to the same `&[u8]`. A mapping is released when the window drops, so
-/// a scanner that drops each window after use keeps its resident memory bounded by the windows
-/// it holds at once, not by the size of the disk.
+/// A window borrows a buffer the caller owns, so a scanner that reuses one buffer per thread
+/// keeps its resident memory bounded by the windows it holds at once, not by the size of the
+/// disk. (No disk hands out memory mappings: a mapped page whose read fails raises `SIGBUS`,
+/// which no scan can read around.)
 #[derive(Debug)]
 pub enum Window<'a> {
     /// Bytes copied into a caller's buffer.
     Buffer(&'a [u8]),
-    /// A read-only mapping of exactly the range.
-    Mapped(memmap2::Mmap),
 }
 
 impl Deref for Window<'_> {
@@ -24,7 +22,6 @@ impl Deref for Window<'_> {
     fn deref(&self) -> &[u8] {
         match self {
             Window::Buffer(bytes) => bytes,
-            Window::Mapped(map) => map,
         }
     }
 }

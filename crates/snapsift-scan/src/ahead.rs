@@ -27,10 +27,10 @@ use std::sync::{Mutex, mpsc};
 
 use snapsift_disk::{DiskError, page_aligned_range};
 
-use crate::ScanError;
-use crate::deliver::ChunkDone;
+use crate::deliver::{ChunkDone, ChunkScan};
 use crate::driver::Work;
 use crate::window::WindowScanner;
+use crate::{ScanError, Unreadable, salvage};
 
 /// Windows read and not yet taken by a worker, at most.
 const AHEAD: usize = 2;
@@ -41,8 +41,11 @@ struct Read {
     index: u64,
     /// The buffer the window was read into.
     buffer: Vec<u8>,
-    /// Where in `buffer` the window's bytes are, or why they could not be read.
+    /// Where in `buffer` the window's bytes are (unreadable blocks zeroed), or why the window
+    /// has no bytes (a range too long to address).
     bytes: Result<Range<usize>, DiskError>,
+    /// The window's bytes that could not be read.
+    unreadable: Vec<Unreadable>,
 }
 
 /// Scans `work` with one thread reading the windows in order and the pool's threads searching
@@ -77,14 +80,16 @@ pub(crate) fn scan<'m>(
                             break;
                         }
                         let chunk = work.plan.chunk(read.index);
+                        let unreadable = read.unreadable;
                         let result = read
                             .bytes
                             .map(|bytes| {
-                                scanner.scan(
+                                let findings = scanner.scan(
                                     &read.buffer[bytes],
                                     chunk.window.start,
                                     chunk.owned_in_window(),
-                                )
+                                );
+                                ChunkScan::new(findings, unreadable, &chunk)
                             })
                             .map_err(ScanError::from);
                         // The reader may have finished: then the buffer is simply freed.
@@ -121,22 +126,26 @@ fn read_in_order(
         }
         let window = work.plan.chunk(index).window;
         let mut buffer = recycled.try_recv().unwrap_or_default();
+        let mut unreadable = Vec::new();
         let bytes = usize::try_from(window.end.saturating_sub(window.start))
             .map_err(|_| DiskError::InvalidRange {
                 start: window.start,
                 end: window.end,
             })
-            .and_then(|len| {
+            .map(|len| {
                 let at = page_aligned_range(&mut buffer, len);
-                work.disk
-                    .read_exact_at(window.start, &mut buffer[at.clone()])
-                    .map(|()| at)
+                let bytes = &mut buffer[at.clone()];
+                if work.disk.read_exact_at(window.start, bytes).is_err() {
+                    unreadable = salvage::read_around(work.disk, window.clone(), bytes);
+                }
+                at
             });
         if filled
             .send(Read {
                 index,
                 buffer,
                 bytes,
+                unreadable,
             })
             .is_err()
         {

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use crate::plan::Chunk;
-use crate::{Finding, ScanError, ScanSummary, Sink};
+use crate::salvage::clip;
+use crate::{Finding, ScanError, ScanSummary, Sink, Unreadable};
 
 /// What a worker sends back for one chunk.
 pub(crate) struct ChunkDone<'m> {
@@ -13,17 +14,40 @@ pub(crate) struct ChunkDone<'m> {
     pub(crate) index: u64,
     /// The bytes the chunk owns, for progress.
     pub(crate) owned_len: u64,
-    /// Its findings, or why it could not be scanned.
-    pub(crate) result: Result<Vec<Finding<'m>>, ScanError>,
+    /// What was found and what could not be read, or why the chunk could not be scanned.
+    pub(crate) result: Result<ChunkScan<'m>, ScanError>,
+}
+
+/// What scanning one chunk gave.
+pub(crate) struct ChunkScan<'m> {
+    /// The findings that start in the chunk's owned range.
+    pub(crate) findings: Vec<Finding<'m>>,
+    /// The owned bytes that could not be read, in disk order.
+    pub(crate) unreadable: Vec<Unreadable>,
+}
+
+impl<'m> ChunkScan<'m> {
+    /// The findings of a window, and the bytes of it that could not be read (clipped here to
+    /// the chunk's owned range: the bytes of the overlap are reported by their own chunk).
+    pub(crate) fn new(
+        findings: Vec<Finding<'m>>,
+        unreadable: Vec<Unreadable>,
+        chunk: &Chunk,
+    ) -> Self {
+        ChunkScan {
+            findings,
+            unreadable: if unreadable.is_empty() {
+                unreadable
+            } else {
+                clip(unreadable, &chunk.owned)
+            },
+        }
+    }
 }
 
 impl<'m> ChunkDone<'m> {
     /// The result of chunk number `index`.
-    pub(crate) fn new(
-        index: u64,
-        chunk: &Chunk,
-        result: Result<Vec<Finding<'m>>, ScanError>,
-    ) -> Self {
+    pub(crate) fn new(index: u64, chunk: &Chunk, result: Result<ChunkScan<'m>, ScanError>) -> Self {
         ChunkDone {
             index,
             owned_len: chunk.owned.end.saturating_sub(chunk.owned.start),
@@ -52,10 +76,13 @@ pub(crate) fn deliver<'m>(
         }
         pending.insert(done.index, done);
         while let Some(done) = pending.remove(&next) {
-            let outcome = done.result.and_then(|findings| {
-                for finding in findings {
+            let outcome = done.result.and_then(|scan| {
+                for finding in scan.findings {
                     summary.findings = summary.findings.saturating_add(1);
                     sink.finding(finding).map_err(ScanError::Sink)?;
+                }
+                for unreadable in scan.unreadable {
+                    add_unreadable(&mut summary.unreadable, unreadable);
                 }
                 Ok(())
             });
@@ -69,5 +96,17 @@ pub(crate) fn deliver<'m>(
             next = next.saturating_add(1);
         }
     }
+    summary.scanned_bytes = summary
+        .scanned_bytes
+        .saturating_sub(summary.unreadable_bytes());
     failure.map_or(Ok(()), Err)
+}
+
+/// Appends `next` (which lies after every range in `list`) to `list`, merged with the last
+/// range if the two touch (as the unreadable bytes of two neighbouring chunks do).
+fn add_unreadable(list: &mut Vec<Unreadable>, next: Unreadable) {
+    match list.last_mut() {
+        Some(last) if last.range.end == next.range.start => last.range.end = next.range.end,
+        _ => list.push(next),
+    }
 }

@@ -7,8 +7,9 @@ use std::sync::mpsc;
 use snapsift_disk::Disk;
 use snapsift_match::Matcher;
 
-use crate::deliver::{ChunkDone, deliver};
-use crate::plan::Plan;
+use crate::deliver::{ChunkDone, ChunkScan, deliver};
+use crate::plan::{Chunk, Plan};
+use crate::salvage;
 use crate::window::{WindowScanner, overlap};
 use crate::{ScanConfig, ScanError, ScanSummary, Sink, ahead};
 
@@ -19,8 +20,10 @@ use crate::{ScanConfig, ScanError, ScanSummary, Sink, ahead};
 /// own chunks, except on a disk read best front to back ([`Disk::sequential`], an attached
 /// device), where one more thread reads the chunks in order ahead of them. Findings, not disk
 /// bytes, travel to the calling thread, so memory stays bounded by a few windows per thread
-/// whatever the size of the disk. The first error (a failed read, a sink that cannot write)
-/// stops the scan: chunks already handed out finish, no new ones start.
+/// whatever the size of the disk. Bytes that cannot be read are read around and listed in
+/// the summary ([`ScanSummary::unreadable`]); the first other error (the data ranges cannot
+/// be listed, a sink that cannot write) stops the scan: chunks already handed out finish, no
+/// new ones start.
 pub fn scan<'m>(
     disk: &dyn Disk,
     matcher: &'m Matcher,
@@ -42,6 +45,7 @@ pub fn scan<'m>(
             .sum(),
         scanned_bytes: 0,
         findings: 0,
+        unreadable: Vec::new(),
     };
     sink.begin(summary.data_bytes);
     let pool = config.pool()?;
@@ -76,8 +80,7 @@ pub(crate) struct Work<'a, 'm> {
     pub(crate) stop: &'a AtomicBool,
 }
 
-/// Each worker takes the next chunk, reads its window (a mapping or a copy, as the disk
-/// gives it) and searches it; the calling thread runs `deliver` meanwhile.
+/// Each worker takes the next chunk, reads its window and searches it; the calling thread runs `deliver` meanwhile.
 fn each_reads_its_own<'m>(
     work: &Work<'_, 'm>,
     results: mpsc::SyncSender<ChunkDone<'m>>,
@@ -97,13 +100,7 @@ fn each_reads_its_own<'m>(
                         break;
                     }
                     let chunk = work.plan.chunk(index);
-                    let result = work
-                        .disk
-                        .window(chunk.window.clone(), &mut buffer)
-                        .map(|window| {
-                            scanner.scan(&window, chunk.window.start, chunk.owned_in_window())
-                        })
-                        .map_err(ScanError::from);
+                    let result = scan_own_window(work.disk, &chunk, &mut buffer, &mut scanner);
                     if results.send(ChunkDone::new(index, &chunk, result)).is_err() {
                         break;
                     }
@@ -113,4 +110,30 @@ fn each_reads_its_own<'m>(
         drop(results);
         deliver()
     })
+}
+
+/// Reads `chunk`'s window (into `buffer`, or from the disk's own memory) and searches it; a window that cannot be read whole is read around its unreadable blocks.
+fn scan_own_window<'m>(
+    disk: &dyn Disk,
+    chunk: &Chunk,
+    buffer: &mut Vec<u8>,
+    scanner: &mut WindowScanner<'m>,
+) -> Result<ChunkScan<'m>, ScanError> {
+    let owned = chunk.owned_in_window();
+    if let Ok(window) = disk.window(chunk.window.clone(), buffer) {
+        let findings = scanner.scan(&window, chunk.window.start, owned);
+        return Ok(ChunkScan::new(findings, Vec::new(), chunk));
+    }
+    let len =
+        usize::try_from(chunk.window.end.saturating_sub(chunk.window.start)).map_err(|_| {
+            snapsift_disk::DiskError::InvalidRange {
+                start: chunk.window.start,
+                end: chunk.window.end,
+            }
+        })?;
+    let at = snapsift_disk::page_aligned_range(buffer, len);
+    let bytes = &mut buffer[at];
+    let unreadable = salvage::read_around(disk, chunk.window.clone(), bytes);
+    let findings = scanner.scan(bytes, chunk.window.start, owned);
+    Ok(ChunkScan::new(findings, unreadable, chunk))
 }

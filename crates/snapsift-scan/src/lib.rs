@@ -19,6 +19,14 @@
 //! A raw image compressed as a whole is a stream, not a disk: [`scan_stream`] cuts it into the
 //! same chunks, with the same overlap, as it is decompressed front to back.
 //!
+//! # Unreadable bytes
+//!
+//! A chunk whose bytes cannot all be read does not stop the scan: its window is read around
+//! the bytes that fail, block by block ([`Unreadable`], see `salvage.rs`), those blocks are
+//! searched as zeros, and the [`ScanSummary`] lists them, so that a partial scan says which
+//! bytes it did not see. Only an error that is not about the disk's bytes (the sink, the
+//! threads) stops a scan.
+//!
 //! # Memory
 //!
 //! Each worker holds one window (chunk size plus twice the overlap) at a time; on a disk read
@@ -34,6 +42,7 @@ mod error;
 mod finding;
 mod plan;
 mod reader;
+mod salvage;
 mod sink;
 mod stream;
 mod window;
@@ -42,6 +51,7 @@ pub use driver::scan;
 pub use error::ScanError;
 pub use finding::{CONTEXT_RADIUS, Context, Finding};
 pub use reader::ReadScanner;
+pub use salvage::Unreadable;
 pub use sink::{Collect, Sink};
 pub use stream::scan_stream;
 
@@ -87,8 +97,22 @@ pub struct ScanSummary {
     pub disk_size: u64,
     /// The bytes in the disk's data ranges (the rest reads as zeros and is skipped).
     pub data_bytes: u64,
-    /// The bytes of data ranges scanned; equal to `data_bytes` when the scan completed.
+    /// The bytes of data ranges read and searched; `data_bytes` less the unreadable bytes
+    /// when the scan completed.
     pub scanned_bytes: u64,
     /// The findings delivered to the sink.
     pub findings: u64,
+    /// The bytes of the data ranges that could not be read, in disk order, adjacent ones
+    /// merged; empty when every byte was read.
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl ScanSummary {
+    /// The number of bytes in [`ScanSummary::unreadable`].
+    pub fn unreadable_bytes(&self) -> u64 {
+        self.unreadable
+            .iter()
+            .map(|u| u.range.end.saturating_sub(u.range.start))
+            .sum()
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, mpsc};
 
 use snapsift_match::Matcher;
 
-use crate::deliver::{ChunkDone, deliver};
+use crate::deliver::{ChunkDone, ChunkScan, deliver};
 use crate::window::{WindowScanner, overlap};
 use crate::{ScanConfig, ScanError, ScanSummary, Sink};
 
@@ -71,7 +71,10 @@ pub fn scan_stream<'m>(
                         let done = ChunkDone {
                             index: job.index,
                             owned_len: job.owned.len() as u64,
-                            result: Ok(findings),
+                            result: Ok(ChunkScan {
+                                findings,
+                                unreadable: Vec::new(),
+                            }),
                         };
                         let _ = free.send(job.bytes);
                         if results.send(done).is_err() {

@@ -10,7 +10,7 @@ use crate::finding::{CONTEXT_RADIUS, Context};
 /// Windows extend this far beyond their owned range on each side: the matcher's context
 /// (longest match and look-around) plus the finding's context line (twice as many bytes for
 /// UTF-16LE text), rounded up to whole pages so
-/// that windows of page-aligned chunks stay page-aligned for mappings and device reads.
+/// that windows of page-aligned chunks stay page-aligned for direct device reads.
 pub(crate) fn overlap(matcher: &Matcher) -> u64 {
     const PAGE: u64 = 4096;
     let needed = u64::try_from(

@@ -37,6 +37,8 @@ pub struct FileFindings<'m> {
     decoded: HashMap<DecodedKey, Vec<(FileAt, Finding<'m>)>>,
     /// Findings only the file pass sees.
     only: Vec<(FileAt, Finding<'m>)>,
+    /// Files the pass could not read or expand in full (each told on standard error).
+    pub problems: u64,
 }
 
 /// What identifies a decoded finding: (volume start, file number, rule id, secret).
@@ -67,6 +69,7 @@ impl<'m> FileFindings<'m> {
             let output =
                 snapsift_filepass::run(disk, volume.range.start, &**fs, matcher, config, &report)?;
             done_before = done_before.saturating_add(fs.files().len() as u64);
+            found.problems = found.problems.saturating_add(output.problems.len() as u64);
             let files = fs.files();
             for problem in &output.problems {
                 let at = file_at(&**fs, &files[problem.file], &problem.chain, None);

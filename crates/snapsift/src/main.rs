@@ -2,9 +2,12 @@
 //!
 //! The binary wires the layers together: it opens each path with `snapsift-disk`, compiles
 //! the built-in rules with `snapsift-match`, scans with `snapsift-scan`, and prints findings
-//! with the printers in [`printer`]. Exit status: 0 no findings, 1 findings, 2 error.
+//! with the printers in [`printer`]. Exit status: 0 no findings, 1 findings, 2 error (an
+//! image could not be scanned), 3 partial scan (every image was scanned, but some bytes
+//! could not be read: the coverage summary lists them).
 
 mod cli;
+mod coverage;
 mod files;
 mod output;
 mod printer;
@@ -24,9 +27,10 @@ use clap::Parser;
 use snapsift_disk::{Disk, Image};
 use snapsift_fs::{Filesystem, Scheme, Volume, VolumeMap};
 use snapsift_match::Matcher;
-use snapsift_scan::{Finding, ScanConfig, ScanSummary, Sink};
+use snapsift_scan::{Finding, ScanConfig, Sink};
 
 use cli::{Cli, Command, ScanArgs};
+use coverage::ImageCoverage;
 use files::FileFindings;
 use printer::{Located, Location, Place, Printer};
 use progress::Progress;
@@ -40,6 +44,9 @@ const EXIT_CLEAN: u8 = 0;
 const EXIT_FINDINGS: u8 = 1;
 /// Exit status when anything went wrong (clap uses it for usage errors too).
 const EXIT_ERROR: u8 = 2;
+/// Exit status when every image was scanned but some bytes could not be read: findings or
+/// not, the scan is not the whole answer.
+const EXIT_PARTIAL: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -81,14 +88,21 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     };
     let mut findings = 0u64;
     let mut failed = false;
+    let mut partial = false;
     for path in &args.paths {
-        match scan_one(path, &matcher, args, &mut run) {
-            Ok(summary) => findings = findings.saturating_add(summary.findings),
+        let coverage = match scan_one(path, &matcher, args, &mut run) {
+            Ok(coverage) => coverage,
             Err(error) => {
-                failed = true;
                 eprintln!("snapsift: error: {error:#}");
+                ImageCoverage::failed(&path.display().to_string(), &error)
             }
-        }
+        };
+        findings = findings.saturating_add(coverage.findings);
+        failed |= coverage.error.is_some();
+        partial |= coverage.partial();
+        run.printer
+            .coverage(&mut *run.out, &coverage)
+            .context("cannot write findings")?;
     }
     run.printer
         .finish(&mut *run.out)
@@ -102,6 +116,8 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     }
     Ok(if failed {
         EXIT_ERROR
+    } else if partial {
+        EXIT_PARTIAL
     } else if findings > 0 {
         EXIT_FINDINGS
     } else {
@@ -120,13 +136,13 @@ struct Run {
 
 /// Scans one image: the file pass first (its findings wait for the sweep, see [`files`]),
 /// then the byte sweep; then the findings, in disk order, are assessed, paired and filtered
-/// ([`report`]) and printed.
+/// ([`report`]) and printed. Returns what the scan covered.
 fn scan_one(
     path: &Path,
     matcher: &Matcher,
     args: &ScanArgs,
     run: &mut Run,
-) -> anyhow::Result<ScanSummary> {
+) -> anyhow::Result<ImageCoverage> {
     let started = Instant::now();
     let quiet = args.quiet;
     let config = ScanConfig {
@@ -199,6 +215,7 @@ fn scan_one(
     progress.finish();
     // What was found before an error is reported all the same, before the error.
     let result = result.with_context(|| format!("{image_name} ({kind})"));
+    let file_problems = sink.file_findings.problems;
     let rest = std::mem::take(sink.file_findings).into_rest();
     let CollectSink {
         place, mut found, ..
@@ -230,7 +247,17 @@ fn scan_one(
             prepared.describe(),
         );
     }
-    Ok(summary)
+    let coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
+    if coverage.partial() {
+        // Even with --quiet: the exit status says it, and this says where.
+        eprintln!(
+            "snapsift: {image_name}: PARTIAL SCAN: {} of data could not be read, in {} range(s) \
+             (listed in the coverage summary); the rest was scanned",
+            human_bytes(coverage.unreadable_bytes),
+            coverage.unreadable.len()
+        );
+    }
+    Ok(coverage)
 }
 
 /// The sink of one disk's sweep: keeps each finding (the file pass's version where it has

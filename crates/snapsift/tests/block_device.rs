@@ -19,6 +19,12 @@ struct LoopDevice {
 impl LoopDevice {
     /// Attaches `image` read-only, or says why it cannot.
     fn attach(image: &Path) -> Result<LoopDevice, String> {
+        Self::attach_range(image, &["-r"])
+    }
+
+    /// Attaches `image` writable, as an attached cloud disk usually is: only snapsift's own
+    /// care keeps it from writing.
+    fn attach_writable(image: &Path) -> Result<LoopDevice, String> {
         Self::attach_range(image, &[])
     }
 
@@ -28,11 +34,18 @@ impl LoopDevice {
     fn attach_partition(image: &Path, offset: u64, size: u64) -> Result<LoopDevice, String> {
         Self::attach_range(
             image,
-            &["-o", &offset.to_string(), "--sizelimit", &size.to_string()],
+            &[
+                "-r",
+                "-o",
+                &offset.to_string(),
+                "--sizelimit",
+                &size.to_string(),
+            ],
         )
     }
 
-    fn attach_range(image: &Path, range: &[&str]) -> Result<LoopDevice, String> {
+    /// Attaches `image` with the losetup options `options` (`-r`, a range).
+    fn attach_range(image: &Path, options: &[&str]) -> Result<LoopDevice, String> {
         if !Path::new("/dev/loop-control").exists() {
             return Err("/dev/loop-control does not exist".into());
         }
@@ -41,8 +54,8 @@ impl LoopDevice {
             return Err("loop devices need root".into());
         }
         let output = std::process::Command::new("losetup")
-            .args(["-r", "-f", "--show"])
-            .args(range)
+            .args(["-f", "--show"])
+            .args(options)
             .arg(image)
             .output()
             .map_err(|e| format!("cannot run losetup: {e}"))?;
@@ -170,4 +183,48 @@ fn direct_and_cached_reads_of_a_device_agree_with_its_image() {
     }
     let mut past_the_end = vec![0u8; 2 * MIB as usize];
     assert!(disk.read_exact_at(23 * MIB, &mut past_the_end).is_err());
+}
+
+/// The kernel's I/O counters of a block device, from `/sys/block/NAME/stat`: (reads
+/// completed, sectors read, writes completed, sectors written).
+fn io_counters(device: &Path) -> (u64, u64, u64, u64) {
+    let name = device.file_name().unwrap().to_str().unwrap();
+    let stat = std::fs::read_to_string(format!("/sys/block/{name}/stat")).unwrap();
+    let fields: Vec<u64> = stat
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    (fields[0], fields[2], fields[4], fields[6])
+}
+
+#[test]
+fn a_writable_loop_device_is_never_written() {
+    let dir = workdir();
+    let image = path_in(&dir, "disk.img");
+    disk_image(&image);
+    let before = hashes_around(&[&image], &[]);
+    let device = match LoopDevice::attach_writable(&image) {
+        Ok(device) => device,
+        Err(reason) => {
+            println!("SKIPPED: loop devices unavailable: {reason}");
+            return;
+        }
+    };
+    let (reads, read_sectors, writes, written_sectors) = io_counters(&device.device);
+    for extra in [&[][..], &["--threads", "1"][..], &["--no-file-pass"][..]] {
+        let scan = Scan::run(&[&device.device], extra);
+        assert_eq!(scan.code, 1, "{}", scan.stderr);
+    }
+    let after = io_counters(&device.device);
+    assert!(
+        after.0 > reads && after.1 > read_sectors,
+        "the scans read the device"
+    );
+    assert_eq!(
+        (after.2, after.3),
+        (writes, written_sectors),
+        "writes completed and sectors written stay as they were"
+    );
+    drop(device);
+    assert_eq!(hashes_around(&[&image], &[]), before);
 }

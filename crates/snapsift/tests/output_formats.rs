@@ -112,12 +112,22 @@ impl Disk {
         String::from_utf8(output.stdout).expect("output is UTF-8")
     }
 
-    /// The JSON Lines findings of a scan with `extra` arguments.
+    /// The JSON Lines findings of a scan with `extra` arguments (the image's coverage line,
+    /// which must come last and say the scan was complete, left out).
     fn jsonl(&self, extra: &[&str]) -> Vec<Value> {
-        self.scan("jsonl", extra, &self.path, None)
+        let mut lines: Vec<Value> = self
+            .scan("jsonl", extra, &self.path, None)
             .lines()
             .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-            .collect()
+            .collect();
+        let coverage = lines.pop().expect("a coverage line");
+        let coverage = &coverage["coverage"];
+        assert_eq!(coverage["image"], self.path.to_str().unwrap());
+        assert_eq!(coverage["complete"], true, "{coverage}");
+        assert_eq!(coverage["unreadable"], serde_json::json!([]));
+        assert_eq!(coverage["scanned_bytes"], coverage["data_bytes"]);
+        assert!(lines.iter().all(|l| l.get("coverage").is_none()));
+        lines
     }
 
     /// The parts of every secret that no output may show with `--redact`: the AWS key past
@@ -221,8 +231,13 @@ fn json_document_holds_exactly_the_jsonl_findings() {
         );
         assert_eq!(
             doc["summary"],
-            json!({"findings": 7, "images": [{"image": image, "findings": 7}]})
+            json!({"findings": 7, "images": [{"image": image, "findings": 7}], "complete": true})
         );
+        let coverage = doc["coverage"].as_array().unwrap();
+        assert_eq!(coverage.len(), 1);
+        assert_eq!(coverage[0]["image"], image);
+        assert_eq!(coverage[0]["complete"], true);
+        assert_eq!(coverage[0]["findings"], 7);
     }
 
     // Nothing found: still one document, with no findings.
@@ -236,7 +251,10 @@ fn json_document_holds_exactly_the_jsonl_findings() {
     assert_eq!(output.status.code(), Some(0));
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(doc["findings"], json!([]));
-    assert_eq!(doc["summary"], json!({"findings": 0, "images": []}));
+    assert_eq!(
+        doc["summary"],
+        json!({"findings": 0, "images": [], "complete": true})
+    );
 }
 
 #[test]
@@ -278,6 +296,10 @@ fn sarif_is_valid_per_the_oasis_schema_and_says_what_jsonl_says() {
         let rules = driver["rules"].as_array().unwrap();
         let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(ids, rule_ids, "every rule in force, in order");
+        assert_eq!(
+            run["invocations"],
+            json!([{"executionSuccessful": true, "toolExecutionNotifications": []}])
+        );
 
         let results = run["results"].as_array().unwrap();
         assert_eq!(results.len(), lines.len(), "{what}");
@@ -561,6 +583,39 @@ fn redact_leaves_no_secret_in_json_sarif_or_text() {
             assert!(
                 full.contains(part.as_str()),
                 "{format} without --redact: {part}"
+            );
+        }
+    }
+}
+
+#[test]
+fn standard_error_never_shows_a_secret() {
+    let disk = Disk::new();
+    let parts = disk.secret_parts();
+    // Not quiet: the layout, the notes and the summary go to standard error.
+    for format in ["text", "jsonl", "json", "sarif"] {
+        for extra in [&[][..], &["--redact"][..], &["--include-invalid"][..]] {
+            let output = snapsift()
+                .args(["scan", "--format", format])
+                .args(extra)
+                .arg(&disk.path)
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(1));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("finding(s)"), "{format}: {stderr}");
+            for part in &parts {
+                assert!(
+                    !stderr.contains(part.as_str()),
+                    "{format} {extra:?}: stderr shows {part}:\n{stderr}"
+                );
+            }
+            // Standard output has them (unless redacted): the check above can fail.
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(
+                stdout.contains(parts[0].as_str()),
+                !extra.contains(&"--redact"),
+                "{format} {extra:?}"
             );
         }
     }

@@ -3,7 +3,7 @@
 //! # Supported
 //!
 //! * **Fixed** disks: the file is the disk followed by a 512-byte footer (511 bytes in images
-//!   from old Virtual PC versions). Read through [`RawFile`], so windows are memory mappings.
+//!   from old Virtual PC versions). Read through [`RawFile`].
 //! * **Dynamic** disks: a block allocation table (BAT) of blocks, each a sector bitmap followed
 //!   by the block's data. A sector whose bitmap bit is clear reads as zero; so does a block the
 //!   BAT leaves unallocated.

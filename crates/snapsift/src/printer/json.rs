@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::{Printer, TOOL_VERSION, jsonl};
+use crate::coverage::ImageCoverage;
 use crate::report::Reported;
 
 /// Writes one JSON document once every image is scanned:
@@ -17,8 +18,12 @@ use crate::report::Reported;
 ///   ],
 ///   "summary": {
 ///     "findings": 1,
-///     "images": [{"image": "disk.img", "findings": 1}]
-///   }
+///     "images": [{"image": "disk.img", "findings": 1}],
+///     "complete": true
+///   },
+///   "coverage": [
+///     {"image": "disk.img", "format": "raw image file", "scanned_bytes": 33554432, "unreadable": [], "complete": true, …}
+///   ]
 /// }
 /// ```
 ///
@@ -27,13 +32,19 @@ use crate::report::Reported;
 /// the same way with `--redact`). `summary.findings` is their number and `summary.images`
 /// counts them per image, in the order the images were scanned; an image without findings
 /// is not listed. With no findings at all the document is still written, with
-/// `"findings": []`.
+/// `"findings": []`. `coverage` holds each image's coverage record (the object of
+/// `--format jsonl`'s `coverage` lines, see `ImageCoverage`), and `summary.complete` says
+/// whether every image was scanned in full.
 #[derive(Debug)]
 pub struct JsonPrinter {
     redact: bool,
     findings: Vec<Value>,
     /// Each image with findings and how many, in the order scanned.
     images: Vec<(String, u64)>,
+    /// Each image's coverage, in the order scanned.
+    coverage: Vec<Value>,
+    /// Whether every image so far was scanned in full.
+    complete: bool,
 }
 
 impl JsonPrinter {
@@ -43,6 +54,8 @@ impl JsonPrinter {
             redact,
             findings: Vec::new(),
             images: Vec::new(),
+            coverage: Vec::new(),
+            complete: true,
         }
     }
 }
@@ -57,6 +70,12 @@ impl Printer for JsonPrinter {
         Ok(())
     }
 
+    fn coverage(&mut self, _out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()> {
+        self.complete &= coverage.complete;
+        self.coverage.push(serde_json::to_value(coverage)?);
+        Ok(())
+    }
+
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
         let findings = std::mem::take(&mut self.findings);
         let images: Vec<Value> = std::mem::take(&mut self.images)
@@ -65,8 +84,9 @@ impl Printer for JsonPrinter {
             .collect();
         let document = json!({
             "tool": {"name": "snapsift", "version": TOOL_VERSION},
-            "summary": {"findings": findings.len(), "images": images},
+            "summary": {"findings": findings.len(), "images": images, "complete": self.complete},
             "findings": findings,
+            "coverage": std::mem::take(&mut self.coverage),
         });
         serde_json::to_writer_pretty(&mut *out, &document)?;
         out.write_all(b"\n")

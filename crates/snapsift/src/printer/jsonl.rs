@@ -9,6 +9,7 @@ use snapsift_match::Encoding;
 
 use super::shown::{self, Shown};
 use super::{Located, Location, Printer};
+use crate::coverage::ImageCoverage;
 use crate::report::Reported;
 
 /// Writes each finding as one JSON object on one line.
@@ -21,6 +22,11 @@ use crate::report::Reported;
 /// `rejected` says by which check and why), `pair` (for an ID, its secret half: `rule`,
 /// `secret`, `offset`, `checks`), and `secret_hex` when the secret is not valid UTF-8 (then
 /// `secret` is a lossy rendering) and not redacted.
+///
+/// After each image's findings comes one line `{"coverage": {...}}` (the only line without
+/// a `rule`): what the scan of that image covered, see [`ImageCoverage`] for its fields
+/// (`image`, `format`, `disk_size`, `data_bytes`, `scanned_bytes`, `unreadable_bytes`,
+/// `unreadable`: `[{"start", "end", "reason"}]`, `file_problems`, `complete`, `error`).
 #[derive(Debug)]
 pub struct JsonlPrinter {
     redact: bool,
@@ -167,6 +173,11 @@ impl<'a> JsonLocation<'a> {
 impl Printer for JsonlPrinter {
     fn print(&mut self, out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
         serde_json::to_writer(&mut *out, &finding_object(r, self.redact))?;
+        out.write_all(b"\n")
+    }
+
+    fn coverage(&mut self, out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, &serde_json::json!({ "coverage": coverage }))?;
         out.write_all(b"\n")
     }
 }

@@ -23,12 +23,17 @@ pub use text::TextPrinter;
 use snapsift_match::Matcher;
 
 use crate::cli::Format;
+use crate::coverage::ImageCoverage;
 use crate::report::Reported;
 
 /// Writes findings in one format.
 pub trait Printer {
     /// Writes (or keeps, to write at [`Printer::finish`]) one finding.
     fn print(&mut self, out: &mut dyn Write, finding: &Reported<'_, '_>) -> io::Result<()>;
+
+    /// Writes (or keeps) what the scan of one image covered, after its findings; called for
+    /// every image, scanned or not.
+    fn coverage(&mut self, out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()>;
 
     /// Writes whatever is still held, once every image is scanned.
     fn finish(&mut self, _out: &mut dyn Write) -> io::Result<()> {

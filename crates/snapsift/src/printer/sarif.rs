@@ -11,6 +11,7 @@ use snapsift_match::{Confidence, Rule};
 use super::shown::{self, printable};
 use super::text::{file_label, volume_label};
 use super::{Printer, TOOL_VERSION, jsonl};
+use crate::coverage::ImageCoverage;
 use crate::report::Reported;
 
 /// The `$schema` of the log.
@@ -51,6 +52,10 @@ pub const CWD_BASE: &str = "CWD";
 ///   (`/opt/app.jar!/BOOT-INF/application.properties`), `name` its last part, `kind`
 ///   `file`, or `member` for a secret inside an archive (SARIF's own kinds describe code and
 ///   documents; the spec lets a tool name its own).
+/// * `runs[0].invocations[0]`: `executionSuccessful` is `false` when some image could not be
+///   scanned in full, and `toolExecutionNotifications` says why: one `error` notification per
+///   image that could not be scanned and per range of unreadable bytes (its `region` on the
+///   image, as for results).
 /// * the result's `properties`: what JSON Lines says that SARIF has no place for:
 ///   `confidence`, `checks`, `facts`, `valid` and `rejected`, `encoding`, `pair` (the secret
 ///   half, masked with `--redact`), `secret` (complete, or masked with `--redact`),
@@ -68,6 +73,10 @@ pub struct SarifPrinter {
     /// Whether some image was given by a relative path (then `originalUriBaseIds` says what
     /// it is relative to).
     relative: bool,
+    /// What kept images from being scanned in full, as notifications.
+    notifications: Vec<Value>,
+    /// Whether every image so far was scanned in full.
+    complete: bool,
 }
 
 impl SarifPrinter {
@@ -79,6 +88,8 @@ impl SarifPrinter {
             rules: Vec::with_capacity(rules.len()),
             rule_index: HashMap::new(),
             results: Vec::new(),
+            notifications: Vec::new(),
+            complete: true,
             relative: false,
         };
         for rule in rules {
@@ -330,6 +341,36 @@ impl Printer for SarifPrinter {
         Ok(())
     }
 
+    fn coverage(&mut self, _out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()> {
+        self.complete &= coverage.complete;
+        let (artifact, relative) = image_location(&coverage.image);
+        self.relative |= relative;
+        if let Some(error) = &coverage.error {
+            self.notifications.push(json!({
+                "level": "error",
+                "message": {"text": format!("{}: not scanned: {error}", coverage.image)},
+                "locations": [{"physicalLocation": {"artifactLocation": artifact.clone()}}],
+            }));
+        }
+        for u in &coverage.unreadable {
+            self.notifications.push(json!({
+                "level": "error",
+                "message": {"text": format!(
+                    "{}: {} bytes at offset {} could not be read and were not scanned: {}",
+                    coverage.image,
+                    u.end.saturating_sub(u.start),
+                    u.start,
+                    u.reason
+                )},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": artifact.clone(),
+                    "region": {"byteOffset": u.start, "byteLength": u.end.saturating_sub(u.start)},
+                }}],
+            }));
+        }
+        Ok(())
+    }
+
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
         let mut driver = json!({
             "name": "snapsift",
@@ -343,6 +384,10 @@ impl Printer for SarifPrinter {
         }
         let mut run = json!({
             "tool": {"driver": driver},
+            "invocations": [{
+                "executionSuccessful": self.complete,
+                "toolExecutionNotifications": std::mem::take(&mut self.notifications),
+            }],
             "results": std::mem::take(&mut self.results),
         });
         if self.relative

@@ -8,6 +8,7 @@ use snapsift_match::Encoding;
 
 use super::shown::{self, Shown, printable};
 use super::{FileAt, Located, Printer};
+use crate::coverage::ImageCoverage;
 use crate::report::Reported;
 
 /// Writes the report once every image is scanned: one block per secret, however many places
@@ -38,6 +39,10 @@ use crate::report::Reported;
 /// assessment (confidence, checks, validity). Blocks come in the order of their first place
 /// (images in the order scanned, then disk offset). A secret found in several images is one
 /// block listing its places in each.
+///
+/// Last comes the coverage summary, when some image was not scanned in full: `coverage:`,
+/// then for each image `complete`, `PARTIAL` with each unreadable range, or `not scanned`
+/// with the error (see `ImageCoverage`).
 #[derive(Debug)]
 pub struct TextPrinter {
     redact: bool,
@@ -49,6 +54,10 @@ pub struct TextPrinter {
     images: Vec<String>,
     /// Places printed so far: breaks ties in the ordering.
     seen: u64,
+    /// The coverage summary's lines, image by image.
+    coverage: Vec<String>,
+    /// Whether every image so far was scanned in full (then the summary is not shown).
+    complete: bool,
 }
 
 /// What makes two findings the same secret, shown under one heading.
@@ -89,6 +98,8 @@ impl TextPrinter {
             by_key: HashMap::new(),
             images: Vec::new(),
             seen: 0,
+            coverage: Vec::new(),
+            complete: true,
         }
     }
 
@@ -224,6 +235,18 @@ impl Printer for TextPrinter {
             }
             writeln!(out)?;
         }
+        if !self.complete {
+            writeln!(out, "coverage:")?;
+            for line in std::mem::take(&mut self.coverage) {
+                writeln!(out, "  {line}")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn coverage(&mut self, _out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()> {
+        self.complete &= coverage.complete;
+        self.coverage.extend(coverage.text_lines());
         Ok(())
     }
 }

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod faulty;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -253,13 +255,24 @@ pub struct Scan {
     pub code: i32,
     /// The findings, one JSON object each.
     pub findings: Vec<Value>,
+    /// The coverage record of each image (the `coverage` lines), in the order scanned.
+    pub coverage: Vec<Value>,
     /// Standard error.
     pub stderr: String,
 }
 
 impl Scan {
-    /// Runs `snapsift scan --format jsonl --quiet EXTRA... PATHS...`.
+    /// Runs `snapsift scan --format jsonl --quiet EXTRA... PATHS...`, and checks that the scan
+    /// wrote nothing: every file in the directories of `paths` (the images, their backing
+    /// files and extents), the files it writes itself (`-o`, `--write-baseline`) aside, has
+    /// the same SHA-256 after the scan as before.
     pub fn run(paths: &[&Path], extra: &[&str]) -> Scan {
+        let written: Vec<PathBuf> = extra
+            .windows(2)
+            .filter(|w| ["-o", "--output", "--write-baseline"].contains(&w[0]))
+            .map(|w| PathBuf::from(w[1]))
+            .collect();
+        let before = hashes_around(paths, &written);
         let output = snapsift()
             .args(["scan", "--format", "jsonl", "--quiet"])
             .args(extra)
@@ -267,14 +280,34 @@ impl Scan {
             .output()
             .unwrap();
         let stdout = String::from_utf8(output.stdout).expect("output is UTF-8");
-        Scan {
+        let (coverage, findings): (Vec<Value>, Vec<Value>) = stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("each line is JSON"))
+            .partition(|v| v.get("coverage").is_some());
+        let scan = Scan {
             code: output.status.code().expect("snapsift exited normally"),
-            findings: stdout
-                .lines()
-                .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            findings,
+            coverage: coverage
+                .into_iter()
+                .map(|c| c["coverage"].clone())
                 .collect(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        assert_eq!(
+            hashes_around(paths, &written),
+            before,
+            "the scan changed a file next to an image"
+        );
+        // (An error before the first image, such as a bad option, has none.)
+        if scan.code != 2 {
+            assert_eq!(
+                scan.coverage.len(),
+                paths.len(),
+                "one coverage line per image\n{}",
+                scan.stderr
+            );
         }
+        scan
     }
 
     /// For each secret found, the offsets it was found at, and the rule that found it.
@@ -314,6 +347,44 @@ impl Scan {
             })
             .collect()
     }
+}
+
+/// The SHA-256 of every regular file in the directories of those `paths` that are regular
+/// files (images; not devices), and of those files themselves, but `except`. A file that cannot be read whole (a FUSE
+/// file with bad sectors) has no hash: the test that made it checks its own source.
+pub fn hashes_around(paths: &[&Path], except: &[PathBuf]) -> BTreeMap<PathBuf, String> {
+    use sha2::{Digest, Sha256};
+    // Regular files only, never through a symlink (`/dev/stdout` is one).
+    let is_file = |f: &Path| f.symlink_metadata().is_ok_and(|m| m.is_file());
+    let mut files: Vec<PathBuf> = Vec::new();
+    for path in paths.iter().filter(|p| is_file(p)) {
+        files.push(path.to_path_buf());
+        if let Some(entries) = path.parent().and_then(|dir| fs::read_dir(dir).ok()) {
+            files.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    files
+        .into_iter()
+        .filter(|f| is_file(f) && !except.contains(f))
+        .filter_map(|f| {
+            use std::io::Read;
+            let mut hasher = Sha256::new();
+            let mut file = fs::File::open(&f).ok()?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                match file.read(&mut buf).ok()? {
+                    0 => break,
+                    n => hasher.update(&buf[..n]),
+                }
+            }
+            let hash: String = hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            Some((f, hash))
+        })
+        .collect()
 }
 
 /// A temporary directory for one test's images.

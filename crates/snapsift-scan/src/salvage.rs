@@ -1,0 +1,210 @@
+//! Reading a window around the bytes that cannot be read.
+//!
+//! A window whose read fails (a bad sector, an I/O error from a FUSE or network file, a
+//! cluster of an image whose tables point past its end) is not given up whole: it is read
+//! again in halves, and each failing half in halves again, down to [`BLOCK`]-sized blocks.
+//! Blocks that still fail are filled with zeros and listed as [`Unreadable`]; the rest of the
+//! window is searched as usual. A zero never starts a match and a block of zeros never lies
+//! inside one (UTF-16LE text alternates zero and non-zero bytes), so the filled blocks cannot
+//! make a finding up; a secret that overlaps an unreadable block is lost, and the coverage
+//! says where.
+//!
+//! Halving costs one read per level per bad stretch, so a window with one bad sector takes
+//! about `2 * log2(window / BLOCK)` extra reads, and a wholly unreadable window one read per
+//! block and as many again for the levels above.
+
+use std::error::Error;
+use std::ops::Range;
+
+use snapsift_disk::{Disk, DiskError};
+
+/// The smallest stretch read on its own, and so the granularity of the unreadable ranges: a
+/// page, which is also a multiple of every device's logical block size and so a valid direct
+/// I/O read.
+pub(crate) const BLOCK: u64 = 4096;
+
+/// Bytes of the disk that could not be read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    /// The disk bytes.
+    pub range: Range<u64>,
+    /// Why the first of them could not be read (the error and its causes, for people).
+    pub reason: String,
+}
+
+/// Reads disk bytes `range.start..` into `buf` (as long as the range), after a read of the
+/// whole range failed: readable parts are read, unreadable blocks are zeroed and returned,
+/// in disk order, adjacent ones merged.
+pub(crate) fn read_around(disk: &dyn Disk, range: Range<u64>, buf: &mut [u8]) -> Vec<Unreadable> {
+    let mut unreadable = Vec::new();
+    split_and_read(disk, range.start, buf, &mut unreadable);
+    unreadable
+}
+
+/// Reads `buf.len()` bytes at `offset`, halving on failure (see the module docs).
+fn split_and_read(disk: &dyn Disk, offset: u64, buf: &mut [u8], out: &mut Vec<Unreadable>) {
+    let error = match disk.read_exact_at(offset, buf) {
+        Ok(()) => return,
+        Err(error) => error,
+    };
+    let len = buf.len() as u64;
+    if len <= BLOCK {
+        buf.fill(0);
+        add(out, offset..offset.saturating_add(len), &error);
+        return;
+    }
+    // The halves meet on a block boundary of the disk, so that blocks stay aligned for
+    // direct I/O and the same block is tried whichever window contains it.
+    let middle = offset
+        .saturating_add(len / 2)
+        .next_multiple_of(BLOCK)
+        .clamp(offset.saturating_add(1), offset.saturating_add(len - 1));
+    // `middle - offset` is below `len`, the length of a slice.
+    let (low, high) = buf.split_at_mut((middle - offset) as usize);
+    split_and_read(disk, offset, low, out);
+    split_and_read(disk, middle, high, out);
+}
+
+/// Appends `range` to `out`, merged with the last range if they touch.
+fn add(out: &mut Vec<Unreadable>, range: Range<u64>, error: &DiskError) {
+    if let Some(last) = out.last_mut()
+        && last.range.end == range.start
+    {
+        last.range.end = range.end;
+        return;
+    }
+    out.push(Unreadable {
+        range,
+        reason: describe(error),
+    });
+}
+
+/// The error and its causes, joined with `: `.
+pub(crate) fn describe(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The parts of `unreadable` (in disk order) that lie in `owned`.
+pub(crate) fn clip(unreadable: Vec<Unreadable>, owned: &Range<u64>) -> Vec<Unreadable> {
+    unreadable
+        .into_iter()
+        .filter_map(|u| {
+            let start = u.range.start.max(owned.start);
+            let end = u.range.end.min(owned.end);
+            (start < end).then_some(Unreadable {
+                range: start..end,
+                reason: u.reason,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snapsift_disk::{MemoryDisk, Window};
+
+    /// A memory disk whose reads fail when they touch `bad`.
+    #[derive(Debug)]
+    struct Failing {
+        disk: MemoryDisk,
+        bad: Vec<Range<u64>>,
+    }
+
+    impl Disk for Failing {
+        fn size(&self) -> u64 {
+            self.disk.size()
+        }
+
+        fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+            let end = offset + buf.len() as u64;
+            if self.bad.iter().any(|b| b.start < end && offset < b.end) {
+                return Err(DiskError::Read {
+                    offset,
+                    len: buf.len(),
+                    source: std::io::Error::from_raw_os_error(5),
+                });
+            }
+            self.disk.read_exact_at(offset, buf)
+        }
+
+        fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
+            Ok(vec![0..self.size()])
+        }
+
+        fn window<'a>(
+            &self,
+            range: Range<u64>,
+            buf: &'a mut Vec<u8>,
+        ) -> Result<Window<'a>, DiskError> {
+            let len = (range.end - range.start) as usize;
+            buf.resize(len, 0);
+            self.read_exact_at(range.start, buf)?;
+            Ok(Window::Buffer(buf))
+        }
+
+        fn kind(&self) -> &'static str {
+            "test disk"
+        }
+    }
+
+    fn failing(size: usize, bad: Vec<Range<u64>>) -> Failing {
+        let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8 + 1).collect();
+        Failing {
+            disk: MemoryDisk::new(bytes),
+            bad,
+        }
+    }
+
+    #[test]
+    fn bad_blocks_are_zeroed_and_listed_and_the_rest_is_read() {
+        let disk = failing(64 * 4096, vec![5000..5001, 3 * 65536..3 * 65536 + 9000]);
+        let mut buf = vec![0xffu8; 64 * 4096];
+        let unreadable = read_around(&disk, 0..64 * 4096, &mut buf);
+        let ranges: Vec<_> = unreadable.iter().map(|u| u.range.clone()).collect();
+        assert_eq!(
+            ranges,
+            vec![4096..8192, 3 * 65536..3 * 65536 + 3 * 4096],
+            "each bad stretch, widened to whole blocks"
+        );
+        assert!(
+            unreadable[0].reason.contains("os error 5"),
+            "{unreadable:?}"
+        );
+        for (i, &b) in buf.iter().enumerate() {
+            let offset = i as u64;
+            if ranges.iter().any(|r| r.contains(&offset)) {
+                assert_eq!(b, 0, "byte {i} is unreadable and zeroed");
+            } else {
+                assert_eq!(b, (i % 251) as u8 + 1, "byte {i} was read");
+            }
+        }
+    }
+
+    #[test]
+    fn a_range_that_does_not_start_on_a_block_still_splits_on_blocks() {
+        let disk = failing(10 * 4096, vec![6 * 4096 + 10..6 * 4096 + 11]);
+        let mut buf = vec![0u8; 7 * 4096 + 100];
+        let unreadable = read_around(&disk, 1000..1000 + buf.len() as u64, &mut buf);
+        assert_eq!(unreadable.len(), 1);
+        assert_eq!(unreadable[0].range, 6 * 4096..7 * 4096);
+    }
+
+    #[test]
+    fn clipping_keeps_only_the_owned_part() {
+        let u = |r: Range<u64>| Unreadable {
+            range: r,
+            reason: String::new(),
+        };
+        let clipped = clip(vec![u(0..10), u(20..40), u(50..60)], &(25..55));
+        let ranges: Vec<_> = clipped.into_iter().map(|u| u.range).collect();
+        assert_eq!(ranges, vec![25..40, 50..55]);
+    }
+}
