@@ -109,6 +109,21 @@ pub fn run<'m>(
     config: &FilePassConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<FilePassOutput<'m>, FilePassError> {
+    let all: Vec<usize> = (0..fs.files().len()).collect();
+    run_files(disk, volume_start, fs, &all, matcher, config, progress)
+}
+
+/// As [`run`], over the files of `fs` numbered in `selected` only (indexes into
+/// [`Filesystem::files`]; one shard of a scan split between processes reads its own share).
+pub fn run_files<'m>(
+    disk: &dyn Disk,
+    volume_start: u64,
+    fs: &dyn Filesystem,
+    selected: &[usize],
+    matcher: &'m Matcher,
+    config: &FilePassConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<FilePassOutput<'m>, FilePassError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .thread_name(|i| format!("snapsift-files-{i}"))
@@ -127,27 +142,31 @@ pub fn run<'m>(
     // thread (a pass on many cores would otherwise hold that much per core).
     let buffers = Arc::new(BufferPool::for_limits(&config.limits));
     pool.install(|| {
-        (0..files.len()).into_par_iter().for_each_init(
-            || ReadScanner::new(matcher, config.chunk_size),
-            |scanner, index| {
-                let reader = file::FileReader {
-                    disk,
-                    volume_start,
-                    index,
-                    entry: &files[index],
-                    limits: &config.limits,
-                    buffers: &buffers,
-                    seam_radius,
-                };
-                let out = reader.scan(scanner);
-                if let Ok(mut merged) = merged.lock() {
-                    merged.findings.extend(out.findings);
-                    merged.problems.extend(out.problems);
-                    add(&mut merged.summary, &out.summary);
-                }
-                progress(done.fetch_add(1, Ordering::Relaxed).saturating_add(1));
-            },
-        );
+        selected
+            .par_iter()
+            .copied()
+            .filter(|&i| i < files.len())
+            .for_each_init(
+                || ReadScanner::new(matcher, config.chunk_size),
+                |scanner, index| {
+                    let reader = file::FileReader {
+                        disk,
+                        volume_start,
+                        index,
+                        entry: &files[index],
+                        limits: &config.limits,
+                        buffers: &buffers,
+                        seam_radius,
+                    };
+                    let out = reader.scan(scanner);
+                    if let Ok(mut merged) = merged.lock() {
+                        merged.findings.extend(out.findings);
+                        merged.problems.extend(out.problems);
+                        add(&mut merged.summary, &out.summary);
+                    }
+                    progress(done.fetch_add(1, Ordering::Relaxed).saturating_add(1));
+                },
+            );
     });
     let mut output = merged
         .into_inner()

@@ -8,7 +8,7 @@ use snapsift_disk::Disk;
 use snapsift_match::Matcher;
 
 use crate::deliver::{ChunkDone, ChunkScan, deliver};
-use crate::plan::{Chunk, Plan};
+use crate::plan::{self, Chunk, Plan};
 use crate::salvage;
 use crate::window::{WindowScanner, overlap};
 use crate::{ScanConfig, ScanError, ScanSummary, Sink, ahead};
@@ -30,7 +30,10 @@ pub fn scan<'m>(
     config: &ScanConfig,
     sink: &mut dyn Sink<'m>,
 ) -> Result<ScanSummary, ScanError> {
-    let data_ranges = disk.data_ranges()?;
+    let mut data_ranges = disk.data_ranges()?;
+    if let Some(only) = &config.only {
+        data_ranges = plan::intersect(&data_ranges, only);
+    }
     let plan = Plan::new(
         &data_ranges,
         disk.size(),

@@ -35,6 +35,8 @@
 //! Resident memory is bounded by the thread count and the chunk size, not by the size of the
 //! disk.
 
+use std::ops::Range;
+
 mod ahead;
 mod deliver;
 mod driver;
@@ -63,6 +65,9 @@ pub struct ScanConfig {
     pub chunk_size: u64,
     /// Scanning threads; 0 means one per core.
     pub threads: usize,
+    /// Scan only the disk's data within these ranges (sorted, disjoint), as one shard of a
+    /// scan split between processes does; `None` scans all the data.
+    pub only: Option<Vec<Range<u64>>>,
 }
 
 impl ScanConfig {
@@ -86,6 +91,7 @@ impl Default for ScanConfig {
         ScanConfig {
             chunk_size: Self::DEFAULT_CHUNK_SIZE,
             threads: 0,
+            only: None,
         }
     }
 }

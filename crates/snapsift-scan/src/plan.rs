@@ -91,6 +91,26 @@ impl Plan {
     }
 }
 
+/// The bytes in both `a` and `b` (each sorted and disjoint), sorted and disjoint.
+pub(crate) fn intersect(a: &[Range<u64>], b: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let start = a[i].start.max(b[j].start);
+        let end = a[i].end.min(b[j].end);
+        if start < end {
+            out.push(start..end);
+        }
+        // The range that ends first cannot meet anything further in the other list.
+        if a[i].end <= b[j].end {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +134,15 @@ mod tests {
         let chunks = plan(&[0..100], 100, 64, 1000);
         assert!(chunks.iter().all(|c| c.window == (0..100)));
         assert_eq!(chunks[1].owned_in_window(), 64..100);
+    }
+
+    #[test]
+    fn intersections_keep_what_both_lists_hold() {
+        let a = [0..10, 20..30, 40..50];
+        let b = [5..25, 28..45, 60..70];
+        assert_eq!(intersect(&a, &b), vec![5..10, 20..25, 28..30, 40..45]);
+        assert_eq!(intersect(&a, &[]), vec![]);
+        assert_eq!(intersect(&a, &[0..100]), a.to_vec());
     }
 
     #[test]

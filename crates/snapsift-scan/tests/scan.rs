@@ -26,6 +26,7 @@ fn config(chunk_size: u64) -> ScanConfig {
     ScanConfig {
         chunk_size,
         threads: 2,
+        only: None,
     }
 }
 

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::shard::Shard;
+
 /// Find leaked credentials in disk images and attached disks, reading every byte.
 #[derive(Debug, Parser)]
 #[command(name = "snapsift", version, about, max_term_width = 100)]
@@ -19,7 +21,8 @@ pub enum Command {
     /// Scan raw disk images or block devices, read-only, for secrets.
     ///
     /// Every byte of each disk is searched: files, deleted data and free space alike.
-    /// Exit status: 0 no findings, 1 findings, 2 error (reported on stderr).
+    /// Exit status: 0 no findings, 1 findings, 2 error (reported on stderr), 3 partial scan
+    /// (some bytes could not be read: the coverage summary lists them).
     Scan(ScanArgs),
     /// List the rules, or check a rule file's examples.
     Rules(RulesArgs),
@@ -110,6 +113,13 @@ pub struct ScanArgs {
     /// Scanning threads (0: one per core).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub threads: usize,
+
+    /// Scan only part K of N of each image (K from 0), for a scan split between N processes
+    /// or machines: their findings together are one full scan's (`snapsift merge` joins
+    /// their JSON Lines). K may be the name of an environment variable holding it, such as
+    /// JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 
     /// Bytes each scanning task reads at once, beside the overlap (a tuning knob, 4 KiB to 1 GiB).
     #[arg(long, default_value_t = snapsift_scan::ScanConfig::DEFAULT_CHUNK_SIZE,

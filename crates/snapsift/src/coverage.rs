@@ -12,6 +12,8 @@
 use serde::Serialize;
 use snapsift_scan::{ScanSummary, Unreadable};
 
+use crate::shard::ShardPlan;
+
 /// What the scan of one image covered.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ImageCoverage {
@@ -34,8 +36,12 @@ pub struct ImageCoverage {
     /// Files whose contents the file pass could not read or expand in full (each is also a
     /// note on standard error); their bytes on the disk were still swept.
     pub file_problems: u64,
-    /// `true` when every byte of data was searched and the image had no error.
+    /// `true` when every byte of data (of the shard, with `--shard`) was searched and the
+    /// image had no error.
     pub complete: bool,
+    /// With `--shard`: which part of the image this scan covered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardCoverage>,
     /// Why the image could not be scanned (to the end), if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -50,6 +56,21 @@ pub struct UnreadableRange {
     pub end: u64,
     /// Why the first of them could not be read.
     pub reason: String,
+}
+
+/// The part of an image one shard scanned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShardCoverage {
+    /// K, from 0.
+    pub index: u64,
+    /// N.
+    pub count: u64,
+    /// The disk offsets the shard owns: from `start`...
+    pub start: u64,
+    /// ...to `end`.
+    pub end: u64,
+    /// The bytes of data among them.
+    pub owned_bytes: u64,
 }
 
 impl From<&Unreadable> for UnreadableRange {
@@ -86,8 +107,34 @@ impl ImageCoverage {
             complete: unreadable.is_empty(),
             unreadable,
             file_problems,
+            shard: None,
             error: None,
         }
+    }
+
+    /// Restricts the coverage of a shard's scan (which swept margins beyond its own bytes)
+    /// to the bytes the shard owns; `data_bytes` stays the whole image's.
+    pub fn restrict_to_shard(&mut self, plan: &ShardPlan) {
+        let owned = plan.owned();
+        self.unreadable = std::mem::take(&mut self.unreadable)
+            .into_iter()
+            .filter_map(|u| {
+                let start = u.start.max(owned.start);
+                let end = u.end.min(owned.end);
+                (start < end).then_some(UnreadableRange { start, end, ..u })
+            })
+            .collect();
+        self.unreadable_bytes = self.unreadable.iter().map(|u| u.end - u.start).sum();
+        self.data_bytes = plan.data_bytes;
+        self.scanned_bytes = plan.owned_bytes.saturating_sub(self.unreadable_bytes);
+        self.complete = self.unreadable.is_empty();
+        self.shard = Some(ShardCoverage {
+            index: plan.shard.index,
+            count: plan.shard.count,
+            start: owned.start,
+            end: owned.end,
+            owned_bytes: plan.owned_bytes,
+        });
     }
 
     /// The coverage of an image that could not be scanned to its end, for `error`.

@@ -20,7 +20,7 @@ use std::collections::hash_map::Entry;
 
 use snapsift_disk::Disk;
 use snapsift_filepass::{FileFinding, FilePassConfig};
-use snapsift_fs::{FileState, Filesystem, VolumeMap};
+use snapsift_fs::{FileEntry, FileState, Filesystem, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::Finding;
 
@@ -41,41 +41,72 @@ pub struct FileFindings<'m> {
     pub problems: u64,
 }
 
+/// One image as the file pass sees it: its disk, volumes and the filesystems mapped on them.
+pub struct MappedImage<'a> {
+    /// The image's name, as messages give it.
+    pub name: &'a str,
+    /// The virtual disk.
+    pub disk: &'a dyn Disk,
+    /// Its volumes.
+    pub volumes: &'a VolumeMap,
+    /// The filesystem of each volume, where one was recognised.
+    pub filesystems: &'a [Option<Box<dyn Filesystem>>],
+}
+
 /// What identifies a decoded finding: (volume start, file number, rule id, secret).
 type DecodedKey = (u64, u64, String, Vec<u8>);
 
 impl<'m> FileFindings<'m> {
-    /// Runs the file pass over every filesystem of the image.
+    /// Runs the file pass over the files of every filesystem of the image that `select`
+    /// (given the volume's start and the file) picks.
     pub fn collect(
-        image: &str,
-        disk: &dyn Disk,
-        volumes: &VolumeMap,
-        filesystems: &[Option<Box<dyn Filesystem>>],
+        image: &MappedImage<'_>,
         matcher: &'m Matcher,
         config: &FilePassConfig,
+        select: &dyn Fn(u64, &FileEntry) -> bool,
         progress: &Progress,
     ) -> anyhow::Result<FileFindings<'m>> {
+        let MappedImage {
+            name,
+            disk,
+            volumes,
+            filesystems,
+        } = *image;
         let mut found = FileFindings::default();
-        let total: u64 = filesystems
+        let selected: Vec<Vec<usize>> = volumes
+            .volumes
             .iter()
-            .flatten()
-            .map(|fs| fs.files().len() as u64)
-            .sum();
+            .zip(filesystems)
+            .map(|(volume, fs)| match fs {
+                Some(fs) => (0..fs.files().len())
+                    .filter(|&i| select(volume.range.start, &fs.files()[i]))
+                    .collect(),
+                None => Vec::new(),
+            })
+            .collect();
+        let total: u64 = selected.iter().map(|s| s.len() as u64).sum();
         progress.start_files(total);
         let mut done_before = 0u64;
-        for (volume, fs) in volumes.volumes.iter().zip(filesystems) {
+        for ((volume, fs), selected) in volumes.volumes.iter().zip(filesystems).zip(&selected) {
             let Some(fs) = fs else { continue };
             let report = |done: u64| progress.set(done_before.saturating_add(done));
-            let output =
-                snapsift_filepass::run(disk, volume.range.start, &**fs, matcher, config, &report)?;
-            done_before = done_before.saturating_add(fs.files().len() as u64);
+            let output = snapsift_filepass::run_files(
+                disk,
+                volume.range.start,
+                &**fs,
+                selected,
+                matcher,
+                config,
+                &report,
+            )?;
+            done_before = done_before.saturating_add(selected.len() as u64);
             found.problems = found.problems.saturating_add(output.problems.len() as u64);
             let files = fs.files();
             for problem in &output.problems {
                 let at = file_at(&**fs, &files[problem.file], &problem.chain, None);
                 let path = at.display_path().unwrap_or_else(|| "(no name)".into());
                 progress.suspend(|| {
-                    eprintln!("snapsift: {image}: note: {path}: {}", problem.message);
+                    eprintln!("snapsift: {name}: note: {path}: {}", problem.message);
                 });
             }
             for finding in output.findings {

@@ -14,6 +14,7 @@ mod printer;
 mod progress;
 mod report;
 mod rules;
+mod shard;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -31,11 +32,12 @@ use snapsift_scan::{Finding, ScanConfig, Sink};
 
 use cli::{Cli, Command, ScanArgs};
 use coverage::ImageCoverage;
-use files::FileFindings;
+use files::{FileFindings, MappedImage};
 use printer::{Located, Location, Place, Printer};
 use progress::Progress;
 use report::ReportOptions;
 use report::baseline::BaselineWriter;
+use shard::ShardPlan;
 use snapsift_filepass::FilePassConfig;
 
 /// Exit status when nothing was found.
@@ -145,13 +147,27 @@ fn scan_one(
 ) -> anyhow::Result<ImageCoverage> {
     let started = Instant::now();
     let quiet = args.quiet;
-    let config = ScanConfig {
-        chunk_size: args.chunk_size,
-        threads: args.threads,
-    };
     let image_name = path.display().to_string();
     let progress = Progress::new(&image_name, quiet);
     let image = snapsift_disk::open_image(path)?;
+    let shard = match (args.shard, &image) {
+        (None, _) => None,
+        (Some(shard), Image::Disk(disk)) => {
+            let data = disk
+                .data_ranges()
+                .with_context(|| format!("{image_name}: cannot list its data"))?;
+            Some(ShardPlan::new(shard, &data, disk.size()))
+        }
+        (Some(_), Image::Stream(_)) => anyhow::bail!(
+            "{image_name}: a compressed stream is read front to back and cannot be split into \
+             shards: decompress it first, or scan it without --shard"
+        ),
+    };
+    let config = ScanConfig {
+        chunk_size: args.chunk_size,
+        threads: args.threads,
+        only: shard.as_ref().map(|plan| plan.swept.clone()),
+    };
     let volumes = match &image {
         Image::Disk(disk) => {
             let map = VolumeMap::read(&**disk)
@@ -173,13 +189,17 @@ fn scan_one(
                 threads: args.threads,
                 ..FilePassConfig::default()
             };
+            let mapped = MappedImage {
+                name: &image_name,
+                disk: &**disk,
+                volumes: map,
+                filesystems: &filesystems,
+            };
             FileFindings::collect(
-                &image_name,
-                &**disk,
-                map,
-                &filesystems,
+                &mapped,
                 matcher,
                 &config,
+                &|volume_start, file| shard.as_ref().is_none_or(|p| p.reads(volume_start, file)),
                 &progress,
             )?
         }
@@ -224,7 +244,13 @@ fn scan_one(
         found.push((place.in_file(finding.offset, at), finding));
     }
     found.sort_by_key(|(_, f)| f.offset);
-    let (reported, prepared) = report::prepare(&image_name, found, matcher.rules(), &run.options);
+    let (mut reported, prepared) =
+        report::prepare(&image_name, found, matcher.rules(), &run.options);
+    if let Some(plan) = &shard {
+        // Paired as a full scan pairs them; then only this shard's share is reported.
+        let homes = shard::homes(plan, volumes.as_ref(), &filesystems);
+        reported.retain(|r| shard::keeps(plan, &homes, r));
+    }
     for r in &reported {
         if let Some(writer) = run.baseline_out.as_mut() {
             writer.add(r);
@@ -247,7 +273,10 @@ fn scan_one(
             prepared.describe(),
         );
     }
-    let coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
+    let mut coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
+    if let Some(plan) = &shard {
+        coverage.restrict_to_shard(plan);
+    }
     if coverage.partial() {
         // Even with --quiet: the exit status says it, and this says where.
         eprintln!(

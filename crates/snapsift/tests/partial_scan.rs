@@ -206,16 +206,7 @@ fn a_bad_cluster_of_a_qcow2_image_is_listed_by_its_virtual_offsets() {
     let bad_virtual = (20 << 20) + 3000..(20 << 20) + 3001;
     let planted = planted_disk(&raw, 32 << 20, &bad_virtual);
     let qcow2 = path_in(&dir, "disk.qcow2");
-    run(
-        "qemu-img",
-        &[
-            "convert",
-            "-O",
-            "qcow2",
-            raw.to_str().unwrap(),
-            qcow2.to_str().unwrap(),
-        ],
-    );
+    qemu_convert(&raw, "qcow2", &qcow2);
     let at = host_offset(&qcow2, bad_virtual.start);
     let faulty = FaultyFile::mount(&qcow2, at..at + 1, dir.path());
     let scan = Scan::run(&[&faulty.path], &[]);

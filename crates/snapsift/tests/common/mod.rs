@@ -187,6 +187,22 @@ pub fn sh(dir: &Path, script: &str) {
     assert!(status.success(), "{script}");
 }
 
+/// `qemu-img convert -f raw -O FORMAT RAW IMAGE`: a real image of `raw` in `format`.
+pub fn qemu_convert(raw: &Path, format: &str, image: &Path) {
+    run(
+        "qemu-img",
+        &[
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            format,
+            raw.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ],
+    );
+}
+
 /// Creates a sparse file of `size` bytes.
 pub fn sparse_file(path: &Path, size: u64) {
     fs::File::create(path).unwrap().set_len(size).unwrap();

@@ -1,0 +1,319 @@
+//! `--shard K/N`: one of N deterministic parts of an image, so that N processes (on N
+//! machines) scan one image together and their reports add up to one full scan.
+//!
+//! # Which bytes a shard owns
+//!
+//! The image's data ranges (the bytes the disk layer says hold data; the same list for every
+//! process that opens the same image) are laid end to end, and cut into N runs of about equal
+//! length; each cut is moved down to a 4 KiB boundary of the disk (never before the start of
+//! its data range), so that shards read aligned windows. Shard K owns the disk offsets from
+//! cut K to cut K + 1. Cuts depend only on the data ranges and N: not on the chunk size,
+//! threads or machine.
+//!
+//! # Nothing lost, nothing doubled
+//!
+//! A shard sweeps its own bytes and [`MARGIN`] more on each side, runs the file pass over
+//! every file with a byte in that stretch (and the files whose home it is, below), pairs IDs
+//! with their secrets over all it found, as a full scan does, and then reports only:
+//! * a finding on the disk's bytes (the sweep's, or the file pass's at a file's bytes) whose
+//!   offset it owns;
+//! * a finding in a file's decoded bytes (a member of a compressed archive, UTF-16 text) of a
+//!   file whose **home** it is: the shard that owns the file's first byte on the disk (or, for
+//!   a file with no byte on the disk, file number modulo N).
+//!
+//! Every finding of a full scan has one offset and one file, so exactly one shard reports it.
+//! The margin, far wider than the widest match and than the distance over which an ID pairs
+//! with its secret (2 KiB in the built-in rules), gives each shard the same neighbours a full
+//! scan sees around the findings it keeps.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+use snapsift_fs::{FileEntry, Filesystem, Piece, VolumeMap};
+
+use crate::printer::Located;
+use crate::report::Reported;
+
+/// Bytes swept beyond a shard's own on each side.
+pub const MARGIN: u64 = 1 << 20;
+
+/// Cuts are moved down to a multiple of this.
+const ALIGN: u64 = 4096;
+
+/// Part K (from 0) of N.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// K: 0 to N - 1.
+    pub index: u64,
+    /// N: at least 1.
+    pub count: u64,
+}
+
+impl FromStr for Shard {
+    type Err = anyhow::Error;
+
+    /// `K/N`, where K is a number or the name of an environment variable that holds it (so
+    /// that a Kubernetes Indexed Job can say `JOB_COMPLETION_INDEX/16` and an AWS Batch array
+    /// job `AWS_BATCH_JOB_ARRAY_INDEX/16`, without a shell to expand them).
+    fn from_str(text: &str) -> anyhow::Result<Shard> {
+        let (index, count) = text
+            .rsplit_once('/')
+            .context("a shard is K/N (K from 0 to N - 1, or an environment variable holding K)")?;
+        let count: u64 = count
+            .parse()
+            .with_context(|| format!("the shard count {count:?} is not a number"))?;
+        let index: u64 = if index.bytes().all(|b| b.is_ascii_digit()) {
+            index
+                .parse()
+                .with_context(|| format!("the shard index {index:?} is not a number"))?
+        } else {
+            let value = std::env::var(index).with_context(|| {
+                format!("the shard index is read from ${index}, which is not set")
+            })?;
+            value.trim().parse().with_context(|| {
+                format!("the shard index ${index} holds {value:?}, not a number")
+            })?
+        };
+        if count == 0 || index >= count {
+            bail!("shard {index}/{count}: the index must be below the count, from 0");
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// The cuts of one image into N shards, and what shard K sweeps and keeps.
+#[derive(Clone, Debug)]
+pub struct ShardPlan {
+    /// The shard.
+    pub shard: Shard,
+    /// N + 1 disk offsets: shard k owns `cuts[k]..cuts[k + 1]`.
+    cuts: Vec<u64>,
+    /// The disk ranges this shard sweeps: its own data and the margins around it.
+    pub swept: Vec<Range<u64>>,
+    /// The data bytes it owns.
+    pub owned_bytes: u64,
+    /// The data bytes of the whole image.
+    pub data_bytes: u64,
+}
+
+impl ShardPlan {
+    /// Cuts a disk of `disk_size` bytes whose data lies in `data_ranges` (sorted, disjoint).
+    pub fn new(shard: Shard, data_ranges: &[Range<u64>], disk_size: u64) -> ShardPlan {
+        let total: u64 = data_ranges.iter().map(|r| r.end - r.start).sum();
+        let mut cuts = Vec::with_capacity(usize::try_from(shard.count).unwrap_or(0) + 1);
+        cuts.push(0);
+        for k in 1..shard.count {
+            // k * total / count without overflow: both fit in u128.
+            let position = (u128::from(k) * u128::from(total) / u128::from(shard.count)) as u64;
+            let cut = offset_at(data_ranges, position).unwrap_or(disk_size);
+            let previous = cuts.last().copied().unwrap_or(0);
+            cuts.push(cut.max(previous));
+        }
+        cuts.push(disk_size.max(cuts.last().copied().unwrap_or(0)));
+        let own = cuts[shard.index as usize]..cuts[shard.index as usize + 1];
+        let reach = own.start.saturating_sub(MARGIN)..own.end.saturating_add(MARGIN);
+        let swept = intersect(data_ranges, &reach);
+        let owned_bytes = intersect(data_ranges, &own)
+            .iter()
+            .map(|r| r.end - r.start)
+            .sum();
+        ShardPlan {
+            shard,
+            cuts,
+            swept,
+            owned_bytes,
+            data_bytes: total,
+        }
+    }
+
+    /// The disk offsets this shard owns.
+    pub fn owned(&self) -> Range<u64> {
+        let k = self.shard.index as usize;
+        self.cuts[k]..self.cuts[k + 1]
+    }
+
+    /// Whether this shard owns disk offset `offset`.
+    pub fn owns(&self, offset: u64) -> bool {
+        self.owned().contains(&offset)
+    }
+
+    /// The shard that owns disk offset `offset`.
+    fn shard_of(&self, offset: u64) -> u64 {
+        // The last cut at or before the offset; cuts[0] is 0.
+        let k = self
+            .cuts
+            .partition_point(|&cut| cut <= offset)
+            .saturating_sub(1);
+        (k as u64).min(self.shard.count - 1)
+    }
+
+    /// Whether this shard is the home of `file` (in the volume starting at `volume_start`):
+    /// it owns the file's first byte on the disk, or, for a file with none, the file's number
+    /// modulo N does.
+    pub fn is_home(&self, volume_start: u64, file: &FileEntry) -> bool {
+        let home = match disk_ranges(volume_start, file).map(|r| r.start).min() {
+            Some(first) => self.shard_of(first),
+            None => file.id % self.shard.count,
+        };
+        home == self.shard.index
+    }
+
+    /// Whether the file pass of this shard reads `file`: its home, or a file with bytes in
+    /// the stretch the shard sweeps (so that findings on those bytes keep the file pass's
+    /// richer location, as in a full scan).
+    pub fn reads(&self, volume_start: u64, file: &FileEntry) -> bool {
+        let own = self.owned();
+        let reach = own.start.saturating_sub(MARGIN)..own.end.saturating_add(MARGIN);
+        self.is_home(volume_start, file)
+            || disk_ranges(volume_start, file).any(|r| r.start < reach.end && reach.start < r.end)
+    }
+}
+
+/// The files (volume start, file number) whose home is `plan`'s shard.
+pub fn homes(
+    plan: &ShardPlan,
+    volumes: Option<&VolumeMap>,
+    filesystems: &[Option<Box<dyn Filesystem>>],
+) -> HashSet<(u64, u64)> {
+    let Some(volumes) = volumes else {
+        return HashSet::new();
+    };
+    let mut homes = HashSet::new();
+    for (volume, fs) in volumes.volumes.iter().zip(filesystems) {
+        let Some(fs) = fs else { continue };
+        let start = volume.range.start;
+        for file in fs.files() {
+            if plan.is_home(start, file) {
+                homes.insert((start, file.id));
+            }
+        }
+    }
+    homes
+}
+
+/// Whether `plan`'s shard reports `r` (see the module docs); `homes` are its files.
+pub fn keeps(plan: &ShardPlan, homes: &HashSet<(u64, u64)>, r: &Reported<'_, '_>) -> bool {
+    match &r.location.file {
+        Some(file) if file.decoded_offset.is_some() => {
+            let volume_start = match r.location.volume {
+                Located::Volume(volume) => volume.range.start,
+                _ => 0,
+            };
+            file.id
+                .is_some_and(|id| homes.contains(&(volume_start, id)))
+        }
+        _ => plan.owns(r.finding.offset),
+    }
+}
+
+/// The disk offset of byte `position` of the data laid end to end, moved down to an
+/// [`ALIGN`] boundary within its range; `None` past the end of the data.
+fn offset_at(data_ranges: &[Range<u64>], mut position: u64) -> Option<u64> {
+    for range in data_ranges {
+        let len = range.end - range.start;
+        if position < len {
+            let exact = range.start + position;
+            return Some((exact - exact % ALIGN).max(range.start));
+        }
+        position -= len;
+    }
+    None
+}
+
+/// The parts of `ranges` (sorted, disjoint) inside `window`.
+fn intersect(ranges: &[Range<u64>], window: &Range<u64>) -> Vec<Range<u64>> {
+    ranges
+        .iter()
+        .map(|r| r.start.max(window.start)..r.end.min(window.end))
+        .filter(|r| r.start < r.end)
+        .collect()
+}
+
+/// The disk ranges where `file`'s bytes lie (verbatim or compressed).
+fn disk_ranges(volume_start: u64, file: &FileEntry) -> impl Iterator<Item = Range<u64>> + '_ {
+    file.content.spans.iter().flat_map(move |span| {
+        let at = |offset: u64, len: u64| {
+            let start = volume_start.saturating_add(offset);
+            start..start.saturating_add(len)
+        };
+        let ranges: Vec<Range<u64>> = match &span.piece {
+            Piece::Volume(offset) => vec![at(*offset, span.len)],
+            Piece::Held {
+                at: Some(offset), ..
+            } => vec![at(*offset, span.len)],
+            Piece::Lznt1 { runs, .. } => runs.iter().map(|&(o, len)| at(o, len)).collect(),
+            _ => Vec::new(),
+        };
+        ranges
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(text: &str) -> anyhow::Result<Shard> {
+        text.parse()
+    }
+
+    #[test]
+    fn shards_are_read_from_numbers_or_the_environment() {
+        assert_eq!(shard("2/5").unwrap(), Shard { index: 2, count: 5 });
+        assert!(shard("5/5").is_err());
+        assert!(shard("0/0").is_err());
+        assert!(shard("1").is_err());
+        assert!(shard("a/b").is_err());
+        // SAFETY (of set_var): tests of this module run on one thread each, and no other
+        // code reads this variable.
+        unsafe { std::env::set_var("SNAPSIFT_TEST_SHARD_INDEX", "3") };
+        assert_eq!(
+            shard("SNAPSIFT_TEST_SHARD_INDEX/4").unwrap(),
+            Shard { index: 3, count: 4 }
+        );
+        let unset = shard("SNAPSIFT_TEST_NOT_SET/4").unwrap_err();
+        assert!(format!("{unset:#}").contains("not set"), "{unset:#}");
+    }
+
+    #[test]
+    fn shards_tile_the_data_on_4k_boundaries() {
+        let data = vec![
+            0..10_000_000,
+            20_000_000..20_004_096,
+            30_000_000..50_000_000,
+        ];
+        for count in [1, 2, 3, 7, 64] {
+            let plans: Vec<ShardPlan> = (0..count)
+                .map(|index| ShardPlan::new(Shard { index, count }, &data, 60_000_000))
+                .collect();
+            let owned: u64 = plans.iter().map(|p| p.owned_bytes).sum();
+            assert_eq!(owned, 10_000_000 + 4096 + 20_000_000, "{count} shards");
+            for (k, plan) in plans.iter().enumerate() {
+                let own = plan.owned();
+                if k > 0 {
+                    assert_eq!(own.start, plans[k - 1].owned().end);
+                    assert_eq!(own.start % ALIGN, 0);
+                }
+                for offset in [own.start, own.end.saturating_sub(1)] {
+                    if own.start < own.end {
+                        assert_eq!(plans[0].shard_of(offset), k as u64);
+                    }
+                }
+                assert!(
+                    plan.swept
+                        .iter()
+                        .all(|r| data.iter().any(|d| d.start <= r.start && r.end <= d.end))
+                );
+            }
+            assert_eq!(plans.last().unwrap().owned().end, 60_000_000);
+            if count < 64 {
+                // Even shares, within the alignment.
+                let share = 30_004_096 / count;
+                for plan in &plans {
+                    assert!(plan.owned_bytes.abs_diff(share) <= 2 * ALIGN, "{count}");
+                }
+            }
+        }
+    }
+}
