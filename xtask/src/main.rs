@@ -3,6 +3,8 @@
 //! * `cargo xtask sample`: the first command a new user runs: scans the committed sample disk.
 //! * `cargo xtask test`: installs the tools the tests drive (as root, with apt-get) and runs every
 //!   test; what CI runs.
+//! * `cargo xtask dist`: the static (musl) release binary, checked alone in an empty root, packed
+//!   in target/dist/ (the Dockerfile's build stage runs it).
 //! * `cargo xtask testdata`: regenerates the sample disk and the list of secrets planted in it.
 //! * `cargo xtask debian`: scans a real Debian root filesystem (debootstrap), stock and with a
 //!   planted tree of secrets, and checks each planted secret's reported path.
@@ -26,6 +28,7 @@
 
 mod bench;
 mod debian;
+mod dist;
 mod fuzz_seeds;
 mod image;
 mod keys;
@@ -60,6 +63,9 @@ enum Command {
     Sample,
     /// Install the tools the tests drive (as root, with apt-get) and run every test.
     Test,
+    /// Build the static (musl) release binary, check it runs alone in an empty root, and pack
+    /// it (target/dist/).
+    Dist,
     /// Regenerate testdata/sample-disk.img.zst and testdata/sample-disk.secrets.json.
     Testdata {
         /// Keep the work directory (testdata/work/: the file tree, the bare file system and the
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sample => sample::run(),
         Command::Test => test::run(),
+        Command::Dist => dist::run().map(|()| ExitCode::SUCCESS),
         Command::Testdata { keep } => testdata::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Bench {
             size_gib,

@@ -6,7 +6,7 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
@@ -18,9 +18,7 @@ use crate::workspace::{self, display};
 /// and with snapsift's status when it fails.
 pub fn run() -> Result<ExitCode> {
     let root = workspace::root();
-    let compressed = root.join("testdata").join(IMAGE_NAME);
-    let image = workspace::target_dir().join("sample-disk.img");
-    unpack(&compressed, &image)?;
+    let image = unpacked_sample()?;
     let snapsift = workspace::build_snapsift()?;
 
     let mut cmd = Command::new(&snapsift);
@@ -48,6 +46,14 @@ pub fn run() -> Result<ExitCode> {
         }
         None => bail!("snapsift was killed ({status})"),
     }
+}
+
+/// The sample disk, unpacked to target/sample-disk.img (again if the committed one is newer).
+pub fn unpacked_sample() -> Result<PathBuf> {
+    let compressed = workspace::root().join("testdata").join(IMAGE_NAME);
+    let image = workspace::target_dir().join("sample-disk.img");
+    unpack(&compressed, &image)?;
+    Ok(image)
 }
 
 /// Decompresses `compressed` to `image` unless `image` is already at least as new.

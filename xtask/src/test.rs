@@ -85,14 +85,16 @@ pub fn run() -> Result<ExitCode> {
 
 /// Whether `tool` is an executable in $PATH or in the sbin directories (not in a non-root
 /// user's PATH on Debian, though their tools run fine on image files).
-fn on_path(tool: &str) -> bool {
+/// Whether `tool` is an executable on `PATH` (or in the sbin directories).
+pub fn on_path(tool: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/sbin"].map(Into::into))
         .any(|dir| Path::new(&dir).join(tool).is_file())
 }
 
-fn is_root() -> bool {
+/// Whether xtask runs as root.
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -12,10 +12,17 @@ use crate::DiskError;
 
 /// `BLKGETSIZE64` from `<linux/fs.h>`: `_IOR(0x12, 114, size_t)`, in the generic ioctl encoding
 /// used by x86, x86-64, ARM and RISC-V (the `libc` crate does not export it).
-const BLKGETSIZE64: libc::c_ulong = {
-    const IOC_READ: libc::c_ulong = 2;
-    let size = std::mem::size_of::<usize>() as libc::c_ulong;
-    (IOC_READ << 30) | (size << 16) | (0x12 << 8) | 114
+///
+/// The request is 32 bits; glibc's `ioctl` takes it as an `unsigned long`, musl's as an `int`
+/// (`libc::Ioctl`), where the top bit set by `_IOR` makes it negative, as C's conversion does.
+// The size field is size_of::<usize>() (4 or 8) and the request 32 bits by construction; on
+// musl the cast to `int` wraps into the negative value C's conversion gives.
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+const BLKGETSIZE64: libc::Ioctl = {
+    const IOC_READ: u32 = 2;
+    let size = std::mem::size_of::<usize>() as u32;
+    let request: u32 = (IOC_READ << 30) | (size << 16) | (0x12 << 8) | 114;
+    request as libc::Ioctl
 };
 
 /// The file, block device, or part of a file (a disk inside an OVA archive) that holds an image,

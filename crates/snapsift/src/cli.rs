@@ -24,8 +24,47 @@ pub enum Command {
     /// Exit status: 0 no findings, 1 findings, 2 error (reported on stderr), 3 partial scan
     /// (some bytes could not be read: the coverage summary lists them).
     Scan(ScanArgs),
+    /// Combine the JSON Lines reports of several scans (the shards of `scan --shard K/N`)
+    /// into one report, in any format.
+    ///
+    /// Findings are deduplicated by image, fingerprint and offset; each image's coverage is
+    /// combined from its shards' (every shard 0 to N-1 must be there). Exit status as for
+    /// `scan`, of the merged report: 0 no findings, 1 findings, 2 error (an unreadable
+    /// report, or an image whose report is incomplete: missing shards, a scan that failed),
+    /// 3 partial scan.
+    Merge(MergeArgs),
     /// List the rules, or check a rule file's examples.
     Rules(RulesArgs),
+}
+
+/// Arguments of `snapsift merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports written by `snapsift scan --format jsonl`, or directories of them (every
+    /// `*.jsonl` file in a directory, in name order).
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Rules the scans used beyond the built-in pack (`scan --rules`), for the SARIF rule
+    /// descriptions; findings of rules not known are described from the findings.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+
+    /// Write the report to FILE (created with mode 0600) instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Mask all but a few characters of each secret, in the secret and in every context.
+    #[arg(long)]
+    pub redact: bool,
+    /// Exit 0, not 1, when the report has findings (errors and partial scans keep their
+    /// statuses): for batch engines that take any other status as a failure to retry.
+    #[arg(long)]
+    pub exit_zero_on_findings: bool,
 }
 
 /// Arguments of `snapsift rules`.
@@ -97,13 +136,18 @@ pub struct ScanArgs {
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Mask all but a few characters of each secret, in the secret and in its context.
+    /// Mask all but a few characters of each secret, in the secret and in every context.
     #[arg(long)]
     pub redact: bool,
 
     /// No progress bar and no summary on standard error.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Exit 0, not 1, when the report has findings (errors and partial scans keep their
+    /// statuses): for batch engines that take any other status as a failure to retry.
+    #[arg(long)]
+    pub exit_zero_on_findings: bool,
 
     /// Sweep the raw bytes only: skip the file pass (no secrets from compressed files,
     /// archives, UTF-16 text or across a fragmented file's pieces; no archive member names).

@@ -9,13 +9,14 @@
 //! The process's exit status follows ([`crate::EXIT_PARTIAL`]): a scan with unreadable bytes
 //! never exits 0 or 1.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use snapsift_scan::{ScanSummary, Unreadable};
 
 use crate::shard::ShardPlan;
 
 /// What the scan of one image covered.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ImageCoverage {
     /// The image, as given on the command line.
     pub image: String,
@@ -48,7 +49,7 @@ pub struct ImageCoverage {
 }
 
 /// One range of unreadable bytes, as the JSON formats write it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnreadableRange {
     /// Disk offset of the first byte.
     pub start: u64,
@@ -59,7 +60,7 @@ pub struct UnreadableRange {
 }
 
 /// The part of an image one shard scanned.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardCoverage {
     /// K, from 0.
     pub index: u64,

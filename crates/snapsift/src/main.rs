@@ -9,9 +9,12 @@
 mod cli;
 mod coverage;
 mod files;
+mod merge;
 mod output;
 mod printer;
 mod progress;
+mod record;
+mod redact;
 mod report;
 mod rules;
 mod shard;
@@ -35,6 +38,8 @@ use coverage::ImageCoverage;
 use files::{FileFindings, MappedImage};
 use printer::{Located, Location, Place, Printer};
 use progress::Progress;
+use record::FindingRecord;
+use redact::Redactor;
 use report::ReportOptions;
 use report::baseline::BaselineWriter;
 use shard::ShardPlan;
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan(&args),
+        Command::Merge(args) => merge::run(&args),
         Command::Rules(args) => rules::run(&args),
     };
     match result {
@@ -81,7 +87,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     };
     let mut run = Run {
         out: output::open(args.output.as_deref(), &args.paths)?,
-        printer: printer::for_format(args.format, args.redact, &matcher),
+        printer: printer::for_format(args.format, matcher.rules()),
         options,
         baseline_out: args
             .write_baseline
@@ -116,15 +122,27 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         file.flush()
             .with_context(|| format!("cannot write baseline {}", path.display()))?;
     }
-    Ok(if failed {
+    Ok(exit_status(
+        failed,
+        partial,
+        findings,
+        args.exit_zero_on_findings,
+    ))
+}
+
+/// The exit status of a report: some image `failed`, some scan was `partial`, and how many
+/// `findings` it has (which exit 0 with `zero_on_findings`). Error trumps partial, which
+/// trumps findings.
+fn exit_status(failed: bool, partial: bool, findings: u64, zero_on_findings: bool) -> u8 {
+    if failed {
         EXIT_ERROR
     } else if partial {
         EXIT_PARTIAL
-    } else if findings > 0 {
+    } else if findings > 0 && !zero_on_findings {
         EXIT_FINDINGS
     } else {
         EXIT_CLEAN
-    })
+    }
 }
 
 /// Where one `snapsift scan` run's findings go, and what is done with them on the way.
@@ -251,12 +269,19 @@ fn scan_one(
         let homes = shard::homes(plan, volumes.as_ref(), &filesystems);
         reported.retain(|r| shard::keeps(plan, &homes, r));
     }
+    let mut records: Vec<FindingRecord> = reported.iter().map(FindingRecord::new).collect();
+    if args.redact {
+        let redactor = Redactor::new(&records);
+        records.iter_mut().for_each(|r| redactor.redact(r));
+    }
     for r in &reported {
         if let Some(writer) = run.baseline_out.as_mut() {
             writer.add(r);
         }
+    }
+    for record in &records {
         run.printer
-            .print(&mut *run.out, r)
+            .print(&mut *run.out, record)
             .context("cannot write findings")?;
     }
     // Findings first: on a terminal the summary must not appear in the middle of them.

@@ -12,10 +12,12 @@ const OUTPUT_MODE: u32 = 0o600;
 
 /// Opens where findings are written: `path` if given, else standard output.
 ///
-/// A file is created with mode 0600 (and an existing one is truncated and set to 0600). The
-/// output may not be one of the disks being scanned, nor a block device, nor a symbolic link:
-/// a misplaced `-o` must never write over evidence.
-pub fn open(path: Option<&Path>, scanned: &[PathBuf]) -> anyhow::Result<Box<dyn Write>> {
+/// A file is created with mode 0600 (and an existing one is truncated and set to 0600), with
+/// its missing parent directories. The
+/// output may not be one of the files the run reads (`inputs`: the disks being scanned, the
+/// reports being merged), nor a block device, nor a symbolic link: a misplaced `-o` must
+/// never write over evidence.
+pub fn open(path: Option<&Path>, inputs: &[PathBuf]) -> anyhow::Result<Box<dyn Write>> {
     let Some(path) = path else {
         return Ok(Box::new(BufWriter::new(io::stdout().lock())));
     };
@@ -32,16 +34,22 @@ pub fn open(path: Option<&Path>, scanned: &[PathBuf]) -> anyhow::Result<Box<dyn 
                 path.display()
             );
         }
-        for disk in scanned {
-            if std::fs::metadata(disk).is_ok_and(|d| d.dev() == meta.dev() && d.ino() == meta.ino())
+        for input in inputs {
+            if std::fs::metadata(input)
+                .is_ok_and(|d| d.dev() == meta.dev() && d.ino() == meta.ino())
             {
                 bail!(
-                    "refusing to write findings to {}: it is the disk {} being scanned",
+                    "refusing to write findings to {}: it is {}, which this run reads",
                     path.display(),
-                    disk.display()
+                    input.display()
                 );
             }
         }
+    }
+    // A fleet's workers write into a directory per disk that may not exist yet.
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the directory {}", parent.display()))?;
     }
     let file = OpenOptions::new()
         .write(true)

@@ -1,5 +1,6 @@
 //! The output formats on a real image (GPT, ext4 made by `mkfs.ext4 -d`, a secret copied into
-//! two files, a key block, a deleted file, a `.tar.gz` member, data in unpartitioned space): `--format json` holds exactly what
+//! two files, a key block, a deleted file, a `.tar.gz` member, data in unpartitioned space,
+//! an AWS key ID with its secret on one line): `--format json` holds exactly what
 //! JSON Lines prints; `--format sarif` is valid SARIF 2.1.0 by the OASIS schema (committed in
 //! `tests/data`, validated offline) and says the same things; the text report shows the copied
 //! secret once with both places; `--redact` leaves no secret in any format.
@@ -32,6 +33,9 @@ struct Disk {
     alibaba: String,
     /// In the member `app/.env` of `/srv/backup.tar.gz`.
     jdbc: String,
+    /// An AWS key ID and, on the same line, its secret key: in unpartitioned space, a shell
+    /// line. Each half is in the context of the other.
+    shell_pair: (String, String),
 }
 
 impl Disk {
@@ -46,6 +50,7 @@ impl Disk {
             secrets.alibaba_key_id(),
             secrets.jdbc_mysql_uri(),
         );
+        let shell_pair = (secrets.aws_key_id(), secrets.alnum(40));
         let ssh = openssh_key(dir.path(), "id_ed25519");
         let credentials = format!("[default]\naws_access_key_id = {aws}\nregion = eu-west-1\n");
         let tree = path_in(&dir, "tree");
@@ -82,6 +87,9 @@ impl Disk {
         let path = path_in(&dir, "disk 1.img");
         gpt_disk_with_root(&path, &fs_image);
         write_at(&path, 20 * MIB + 4321, format!("\n{leftover}\n").as_bytes());
+        let (id, key) = &shell_pair;
+        let shell = format!("\nAWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY={key} aws s3 ls\n");
+        write_at(&path, 21 * MIB + 1234, shell.as_bytes());
         Disk {
             dir,
             path,
@@ -91,6 +99,7 @@ impl Disk {
             leftover,
             alibaba,
             jdbc,
+            shell_pair,
         }
     }
 
@@ -143,6 +152,8 @@ impl Disk {
             password(&self.leftover),
             self.jdbc.clone(),
             self.jdbc.split(['@', ':']).nth(3).unwrap().to_owned(),
+            self.shell_pair.0[4..].to_owned(),
+            self.shell_pair.1.clone(),
         ];
         parts.extend(
             self.ssh
@@ -220,8 +231,8 @@ fn json_document_holds_exactly_the_jsonl_findings() {
         let lines = disk.jsonl(extra);
         assert_eq!(
             lines.len(),
-            7,
-            "2 copies of the AWS key, 3 URIs, 1 key, 1 AccessKey ID"
+            8,
+            "2 copies of the AWS key, 3 URIs, 1 key, 1 AccessKey ID, 1 AWS key with its secret"
         );
         let doc: Value = serde_json::from_str(&disk.scan("json", extra, &disk.path, None)).unwrap();
         assert_eq!(doc["findings"], Value::Array(lines.clone()), "{extra:?}");
@@ -231,13 +242,13 @@ fn json_document_holds_exactly_the_jsonl_findings() {
         );
         assert_eq!(
             doc["summary"],
-            json!({"findings": 7, "images": [{"image": image, "findings": 7}], "complete": true})
+            json!({"findings": 8, "images": [{"image": image, "findings": 8}], "complete": true})
         );
         let coverage = doc["coverage"].as_array().unwrap();
         assert_eq!(coverage.len(), 1);
         assert_eq!(coverage[0]["image"], image);
         assert_eq!(coverage[0]["complete"], true);
-        assert_eq!(coverage[0]["findings"], 7);
+        assert_eq!(coverage[0]["findings"], 8);
     }
 
     // Nothing found: still one document, with no findings.
@@ -469,7 +480,7 @@ fn text_report_shows_a_copied_secret_once_with_both_places() {
         .filter(|b| !b.trim().is_empty())
         .map(|b| b.lines().collect())
         .collect();
-    assert_eq!(blocks.len(), 6, "one block per secret:\n{text}");
+    assert_eq!(blocks.len(), 7, "one block per secret:\n{text}");
 
     // Blocks in the order of their secret's first place on the disk.
     let mut firsts: Vec<(u64, String)> = Vec::new();
@@ -491,7 +502,7 @@ fn text_report_shows_a_copied_secret_once_with_both_places() {
 
     let aws: Vec<&Vec<&str>> = blocks
         .iter()
-        .filter(|b| b[0].starts_with("aws.access-key-id ["))
+        .filter(|b| b.contains(&format!("  secret:  {}", disk.aws).as_str()))
         .collect();
     assert_eq!(aws.len(), 1, "the copied key is one block:\n{text}");
     let aws = aws[0];

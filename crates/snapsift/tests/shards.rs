@@ -225,3 +225,134 @@ fn the_shard_index_may_come_from_the_environment() {
         assert!(stderr.contains(message), "{shard}: {stderr}");
     }
 }
+
+/// Scans shard `k` of `n` of `image` into the JSON Lines report `report`.
+fn scan_shard(image: &Path, k: u64, n: u64, report: &Path) {
+    let shard = format!("{k}/{n}");
+    let (code, _, stderr) = snapsift_run(&[
+        "scan",
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--shard",
+        &shard,
+        "-o",
+        report.to_str().unwrap(),
+        image.to_str().unwrap(),
+    ]);
+    assert!(code <= 1, "{shard}: {stderr}");
+}
+
+/// Runs `snapsift ARGS...`; returns (exit status, standard output, standard error).
+fn snapsift_run(args: &[&str]) -> (i32, String, String) {
+    let output = snapsift().args(args).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).expect("output is UTF-8"),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn merged_shard_reports_print_what_a_full_scan_prints_in_every_format() {
+    let dir = workdir();
+    let raw = disk(&dir);
+    let qcow2 = path_in(&dir, "disk.qcow2");
+    qemu_convert(&raw, "qcow2", &qcow2);
+    let reports_dir = workdir();
+    let (raw, qcow2) = (raw.to_str().unwrap(), qcow2.to_str().unwrap());
+    let n = 3;
+    let mut reports = Vec::new();
+    for k in 0..n {
+        for (name, image) in [("raw", raw), ("qcow2", qcow2)] {
+            let report = path_in(&reports_dir, &format!("{name}-{k}.jsonl"));
+            scan_shard(Path::new(image), k, n, &report);
+            reports.push(report.to_str().unwrap().to_owned());
+        }
+    }
+    // A shard run twice (a retried job) is merged once.
+    reports.push(reports[0].clone());
+    for format in ["jsonl", "json", "text", "sarif"] {
+        for extra in [&[][..], &["--redact"][..]] {
+            let mut scan = vec!["scan", "--quiet", "--format", format];
+            scan.extend(extra);
+            scan.extend([raw, qcow2]);
+            let (full_code, full, stderr) = snapsift_run(&scan);
+            assert_eq!(full_code, 1, "{stderr}");
+            let mut merge = vec!["merge", "--format", format];
+            merge.extend(extra);
+            merge.extend(reports.iter().map(String::as_str));
+            let (code, merged, stderr) = snapsift_run(&merge);
+            assert_eq!(code, 1, "{format} {extra:?}: {stderr}");
+            assert!(stderr.is_empty(), "{stderr}");
+            assert!(
+                merged == full,
+                "{format} {extra:?}: the merged report differs from the full scan's:\n{}",
+                first_difference(&merged, &full)
+            );
+        }
+    }
+}
+
+/// The first line where `a` and `b` differ, with its number.
+fn first_difference(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let i = (0..a.len().max(b.len()))
+        .find(|&i| a.get(i) != b.get(i))
+        .unwrap_or(0);
+    format!(
+        "line {}:\n  merged: {:?}\n  full:   {:?}",
+        i + 1,
+        a.get(i),
+        b.get(i)
+    )
+}
+
+#[test]
+fn a_merge_with_a_shard_missing_or_a_bad_report_is_an_error() {
+    let dir = workdir();
+    let raw = disk(&dir);
+    let reports_dir = workdir();
+    let mut reports = Vec::new();
+    for k in [0, 2] {
+        let report = path_in(&reports_dir, &format!("{k}.jsonl"));
+        scan_shard(&raw, k, 3, &report);
+        reports.push(report);
+    }
+    let args = |format: &str| {
+        let mut args = vec!["merge".to_owned(), "--format".into(), format.into()];
+        args.extend(reports.iter().map(|r| r.to_str().unwrap().to_owned()));
+        args
+    };
+    let merge = |format: &str| {
+        let args = args(format);
+        snapsift_run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (code, out, stderr) = merge("jsonl");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("shard(s) 1 of 3 missing"), "{stderr}");
+    let coverage: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(coverage["coverage"]["complete"], false);
+    assert!(
+        coverage["coverage"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("shard(s) 1 of 3 missing")
+    );
+    let (_, text, _) = merge("text");
+    assert!(
+        text.contains("not scanned: shard(s) 1 of 3 missing"),
+        "{text}"
+    );
+
+    // Not a report: a clear error naming the file and line, nothing printed.
+    let bad = path_in(&reports_dir, "bad.jsonl");
+    fs::write(&bad, "{\"coverage\": {}}\nnot json\n").unwrap();
+    let (code, out, stderr) = snapsift_run(&["merge", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(
+        stderr.contains(&format!("{}, line 2: not JSON", bad.display())),
+        "{stderr}"
+    );
+}

@@ -450,9 +450,13 @@ pub(super) fn score(findings_file: &Path, manifest: &Manifest) -> Result<Score> 
     let mut other = 0;
     let mut findings = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        findings += 1;
         let finding: serde_json::Value = serde_json::from_str(line)
             .with_context(|| format!("snapsift wrote a line that is not JSON: {line}"))?;
+        if finding.get("coverage").is_some() {
+            // The image's coverage record, not a finding.
+            continue;
+        }
+        findings += 1;
         let secret = finding["secret"].as_str().unwrap_or_default();
         if planted.contains_key(secret) {
             found.insert(secret.to_string());

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Printer, TOOL_VERSION, jsonl};
 use crate::coverage::ImageCoverage;
-use crate::report::Reported;
+use crate::record::FindingRecord;
 
 /// Writes one JSON document once every image is scanned:
 ///
@@ -28,8 +28,7 @@ use crate::report::Reported;
 /// ```
 ///
 /// `findings` holds exactly the objects `--format jsonl` prints, one per line there, in the
-/// same order (image by image, in disk order; see `JsonlPrinter` for their fields, masked
-/// the same way with `--redact`). `summary.findings` is their number and `summary.images`
+/// same order (image by image, in disk order; see `FindingRecord` for their fields). `summary.findings` is their number and `summary.images`
 /// counts them per image, in the order the images were scanned; an image without findings
 /// is not listed. With no findings at all the document is still written, with
 /// `"findings": []`. `coverage` holds each image's coverage record (the object of
@@ -37,7 +36,6 @@ use crate::report::Reported;
 /// whether every image was scanned in full.
 #[derive(Debug)]
 pub struct JsonPrinter {
-    redact: bool,
     findings: Vec<Value>,
     /// Each image with findings and how many, in the order scanned.
     images: Vec<(String, u64)>,
@@ -48,10 +46,9 @@ pub struct JsonPrinter {
 }
 
 impl JsonPrinter {
-    /// A printer that masks secrets if `redact`.
-    pub fn new(redact: bool) -> Self {
+    /// A printer with nothing printed yet.
+    pub fn new() -> Self {
         JsonPrinter {
-            redact,
             findings: Vec::new(),
             images: Vec::new(),
             coverage: Vec::new(),
@@ -60,12 +57,18 @@ impl JsonPrinter {
     }
 }
 
+impl Default for JsonPrinter {
+    fn default() -> Self {
+        JsonPrinter::new()
+    }
+}
+
 impl Printer for JsonPrinter {
-    fn print(&mut self, _out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
-        self.findings.push(jsonl::finding_object(r, self.redact));
+    fn print(&mut self, _out: &mut dyn Write, r: &FindingRecord) -> io::Result<()> {
+        self.findings.push(jsonl::finding_object(r));
         match self.images.last_mut() {
-            Some((image, count)) if image == r.image => *count = count.saturating_add(1),
-            _ => self.images.push((r.image.to_owned(), 1)),
+            Some((image, count)) if *image == r.image => *count = count.saturating_add(1),
+            _ => self.images.push((r.image.clone(), 1)),
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
 //! Printers: sinks that write findings in one output format.
 //!
-//! Each printer turns a [`Reported`] finding into bytes on a writer; they share how secrets
-//! and context are made printable and, with `--redact`, masked ([`shown`]). A printer of a
+//! Each printer turns a [`FindingRecord`] into bytes on a writer (masked before, with
+//! `--redact`: see `crate::redact`); [`shown`] says how secrets and context are made
+//! printable and how a secret is masked. A printer of a
 //! format that is one document (a JSON array, SARIF) or that groups findings (text) keeps what
 //! it needs and writes it at [`Printer::finish`].
 
@@ -9,27 +10,27 @@ mod json;
 mod jsonl;
 mod place;
 mod sarif;
-mod shown;
+pub mod shown;
 mod text;
 
 use std::io::{self, Write};
 
 pub use json::JsonPrinter;
 pub use jsonl::JsonlPrinter;
-pub use place::{FileAt, Layer, Located, Location, Place};
+pub use place::{FileAt, Layer, Located, Location, Place, path_with_members};
 pub use sarif::SarifPrinter;
 pub use text::TextPrinter;
 
-use snapsift_match::Matcher;
+use snapsift_match::Rule;
 
 use crate::cli::Format;
 use crate::coverage::ImageCoverage;
-use crate::report::Reported;
+use crate::record::FindingRecord;
 
 /// Writes findings in one format.
 pub trait Printer {
     /// Writes (or keeps, to write at [`Printer::finish`]) one finding.
-    fn print(&mut self, out: &mut dyn Write, finding: &Reported<'_, '_>) -> io::Result<()>;
+    fn print(&mut self, out: &mut dyn Write, finding: &FindingRecord) -> io::Result<()>;
 
     /// Writes (or keeps) what the scan of one image covered, after its findings; called for
     /// every image, scanned or not.
@@ -41,13 +42,14 @@ pub trait Printer {
     }
 }
 
-/// The printer of `format`; `matcher` holds the rules a document format describes.
-pub fn for_format(format: Format, redact: bool, matcher: &Matcher) -> Box<dyn Printer> {
+/// The printer of `format`; `rules` are the rules in force, which a document format
+/// describes.
+pub fn for_format(format: Format, rules: &[Rule]) -> Box<dyn Printer> {
     match format {
-        Format::Text => Box::new(TextPrinter::new(redact)),
-        Format::Jsonl => Box::new(JsonlPrinter::new(redact)),
-        Format::Json => Box::new(JsonPrinter::new(redact)),
-        Format::Sarif => Box::new(SarifPrinter::new(redact, matcher.rules())),
+        Format::Text => Box::new(TextPrinter::new()),
+        Format::Jsonl => Box::new(JsonlPrinter),
+        Format::Json => Box::new(JsonPrinter::new()),
+        Format::Sarif => Box::new(SarifPrinter::new(rules)),
     }
 }
 

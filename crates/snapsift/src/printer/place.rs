@@ -61,15 +61,19 @@ pub struct FileAt {
 impl FileAt {
     /// The path with its archive members: `/opt/app.jar!/BOOT-INF/application.properties`.
     pub fn display_path(&self) -> Option<String> {
-        let mut path = self.path.clone()?;
-        for layer in &self.chain {
-            if let Some(member) = &layer.member {
-                path.push_str("!/");
-                path.push_str(member.trim_start_matches('/'));
-            }
-        }
-        Some(path)
+        let members = self.chain.iter().filter_map(|l| l.member.as_deref());
+        Some(path_with_members(self.path.as_deref()?, members))
     }
+}
+
+/// `path` with the archive `members` that lead from it to a secret, each after `!/`.
+pub fn path_with_members<'a>(path: &str, members: impl Iterator<Item = &'a str>) -> String {
+    let mut out = path.to_owned();
+    for member in members {
+        out.push_str("!/");
+        out.push_str(member.trim_start_matches('/'));
+    }
+    out
 }
 
 /// Everything known of where a finding is.

@@ -9,10 +9,10 @@ use serde_json::{Map, Value, json};
 use snapsift_match::{Confidence, Rule};
 
 use super::shown::{self, printable};
-use super::text::{file_label, volume_label};
+use super::text::{file_label, in_a_file, volume_label};
 use super::{Printer, TOOL_VERSION, jsonl};
 use crate::coverage::ImageCoverage;
-use crate::report::Reported;
+use crate::record::FindingRecord;
 
 /// The `$schema` of the log.
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -64,7 +64,6 @@ pub const CWD_BASE: &str = "CWD";
 ///   `container`, `decoded_offset`, `file_offset`...), inline.
 #[derive(Debug)]
 pub struct SarifPrinter {
-    redact: bool,
     /// The reporting descriptors of the rules, in the matcher's order.
     rules: Vec<Value>,
     /// The position of each rule id in `rules`.
@@ -80,11 +79,9 @@ pub struct SarifPrinter {
 }
 
 impl SarifPrinter {
-    /// A printer that describes `rules` (all the rules in force) and masks secrets if
-    /// `redact`.
-    pub fn new(redact: bool, rules: &[Rule]) -> Self {
+    /// A printer that describes `rules` (all the rules in force).
+    pub fn new(rules: &[Rule]) -> Self {
         let mut printer = SarifPrinter {
-            redact,
             rules: Vec::with_capacity(rules.len()),
             rule_index: HashMap::new(),
             results: Vec::new(),
@@ -93,20 +90,30 @@ impl SarifPrinter {
             relative: false,
         };
         for rule in rules {
-            printer.index_of(rule);
+            printer.add_rule(&rule.id, descriptor(rule));
         }
         printer
     }
 
-    /// The index of `rule` in the descriptors, adding it if it is not there yet.
-    fn index_of(&mut self, rule: &Rule) -> usize {
-        if let Some(&index) = self.rule_index.get(&rule.id) {
+    /// Adds the descriptor of the rule `id`, if it has none yet; returns its index.
+    fn add_rule(&mut self, id: &str, descriptor: Value) -> usize {
+        if let Some(&index) = self.rule_index.get(id) {
             return index;
         }
         let index = self.rules.len();
-        self.rules.push(descriptor(rule));
-        self.rule_index.insert(rule.id.clone(), index);
+        self.rules.push(descriptor);
+        self.rule_index.insert(id.to_owned(), index);
         index
+    }
+
+    /// The index of the rule of `r` in the descriptors. A rule not among those in force (a
+    /// merged report's findings may come from rule files this run does not have) is
+    /// described from what the finding says of it.
+    fn index_of(&mut self, r: &FindingRecord) -> usize {
+        match self.rule_index.get(&r.rule) {
+            Some(&index) => index,
+            None => self.add_rule(&r.rule, descriptor_of_finding(r)),
+        }
     }
 }
 
@@ -144,18 +151,30 @@ fn descriptor(rule: &Rule) -> Value {
     if let Some(pair) = &rule.pair {
         properties["pairs_with"] = Value::from(pair.secret.as_str());
     }
+    let mut descriptor = basic_descriptor(&rule.id, &rule.name);
+    descriptor["defaultConfiguration"] = json!({"level": level(rule.confidence)});
+    descriptor["properties"] = properties;
+    descriptor
+}
+
+/// The reporting descriptor of a rule known only by a finding of it.
+fn descriptor_of_finding(r: &FindingRecord) -> Value {
+    let mut descriptor = basic_descriptor(&r.rule, &r.rule_name);
+    descriptor["properties"] = json!({"tags": ["security", "secret"]});
+    descriptor
+}
+
+/// What every descriptor says of the rule `id` named `name`: ids, description and help.
+fn basic_descriptor(id: &str, name: &str) -> Value {
     json!({
-        "id": rule.id,
-        "name": identifier(&rule.id),
-        "shortDescription": {"text": rule.name},
+        "id": id,
+        "name": identifier(id),
+        "shortDescription": {"text": name},
         "help": {"text": format!(
-            "Found in a disk image: {}. Treat a credential found in an image as leaked: revoke \
-             or rotate it, then remove it from the image and from every copy of it (backups, \
-             deleted files, free space).",
-            rule.name
+            "Found in a disk image: {name}. Treat a credential found in an image as leaked: \
+             revoke or rotate it, then remove it from the image and from every copy of it \
+             (backups, deleted files, free space)."
         )},
-        "defaultConfiguration": {"level": level(rule.confidence)},
-        "properties": properties,
     })
 }
 
@@ -222,31 +241,33 @@ fn cwd_uri() -> Option<String> {
 ///
 /// `Connection URI with a password post************re in /etc/app/config.yaml (allocated,
 /// inode 14), partition 1 (ext4, "root") of disk.img, disk offset 5693544.`
-fn message(r: &Reported<'_, '_>) -> String {
-    let finding = &r.finding;
-    let mut text = format!(
-        "{} {}",
-        finding.rule.name,
-        shown::mask(finding.secret_text())
-    );
+fn message(r: &FindingRecord) -> String {
+    let masked = |secret: &str| {
+        if r.redacted {
+            secret.to_owned()
+        } else {
+            shown::mask(secret.as_bytes())
+        }
+    };
+    let mut text = format!("{} {}", r.rule_name, masked(&r.secret));
     text.push_str(" in ");
-    if let Some(file) = &r.location.file {
-        text.push_str(&format!("{}, ", file_label(file).replace("  ", " ")));
+    if let Some(location) = r.location.as_ref().filter(|l| in_a_file(l)) {
+        text.push_str(&format!("{}, ", file_label(location).replace("  ", " ")));
     }
-    let volume = volume_label(r.location.volume);
+    let volume = volume_label(r.location.as_ref());
     match volume.trim() {
-        "" => text.push_str(r.image),
+        "" => text.push_str(&r.image),
         volume => text.push_str(&format!("{volume} of {}", r.image)),
     }
-    text.push_str(&format!(", disk offset {}.", finding.offset));
+    text.push_str(&format!(", disk offset {}.", r.offset));
     if let Some(pair) = &r.pair {
         text.push_str(&format!(
             " Paired with its secret ({} {}).",
-            pair.rule.id,
-            shown::mask(&pair.secret)
+            pair.rule,
+            masked(&pair.secret)
         ));
     }
-    if let Some(rejected) = &r.assessment.rejected {
+    if let Some(rejected) = &r.rejected {
         text.push_str(&format!(
             " Rejected by the {} check: {}.",
             rejected.check,
@@ -257,10 +278,10 @@ fn message(r: &Reported<'_, '_>) -> String {
 }
 
 /// The logical location of the file the finding is in, where its path is known.
-fn logical_location(r: &Reported<'_, '_>) -> Option<Value> {
-    let file = r.location.file.as_ref()?;
-    let full = file.display_path()?;
-    let in_member = file.chain.iter().any(|l| l.member.is_some());
+fn logical_location(r: &FindingRecord) -> Option<Value> {
+    let location = r.location.as_ref()?;
+    let full = r.display_path()?;
+    let in_member = location.container.iter().any(|l| l.member.is_some());
     let name = full
         .rsplit(['/', '!'])
         .find(|s| !s.is_empty())
@@ -303,20 +324,14 @@ fn properties(object: Value) -> Value {
 }
 
 impl Printer for SarifPrinter {
-    fn print(&mut self, _out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
-        let finding = &r.finding;
-        let rule_index = self.index_of(finding.rule);
-        let (artifact, relative) = image_location(r.image);
+    fn print(&mut self, _out: &mut dyn Write, r: &FindingRecord) -> io::Result<()> {
+        let rule_index = self.index_of(r);
+        let (artifact, relative) = image_location(&r.image);
         self.relative |= relative;
-        let on_disk_as_such = r
-            .location
-            .file
-            .as_ref()
-            .is_none_or(|f| f.decoded_offset.is_none() && f.file_offset.is_none());
-        let region = if on_disk_as_such {
-            json!({"byteOffset": finding.offset, "byteLength": finding.length()})
+        let region = if r.on_disk_as_such() {
+            json!({"byteOffset": r.offset, "byteLength": r.length})
         } else {
-            json!({"byteOffset": finding.offset})
+            json!({"byteOffset": r.offset})
         };
         let mut location = json!({
             "physicalLocation": {"artifactLocation": artifact, "region": region},
@@ -324,19 +339,19 @@ impl Printer for SarifPrinter {
         if let Some(logical) = logical_location(r) {
             location["logicalLocations"] = json!([logical]);
         }
-        let level = if r.assessment.is_valid() {
+        let level = if r.valid {
             level(r.confidence())
         } else {
             "note"
         };
         self.results.push(json!({
-            "ruleId": finding.rule.id,
+            "ruleId": r.rule,
             "ruleIndex": rule_index,
             "level": level,
             "message": {"text": message(r)},
             "locations": [location],
             "partialFingerprints": {FINGERPRINT_NAME: r.fingerprint},
-            "properties": properties(jsonl::finding_object(r, self.redact)),
+            "properties": properties(jsonl::finding_object(r)),
         }));
         Ok(())
     }

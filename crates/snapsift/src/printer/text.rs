@@ -3,13 +3,10 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use snapsift_fs::Content;
-use snapsift_match::Encoding;
-
-use super::shown::{self, Shown, printable};
-use super::{FileAt, Located, Printer};
+use super::Printer;
+use super::shown::printable;
 use crate::coverage::ImageCoverage;
-use crate::report::Reported;
+use crate::record::{FindingRecord, LocationRecord};
 
 /// Writes the report once every image is scanned: one block per secret, however many places
 /// hold it (copies, backups, the old blocks of a deleted file), with each place on a line.
@@ -32,8 +29,7 @@ use crate::report::Reported;
 /// at its first place) and the places, in disk order: the file first where a filesystem map
 /// knows it (path with archive members, state, inode or MFT record), then the image, the
 /// partition and the offset on the disk; a place whose line differs from the first's shows
-/// its own `context:`. With `--redact` secrets are masked in the heading and in every
-/// context.
+/// its own `context:`. With `--redact` secrets come masked (see `crate::redact`).
 ///
 /// One block is one rule, one secret and, for an ID, one paired secret, with the same
 /// assessment (confidence, checks, validity). Blocks come in the order of their first place
@@ -45,7 +41,6 @@ use crate::report::Reported;
 /// with the error (see `ImageCoverage`).
 #[derive(Debug)]
 pub struct TextPrinter {
-    redact: bool,
     /// The blocks, in the order their first place was printed.
     groups: Vec<Group>,
     /// The block of each key in `groups`.
@@ -64,9 +59,10 @@ pub struct TextPrinter {
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct GroupKey {
     rule: String,
-    secret: Vec<u8>,
+    /// The secret, or what tells a masked one apart.
+    secret: String,
     /// The paired secret half: its rule and secret.
-    pair: Option<(String, Vec<u8>)>,
+    pair: Option<(String, String)>,
     /// The heading as shown: findings that the checks assessed differently are not merged.
     heading: Vec<String>,
 }
@@ -90,10 +86,9 @@ struct PlaceLine {
 }
 
 impl TextPrinter {
-    /// A printer that masks secrets if `redact`.
-    pub fn new(redact: bool) -> Self {
+    /// A printer with nothing printed yet.
+    pub fn new() -> Self {
         TextPrinter {
-            redact,
             groups: Vec::new(),
             by_key: HashMap::new(),
             images: Vec::new(),
@@ -115,81 +110,82 @@ impl TextPrinter {
     }
 
     /// The heading of `r`'s block: what it is, not where.
-    fn heading(&self, r: &Reported<'_, '_>, shown: &Shown) -> Vec<String> {
-        let rule = r.finding.rule;
-        let mut lines = vec![format!(
-            "{} [{}] {}",
-            rule.id,
-            r.confidence().as_str(),
-            rule.name
-        )];
-        if !r.assessment.passed.is_empty() || !r.assessment.facts.is_empty() {
+    fn heading(r: &FindingRecord) -> Vec<String> {
+        let mut lines = vec![format!("{} [{}] {}", r.rule, r.confidence, r.rule_name)];
+        if !r.checks.is_empty() || !r.facts.is_empty() {
             let facts: Vec<String> = r
-                .assessment
                 .facts
                 .iter()
-                .map(|f| format!("{} {}", f.name, f.value))
+                .map(|(name, value)| format!("{name} {value}"))
                 .collect();
-            let checks = r.assessment.passed.join(", ");
+            let checks = r.checks.join(", ");
             lines.push(format!(
                 "  checks:  {checks}{}",
                 join_prefixed("; ", &facts)
             ));
         }
-        if let Some(rejected) = &r.assessment.rejected {
+        if let Some(rejected) = &r.rejected {
             lines.push(format!(
                 "  INVALID: {} ({})",
                 rejected.reason, rejected.check
             ));
         }
         // A multi-line secret (a key block) keeps its lines, aligned under the first.
-        let mut secret = shown.secret.lines();
+        let mut secret = r.secret.lines();
         lines.push(format!("  secret:  {}", secret.next().unwrap_or_default()));
         lines.extend(secret.map(|line| format!("           {line}")));
         if let Some(pair) = &r.pair {
-            let secret = if self.redact {
-                shown::mask(&pair.secret)
-            } else {
-                printable(&pair.secret)
-            };
-            lines.push(format!("  paired:  {} {secret}", pair.rule.id));
+            lines.push(format!(
+                "  paired:  {} {}",
+                pair.rule,
+                printable(pair.secret.as_bytes())
+            ));
         }
         lines
     }
 }
 
+impl Default for TextPrinter {
+    fn default() -> Self {
+        TextPrinter::new()
+    }
+}
+
 impl Printer for TextPrinter {
-    fn print(&mut self, _out: &mut dyn Write, r: &Reported<'_, '_>) -> io::Result<()> {
-        let finding = &r.finding;
-        let shown = Shown::new(finding, self.redact);
-        let heading = self.heading(r, &shown);
-        let mut line = match &r.location.file {
-            Some(file) => format!("{}  ", file_label(file)),
+    fn print(&mut self, _out: &mut dyn Write, r: &FindingRecord) -> io::Result<()> {
+        let heading = Self::heading(r);
+        let mut line = match r.location.as_ref().filter(|l| in_a_file(l)) {
+            Some(location) => format!("{}  ", file_label(location)),
             None => String::new(),
         };
         line.push_str(&format!(
             "{image}{volume}  offset {offset} ({offset:#x})  {length} bytes",
             image = r.image,
-            volume = volume_label(r.location.volume),
-            offset = finding.offset,
-            length = finding.length()
+            volume = volume_label(r.location.as_ref()),
+            offset = r.offset,
+            length = r.length
         ));
-        if finding.encoding != Encoding::Utf8 {
-            line.push_str(&format!(" of {}", finding.encoding.as_str()));
+        if let Some(encoding) = &r.encoding {
+            line.push_str(&format!(" of {encoding}"));
         }
         let place = PlaceLine {
-            order: (self.image_rank(r.image), finding.offset, self.seen),
+            order: (self.image_rank(&r.image), r.offset, self.seen),
             line,
-            context: shown.context,
+            context: r.context.clone(),
         };
         self.seen = self.seen.saturating_add(1);
+        // Masked secrets are told apart by what they were, where that is known; a report
+        // redacted before it came here (`snapsift merge` of redacted files) gives each place
+        // its own block rather than risk joining two secrets that mask alike.
+        let secret = match (&r.identity, r.redacted) {
+            (Some(identity), _) => identity.clone(),
+            (None, true) => format!("fingerprint {}", r.fingerprint),
+            (None, false) => r.secret_hex.clone().unwrap_or_else(|| r.secret.clone()),
+        };
         let key = GroupKey {
-            rule: finding.rule.id.clone(),
-            secret: finding.secret_text().to_vec(),
-            pair: r
-                .pair
-                .as_ref()
-                .map(|p| (p.rule.id.clone(), p.secret.clone())),
+            rule: r.rule.clone(),
+            secret,
+            pair: r.pair.as_ref().map(|p| (p.rule.clone(), p.secret.clone())),
             heading,
         };
         let index = match self.by_key.get(&key) {
@@ -260,60 +256,78 @@ fn join_prefixed(prefix: &str, facts: &[String]) -> String {
     }
 }
 
+/// Whether `location` is at the file level: a filesystem map says what the bytes are.
+pub(super) fn in_a_file(location: &LocationRecord) -> bool {
+    location
+        .state
+        .as_deref()
+        .is_some_and(|state| state != "unpartitioned")
+}
+
 /// The file line: `/etc/app.jar!/config.properties  (allocated, inode 12, zip, utf-16le)`,
-/// or the state alone where no file is known: `unallocated (ext4)`.
-pub(super) fn file_label(file: &FileAt) -> String {
-    let mut facts = vec![file.state.as_str().to_owned()];
-    if let Some(id) = file.id {
-        let name = match file.id_name {
+/// or the state alone where no file is known: `unallocated  (ext4, no file)`.
+pub(super) fn file_label(location: &LocationRecord) -> String {
+    let state = location.state.as_deref().unwrap_or_default();
+    let mut facts = vec![state.to_owned()];
+    let id = location.file_id();
+    if let Some((id_name, id)) = id {
+        let name = match id_name {
             "mft_record" => "MFT record",
             other => other,
         };
         facts.push(format!("{name} {id}"));
     }
-    facts.extend(file.chain.iter().map(|l| l.kind.to_owned()));
-    facts.extend(file.encoding.map(str::to_owned));
-    if let Some(offset) = file.decoded_offset {
+    facts.extend(location.container.iter().map(|l| l.kind.clone()));
+    facts.extend(location.encoding.clone());
+    if let Some(offset) = location.decoded_offset {
         facts.push(format!("decoded offset {offset}"));
     }
     let facts = facts.join(", ");
-    match file.display_path() {
+    match location.display_path() {
         Some(path) => format!("{path}  ({facts})"),
-        None if file.id.is_some() => format!("(no name)  ({facts})"),
-        None => format!("{}  ({}, no file)", file.state.as_str(), file.filesystem),
+        None if id.is_some() => format!("(no name)  ({facts})"),
+        None => format!(
+            "{state}  ({}, no file)",
+            location.filesystem.as_deref().unwrap_or_default()
+        ),
     }
 }
 
 /// `  partition 2 (ext4, "root")`, `  unpartitioned space`, or nothing where unknown.
-pub(super) fn volume_label(located: Located<'_>) -> String {
-    match located {
-        Located::Volume(volume) => {
-            let content = volume.content.name();
-            let name = volume
-                .name
-                .as_deref()
-                .map(|n| format!(", {n:?}"))
-                .unwrap_or_default();
-            match volume.number {
-                Some(number) => format!("  partition {number} ({content}{name})"),
-                // A disk with nothing recognised on it: nothing to say beyond the offset.
-                None if volume.content == Content::Unknown => String::new(),
-                None => format!("  ({content})"),
-            }
-        }
-        Located::Unpartitioned => "  unpartitioned space".into(),
-        Located::Unknown => String::new(),
+pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
+    let Some(location) = location else {
+        return String::new();
+    };
+    if location.state.as_deref() == Some("unpartitioned") {
+        return "  unpartitioned space".into();
+    }
+    // Only a finding in a volume has an offset in it.
+    if location.volume_offset.is_none() {
+        return String::new();
+    }
+    let content = location.filesystem.as_deref().unwrap_or("unknown");
+    let name = location
+        .partition_name
+        .as_deref()
+        .map(|n| format!(", {n:?}"))
+        .unwrap_or_default();
+    match location.partition {
+        Some(number) => format!("  partition {number} ({content}{name})"),
+        // A disk with nothing recognised on it: nothing to say beyond the offset.
+        None if content == "unknown" => String::new(),
+        None => format!("  ({content})"),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use snapsift_match::{Assessment, Confidence, Rule, RuleSet};
+    use snapsift_match::{Assessment, Confidence, Encoding, Rule, RuleSet};
     use snapsift_scan::{Context, Finding};
 
     use super::*;
-    use crate::printer::Location;
-    use crate::report::Paired;
+    use crate::printer::{Located, Location};
+    use crate::redact::Redactor;
+    use crate::report::{Paired, Reported};
 
     fn rule<'r>(rules: &'r RuleSet, id: &str) -> &'r Rule {
         rules.rules().iter().find(|r| r.id == id).unwrap()
@@ -358,9 +372,14 @@ mod tests {
     }
 
     fn report(findings: &[Reported<'_, '_>], redact: bool) -> String {
-        let mut printer = TextPrinter::new(redact);
+        let mut records: Vec<FindingRecord> = findings.iter().map(FindingRecord::new).collect();
+        if redact {
+            let redactor = Redactor::new(&records);
+            records.iter_mut().for_each(|r| redactor.redact(r));
+        }
+        let mut printer = TextPrinter::new();
         let mut out = Vec::new();
-        for r in findings {
+        for r in &records {
             printer.print(&mut out, r).unwrap();
         }
         assert!(out.is_empty(), "nothing is written before finish");

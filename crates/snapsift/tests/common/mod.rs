@@ -6,6 +6,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
 pub mod faulty;
+pub mod loop_device;
 
 use std::collections::BTreeMap;
 use std::fs;
