@@ -12,8 +12,9 @@ use crate::{Disk, DiskError, check_bounds};
 /// bytes cost a copy and page-cache work per byte, and one read is one readahead window in
 /// flight; read with `O_DIRECT`, an 8 MiB read goes to the device as a batch of large requests
 /// at once and lands in the buffer. On a read-only loop device over a 4 GiB image, cold cache,
-/// the scan ran at 95-120% of `dd bs=8M`'s rate this way, and at about 77% of it through the
-/// cache (see `snapsift_scan`'s reader).
+/// a scan with a few rules ran at 95-120% of `dd bs=8M`'s rate this way, and at about 77% of
+/// it through the cache (see `snapsift_scan`'s reader; with the full rule pack the two cores,
+/// not the reads, set the pace).
 ///
 /// Shorter reads (partition tables, filesystem metadata, the file pass's reads) use the page
 /// cache, which serves their repeats. Direct reads only read: the kernel first writes back

@@ -7,10 +7,12 @@
 //! ahead of them. A block device serves these reads with direct I/O (see
 //! `snapsift_disk::BlockDevice`): each 8 MiB read reaches the device at once, as a batch of
 //! large requests, and the reader's next read follows as soon as it is handed over. On a
-//! read-only loop device over a 4 GiB image, cold cache, this ran the whole scan at 95-120%
-//! of `dd bs=8M`'s rate reading the same device (and there the scan was short of CPU, not of
-//! bytes), where workers each reading their own windows through the page cache ran at about
-//! 77%. Two things measured there and not used: this reader reading through the page cache
+//! read-only loop device over a 4 GiB image, cold cache, a scan with a few rules ran at
+//! 95-120% of `dd bs=8M`'s rate reading the same device, where workers each reading their
+//! own windows through the page cache ran at about 77%. With the full rule pack and the file
+//! pass (`cargo xtask bench`) the scan reaches 42-59% of `dd`: there the two cores, shared with
+//! the loop device's kernel thread, are short of CPU, not of bytes. Two things measured and
+//! not used: this reader reading through the page cache
 //! (slower than the workers' own reads: one read in flight is then one readahead window),
 //! and `posix_fadvise(POSIX_FADV_WILLNEED)` on the windows ahead (two to four times slower
 //! than plain reads: the pages it brings in carry no readahead marks, so the kernel's own
