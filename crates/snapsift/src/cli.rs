@@ -100,9 +100,16 @@ pub enum RulesCommand {
 /// Arguments of `snapsift scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Raw disk image files (sparse or not) or block devices such as /dev/nvme1n1.
-    #[arg(required = true, value_name = "PATH")]
+    /// Disk images (raw, qcow2, VHD, VHDX, VMDK, OVA, compressed raw) or block devices such
+    /// as /dev/nvme1n1.
+    #[arg(required_unless_present = "manifest", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// Also scan the images FILE lists, one per line: a path, or a JSON object
+    /// {"id": "snap-0123", "path": "/dev/nvme1n1"} whose id names the image in the report.
+    /// An image that cannot be scanned does not stop the others.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -9,6 +9,7 @@
 mod cli;
 mod coverage;
 mod files;
+mod manifest;
 mod merge;
 mod output;
 mod printer;
@@ -20,7 +21,7 @@ mod rules;
 mod shard;
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,7 @@ use snapsift_scan::{Finding, ScanConfig, Sink};
 use cli::{Cli, Command, ScanArgs};
 use coverage::ImageCoverage;
 use files::{FileFindings, MappedImage};
+use manifest::Target;
 use printer::{Located, Location, Place, Printer};
 use progress::Progress;
 use record::FindingRecord;
@@ -85,8 +87,10 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         include_invalid: args.include_invalid,
         baseline,
     };
+    let targets = manifest::targets(&args.paths, args.manifest.as_deref())?;
+    let inputs: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
     let mut run = Run {
-        out: output::open(args.output.as_deref(), &args.paths)?,
+        out: output::open(args.output.as_deref(), &inputs)?,
         printer: printer::for_format(args.format, matcher.rules()),
         options,
         baseline_out: args
@@ -97,12 +101,12 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let mut findings = 0u64;
     let mut failed = false;
     let mut partial = false;
-    for path in &args.paths {
-        let coverage = match scan_one(path, &matcher, args, &mut run) {
+    for target in &targets {
+        let coverage = match scan_one(target, &matcher, args, &mut run) {
             Ok(coverage) => coverage,
             Err(error) => {
                 eprintln!("snapsift: error: {error:#}");
-                ImageCoverage::failed(&path.display().to_string(), &error)
+                ImageCoverage::failed(&target.name, &error)
             }
         };
         findings = findings.saturating_add(coverage.findings);
@@ -117,7 +121,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         .context("cannot write findings")?;
     run.out.flush().context("cannot write findings")?;
     if let (Some(path), Some(writer)) = (&args.write_baseline, run.baseline_out) {
-        let mut file = output::open(Some(path), &args.paths)?;
+        let mut file = output::open(Some(path), &inputs)?;
         writer.write(&mut *file)?;
         file.flush()
             .with_context(|| format!("cannot write baseline {}", path.display()))?;
@@ -158,16 +162,24 @@ struct Run {
 /// then the byte sweep; then the findings, in disk order, are assessed, paired and filtered
 /// ([`report`]) and printed. Returns what the scan covered.
 fn scan_one(
-    path: &Path,
+    target: &Target,
     matcher: &Matcher,
     args: &ScanArgs,
     run: &mut Run,
 ) -> anyhow::Result<ImageCoverage> {
     let started = Instant::now();
     let quiet = args.quiet;
-    let image_name = path.display().to_string();
+    let image_name = target.name.clone();
+    let path = target.path.as_path();
     let progress = Progress::new(&image_name, quiet);
-    let image = snapsift_disk::open_image(path)?;
+    let image = match snapsift_disk::open_image(path) {
+        Ok(image) => image,
+        // The error names the path; a manifest's id names the image.
+        Err(error) if image_name != path.display().to_string() => {
+            return Err(anyhow::Error::new(error).context(image_name));
+        }
+        Err(error) => return Err(error.into()),
+    };
     let shard = match (args.shard, &image) {
         (None, _) => None,
         (Some(shard), Image::Disk(disk)) => {
