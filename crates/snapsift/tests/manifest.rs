@@ -128,3 +128,61 @@ fn a_bad_manifest_is_refused_before_anything_is_scanned() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_manifest_scanned_in_shards_merges_into_the_full_report() {
+    let dir = workdir();
+    let (a, b) = (path_in(&dir, "a.img"), path_in(&dir, "b.img"));
+    raw_disk(&a, 4);
+    raw_disk(&b, 5);
+    let manifest = path_in(&dir, "fleet.jsonl");
+    fs::write(
+        &manifest,
+        format!(
+            "{{\"id\": \"snap-a\", \"path\": \"{}\"}}\n{{\"id\": \"snap-b\", \"path\": \"{}\"}}\n",
+            a.display(),
+            b.display()
+        ),
+    )
+    .unwrap();
+    let manifest = manifest.to_str().unwrap();
+    let reports = workdir();
+    for k in 0..2 {
+        let report = path_in(&reports, &format!("shard-{k}.jsonl"));
+        let output = snapsift()
+            .args([
+                "scan",
+                "--quiet",
+                "--format",
+                "jsonl",
+                "--manifest",
+                manifest,
+            ])
+            .args(["--shard", &format!("{k}/2"), "-o", report.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(output.status.code().is_some_and(|c| c <= 1));
+    }
+    let merged = snapsift()
+        .args(["merge", "--format", "jsonl"])
+        .arg(reports.path())
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(1));
+    let full = snapsift()
+        .args([
+            "scan",
+            "--quiet",
+            "--format",
+            "jsonl",
+            "--manifest",
+            manifest,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(merged.stdout).unwrap(),
+        String::from_utf8(full.stdout).unwrap()
+    );
+}
