@@ -108,3 +108,33 @@ pub fn open_and_scan(data: &[u8], is_format: fn(&[u8]) -> bool) {
     sweep(&*disk);
     crate::filesystem::volumes(&*disk);
 }
+
+/// Opens `data`, written to a file, with [`snapsift_disk::open_image`] and, when it is a
+/// compressed stream (zstd or gzip), reads the decompressed disk front to back, as the scan
+/// does, up to [`READ_BUDGET`]. An error is an answer; a panic or a stream that claims more
+/// bytes than asked for is not.
+pub fn open_and_stream(data: &[u8]) {
+    use std::io::Read;
+
+    let first = crate::image::first(data);
+    if !(first.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) || first.starts_with(&[0x1f, 0x8b])) {
+        return;
+    }
+    let Some(path) = crate::image::write(data) else {
+        return;
+    };
+    let Ok(snapsift_disk::Image::Stream(mut stream)) = snapsift_disk::open_image(&path) else {
+        return;
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut budget = READ_BUDGET;
+    while budget > 0 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                assert!(n <= buf.len(), "a read of {} bytes returned {n}", buf.len());
+                budget = budget.saturating_sub(n as u64);
+            }
+        }
+    }
+}

@@ -46,6 +46,7 @@ pub fn run() -> Result<()> {
     seeds.vhdx(&disk)?;
     seeds.vmdk(&disk)?;
     seeds.archives()?;
+    seeds.streams(&disk)?;
     fs::remove_dir_all(&work)?;
     println!("seeds written to {}", display(&seeds.corpus));
     Ok(())
@@ -369,6 +370,27 @@ impl Seeds {
                 )?;
                 self.save(target, &name, &[&dir.join(&name)])?;
             }
+        }
+        Ok(())
+    }
+
+    /// Raw disks compressed as a whole: the sample's head as `.img.zst` (two frames, as a
+    /// parallel compressor writes them) and `.img.gz` (two members).
+    fn streams(&self, disk: &Path) -> Result<()> {
+        let dir = self.dir("streams")?;
+        let disk = disk.display();
+        for (name, script) in [
+            (
+                "two-frames.img.zst",
+                format!("(zstd -q -c {disk}; zstd -q -c {disk}) > two-frames.img.zst"),
+            ),
+            (
+                "two-members.img.gz",
+                format!("(gzip -c {disk}; gzip -c {disk}) > two-members.img.gz"),
+            ),
+        ] {
+            run_tool(Command::new("sh").args(["-c", &script]).current_dir(&dir))?;
+            self.save("stream", name, &[&dir.join(name)])?;
         }
         Ok(())
     }
