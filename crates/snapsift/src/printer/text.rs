@@ -440,4 +440,39 @@ mod tests {
         }
         assert_eq!(redacted.matches("found in").count(), 3, "{redacted}");
     }
+
+    #[test]
+    fn masked_secrets_read_back_are_grouped_by_fingerprint_only() {
+        let rules = RuleSet::builtin().unwrap();
+        let aws = rule(&rules, "aws.access-key-id");
+        // Two secrets that mask alike, the first at two places.
+        let (x, y) = ("AKIAQ2W3E4R5T6Y7U2I3", "AKIAZZZZE4R5T6Y7U2I3");
+        let findings = [
+            reported("a.img", aws, x, 100, None),
+            reported("a.img", aws, y, 200, None),
+            reported("a.img", aws, x, 300, None),
+        ];
+        let mut records: Vec<FindingRecord> = findings.iter().map(FindingRecord::new).collect();
+        for (r, fingerprint) in records.iter_mut().zip(["fx", "fy", "fx"]) {
+            r.fingerprint = fingerprint.into();
+        }
+        let redactor = Redactor::new(&records);
+        records.iter_mut().for_each(|r| redactor.redact(r));
+        // As `snapsift merge` reads a redacted report: what told the secrets apart is gone.
+        let read_back: Vec<FindingRecord> = records
+            .iter()
+            .map(|r| serde_json::from_value(serde_json::to_value(r).unwrap()).unwrap())
+            .collect();
+        assert!(read_back.iter().all(|r| r.redacted && r.identity.is_none()));
+        let mut printer = TextPrinter::new();
+        let mut out = Vec::new();
+        for r in &read_back {
+            printer.print(&mut out, r).unwrap();
+        }
+        printer.finish(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // Not one block for the three places: the fingerprints keep x and y apart.
+        assert_eq!(text.matches("found in 2 places").count(), 1, "{text}");
+        assert_eq!(text.matches("found in 1 place:").count(), 1, "{text}");
+    }
 }
