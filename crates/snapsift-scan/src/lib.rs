@@ -52,6 +52,7 @@ mod window;
 pub use driver::scan;
 pub use error::ScanError;
 pub use finding::{CONTEXT_RADIUS, Context, Finding};
+pub use plan::intersect;
 pub use reader::ReadScanner;
 pub use salvage::Unreadable;
 pub use sink::{Collect, Sink};

@@ -92,7 +92,7 @@ impl Plan {
 }
 
 /// The bytes in both `a` and `b` (each sorted and disjoint), sorted and disjoint.
-pub(crate) fn intersect(a: &[Range<u64>], b: &[Range<u64>]) -> Vec<Range<u64>> {
+pub fn intersect(a: &[Range<u64>], b: &[Range<u64>]) -> Vec<Range<u64>> {
     let mut out = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {

@@ -77,8 +77,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         merged.push((findings, coverage));
     }
     if args.redact {
-        let all: Vec<FindingRecord> = merged.iter().flat_map(|(f, _)| f.clone()).collect();
-        let redactor = Redactor::new(&all);
+        let redactor = Redactor::new(merged.iter().flat_map(|(findings, _)| findings));
         for (findings, _) in &mut merged {
             findings.iter_mut().for_each(|f| redactor.redact(f));
         }

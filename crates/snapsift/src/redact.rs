@@ -27,9 +27,9 @@ pub struct Redactor {
 
 impl Redactor {
     /// A redactor that knows the secrets of `records` (those not yet redacted).
-    pub fn new(records: &[FindingRecord]) -> Redactor {
+    pub fn new<'a>(records: impl IntoIterator<Item = &'a FindingRecord>) -> Redactor {
         let mut patterns: Vec<String> = Vec::new();
-        for record in records.iter().filter(|r| !r.redacted) {
+        for record in records.into_iter().filter(|r| !r.redacted) {
             let pair = record.pair.as_ref().map(|p| p.secret.as_str());
             for secret in std::iter::once(record.secret.as_str()).chain(pair) {
                 let shown = printable(secret.as_bytes());

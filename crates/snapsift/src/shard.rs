@@ -32,6 +32,7 @@ use std::str::FromStr;
 
 use anyhow::{Context, bail};
 use snapsift_fs::{FileEntry, Filesystem, Piece, VolumeMap};
+use snapsift_scan::intersect;
 
 use crate::printer::Located;
 use crate::report::Reported;
@@ -114,8 +115,8 @@ impl ShardPlan {
         cuts.push(disk_size.max(cuts.last().copied().unwrap_or(0)));
         let own = cuts[shard.index as usize]..cuts[shard.index as usize + 1];
         let reach = own.start.saturating_sub(MARGIN)..own.end.saturating_add(MARGIN);
-        let swept = intersect(data_ranges, &reach);
-        let owned_bytes = intersect(data_ranges, &own)
+        let swept = intersect(data_ranges, &[reach]);
+        let owned_bytes = intersect(data_ranges, &[own])
             .iter()
             .map(|r| r.end - r.start)
             .sum();
@@ -220,15 +221,6 @@ fn offset_at(data_ranges: &[Range<u64>], mut position: u64) -> Option<u64> {
         position -= len;
     }
     None
-}
-
-/// The parts of `ranges` (sorted, disjoint) inside `window`.
-fn intersect(ranges: &[Range<u64>], window: &Range<u64>) -> Vec<Range<u64>> {
-    ranges
-        .iter()
-        .map(|r| r.start.max(window.start)..r.end.min(window.end))
-        .filter(|r| r.start < r.end)
-        .collect()
 }
 
 /// The disk ranges where `file`'s bytes lie (verbatim or compressed).

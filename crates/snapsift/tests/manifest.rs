@@ -146,43 +146,31 @@ fn a_manifest_scanned_in_shards_merges_into_the_full_report() {
     )
     .unwrap();
     let manifest = manifest.to_str().unwrap();
+    let scan = [
+        "scan",
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--manifest",
+        manifest,
+    ];
     let reports = workdir();
     for k in 0..2 {
         let report = path_in(&reports, &format!("shard-{k}.jsonl"));
-        let output = snapsift()
-            .args([
-                "scan",
-                "--quiet",
-                "--format",
-                "jsonl",
-                "--manifest",
-                manifest,
-            ])
-            .args(["--shard", &format!("{k}/2"), "-o", report.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(output.status.code().is_some_and(|c| c <= 1));
+        let shard = format!("{k}/2");
+        let mut args = scan.to_vec();
+        args.extend(["--shard", &shard, "-o", report.to_str().unwrap()]);
+        let (code, _, _) = snapsift_run(&args);
+        assert!(code <= 1);
     }
-    let merged = snapsift()
-        .args(["merge", "--format", "jsonl"])
-        .arg(reports.path())
-        .output()
-        .unwrap();
-    assert_eq!(merged.status.code(), Some(1));
-    let full = snapsift()
-        .args([
-            "scan",
-            "--quiet",
-            "--format",
-            "jsonl",
-            "--manifest",
-            manifest,
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(full.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8(merged.stdout).unwrap(),
-        String::from_utf8(full.stdout).unwrap()
-    );
+    let (code, merged, _) = snapsift_run(&[
+        "merge",
+        "--format",
+        "jsonl",
+        reports.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    let (code, full, _) = snapsift_run(&scan);
+    assert_eq!(code, 1);
+    assert_eq!(merged, full);
 }

@@ -243,16 +243,6 @@ fn scan_shard(image: &Path, k: u64, n: u64, report: &Path) {
     assert!(code <= 1, "{shard}: {stderr}");
 }
 
-/// Runs `snapsift ARGS...`; returns (exit status, standard output, standard error).
-fn snapsift_run(args: &[&str]) -> (i32, String, String) {
-    let output = snapsift().args(args).output().unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).expect("output is UTF-8"),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn merged_shard_reports_print_what_a_full_scan_prints_in_every_format() {
     let dir = workdir();

@@ -266,6 +266,16 @@ pub fn snapsift() -> Command {
     Command::new(env!("CARGO_BIN_EXE_snapsift"))
 }
 
+/// Runs `snapsift ARGS...`; returns (exit status, standard output, standard error).
+pub fn snapsift_run(args: &[&str]) -> (i32, String, String) {
+    let output = snapsift().args(args).output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).expect("output is UTF-8"),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// The result of one `snapsift scan --format jsonl` run.
 pub struct Scan {
     /// The exit status code.
