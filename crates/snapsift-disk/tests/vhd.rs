@@ -13,9 +13,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use common::{
-    Pattern, assert_reads_like, assert_same_bytes, raw_disk, run, total, vhdimount_bytes, workdir,
+    Pattern, assert_reads_like, assert_refused, assert_same_bytes, raw_disk, run, total,
+    vhdimount_bytes, workdir,
 };
-use snapsift_disk::{Disk, DiskError};
+use snapsift_disk::{Disk, DiskError, ReferencePolicy};
 
 const MIB: u64 = 1 << 20;
 
@@ -403,7 +404,30 @@ fn differencing_vhd_finds_its_parent_by_the_absolute_locator() {
     write_differencing(&image, &parent, r".\moved\parent.vhd", &child);
     let oracle = dir.path().join("child.expected");
     fs::write(&oracle, expected_child(&parent_bytes, &child)).unwrap();
-    assert_reads_like(&*snapsift_disk::open(&image).unwrap(), &oracle);
+    // The parent lies outside the child's directory: it is read once its directory is allowed.
+    let allowed = ReferencePolicy::allowing(&[dir.path().to_owned()]).unwrap();
+    let disk = snapsift_disk::open_with(&image, &allowed).unwrap();
+    assert_reads_like(&*disk, &oracle);
+}
+
+#[test]
+fn differencing_vhd_whose_locators_name_a_host_file_is_refused() {
+    // Both locators lead outside the child's directory, to a file of "this machine".
+    let dir = workdir();
+    let host = dir.path().join("host");
+    let images = dir.path().join("images");
+    fs::create_dir(&host).unwrap();
+    fs::create_dir(&images).unwrap();
+    let (parent, _) = qemu_parent(&host, 4 * MIB, 31);
+    let child = Child {
+        size: 4 * MIB,
+        block_size: 2 * MIB,
+        sectors: child_sectors(4 * MIB, 2 * MIB, 32),
+    };
+    let image = images.join("child.vhd");
+    write_differencing(&image, &parent, r"..\host\parent.vhd", &child);
+    let err = snapsift_disk::open(&image).unwrap_err();
+    assert_refused(&err, &image, Path::new("../host/parent.vhd"), &parent);
 }
 
 #[test]

@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use snapsift_disk::{Disk, Image};
+use snapsift_disk::{Disk, Image, ReferencePolicy};
 use snapsift_fs::{Filesystem, Scheme, Volume, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::{Finding, ScanConfig, Sink};
@@ -87,12 +87,14 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         include_invalid: args.include_invalid,
         baseline,
     };
+    let references = ReferencePolicy::allowing(&args.allow_path).context("--allow-path")?;
     let targets = manifest::targets(&args.paths, args.manifest.as_deref())?;
     let inputs: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
     let mut run = Run {
         out: output::open(args.output.as_deref(), &inputs)?,
         printer: printer::for_format(args.format, matcher.rules()),
         options,
+        references,
         baseline_out: args
             .write_baseline
             .as_ref()
@@ -154,6 +156,8 @@ struct Run {
     out: Box<dyn Write>,
     printer: Box<dyn Printer>,
     options: ReportOptions,
+    /// Which files an image may name and have opened (`--allow-path`).
+    references: ReferencePolicy,
     /// The baseline being written, with `--write-baseline`.
     baseline_out: Option<BaselineWriter>,
 }
@@ -172,7 +176,7 @@ fn scan_one(
     let image_name = target.name.clone();
     let path = target.path.as_path();
     let progress = Progress::new(&image_name, quiet);
-    let image = match snapsift_disk::open_image(path) {
+    let image = match snapsift_disk::open_image_with(path, &run.references) {
         Ok(image) => image,
         // The error names the path; a manifest's id names the image.
         Err(error) if image_name != path.display().to_string() => {
@@ -180,6 +184,15 @@ fn scan_one(
         }
         Err(error) => return Err(error.into()),
     };
+    let notes = match &image {
+        Image::Disk(disk) => disk.notes(),
+        Image::Stream(_) => Vec::new(),
+    };
+    if !quiet {
+        for note in &notes {
+            eprintln!("snapsift: {image_name}: note: {note}");
+        }
+    }
     let shard = match (args.shard, &image) {
         (None, _) => None,
         (Some(shard), Image::Disk(disk)) => {
@@ -311,6 +324,7 @@ fn scan_one(
         );
     }
     let mut coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
+    coverage.notes = notes;
     if let Some(plan) = &shard {
         coverage.restrict_to_shard(plan);
     }

@@ -64,7 +64,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
                         report.findings.push(*f);
                     }
                 }
-                Item::Coverage(c) => report.coverage.push(c),
+                Item::Coverage(c) => report.coverage.push(*c),
             }
         })?;
     }
@@ -149,7 +149,7 @@ fn reports(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 /// One line of a JSON Lines report.
 enum Item {
     Finding(Box<FindingRecord>),
-    Coverage(ImageCoverage),
+    Coverage(Box<ImageCoverage>),
 }
 
 /// Reads the report `path`, handing each line to `each`.
@@ -223,6 +223,8 @@ fn combine(
         disk_size: first.disk_size,
         data_bytes: first.data_bytes,
         findings,
+        // Every shard opened the same image, and saw the same things about it.
+        notes: first.notes.clone(),
         complete: true,
         ..ImageCoverage::default()
     };

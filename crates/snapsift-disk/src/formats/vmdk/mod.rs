@@ -12,7 +12,7 @@
 //! * **Descriptor files** (`# Disk DescriptorFile`) naming `FLAT`, `SPARSE` and `ZERO` extents:
 //!   monolithicFlat, twoGbMaxExtentFlat, twoGbMaxExtentSparse and hand-written `custom`
 //!   descriptors. Extent files are found relative to the descriptor's directory (absolute names
-//!   are used as they are). A flat extent is read like a raw image (mapped windows, holes of the
+//!   are used as they are), and opened only where the [`crate::ReferencePolicy`] allows. A flat extent is read like a raw image (mapped windows, holes of the
 //!   file skipped).
 //!
 //! Refused with [`DiskError::Unsupported`]: ESX's extent types (`VMFS`, `VMFSSPARSE`/COWD,
@@ -157,7 +157,7 @@ fn open_descriptor_file(host: Host, opener: &mut Opener) -> Result<VmdkDisk, Dis
         if len == 0 {
             continue;
         }
-        let data = open_extent(&path, line)?;
+        let data = open_extent(&path, line, opener)?;
         if matches!(data, ExtentData::Sparse(_)) {
             kind = Kind::SparseExtents;
         }
@@ -186,8 +186,12 @@ fn refuse_create_type(create_type: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Opens one extent of a descriptor at `descriptor_path`.
-fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, DiskError> {
+/// Opens one extent of a descriptor at `descriptor_path`, where `opener`'s policy allows.
+fn open_extent(
+    descriptor_path: &Path,
+    line: &ExtentLine,
+    opener: &Opener,
+) -> Result<ExtentData, DiskError> {
     let unsupported = |why: String| Refusal::Unsupported(why).at(descriptor_path, FORMAT);
     if line.access == Access::Forbidden {
         return Err(unsupported(
@@ -199,15 +203,12 @@ fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, 
             Refusal::Corrupt(format!("a {} extent without a file name", line.kind))
                 .at(descriptor_path, FORMAT)
         })?;
-        Ok::<PathBuf, DiskError>(match descriptor_path.parent() {
-            Some(dir) if name.is_relative() => dir.join(name),
-            _ => name.to_owned(),
-        })
+        opener.open_reference(descriptor_path, name)
     };
     match line.kind.as_str() {
         "ZERO" => Ok(ExtentData::Zero),
         "FLAT" => {
-            let host = Host::open_referenced(&file()?)?;
+            let host = file()?;
             let at = line.offset.checked_mul(SECTOR).ok_or_else(|| {
                 Refusal::Corrupt(format!("a flat extent at sector {}", line.offset))
                     .at(descriptor_path, FORMAT)
@@ -215,9 +216,7 @@ fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, 
             let len = line.sectors.saturating_mul(SECTOR);
             Ok(ExtentData::Flat(RawFile::from_host(host.slice(at, len)?)))
         }
-        "SPARSE" => Ok(ExtentData::Sparse(SparseExtent::open(
-            Host::open_referenced(&file()?)?,
-        )?)),
+        "SPARSE" => Ok(ExtentData::Sparse(SparseExtent::open(file()?)?)),
         "VMFS" | "VMFSSPARSE" | "SESPARSE" | "VMFSRDM" | "VMFSRAW" => Err(unsupported(format!(
             "{} extents, which only ESX reads (convert the disk with `qemu-img convert` or \
              `vmkfstools` first)",
