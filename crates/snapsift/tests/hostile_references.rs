@@ -159,7 +159,7 @@ fn coverage_of(stdout: &str) -> Value {
 /// (secret, offset) pairs.
 fn scan_device_with_header(device: &Path, header: &str, forbidden: &str) -> Vec<(String, u64)> {
     let device = device.to_str().unwrap();
-    let note = format!("the device starts with a {header} header, which was not followed");
+    let note = format!("the device carries a {header} header or footer, which was not followed");
     let (code, stdout, stderr) = snapsift_within_seconds(&["scan", "--format", "text", device]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stderr.contains(&format!("note: {note}")), "{stderr}");

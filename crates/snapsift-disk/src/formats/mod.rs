@@ -65,7 +65,7 @@ fn open_block_device(host: Host) -> Result<Box<dyn Disk>, DiskError> {
     let notes = match detect::detect(&host)? {
         Format::Raw => Vec::new(),
         format => vec![format!(
-            "the device starts with a {} header, which was not followed: on an attached \
+            "the device carries a {} header or footer, which was not followed: on an attached \
              device it is written by whoever controls the device, so the whole device was \
              swept as raw bytes (to read the image inside, copy it to a file and scan that)",
             format.name()
