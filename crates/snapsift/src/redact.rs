@@ -351,4 +351,20 @@ mod tests {
             format!("/{suppressed}/ghp_************xW")
         );
     }
+
+    #[test]
+    fn a_control_a_context_shows_as_a_dot_does_not_hide_a_secret_from_the_rules() {
+        // `aws_secret_access_key =<TAB>…`: the tab shows as `.`, which the rule's separators
+        // do not match; read as a space, it does.
+        let key = "wJalrXUtnFEMIK7MDENGbPxRfiCYzq8a3kT0pLmN";
+        let mut r = record("AKIAQ2W3E4R5T6Y7U2I3", "", None);
+        r.context = format!("aws_secret_access_key =.{key} at db-1.internal");
+        let matcher = matcher();
+        let mut redactor = Redactor::new(&matcher, std::iter::empty());
+        redactor.redact(&mut r);
+        assert_eq!(
+            r.context,
+            "aws_secret_access_key =.wJal************mN at db-1.internal"
+        );
+    }
 }

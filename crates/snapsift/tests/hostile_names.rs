@@ -1,8 +1,8 @@
 //! File names and file contents are written by whoever wrote the image. Names holding ESC
 //! (a terminal command: retitle the window), CR and LF (a forged line of the report), DEL, a
 //! C1 control and a bidi override, and a context holding controls and a bidi override: the
-//! text report writes each escaped on its one line, and no format lets a raw control
-//! character through; JSON reads back the names exactly.
+//! text report writes each escaped on its one line, and no format (nor a note on standard
+//! error) lets a raw control character through; JSON reads back the names exactly.
 
 mod common;
 
@@ -48,6 +48,11 @@ fn names_and_contexts_reach_no_output_raw() {
         .collect();
     let files: Vec<(&str, String)> = files.iter().map(|(p, c)| (p.as_str(), c.clone())).collect();
     write_tree(&tree, &files);
+    // A gzip file cut short: the file pass notes it on standard error, by name.
+    let gzip_cut_short = [
+        0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xcb, 0x48, 0xcd, 0xc9, 0xc9,
+    ];
+    std::fs::write(tree.join("srv/cut\x1b]0;pwned\x07.gz"), gzip_cut_short).unwrap();
     let image = path_in(&dir, "fs.ext4");
     mkfs_ext4(&image, &tree, 8);
 
@@ -69,6 +74,10 @@ fn names_and_contexts_reach_no_output_raw() {
                     "{format} {extra:?} {what}: {raw:?} in\n{text}"
                 );
             }
+            assert!(
+                stderr.contains("note: /srv/cut\\u{1b}]0;pwned\\u{7}.gz: corrupt gzip data"),
+                "{stderr}"
+            );
             match format {
                 "text" => {
                     for (_, escaped) in NAMES {
