@@ -106,7 +106,10 @@ impl<'m> FileFindings<'m> {
                 let at = file_at(&**fs, &files[problem.file], &problem.chain, None);
                 let path = at.display_path().unwrap_or_else(|| "(no name)".into());
                 progress.suspend(|| {
-                    eprintln!("snapsift: {name}: note: {path}: {}", problem.message);
+                    crate::warn(&format!(
+                        "snapsift: {name}: note: {path}: {}",
+                        problem.message
+                    ));
                 });
             }
             for finding in output.findings {

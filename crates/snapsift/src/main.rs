@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("snapsift: error: {error:#}");
+            warn(&format!("snapsift: error: {error:#}"));
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -107,7 +107,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         let coverage = match scan_one(target, &matcher, args, &mut run) {
             Ok(coverage) => coverage,
             Err(error) => {
-                eprintln!("snapsift: error: {error:#}");
+                warn(&format!("snapsift: error: {error:#}"));
                 ImageCoverage::failed(&target.name, &error)
             }
         };
@@ -287,21 +287,38 @@ fn scan_one(
         found.push((place.in_file(finding.offset, at), finding));
     }
     found.sort_by_key(|(_, f)| f.offset);
-    let (mut reported, prepared) =
-        report::prepare(&image_name, found, matcher.rules(), &run.options);
+    let report::Prepared {
+        mut reported,
+        suppressed,
+        stats,
+    } = report::prepare(&image_name, found, matcher.rules(), &run.options);
+    // Found in this shard's margins, reported by its neighbours.
+    let mut not_owned = Vec::new();
     if let Some(plan) = &shard {
         // Paired as a full scan pairs them; then only this shard's share is reported.
         let homes = shard::homes(plan, volumes.as_ref(), &filesystems);
-        reported.retain(|r| shard::keeps(plan, &homes, r));
+        (reported, not_owned) = reported
+            .into_iter()
+            .partition(|r| shard::keeps(plan, &homes, r));
     }
     let mut records: Vec<FindingRecord> = reported.iter().map(FindingRecord::new).collect();
+    // Every secret this scan found in full: a context may show any of them.
+    let found_secrets = || {
+        reported
+            .iter()
+            .chain(&suppressed)
+            .chain(&not_owned)
+            .flat_map(|r| r.secrets())
+    };
     if args.redact {
-        let redactor = Redactor::new(&records);
+        let mut redactor = Redactor::new(matcher, found_secrets());
         records.iter_mut().for_each(|r| redactor.redact(r));
     }
-    for r in &reported {
-        if let Some(writer) = run.baseline_out.as_mut() {
-            writer.add(r);
+    if let Some(writer) = run.baseline_out.as_mut() {
+        // Its places name files, whose names may hold a secret: never written in full.
+        let mut redactor = Redactor::new(matcher, found_secrets());
+        for r in &reported {
+            writer.add(r, &mut redactor);
         }
     }
     for record in &records {
@@ -320,7 +337,7 @@ fn scan_one(
             human_bytes(summary.disk_size),
             human_bytes(summary.scanned_bytes),
             summary.findings,
-            prepared.describe(),
+            stats.describe(),
         );
     }
     let mut coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
@@ -402,17 +419,17 @@ fn map_filesystems(
                 Ok(Some(fs)) => {
                     if !quiet {
                         for note in fs.notes() {
-                            eprintln!("snapsift: {image}: {label}: note: {note}");
+                            warn(&format!("snapsift: {image}: {label}: note: {note}"));
                         }
                     }
                     Some(fs)
                 }
                 Ok(None) => None,
                 Err(error) => {
-                    eprintln!(
+                    warn(&format!(
                         "snapsift: {image}: {label}: cannot map its filesystem ({error}); \
                          its bytes are swept without file attribution"
-                    );
+                    ));
                     None
                 }
             }
@@ -449,8 +466,14 @@ fn report_layout(image: &str, map: &VolumeMap) {
         ),
     }
     for note in &map.notes {
-        eprintln!("snapsift: {image}: note: {note}");
+        warn(&format!("snapsift: {image}: note: {note}"));
     }
+}
+
+/// Writes `message` on standard error, on one line, escaped as the text report is
+/// ([`printer::escape::text`]): notes and errors may name files of the image.
+fn warn(message: &str) {
+    eprintln!("{}", printer::escape::text(message));
 }
 
 /// `bytes` in binary units, for people.

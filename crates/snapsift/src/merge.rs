@@ -17,6 +17,10 @@
 //!   open the image (its record says why, and names no shard) adds its error. An image
 //!   with findings but no coverage line (a report cut short) is incomplete too.
 //!
+//! * `--redact` masks, in every record, the secrets of every record merged and those the
+//!   rules find in the record's own strings (see `crate::redact`): a shard that did not redact
+//!   its report is masked here as a whole scan would be.
+//!
 //! The exit status is `snapsift scan`'s, for the merged report.
 
 use std::collections::{HashMap, HashSet};
@@ -26,12 +30,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use snapsift_match::Matcher;
 
 use crate::cli::MergeArgs;
 use crate::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
 use crate::printer;
 use crate::record::FindingRecord;
-use crate::redact::Redactor;
+use crate::redact::{self, Redactor};
 use crate::{exit_status, output, rules};
 
 /// What the inputs say of one image.
@@ -77,7 +82,14 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         merged.push((findings, coverage));
     }
     if args.redact {
-        let redactor = Redactor::new(merged.iter().flat_map(|(findings, _)| findings));
+        let matcher = Matcher::new(&rules).context("the rules do not compile")?;
+        let mut redactor = Redactor::new(
+            &matcher,
+            merged
+                .iter()
+                .flat_map(|(findings, _)| findings)
+                .flat_map(redact::secrets_of),
+        );
         for (findings, _) in &mut merged {
             findings.iter_mut().for_each(|f| redactor.redact(f));
         }
@@ -100,7 +112,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
         partial |= coverage.partial();
         total = total.saturating_add(coverage.findings);
         if let Some(error) = &coverage.error {
-            eprintln!("snapsift: {}: incomplete: {error}", coverage.image);
+            crate::warn(&format!(
+                "snapsift: {}: incomplete: {error}",
+                coverage.image
+            ));
         } else if coverage.partial() {
             eprintln!(
                 "snapsift: {}: PARTIAL SCAN: {} byte(s) could not be read (listed in the \

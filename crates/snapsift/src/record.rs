@@ -25,7 +25,8 @@ use crate::report::Reported;
 /// then `rejected` says by which check and why), `pair` (for an ID, its secret half: `rule`,
 /// `secret`, `offset`, `checks`), `secret_hex` when the secret is not valid UTF-8 (then
 /// `secret` is a lossy rendering) and not redacted, and `redacted: true` when secrets are
-/// masked (`--redact`).
+/// masked (`--redact`: in the secret fields, and wherever the strings from the image show one,
+/// see `crate::redact`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FindingRecord {
     /// The image's path, as given.

@@ -69,17 +69,7 @@ impl Disk {
         );
         let app = path_in(&dir, "app");
         write_tree(&app, &[("app/.env", format!("DATABASE_URL={jdbc}\n"))]);
-        std::fs::create_dir_all(tree.join("srv")).unwrap();
-        run(
-            "tar",
-            &[
-                "-czf",
-                tree.join("srv/backup.tar.gz").to_str().unwrap(),
-                "-C",
-                app.to_str().unwrap(),
-                "app/.env",
-            ],
-        );
+        tar_gz(&tree.join("srv/backup.tar.gz"), &app, "app/.env");
         let fs_image = path_in(&dir, "fs.img");
         mkfs_ext4(&fs_image, &tree, 16);
         // Deleted: the file's blocks are free, its bytes still there.

@@ -346,3 +346,81 @@ fn a_merge_with_a_shard_missing_or_a_bad_report_is_an_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn redacted_shards_and_their_merge_show_no_secret_across_a_cut() {
+    // Two shards of a 2 MiB disk of text meet at 1 MiB. On one line across the cut: an AWS
+    // secret access key in shard 0, an Alibaba key ID in shard 1 whose context shows the key
+    // whole (but not its keyword: no rule finds it there), and whose ID shard 0's context
+    // shows.
+    let dir = workdir();
+    let mut s = Secrets::new(91);
+    let (key, id) = (s.alnum(40), s.alibaba_key_id());
+    let raw = path_in(&dir, "disk.raw");
+    let mut bytes = s.filler(2 * MIB as usize);
+    let line = format!("\n{}", line_hiding_a_keyword(&key, &id));
+    let at = MIB as usize - 101;
+    bytes[at..at + line.len()].copy_from_slice(line.as_bytes());
+    fs::write(&raw, bytes).unwrap();
+    let raw_arg = raw.to_str().unwrap();
+
+    let shard1 = Scan::run(&[&raw], &["--shard", "1/2"]);
+    assert_eq!(shard1.coverage[0]["shard"]["start"], MIB);
+    assert!(
+        shard1.only(&id)["context"].as_str().unwrap().contains(&key),
+        "the context crosses the cut: {:#?}",
+        shard1.findings
+    );
+    assert!(shard1.findings.iter().all(|f| f["secret"] != key.as_str()));
+
+    let reports = workdir();
+    let mut plain = Vec::new();
+    let mut redacted = Vec::new();
+    for k in 0..2 {
+        let shard = format!("{k}/2");
+        for format in ["text", "jsonl", "json", "sarif"] {
+            let (code, out, stderr) = snapsift_run(&[
+                "scan", "--quiet", "--format", format, "--shard", &shard, "--redact", raw_arg,
+            ]);
+            assert_eq!(code, 1, "{stderr}");
+            for secret in [&key, &id] {
+                let parts = shown_parts(&out, secret);
+                assert!(parts.is_empty(), "{shard} {format} shows {parts:?}:\n{out}");
+            }
+        }
+        for (extra, list) in [(&[][..], &mut plain), (&["--redact"][..], &mut redacted)] {
+            let report = path_in(&reports, &format!("{k}{}.jsonl", extra.len()));
+            let mut args = vec!["scan", "--quiet", "--format", "jsonl", "--shard", &shard];
+            args.extend(extra);
+            args.extend(["-o", report.to_str().unwrap(), raw_arg]);
+            let (code, _, stderr) = snapsift_run(&args);
+            assert_eq!(code, 1, "{stderr}");
+            list.push(report.to_str().unwrap().to_owned());
+        }
+    }
+    for format in ["text", "jsonl", "json", "sarif"] {
+        for (reports, extra) in [
+            (&plain, &["--redact"][..]),
+            (&redacted, &["--redact"][..]),
+            (&redacted, &[][..]),
+        ] {
+            let mut args = vec!["merge", "--format", format];
+            args.extend(extra);
+            args.extend(reports.iter().map(String::as_str));
+            let (code, out, stderr) = snapsift_run(&args);
+            assert_eq!(code, 1, "{stderr}");
+            for secret in [&key, &id] {
+                let parts = shown_parts(&out, secret);
+                assert!(
+                    parts.is_empty(),
+                    "merge {format} {extra:?} shows {parts:?}:\n{out}"
+                );
+            }
+        }
+        // Merged without --redact, the shards' plain reports show them: the checks can fail.
+        let mut args = vec!["merge", "--format", format];
+        args.extend(plain.iter().map(String::as_str));
+        let (_, out, _) = snapsift_run(&args);
+        assert!(out.contains(&key) && out.contains(&id), "{format}: {out}");
+    }
+}

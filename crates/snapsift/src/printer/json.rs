@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::{Printer, TOOL_VERSION, jsonl};
+use super::{Printer, TOOL_VERSION, escape, jsonl};
 use crate::coverage::ImageCoverage;
 use crate::record::FindingRecord;
 
@@ -91,7 +91,7 @@ impl Printer for JsonPrinter {
             "findings": findings,
             "coverage": std::mem::take(&mut self.coverage),
         });
-        serde_json::to_writer_pretty(&mut *out, &document)?;
+        escape::write_json(out, &document, true)?;
         out.write_all(b"\n")
     }
 }

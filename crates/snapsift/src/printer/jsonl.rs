@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::Printer;
+use super::{Printer, escape};
 use crate::coverage::ImageCoverage;
 use crate::record::FindingRecord;
 
@@ -19,12 +19,12 @@ pub struct JsonlPrinter;
 
 impl Printer for JsonlPrinter {
     fn print(&mut self, out: &mut dyn Write, finding: &FindingRecord) -> io::Result<()> {
-        serde_json::to_writer(&mut *out, &finding_object(finding))?;
+        escape::write_json(out, &finding_object(finding), false)?;
         out.write_all(b"\n")
     }
 
     fn coverage(&mut self, out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()> {
-        serde_json::to_writer(&mut *out, &serde_json::json!({ "coverage": coverage }))?;
+        escape::write_json(out, &serde_json::json!({ "coverage": coverage }), false)?;
         out.write_all(b"\n")
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Each printer turns a [`FindingRecord`] into bytes on a writer (masked before, with
 //! `--redact`: see `crate::redact`); [`shown`] says how secrets and context are made
-//! printable and how a secret is masked. A printer of a
+//! printable and how a secret is masked, and [`escape`] how text read from an image is
+//! written so that no terminal acts on it. A printer of a
 //! format that is one document (a JSON array, SARIF) or that groups findings (text) keeps what
 //! it needs and writes it at [`Printer::finish`].
 
+pub mod escape;
 mod json;
 mod jsonl;
 mod place;

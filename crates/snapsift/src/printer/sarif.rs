@@ -10,7 +10,7 @@ use snapsift_match::{Confidence, Rule};
 
 use super::shown::{self, printable};
 use super::text::{file_label, in_a_file, volume_label};
-use super::{Printer, TOOL_VERSION, jsonl};
+use super::{Printer, TOOL_VERSION, escape, jsonl};
 use crate::coverage::ImageCoverage;
 use crate::record::FindingRecord;
 
@@ -428,7 +428,7 @@ impl Printer for SarifPrinter {
             "version": "2.1.0",
             "runs": [run],
         });
-        serde_json::to_writer_pretty(&mut *out, &log)?;
+        escape::write_json(out, &log, true)?;
         out.write_all(b"\n")
     }
 }

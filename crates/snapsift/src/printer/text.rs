@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::Printer;
 use super::shown::printable;
+use super::{Printer, escape};
 use crate::coverage::ImageCoverage;
 use crate::record::{FindingRecord, LocationRecord};
 
@@ -29,7 +29,10 @@ use crate::record::{FindingRecord, LocationRecord};
 /// at its first place) and the places, in disk order: the file first where a filesystem map
 /// knows it (path with archive members, state, inode or MFT record), then the image, the
 /// partition and the offset on the disk; a place whose line differs from the first's shows
-/// its own `context:`. With `--redact` secrets come masked (see `crate::redact`).
+/// its own `context:`. With `--redact` secrets come masked (see `crate::redact`). Every line
+/// is written escaped ([`escape::text`]): `\\` for a backslash, `\n`, `\r`, `\t`, and
+/// `\u{1b}` for any other control, separator or invisible format character (`\u{202e}`),
+/// so that a name or context from the image cannot forge a line or command the terminal.
 ///
 /// One block is one rule, one secret and, for an ID, one paired secret, with the same
 /// assessment (confidence, checks, validity). Blocks come in the order of their first place
@@ -216,20 +219,22 @@ impl Printer for TextPrinter {
         groups.sort_by_key(|g| g.places.first().map(|p| p.order));
         for group in groups {
             for line in &group.heading {
-                writeln!(out, "{line}")?;
+                write_line(out, line)?;
             }
             let first = group.places.first().map_or("", |p| p.context.as_str());
-            writeln!(out, "  context: {first}")?;
+            write_line(out, &format!("  context: {first}"))?;
             let n = group.places.len();
-            writeln!(
+            write_line(
                 out,
-                "  found in {n} {}:",
-                if n == 1 { "place" } else { "places" }
+                &format!(
+                    "  found in {n} {}:",
+                    if n == 1 { "place" } else { "places" }
+                ),
             )?;
             for place in &group.places {
-                writeln!(out, "    {}", place.line)?;
+                write_line(out, &format!("    {}", place.line))?;
                 if place.context != first {
-                    writeln!(out, "      context: {}", place.context)?;
+                    write_line(out, &format!("      context: {}", place.context))?;
                 }
             }
             writeln!(out)?;
@@ -237,7 +242,7 @@ impl Printer for TextPrinter {
         if !self.complete || self.noted {
             writeln!(out, "coverage:")?;
             for line in std::mem::take(&mut self.coverage) {
-                writeln!(out, "  {line}")?;
+                write_line(out, &format!("  {line}"))?;
             }
         }
         Ok(())
@@ -249,6 +254,12 @@ impl Printer for TextPrinter {
         self.coverage.extend(coverage.text_lines());
         Ok(())
     }
+}
+
+/// Writes `line` and a line break, escaped (see [`escape`]): whatever the image put in a name
+/// or a context, it stays on this one line and no terminal acts on it.
+fn write_line(out: &mut dyn Write, line: &str) -> io::Result<()> {
+    writeln!(out, "{}", escape::text(line))
 }
 
 /// `facts` joined by `, `, after `prefix`; nothing if there are none.
@@ -313,7 +324,7 @@ pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
     let name = location
         .partition_name
         .as_deref()
-        .map(|n| format!(", {n:?}"))
+        .map(|n| format!(", \"{n}\""))
         .unwrap_or_default();
     match location.partition {
         Some(number) => format!("  partition {number} ({content}{name})"),
@@ -325,12 +336,12 @@ pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use snapsift_match::{Assessment, Confidence, Encoding, Rule, RuleSet};
+    use snapsift_match::{Assessment, Confidence, Encoding, Matcher, Rule, RuleSet};
     use snapsift_scan::{Context, Finding};
 
     use super::*;
     use crate::printer::{Located, Location};
-    use crate::redact::Redactor;
+    use crate::redact::{Redactor, secrets_of};
     use crate::report::{Paired, Reported};
 
     fn rule<'r>(rules: &'r RuleSet, id: &str) -> &'r Rule {
@@ -378,7 +389,8 @@ mod tests {
     fn report(findings: &[Reported<'_, '_>], redact: bool) -> String {
         let mut records: Vec<FindingRecord> = findings.iter().map(FindingRecord::new).collect();
         if redact {
-            let redactor = Redactor::new(&records);
+            let matcher = Matcher::new(&RuleSet::builtin().unwrap()).unwrap();
+            let mut redactor = Redactor::new(&matcher, records.iter().flat_map(secrets_of));
             records.iter_mut().for_each(|r| redactor.redact(r));
         }
         let mut printer = TextPrinter::new();
@@ -460,7 +472,8 @@ mod tests {
         for (r, fingerprint) in records.iter_mut().zip(["fx", "fy", "fx"]) {
             r.fingerprint = fingerprint.into();
         }
-        let redactor = Redactor::new(&records);
+        let matcher = Matcher::new(&rules).unwrap();
+        let mut redactor = Redactor::new(&matcher, records.iter().flat_map(secrets_of));
         records.iter_mut().for_each(|r| redactor.redact(r));
         // As `snapsift merge` reads a redacted report: what told the secrets apart is gone.
         let read_back: Vec<FindingRecord> = records
@@ -478,5 +491,52 @@ mod tests {
         // Not one block for the three places: the fingerprints keep x and y apart.
         assert_eq!(text.matches("found in 2 places").count(), 1, "{text}");
         assert_eq!(text.matches("found in 1 place:").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn names_and_contexts_from_the_image_are_escaped_on_their_line() {
+        let rules = RuleSet::builtin().unwrap();
+        let aws = rule(&rules, "aws.access-key-id");
+        let findings = [reported("a.img", aws, "AKIAQ2W3E4R5T6Y7U2I3", 10, None)];
+        let mut record = FindingRecord::new(&findings[0]);
+        record.context = "key \\u{1b} = AKIAQ2W3E4R5T6Y7U2I3 \u{202e}".into();
+        record.location = Some(LocationRecord {
+            scheme: "gpt".into(),
+            partition: Some(1),
+            partition_name: Some("ro\x1bot".into()),
+            filesystem: Some("ext4".into()),
+            volume_offset: Some(10),
+            state: Some("allocated".into()),
+            path: Some(
+                "/tmp/x\x1b]0;pwned\x07\r\n    forged  (allocated)\u{202e}gpj.exe\\n".into(),
+            ),
+            inode: Some(12),
+            container: vec![crate::record::LayerRecord {
+                kind: "tar".into(),
+                member: Some("m\u{85}\u{7f}".into()),
+            }],
+            ..LocationRecord::default()
+        });
+        let mut printer = TextPrinter::new();
+        let mut out = Vec::new();
+        printer.print(&mut out, &record).unwrap();
+        printer.finish(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            !text.chars().any(|c| c != '\n' && escape::is_unsafe(c)),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 6, "{text}");
+        assert!(
+            text.contains(
+                "    /tmp/x\\u{1b}]0;pwned\\u{7}\\r\\n    forged  (allocated)\\u{202e}gpj.exe\\\\n\
+                 !/m\\u{85}\\u{7f}  (allocated, inode 12, tar)  a.img  partition 1 (ext4, \"ro\\u{1b}ot\")"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  context: key \\\\u{1b} = AKIAQ2W3E4R5T6Y7U2I3 \\u{202e}\n"),
+            "{text}"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Baselines: the findings a team has already dealt with, by fingerprint.
 //!
 //! `snapsift scan --write-baseline FILE` writes every finding's fingerprint (with its rule and
-//! place, for people; never the secret); `--baseline FILE` then suppresses those findings, so
+//! place, for people; never the secret, and a secret in a file's name is masked as `--redact`
+//! masks it); `--baseline FILE` then suppresses those findings, so
 //! that a scan of the next snapshot reports only what is new. The file is JSON:
 //!
 //! ```json
@@ -16,6 +17,8 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use super::{Reported, fingerprint};
+use crate::printer::escape;
+use crate::redact::Redactor;
 
 /// The version of the baseline format this build reads and writes.
 const FORMAT_VERSION: u32 = 1;
@@ -73,12 +76,13 @@ pub struct BaselineWriter {
 }
 
 impl BaselineWriter {
-    /// Adds `r`.
-    pub fn add(&mut self, r: &Reported<'_, '_>) {
+    /// Adds `r`, its place with every secret `redactor` finds in it masked (the fingerprint
+    /// is of the place as it is).
+    pub fn add(&mut self, r: &Reported<'_, '_>, redactor: &mut Redactor<'_>) {
         self.entries.push((
             r.fingerprint.clone(),
             r.finding.rule.id.clone(),
-            fingerprint::place(r),
+            redactor.masked(&fingerprint::place(r)),
         ));
     }
 
@@ -98,7 +102,7 @@ impl BaselineWriter {
                 })
                 .collect(),
         };
-        serde_json::to_writer_pretty(&mut *out, &file)?;
+        escape::write_json(out, &file, true)?;
         out.write_all(b"\n")?;
         Ok(())
     }

@@ -49,6 +49,12 @@ pub struct Paired<'m> {
 }
 
 impl Reported<'_, '_> {
+    /// The secrets it shows in full, as text: its own and its pair's.
+    pub fn secrets(&self) -> impl Iterator<Item = &[u8]> {
+        let pair = self.pair.as_ref().map(|p| p.secret.as_slice());
+        std::iter::once(self.finding.secret_text()).chain(pair)
+    }
+
     /// How sure the report is: a credential found with both halves is certain enough to act on.
     pub fn confidence(&self) -> Confidence {
         match &self.pair {
@@ -69,7 +75,7 @@ pub struct ReportOptions {
 
 /// What [`prepare`] did, for the summary line.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Prepared {
+pub struct PrepareStats {
     /// Matches turned away by a check (and not kept).
     pub rejected: u64,
     /// Secret halves folded into their ID's finding.
@@ -78,7 +84,7 @@ pub struct Prepared {
     pub suppressed: u64,
 }
 
-impl Prepared {
+impl PrepareStats {
     /// `, 2 rejected by checks, 1 pair, 3 in the baseline` (only the parts that are not zero).
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
@@ -130,6 +136,18 @@ fn one_per_secret<'a, 'm>(found: Vec<Reported<'a, 'm>>, rules: &[Rule]) -> Vec<R
         .collect()
 }
 
+/// The findings of one image, ready to print.
+#[derive(Debug, Default)]
+pub struct Prepared<'a, 'm> {
+    /// What is reported, in disk order.
+    pub reported: Vec<Reported<'a, 'm>>,
+    /// What the baseline suppressed: not reported, but their secrets may show in a reported
+    /// finding's context, where `--redact` masks them.
+    pub suppressed: Vec<Reported<'a, 'm>>,
+    /// What was done, for the summary line.
+    pub stats: PrepareStats,
+}
+
 /// Assesses, pairs, fingerprints and filters the findings of one image, in disk order;
 /// `rules` are the matcher's, in order.
 pub fn prepare<'a, 'm>(
@@ -137,8 +155,8 @@ pub fn prepare<'a, 'm>(
     found: Vec<(Location<'a>, Finding<'m>)>,
     rules: &[Rule],
     options: &ReportOptions,
-) -> (Vec<Reported<'a, 'm>>, Prepared) {
-    let mut stats = Prepared::default();
+) -> Prepared<'a, 'm> {
+    let mut stats = PrepareStats::default();
     let mut assessed: Vec<Reported<'a, 'm>> = Vec::with_capacity(found.len());
     for (location, finding) in found {
         let assessment = finding.rule.assess(&finding.text, finding.secret_text());
@@ -162,10 +180,16 @@ pub fn prepare<'a, 'm>(
     for r in &mut reported {
         r.fingerprint = fingerprint::of(r);
     }
+    let mut suppressed = Vec::new();
     if let Some(baseline) = &options.baseline {
-        let before = reported.len();
-        reported.retain(|r| !baseline.contains(&r.fingerprint));
-        stats.suppressed = u64::try_from(before.saturating_sub(reported.len())).unwrap_or(u64::MAX);
+        (suppressed, reported) = reported
+            .into_iter()
+            .partition(|r| baseline.contains(&r.fingerprint));
+        stats.suppressed = u64::try_from(suppressed.len()).unwrap_or(u64::MAX);
     }
-    (reported, stats)
+    Prepared {
+        reported,
+        suppressed,
+        stats,
+    }
 }

@@ -135,6 +135,22 @@ pub fn write_tree(root: &Path, files: &[(&str, String)]) {
     }
 }
 
+/// Writes the gzipped tar `archive` (and its missing directories) of `member`, a path in
+/// `dir`, with `tar -czf`.
+pub fn tar_gz(archive: &Path, dir: &Path, member: &str) {
+    fs::create_dir_all(archive.parent().unwrap()).unwrap();
+    run(
+        "tar",
+        &[
+            "-czf",
+            archive.to_str().unwrap(),
+            "-C",
+            dir.to_str().unwrap(),
+            member,
+        ],
+    );
+}
+
 /// Builds an ext4 filesystem image of `size_mib` MiB from the directory `tree`, with
 /// `mkfs.ext4 -d`.
 pub fn mkfs_ext4(image: &Path, tree: &Path, size_mib: u64) {
@@ -425,4 +441,25 @@ pub fn workdir() -> tempfile::TempDir {
 /// A path inside `dir`.
 pub fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
+}
+
+/// A line holding `hidden`, an AWS secret access key after its keyword, then `shown` 174
+/// bytes after the line's start: the context of `shown` (160 bytes on each side of it)
+/// starts inside the keyword, so it shows `hidden` whole, but no rule can find it there.
+pub fn line_hiding_a_keyword(hidden: &str, shown: &str) -> String {
+    let line = format!(
+        "aws_secret_access_key = {hidden} {}db={shown}\n",
+        "x".repeat(106)
+    );
+    assert_eq!(line.find(shown), Some(174));
+    line
+}
+
+/// The parts of `secret` that `text` shows: every run of 8 of its characters it holds (a
+/// masked secret shows 4).
+pub fn shown_parts<'s>(text: &str, secret: &'s str) -> Vec<&'s str> {
+    (0..=secret.len().saturating_sub(8))
+        .map(|i| &secret[i..(i + 8).min(secret.len())])
+        .filter(|part| text.contains(part))
+        .collect()
 }
