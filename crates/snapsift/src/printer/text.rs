@@ -37,8 +37,9 @@ use crate::record::{FindingRecord, LocationRecord};
 /// block listing its places in each.
 ///
 /// Last comes the coverage summary, when some image was not scanned in full: `coverage:`,
-/// then for each image `complete`, `PARTIAL` with each unreadable range, or `not scanned`
-/// with the error (see `ImageCoverage`).
+/// then for each image `complete`, `PARTIAL` with each unreadable range and each file a
+/// limit cut, or `not scanned` with the error, and the number of file problems (see
+/// `ImageCoverage`).
 #[derive(Debug)]
 pub struct TextPrinter {
     /// The blocks, in the order their first place was printed.
