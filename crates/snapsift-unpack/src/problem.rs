@@ -150,7 +150,8 @@ impl fmt::Display for Problem {
             ),
             Problem::TooMuchMemory { kind, limit } => write!(
                 f,
-                "{kind} data needs a window larger than {} MiB to decode (the limit); not decoded",
+                "{kind} data needs more than {} MiB of decoder memory for its window (the \
+                 limit); not decoded",
                 limit >> 20
             ),
             Problem::Corrupt { kind, detail } => write!(f, "corrupt {kind} data: {detail}"),

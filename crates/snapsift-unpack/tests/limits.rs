@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use common::{Collect, Rng, config_text, fake_key, sh, unpack_into, unpack_path, workdir, write};
 use snapsift_unpack::{
-    Encoding, Kind, Layer, Leaf, Limits, Problem, Summary, UnpackError, Visitor, unpack,
+    Encoding, Kind, Layer, Leaf, Limits, Problem, Summary, UnpackError, Visitor, XZ_MEMORY_LIMIT,
+    unpack,
 };
 
 /// The expansion budget of the file at `path` under the default limits.
@@ -285,6 +286,24 @@ fn a_zstd_window_past_the_limit_is_a_problem_that_names_it() {
         assert!(seen.problems.is_empty(), "{:?}", seen.problem_lines());
         assert_eq!(seen.leaf(&["zstd"]).content, data, "{name}");
     }
+}
+
+/// An xz stream whose dictionary needs more memory than [`XZ_MEMORY_LIMIT`] is not decoded,
+/// and the problem names the limit.
+#[test]
+fn an_xz_dictionary_past_the_memory_limit_is_a_problem_that_names_it() {
+    let dir = workdir();
+    write(dir.path(), "a.txt", config_text("xz", &fake_key(501)));
+    sh(dir.path(), "xz --lzma2=dict=512MiB -c a.txt > big-dict.xz");
+    let (seen, _) = unpack_path(&dir.path().join("big-dict.xz"), &Limits::default());
+    let problem = Problem::TooMuchMemory {
+        kind: Kind::Xz,
+        limit: XZ_MEMORY_LIMIT,
+    };
+    assert_eq!(seen.problems, [(vec!["xz".to_string()], problem.clone())]);
+    let limit = problem.limit().unwrap();
+    assert_eq!((limit.name, limit.value), ("xz_memory", 256 << 20));
+    assert!(problem.to_string().contains("256 MiB"), "{problem}");
 }
 
 /// A root that fails every read at or past `fail_at`.

@@ -62,17 +62,7 @@ fn places(findings: &[Value], secret: &str) -> Vec<String> {
     let mut places: Vec<String> = findings
         .iter()
         .filter(|f| f["secret"].as_str().is_some_and(|s| s.contains(secret)))
-        .map(|f| {
-            let location = &f["location"];
-            let mut place = location["path"].as_str().unwrap_or("?").to_owned();
-            for layer in location["container"].as_array().into_iter().flatten() {
-                if let Some(member) = layer["member"].as_str() {
-                    place.push_str("!/");
-                    place.push_str(member);
-                }
-            }
-            place
-        })
+        .map(member_path)
         .collect();
     places.sort();
     places.dedup();

@@ -14,19 +14,6 @@ use std::path::{Path, PathBuf};
 use common::*;
 use serde_json::{Value, json};
 
-/// The path with members of a finding's location.
-fn place(finding: &Value) -> String {
-    let location = &finding["location"];
-    let mut path = location["path"].as_str().unwrap_or("?").to_owned();
-    for layer in location["container"].as_array().into_iter().flatten() {
-        if let Some(member) = layer["member"].as_str() {
-            path.push_str("!/");
-            path.push_str(member);
-        }
-    }
-    path
-}
-
 /// Makes `dir/name.tar.gz` hold, `levels` tar.gz deep, a `secret.txt` with `secret` (with
 /// real tar and gzip): `name.tar.gz` holds `l<levels-1>.tar.gz`... down to `l1.tar.gz`, which
 /// holds `secret.txt`. Returns the members from the outer file down to the secret.
@@ -89,13 +76,13 @@ fn ordinary_archives_are_read_whole_and_the_coverage_is_complete() {
 
     let scan = Scan::run(&[&image], &[]);
     assert_eq!(scan.code, 1, "{}", scan.stderr);
-    assert_eq!(place(scan.only(&env)), "/srv/backup.tar.gz!/.env");
+    assert_eq!(member_path(scan.only(&env)), "/srv/backup.tar.gz!/.env");
     assert_eq!(
-        place(scan.only(&deep4)),
+        member_path(scan.only(&deep4)),
         with_members("/deep4.tar.gz", &deep4_members)
     );
     assert_eq!(
-        place(scan.only(&deep8)),
+        member_path(scan.only(&deep8)),
         with_members("/deep8.tar.gz", &deep8_members)
     );
     let coverage = &scan.coverage[0];
@@ -151,7 +138,7 @@ fn content_cut_by_a_limit_is_listed_and_the_scan_is_partial() {
         "{}",
         scan.stderr
     );
-    assert_eq!(place(scan.only(&plain)), "/etc/app.conf");
+    assert_eq!(member_path(scan.only(&plain)), "/etc/app.conf");
     assert!(scan.findings.iter().all(|f| f["secret"] != deep.as_str()));
     let coverage = &scan.coverage[0];
     assert_eq!(coverage["complete"], false, "{coverage}");
@@ -273,18 +260,7 @@ fn merge_lists_the_file_problems_of_every_shard() {
     let mut per_shard = Vec::new();
     for k in 0..2 {
         let report = dir.path().join(format!("shard-{k}.jsonl"));
-        let shard = format!("{k}/2");
-        let (code, _, stderr) = snapsift_run(&[
-            "scan",
-            "--quiet",
-            "--format",
-            "jsonl",
-            "--shard",
-            &shard,
-            "-o",
-            report.to_str().unwrap(),
-            image.to_str().unwrap(),
-        ]);
+        let (code, stderr) = scan_shard_into(&image, k, 2, &report);
         assert!(matches!(code, 1 | 3), "{stderr}");
         let lines = fs::read_to_string(&report).unwrap();
         let coverage: Value = lines
