@@ -14,10 +14,12 @@
 //! The process's exit status follows ([`crate::EXIT_PARTIAL`]): a scan with unreadable bytes
 //! or content cut by a limit never exits 0 or 1.
 
-use crate::printer::path_with_members;
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use snapsift_scan::{ScanSummary, Unreadable};
 
+use crate::printer::path_with_members;
 use crate::record::LayerRecord;
 use crate::shard::ShardPlan;
 
@@ -66,7 +68,8 @@ pub struct UnreadableRange {
     pub reason: String,
 }
 
-/// One file the file pass could not read or expand in full, as the JSON formats write it.
+/// One problem of the file pass: content of one file it could not read or expand in full, as
+/// the JSON formats write it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileProblem {
     /// The file's path in the image; `null` for a file without one (deleted, orphaned).
@@ -179,12 +182,14 @@ impl ImageCoverage {
             && !self.file_problems.iter().any(FileProblem::cut_by_limit)
     }
 
-    /// The file problems that a limit cut.
+    /// How many files a limit cut (one may have several problems).
     pub fn cut_files(&self) -> usize {
         self.file_problems
             .iter()
             .filter(|p| p.cut_by_limit())
-            .count()
+            .map(|p| (p.path.as_deref(), p.offset))
+            .collect::<HashSet<_>>()
+            .len()
     }
 
     /// Restricts the coverage of a shard's scan (which swept margins beyond its own bytes)
