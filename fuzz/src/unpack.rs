@@ -9,8 +9,9 @@ use snapsift_unpack::{Kind, Layer, Leaf, Limits, Problem, Visitor, sniff};
 /// `kind`, so that each target stays on its own decoder at the root (layers inside may be
 /// anything).
 ///
-/// Panics if a leaf's reader returns an error (its contract: it ends early instead), or if
-/// more is decompressed than [`Limits::max_expanded`] allows.
+/// Panics if a leaf's reader returns an error (its contract: it ends early instead), if more
+/// is decompressed than the input's [`Limits::expansion_budget`] allows, or if a problem says
+/// the budget was spent when it was not.
 pub fn expand(data: &[u8], kind: Kind) {
     let head = &data[..data.len().min(snapsift_unpack::SNIFF_LEN)];
     if sniff(head) != Some(kind) {
@@ -22,12 +23,16 @@ pub fn expand(data: &[u8], kind: Kind) {
     let summary =
         snapsift_unpack::unpack(Cursor::new(data), data.len() as u64, &limits, &mut visitor)
             .unwrap_or_else(|error| panic!("unpack failed on bytes in memory: {error}"));
+    let budget = limits.expansion_budget(data.len() as u64);
     assert!(
-        summary.expanded <= limits.max_expanded,
-        "{} bytes expanded, the limit is {}",
+        summary.expanded <= budget,
+        "{} bytes expanded, the budget is {budget}",
         summary.expanded,
-        limits.max_expanded
     );
+    if let Some(spent) = visitor.budget_spent {
+        assert_eq!(spent, budget, "the problem names another budget");
+        assert_eq!(summary.expanded, budget, "the budget was not spent");
+    }
     assert_eq!(summary.leaves, visitor.leaves);
 }
 
@@ -36,6 +41,8 @@ pub fn expand(data: &[u8], kind: Kind) {
 struct ReadAll {
     leaves: u64,
     buf: Vec<u8>,
+    /// The budget an [`Problem::ExpandedLimit`] named.
+    budget_spent: Option<u64>,
 }
 
 impl Visitor for ReadAll {
@@ -54,7 +61,15 @@ impl Visitor for ReadAll {
         Ok(())
     }
 
-    fn problem(&mut self, _: &[Layer], _: &Problem) -> Result<(), Infallible> {
+    fn problem(&mut self, _: &[Layer], problem: &Problem) -> Result<(), Infallible> {
+        // Every limit names itself, the way the report lists it.
+        if let Some(limit) = problem.limit() {
+            assert!(!limit.name.is_empty());
+        }
+        if let Problem::ExpandedLimit { budget } = problem {
+            assert!(self.budget_spent.is_none(), "the budget is spent once");
+            self.budget_spent = Some(*budget);
+        }
         Ok(())
     }
 }

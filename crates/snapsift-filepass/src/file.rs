@@ -9,7 +9,7 @@ use std::sync::Arc;
 use snapsift_disk::Disk;
 use snapsift_fs::{FileContent, FileEntry, Piece};
 use snapsift_scan::{Finding, ReadScanner};
-use snapsift_unpack::{BufferPool, Encoding, Layer, Leaf, Limits, Visitor};
+use snapsift_unpack::{BufferPool, Encoding, Layer, Leaf, LimitReached, Limits, Visitor};
 
 use crate::{FileFinding, FilePassSummary, Problem};
 
@@ -215,10 +215,23 @@ impl FileReader<'_> {
         self.volume_start.saturating_add(volume.start)..self.volume_start.saturating_add(volume.end)
     }
 
+    /// Reports a problem that is not a limit (the file cannot be read).
     fn problem(&self, out: &mut FileOutput<'_>, chain: Vec<Layer>, message: String) {
+        self.problem_with(out, chain, None, message);
+    }
+
+    fn problem_with(
+        &self,
+        out: &mut FileOutput<'_>,
+        chain: Vec<Layer>,
+        limit: Option<LimitReached>,
+        message: String,
+    ) {
         out.problems.push(Problem {
             file: self.index,
+            disk_offset: self.disk_offset_of(&self.entry.content, 0),
             chain,
+            limit,
             message,
         });
     }
@@ -297,8 +310,12 @@ impl Visitor for LeafScanner<'_, '_, '_> {
         chain: &[Layer],
         problem: &snapsift_unpack::Problem,
     ) -> Result<(), Self::Error> {
-        self.file
-            .problem(self.out, chain.to_vec(), problem.to_string());
+        self.file.problem_with(
+            self.out,
+            chain.to_vec(),
+            problem.limit(),
+            problem.to_string(),
+        );
         Ok(())
     }
 }

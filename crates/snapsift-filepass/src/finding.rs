@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use snapsift_scan::Finding;
-use snapsift_unpack::Layer;
+use snapsift_unpack::{Layer, LimitReached};
 
 /// A secret the file pass found in a file.
 #[derive(Clone, Debug)]
@@ -35,8 +35,14 @@ pub struct FileFinding<'m> {
 pub struct Problem {
     /// The file, as an index into the filesystem's files.
     pub file: usize,
+    /// The disk offset of the file's first byte that lies on the disk (the volume's start if
+    /// none does): where to find a file that has no path.
+    pub disk_offset: u64,
     /// The layers down to where the problem is; empty for the file itself.
     pub chain: Vec<Layer>,
+    /// The limit that cut the content, when a limit did (see
+    /// [`snapsift_unpack::Problem::limit`]): then some of the file's content was not searched.
+    pub limit: Option<LimitReached>,
     /// What went wrong, for people.
     pub message: String,
 }

@@ -47,12 +47,13 @@ use snapsift_unpack::BufferPool;
 
 pub use error::FilePassError;
 pub use finding::{FileFinding, Problem};
-pub use snapsift_unpack::{Encoding, Kind, Layer, Limits};
+pub use snapsift_unpack::{Encoding, Kind, Layer, LimitReached, Limits};
 
 /// How the file pass runs.
 #[derive(Clone, Debug)]
 pub struct FilePassConfig {
-    /// Limits on expanding containers (depth, expanded size, ratio, entries, buffering).
+    /// Limits on expanding containers (depth, expansion budget, entries, buffering, decoder
+    /// windows).
     pub limits: Limits,
     /// Threads; 0 means one per core.
     pub threads: usize,

@@ -1,35 +1,33 @@
-//! What decompression may produce: the input's total, each layer's ratio, and the memory held
-//! for nested zips; and the readers that count against them.
+//! What decompression may produce (the input's expansion budget) and the memory held for
+//! nested zips; and the readers that count against them.
 
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use crate::{BufferPool, Kind, Limits, Problem};
+use crate::{BufferPool, Limits, Problem};
 
 /// The limits of one [`crate::unpack`] call and what has been spent against them.
 pub(crate) struct Budget {
-    max_expanded: u64,
-    max_ratio: u64,
-    ratio_grace: u64,
+    /// What decompression may produce from this input ([`Limits::expansion_budget`]).
+    expansion: u64,
     max_buffered: u64,
     expanded: Cell<u64>,
     /// What this call holds for nested zips, also taken from `pool`.
     buffered: Cell<u64>,
     /// The memory for nested zips this call shares with others.
     pool: Arc<BufferPool>,
-    /// Set when `max_expanded` is reached: from then on every layer ends and nothing more is
-    /// visited or reported.
+    /// Set when the expansion budget is spent: from then on every layer ends and nothing
+    /// more is visited or reported.
     stopped: Cell<bool>,
 }
 
 impl Budget {
-    pub(crate) fn new(limits: &Limits, pool: Arc<BufferPool>) -> Self {
+    /// The budget of an input of `input_len` bytes.
+    pub(crate) fn new(limits: &Limits, input_len: u64, pool: Arc<BufferPool>) -> Self {
         Budget {
-            max_expanded: limits.max_expanded,
-            max_ratio: limits.max_ratio,
-            ratio_grace: limits.ratio_grace,
+            expansion: limits.expansion_budget(input_len),
             max_buffered: limits.max_buffered,
             expanded: Cell::new(0),
             buffered: Cell::new(0),
@@ -38,7 +36,7 @@ impl Budget {
         }
     }
 
-    /// Whether the expansion limit has been reached.
+    /// Whether the expansion budget is spent.
     pub(crate) fn stopped(&self) -> bool {
         self.stopped.get()
     }
@@ -67,18 +65,12 @@ impl Budget {
     }
 }
 
-/// A limit reached by a [`Metered`] layer. It travels up as the `io::Error` its read returns,
-/// and is told apart from corruption by [`Trip::of`].
+/// The expansion budget, spent by a [`Metered`] layer. It travels up as the `io::Error` its
+/// read returns, and is told apart from corruption by [`Trip::of`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Trip {
-    /// The input's total expansion.
-    Expanded { max_expanded: u64 },
-    /// This layer's ratio.
-    Ratio {
-        produced: u64,
-        consumed: u64,
-        max_ratio: u64,
-    },
+pub(crate) struct Trip {
+    /// The input's expansion budget.
+    pub(crate) budget: u64,
 }
 
 impl Trip {
@@ -87,37 +79,23 @@ impl Trip {
         error.get_ref()?.downcast_ref::<Trip>().copied()
     }
 
-    /// The problem to report for a trip in a layer of `kind`.
-    pub(crate) fn problem(self, kind: Kind) -> Problem {
-        match self {
-            Trip::Expanded { max_expanded } => Problem::ExpandedLimit { max_expanded },
-            Trip::Ratio {
-                produced,
-                consumed,
-                max_ratio,
-            } => Problem::RatioLimit {
-                kind,
-                produced,
-                consumed,
-                max_ratio,
-            },
+    /// The problem to report.
+    pub(crate) fn problem(self) -> Problem {
+        Problem::ExpandedLimit {
+            budget: self.budget,
         }
     }
 }
 
 impl fmt::Display for Trip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Trip::Expanded { max_expanded } => write!(f, "expansion limit of {max_expanded}"),
-            Trip::Ratio { max_ratio, .. } => write!(f, "ratio limit of {max_ratio}"),
-        }
+        write!(f, "expansion budget of {} bytes", self.budget)
     }
 }
 
 impl std::error::Error for Trip {}
 
-/// A reader that adds the bytes read through it to a shared count: the compressed bytes a
-/// layer consumed.
+/// A reader that adds the bytes read through it to a shared count.
 pub(crate) struct Counted<'c, R> {
     inner: R,
     count: &'c Cell<u64>,
@@ -143,40 +121,23 @@ impl<R: Seek> Seek for Counted<'_, R> {
     }
 }
 
-/// The output of one decompressing layer, counted against the input's total and the layer's
-/// ratio. A read that crosses a limit is shortened to end exactly at it; the next one fails
-/// with the [`Trip`].
+/// The output of one decompressing layer, counted against the input's expansion budget. A
+/// read that crosses it is shortened to end exactly at it; the next one fails with the
+/// [`Trip`].
 pub(crate) struct Metered<'b, R> {
     inner: R,
     budget: &'b Budget,
-    /// The compressed bytes read by the layer are `consumed - consumed_base`.
-    consumed: &'b Cell<u64>,
-    consumed_base: u64,
-    produced: u64,
     tripped: Option<Trip>,
 }
 
 impl<'b, R> Metered<'b, R> {
-    /// Meters `inner`, whose compressed input is what `consumed` counts past `consumed_base`.
-    /// The base is taken before the decoder is made: some read ahead as they are made.
-    pub(crate) fn new(
-        inner: R,
-        budget: &'b Budget,
-        consumed: &'b Cell<u64>,
-        consumed_base: u64,
-    ) -> Self {
+    /// Meters `inner`, a decoder's output.
+    pub(crate) fn new(inner: R, budget: &'b Budget) -> Self {
         Metered {
             inner,
             budget,
-            consumed,
-            consumed_base,
-            produced: 0,
             tripped: None,
         }
-    }
-
-    fn consumed(&self) -> u64 {
-        self.consumed.get().saturating_sub(self.consumed_base)
     }
 }
 
@@ -185,39 +146,30 @@ impl<R: Read> Read for Metered<'_, R> {
         if let Some(trip) = self.tripped {
             return Err(io::Error::other(trip));
         }
-        // Another layer reached the total: this one just ends (that layer reports it).
+        // Another layer spent the budget: this one just ends (that layer reports it).
         if self.budget.stopped() || buf.is_empty() {
             return Ok(0);
         }
-        let n = self.inner.read(buf)?;
+        let budget = self.budget;
+        let room = budget.expansion.saturating_sub(budget.expanded.get());
+        // Never ask the decoder for more than the room left (and one byte, to see whether it
+        // has more): bytes decoded past the budget would be decoded for nothing.
+        let want = usize::try_from(room.saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.inner.read(&mut buf[..want])?;
         if n == 0 {
             return Ok(0);
         }
-        let budget = self.budget;
-        let ratio_room = self
-            .consumed()
-            .saturating_mul(budget.max_ratio)
-            .max(budget.ratio_grace)
-            .saturating_sub(self.produced);
-        let total_room = budget.max_expanded.saturating_sub(budget.expanded.get());
-        let allowed = (n as u64).min(ratio_room).min(total_room);
+        let allowed = (n as u64).min(room);
         let allowed = usize::try_from(allowed).unwrap_or(n);
-        self.produced = self.produced.saturating_add(allowed as u64);
         budget
             .expanded
             .set(budget.expanded.get().saturating_add(allowed as u64));
         if allowed < n {
-            let trip = if total_room <= ratio_room {
-                budget.stopped.set(true);
-                Trip::Expanded {
-                    max_expanded: budget.max_expanded,
-                }
-            } else {
-                Trip::Ratio {
-                    produced: self.produced,
-                    consumed: self.consumed(),
-                    max_ratio: budget.max_ratio,
-                }
+            budget.stopped.set(true);
+            let trip = Trip {
+                budget: budget.expansion,
             };
             self.tripped = Some(trip);
             if allowed == 0 {
@@ -232,18 +184,18 @@ impl<R: Read> Read for Metered<'_, R> {
 mod tests {
     use super::*;
 
-    fn limits(max_expanded: u64, max_ratio: u64, ratio_grace: u64) -> Limits {
+    fn limits(max_expanded: u64, expansion_ratio: u64, expansion_floor: u64) -> Limits {
         Limits {
             max_expanded,
-            max_ratio,
-            ratio_grace,
+            expansion_ratio,
+            expansion_floor,
             ..Limits::default()
         }
     }
 
-    /// A budget for `limits`, with a pool of its own.
-    fn budget(limits: &Limits) -> Budget {
-        Budget::new(limits, Arc::new(BufferPool::for_limits(limits)))
+    /// A budget for an input of `input_len` bytes under `limits`, with a pool of its own.
+    fn budget(limits: &Limits, input_len: u64) -> Budget {
+        Budget::new(limits, input_len, Arc::new(BufferPool::for_limits(limits)))
     }
 
     /// Reads `meter` to its end or error: the bytes read, and the trip.
@@ -260,56 +212,61 @@ mod tests {
     }
 
     #[test]
-    fn the_total_ends_a_layer_exactly_at_the_limit() {
-        let budget = budget(&limits(2500, 1000, 1 << 20));
-        let consumed = Cell::new(0);
-        let mut meter = Metered::new(io::repeat(0), &budget, &consumed, 0);
+    fn the_budget_is_the_ratio_between_the_floor_and_the_cap() {
+        let limits = limits(1 << 30, 200, 128 << 20);
+        assert_eq!(limits.expansion_budget(0), 128 << 20);
+        assert_eq!(limits.expansion_budget(1 << 20), 200 << 20);
+        assert_eq!(limits.expansion_budget(1 << 40), 1 << 30);
+        assert_eq!(limits.expansion_budget(u64::MAX), 1 << 30);
+    }
+
+    #[test]
+    fn the_budget_ends_a_layer_exactly_where_it_is_spent() {
+        let budget = budget(&limits(1 << 30, 10, 2500), 100);
+        let mut meter = Metered::new(io::repeat(0), &budget);
         let (read, trip) = drain(&mut meter);
         assert_eq!(read, 2500);
-        assert_eq!(trip, Some(Trip::Expanded { max_expanded: 2500 }));
+        assert_eq!(trip, Some(Trip { budget: 2500 }));
         assert!(budget.stopped());
         assert_eq!(budget.expanded(), 2500);
+        // A second layer of the same input gets nothing more, and says nothing.
+        let mut other = Metered::new(io::repeat(1), &budget);
+        assert_eq!(drain(&mut other), (0, None));
     }
 
-    /// A stand-in decoder: 1000 zero bytes out for each byte in.
-    struct Expander<R> {
-        input: R,
-        left: usize,
+    #[test]
+    fn a_layer_that_ends_at_the_budget_is_not_cut() {
+        let budget = budget(&limits(1 << 30, 10, 2500), 100);
+        let mut meter = Metered::new(io::repeat(7).take(2500), &budget);
+        assert_eq!(drain(&mut meter), (2500, None));
+        assert!(!budget.stopped());
     }
 
-    impl<R: Read> Read for Expander<R> {
+    /// Counts what a decoder was asked for.
+    struct Asked<R> {
+        inner: R,
+        asked: u64,
+    }
+
+    impl<R: Read> Read for Asked<R> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.left == 0 {
-                if self.input.read(&mut [0u8; 1])? == 0 {
-                    return Ok(0);
-                }
-                self.left = 1000;
-            }
-            let n = buf.len().min(self.left);
-            buf[..n].fill(0);
-            self.left -= n;
-            Ok(n)
+            self.asked += buf.len() as u64;
+            self.inner.read(buf)
         }
     }
 
     #[test]
-    fn the_ratio_applies_after_the_grace() {
-        let budget = budget(&limits(1 << 30, 10, 5000));
-        // 100 bytes were read before the layer started: they are not its input.
-        let consumed = Cell::new(100);
-        let input = Counted::new(io::repeat(0).take(300), &consumed);
-        let mut meter = Metered::new(Expander { input, left: 0 }, &budget, &consumed, 100);
-        let (read, trip) = drain(&mut meter);
-        assert_eq!(read, 5000);
-        assert_eq!(
-            trip,
-            Some(Trip::Ratio {
-                produced: 5000,
-                consumed: 6,
-                max_ratio: 10
-            })
+    fn the_decoder_is_never_asked_for_more_than_the_room_left() {
+        let budget = budget(&limits(1 << 30, 1, 2500), 100);
+        let mut meter = Metered::new(
+            Asked {
+                inner: io::repeat(0),
+                asked: 0,
+            },
+            &budget,
         );
-        assert!(!budget.stopped());
-        assert_eq!(budget.expanded(), 5000);
+        let (read, _) = drain(&mut meter);
+        assert_eq!(read, 2500);
+        assert!(meter.inner.asked <= 2501, "{}", meter.inner.asked);
     }
 }

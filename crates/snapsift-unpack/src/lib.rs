@@ -21,10 +21,11 @@
 //!   see them. A leaf cut short (corruption, truncation, a limit) is a [`Read`] that ends early:
 //!   the visitor scans what was there. A problem is reported *after* the content it concerns
 //!   has been visited.
-//! * **Bounded work.** Decompressed output counts against [`Limits::max_expanded`] for the
-//!   whole input, and each compressed layer against [`Limits::max_ratio`]; depth, members per
-//!   archive and memory held for nested zips have limits too. Reaching one is a problem, never
-//!   a panic or an error.
+//! * **Bounded work.** Decompressed output, at every layer, counts against the input's
+//!   expansion budget ([`Limits::expansion_budget`]: proportional to the input's size, with a
+//!   floor and a cap); depth, members per archive, memory held for nested zips and decoder
+//!   windows have limits too. Reaching one is a problem ([`Problem::limit`] names the limit),
+//!   never a panic or an error.
 //! * **Streamed, not buffered.** Compressed streams, tar members and deflated zip members reach
 //!   the visitor as they are decoded. The only content held in memory is a zip nested inside a
 //!   layer that cannot seek (a compressed stream or a deflated member), which zip's directory at
@@ -32,8 +33,8 @@
 //!   and anything stored verbatim within it (tar members, stored zip members, nested to any
 //!   depth) are read in place through the root's [`Seek`]. Other memory is small and fixed: a
 //!   4 KiB look-ahead per layer, tar name records of at most 1 MiB, a zip directory of at most
-//!   [`Limits::max_entries`] entries, and the decoders' windows (xz refused past 256 MiB, zstd
-//!   past its default 128 MiB window).
+//!   [`Limits::max_entries`] entries, and the decoders' windows (xz refused past
+//!   [`XZ_MEMORY_LIMIT`], zstd past [`Limits::max_zstd_window`]).
 //! * **Errors are the caller's.** [`UnpackError`] is returned only when reading the root fails
 //!   or the visitor returns an error; corrupt input is never an error.
 //! * **No global state.** Everything lives in the call; the types handed out are `Send`.
@@ -66,7 +67,7 @@ use std::sync::Arc;
 pub use error::UnpackError;
 pub use limits::Limits;
 pub use pool::BufferPool;
-pub use problem::Problem;
+pub use problem::{LimitReached, Problem, XZ_MEMORY_LIMIT};
 pub use sniff::{Kind, SNIFF_LEN, sniff};
 pub use visit::{Encoding, Layer, Leaf, Visitor};
 
@@ -80,7 +81,7 @@ use walk::{Body, Walker};
 pub struct Summary {
     /// Leaves handed to [`Visitor::leaf`].
     pub leaves: u64,
-    /// Bytes produced by decompression, at every layer (the total [`Limits::max_expanded`]
+    /// Bytes produced by decompression, at every layer (what [`Limits::expansion_budget`]
     /// bounds). Stored bytes and UTF-16 transcoding do not count.
     pub expanded: u64,
     /// Problems handed to [`Visitor::problem`].
@@ -125,7 +126,7 @@ where
     V: Visitor + ?Sized,
 {
     let root = Root::new(root, root_len);
-    let budget = Budget::new(limits, Arc::clone(pool));
+    let budget = Budget::new(limits, root_len, Arc::clone(pool));
     let faults = Faults::default();
     let mut walker = Walker::new(&root, limits, &budget, &faults, visitor);
     walker.node(Body::Ranged {

@@ -4,6 +4,21 @@ use std::fmt;
 
 use crate::Kind;
 
+/// The most memory an xz stream may make its decoder take. xz's heaviest preset (-9) needs
+/// 65 MiB; a stream that asks for more than this is refused rather than obeyed.
+pub const XZ_MEMORY_LIMIT: u64 = 256 << 20;
+
+/// A limit a [`Problem`] reached, so that a report can say which content a limit cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LimitReached {
+    /// The limit, named as the [`crate::Limits`] field that sets it (`max_depth`,
+    /// `max_entries`, `max_buffered`, `max_zstd_window`), or `expansion_budget` (the input's,
+    /// see [`crate::Limits::expansion_budget`]) and `xz_memory` ([`XZ_MEMORY_LIMIT`]).
+    pub name: &'static str,
+    /// Its value: layers, members or bytes.
+    pub value: u64,
+}
+
 /// Something in the input that could not be expanded fully. Handed to
 /// [`crate::Visitor::problem`] with the chain it concerns, after the content it concerns has
 /// been visited; the walk goes on with the rest of the input.
@@ -22,23 +37,12 @@ pub enum Problem {
         /// The limit.
         max_depth: u32,
     },
-    /// Decompression produced [`crate::Limits::max_expanded`] bytes; the layer being read was
-    /// cut there and nothing more of the input is visited.
+    /// Decompression produced the input's expansion budget
+    /// ([`crate::Limits::expansion_budget`]): a suspected decompression bomb. The layer being
+    /// read was cut there and nothing more of the input is visited.
     ExpandedLimit {
-        /// The limit.
-        max_expanded: u64,
-    },
-    /// A compressed layer would have produced more than [`crate::Limits::max_ratio`] bytes
-    /// per byte it read: a suspected decompression bomb, cut there.
-    RatioLimit {
-        /// The compression of the layer (a deflated zip member is [`Kind::Zip`]).
-        kind: Kind,
-        /// Bytes the layer produced before it was cut (the most the ratio allowed).
-        produced: u64,
-        /// Compressed bytes it had read.
-        consumed: u64,
-        /// The limit.
-        max_ratio: u64,
+        /// The budget: what decompression could produce from this input, all layers together.
+        budget: u64,
     },
     /// An archive holds more members than [`crate::Limits::max_entries`].
     TooManyEntries {
@@ -56,6 +60,14 @@ pub enum Problem {
     TooBigToBuffer {
         /// The limit.
         max_buffered: u64,
+    },
+    /// A compressed stream asks for more decoder memory (its window) than allowed: zstd past
+    /// [`crate::Limits::max_zstd_window`], xz past [`XZ_MEMORY_LIMIT`]. It is not decoded.
+    TooMuchMemory {
+        /// The compression of the stream.
+        kind: Kind,
+        /// The limit, in bytes.
+        limit: u64,
     },
     /// The data is corrupt (or ends early) where this layer was being read: the content
     /// visited ends there, or the container was visited as raw bytes.
@@ -85,6 +97,30 @@ pub enum Problem {
     Encrypted,
 }
 
+impl Problem {
+    /// The limit this problem reached, if it is one: content a limit cut (not expanded, or
+    /// not read to its end), as opposed to content that is corrupt, encrypted or in an
+    /// unsupported format.
+    pub fn limit(&self) -> Option<LimitReached> {
+        let (name, value) = match *self {
+            Problem::TooDeep { max_depth, .. } => ("max_depth", u64::from(max_depth)),
+            Problem::ExpandedLimit { budget } => ("expansion_budget", budget),
+            Problem::TooManyEntries { max_entries, .. } => ("max_entries", max_entries),
+            Problem::TooBigToBuffer { max_buffered } => ("max_buffered", max_buffered),
+            Problem::TooMuchMemory {
+                kind: Kind::Xz,
+                limit,
+            } => ("xz_memory", limit),
+            Problem::TooMuchMemory { limit, .. } => ("max_zstd_window", limit),
+            Problem::Corrupt { .. }
+            | Problem::Truncated { .. }
+            | Problem::UnsupportedMethod { .. }
+            | Problem::Encrypted => return None,
+        };
+        Some(LimitReached { name, value })
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -93,20 +129,10 @@ impl fmt::Display for Problem {
                 "{kind} nested more than {max_depth} layers deep is not expanded; its bytes are \
                  scanned as they are"
             ),
-            Problem::ExpandedLimit { max_expanded } => write!(
+            Problem::ExpandedLimit { budget } => write!(
                 f,
-                "decompression stopped after {max_expanded} bytes (the limit for one file); the \
-                 rest of the file is not read"
-            ),
-            Problem::RatioLimit {
-                kind,
-                produced,
-                consumed,
-                max_ratio,
-            } => write!(
-                f,
-                "suspected decompression bomb: {kind} data expanded {consumed} bytes into more \
-                 than {produced} (the limit is {max_ratio} to 1); cut there"
+                "suspected decompression bomb: decompression stopped after {budget} bytes (the \
+                 expansion budget of this file); the rest of the file is not read"
             ),
             Problem::TooManyEntries {
                 kind,
@@ -121,6 +147,12 @@ impl fmt::Display for Problem {
                 f,
                 "nested zip larger than the memory left to hold it in (at most {max_buffered} \
                  bytes); not expanded, its bytes are scanned as they are"
+            ),
+            Problem::TooMuchMemory { kind, limit } => write!(
+                f,
+                "{kind} data needs more than {} MiB of decoder memory for its window (the \
+                 limit); not decoded",
+                limit >> 20
             ),
             Problem::Corrupt { kind, detail } => write!(f, "corrupt {kind} data: {detail}"),
             Problem::Truncated {

@@ -1,23 +1,21 @@
 //! Compressed streams (gzip, zstd, xz, bzip2), decoded as they are read.
 
-use std::cell::Cell;
 use std::io::{self, Read};
 
-use crate::budget::{Counted, Metered};
+use crate::budget::Metered;
 use crate::fuse::Fused;
 use crate::walk::{Body, Fatal, Walker, describe};
-use crate::{Kind, Layer, Problem, Visitor};
+use crate::{Kind, Layer, Limits, Problem, Visitor, XZ_MEMORY_LIMIT};
 
-/// The most memory an xz stream may make its decoder take. xz's heaviest preset (-9) needs
-/// 65 MiB; a stream that asks for more than this is refused rather than obeyed.
-const XZ_MEMORY_LIMIT: u64 = 256 << 20;
+/// What zstd says of a frame whose window is larger than the decoder allows
+/// (`ZSTD_error_frameParameter_windowTooLarge`); the crate gives only the message.
+const ZSTD_WINDOW_TOO_LARGE: &str = "Frame requires too much memory for decoding";
 
 impl<V: Visitor + ?Sized> Walker<'_, V> {
     /// Decodes `input`, a stream of `kind`, and walks what it holds.
     pub(crate) fn stream(&mut self, kind: Kind, input: &mut dyn Read) -> Result<(), Fatal<V>> {
         let layer = Layer { kind, member: None };
-        let consumed = Cell::new(0);
-        let decoder = match decoder(kind, Counted::new(input, &consumed)) {
+        let decoder = match decoder(kind, input, self.limits) {
             Ok(decoder) => decoder,
             Err(error) => {
                 return self.within(layer, |walker| {
@@ -28,32 +26,40 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
                 });
             }
         };
-        // Counted from 0: some decoders read their input ahead as they are made.
-        let mut output = Fused::new(
-            Metered::new(decoder, self.budget, &consumed, 0),
-            self.faults,
-        );
+        let mut output = Fused::new(Metered::new(decoder, self.budget), self.faults);
+        let limits = self.limits;
         self.within(layer, |walker| {
             walker.node(Body::Stream {
                 reader: &mut output,
                 len: None,
             })?;
-            let fault = output.finish().map(|mut fault| {
-                fault.error = explain(fault.error);
-                fault
-            });
-            walker.fault(kind, fault)
+            let fault = output.finish();
+            let memory = fault
+                .as_ref()
+                .and_then(|fault| needs_more_memory(kind, &fault.error, limits));
+            match memory {
+                Some(limit) => walker.problem(Problem::TooMuchMemory { kind, limit }),
+                None => walker.fault(kind, fault),
+            }
         })
     }
 }
 
 /// A decoder of `kind` reading `input`, going on through concatenated members, frames or
 /// streams as the tools that write them do.
-fn decoder<'a>(kind: Kind, input: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+fn decoder<'a>(
+    kind: Kind,
+    input: impl Read + 'a,
+    limits: &Limits,
+) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match kind {
         Kind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        // Its window is capped at 128 MiB (zstd's default): a frame needing more fails.
-        Kind::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+        Kind::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::new(input)?;
+            // A frame needing a larger window fails (see `needs_more_memory`).
+            decoder.window_log_max(window_log(limits.max_zstd_window))?;
+            Box::new(decoder)
+        }
         Kind::Xz => {
             let stream = liblzma::stream::Stream::new_stream_decoder(
                 XZ_MEMORY_LIMIT,
@@ -72,17 +78,41 @@ fn decoder<'a>(kind: Kind, input: impl Read + 'a) -> io::Result<Box<dyn Read + '
     })
 }
 
-/// Says what xz's terse "memory limit reached" means here.
-fn explain(error: io::Error) -> io::Error {
-    let memory = error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<liblzma::stream::Error>())
-        .is_some_and(|inner| matches!(inner, liblzma::stream::Error::MemLimit));
-    if memory {
-        return io::Error::other(format!(
-            "the stream needs more than {} MiB of memory to decode; not decoded",
-            XZ_MEMORY_LIMIT >> 20
-        ));
+/// The window log zstd is given for a window of at most `max_window` bytes: the largest power
+/// of two that fits, between zstd's smallest (1 KiB) and largest (2 GiB) windows.
+fn window_log(max_window: u64) -> u32 {
+    max_window.checked_ilog2().unwrap_or(0).clamp(10, 31)
+}
+
+/// The decoder memory limit a stream of `kind` failed with `error` on, if that is why it
+/// failed: xz's memory limit, or a zstd frame's window past [`Limits::max_zstd_window`].
+fn needs_more_memory(kind: Kind, error: &io::Error, limits: &Limits) -> Option<u64> {
+    match kind {
+        Kind::Xz => {
+            let memory = error
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<liblzma::stream::Error>())
+                .is_some_and(|inner| matches!(inner, liblzma::stream::Error::MemLimit));
+            memory.then_some(XZ_MEMORY_LIMIT)
+        }
+        Kind::Zstd => error
+            .to_string()
+            .contains(ZSTD_WINDOW_TOO_LARGE)
+            .then(|| 1u64 << window_log(limits.max_zstd_window)),
+        _ => None,
     }
-    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_logs() {
+        assert_eq!(window_log(8 << 20), 23);
+        assert_eq!(window_log((8 << 20) + 1), 23);
+        assert_eq!(window_log((8 << 20) - 1), 22);
+        assert_eq!(window_log(0), 10);
+        assert_eq!(window_log(u64::MAX), 31);
+    }
 }

@@ -116,7 +116,7 @@ impl<'w, V: Visitor + ?Sized> Walker<'w, V> {
     /// Reports `problem` for the current chain.
     pub(crate) fn problem(&mut self, problem: Problem) -> Result<(), Fatal<V>> {
         self.check_root()?;
-        // Past the expansion limit every layer ends early: that one problem says why.
+        // Past the expansion budget every layer ends early: that one problem says why.
         if self.budget.stopped() && !matches!(problem, Problem::ExpandedLimit { .. }) {
             return Ok(());
         }
@@ -134,7 +134,7 @@ impl<'w, V: Visitor + ?Sized> Walker<'w, V> {
             return Ok(());
         };
         if let Some(trip) = Trip::of(&error) {
-            return self.problem(trip.problem(kind));
+            return self.problem(trip.problem());
         }
         if upstream {
             return Ok(());

@@ -22,7 +22,8 @@ pub enum Command {
     ///
     /// Every byte of each disk is searched: files, deleted data and free space alike.
     /// Exit status: 0 no findings, 1 findings, 2 error (reported on stderr), 3 partial scan
-    /// (some bytes could not be read: the coverage summary lists them).
+    /// (some bytes could not be read, or a limit cut a file's content: the coverage summary
+    /// lists them).
     Scan(ScanArgs),
     /// Combine the JSON Lines reports of several scans (the shards of `scan --shard K/N`)
     /// into one report, in any format.

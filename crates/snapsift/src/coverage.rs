@@ -6,12 +6,21 @@
 //! image, a partition table that cannot be read) has a coverage record too, with its
 //! [`ImageCoverage::error`], so that a report over many images says which ones it lacks.
 //!
+//! Content a limit of the file pass cut (an archive nested too deep, a suspected
+//! decompression bomb, too many members...) was not searched either:
+//! [`ImageCoverage::file_problems`] lists every file the pass could not read or expand in
+//! full, and one that a limit cut makes the coverage incomplete too.
+//!
 //! The process's exit status follows ([`crate::EXIT_PARTIAL`]): a scan with unreadable bytes
-//! never exits 0 or 1.
+//! or content cut by a limit never exits 0 or 1.
+
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use snapsift_scan::{ScanSummary, Unreadable};
 
+use crate::printer::path_with_members;
+use crate::record::LayerRecord;
 use crate::shard::ShardPlan;
 
 /// What the scan of one image covered.
@@ -34,16 +43,16 @@ pub struct ImageCoverage {
     pub unreadable_bytes: u64,
     /// The bytes of data that could not be read, in disk order.
     pub unreadable: Vec<UnreadableRange>,
-    /// Files whose contents the file pass could not read or expand in full (each is also a
-    /// note on standard error); their bytes on the disk were still swept.
-    pub file_problems: u64,
+    /// What the file pass could not read or expand in full, one record per problem (each is
+    /// also a note on standard error); the files' bytes on the disk were still swept.
+    pub file_problems: Vec<FileProblem>,
     /// What a reader should know about how the image was read, one sentence each: a
     /// container header at the start of a block device, not followed (the device was swept
     /// whole as raw bytes). Also on standard error, without `--quiet`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// `true` when every byte of data (of the shard, with `--shard`) was searched and the
-    /// image had no error.
+    /// `true` when every byte of data (of the shard, with `--shard`) was searched, no limit
+    /// cut a file's content (no `file_problems` with a `limit`) and the image had no error.
     pub complete: bool,
     /// With `--shard`: which part of the image this scan covered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,6 +71,55 @@ pub struct UnreadableRange {
     pub end: u64,
     /// Why the first of them could not be read.
     pub reason: String,
+}
+
+/// One problem of the file pass: content of one file it could not read or expand in full, as
+/// the JSON formats write it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileProblem {
+    /// The file's path in the image; `null` for a file without one (deleted, orphaned).
+    pub path: Option<String>,
+    /// The disk offset of the file's first byte (the file's volume's start when none of its
+    /// bytes lies on the disk as such): where to find a file without a path.
+    pub offset: u64,
+    /// The archive members and decodings from the file down to the problem, outermost
+    /// first, each `{"kind", "member"}`; empty for the file itself.
+    #[serde(default)]
+    pub container: Vec<LayerRecord>,
+    /// The limit that cut the content, if a limit did; `null` for data that is corrupt,
+    /// encrypted or in an unsupported format.
+    #[serde(default)]
+    pub limit: Option<LimitRecord>,
+    /// What happened, for people.
+    pub message: String,
+}
+
+/// A limit of the file pass and its value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitRecord {
+    /// `max_depth` (layers), `expansion_budget` (bytes one file may decompress to),
+    /// `max_entries` (members of one archive), `max_buffered` (bytes of nested zips held in
+    /// memory), `max_zstd_window` or `xz_memory` (bytes of decoder memory).
+    pub name: String,
+    /// Its value.
+    pub value: u64,
+}
+
+impl FileProblem {
+    /// The file's path with its archive members (`/backup.tar.gz!/db/app.env`), or its disk
+    /// offset when it has no path.
+    pub fn display_place(&self) -> String {
+        let members = self.container.iter().filter_map(|l| l.member.as_deref());
+        match &self.path {
+            Some(path) => path_with_members(path, members),
+            None => path_with_members(&format!("(file at disk offset {})", self.offset), members),
+        }
+    }
+
+    /// Whether a limit cut the content: then it was not all searched.
+    pub fn cut_by_limit(&self) -> bool {
+        self.limit.is_some()
+    }
 }
 
 /// The part of an image one shard scanned.
@@ -90,19 +148,20 @@ impl From<&Unreadable> for UnreadableRange {
 }
 
 impl ImageCoverage {
-    /// The coverage of a scan of `image` (a disk of format `format`) that ran to its end.
+    /// The coverage of a scan of `image` (a disk of format `format`) that ran to its end,
+    /// with what its file pass could not read or expand.
     pub fn of_scan(
         image: &str,
         format: &str,
         summary: &ScanSummary,
-        file_problems: u64,
+        file_problems: Vec<FileProblem>,
     ) -> ImageCoverage {
         let unreadable: Vec<UnreadableRange> = summary
             .unreadable
             .iter()
             .map(UnreadableRange::from)
             .collect();
-        ImageCoverage {
+        let mut coverage = ImageCoverage {
             image: image.to_owned(),
             format: format.to_owned(),
             disk_size: summary.disk_size,
@@ -110,13 +169,33 @@ impl ImageCoverage {
             scanned_bytes: summary.scanned_bytes,
             findings: summary.findings,
             unreadable_bytes: summary.unreadable_bytes(),
-            complete: unreadable.is_empty(),
+            complete: false,
             unreadable,
             file_problems,
             notes: Vec::new(),
             shard: None,
             error: None,
-        }
+        };
+        coverage.complete = coverage.covers_all();
+        coverage
+    }
+
+    /// Whether this record says everything was searched: no error, no unreadable bytes, no
+    /// file content cut by a limit.
+    pub fn covers_all(&self) -> bool {
+        self.error.is_none()
+            && self.unreadable.is_empty()
+            && !self.file_problems.iter().any(FileProblem::cut_by_limit)
+    }
+
+    /// How many files a limit cut (one may have several problems).
+    pub fn cut_files(&self) -> usize {
+        self.file_problems
+            .iter()
+            .filter(|p| p.cut_by_limit())
+            .map(|p| (p.path.as_deref(), p.offset))
+            .collect::<HashSet<_>>()
+            .len()
     }
 
     /// Restricts the coverage of a shard's scan (which swept margins beyond its own bytes)
@@ -134,7 +213,7 @@ impl ImageCoverage {
         self.unreadable_bytes = self.unreadable.iter().map(|u| u.end - u.start).sum();
         self.data_bytes = plan.data_bytes;
         self.scanned_bytes = plan.owned_bytes.saturating_sub(self.unreadable_bytes);
-        self.complete = self.unreadable.is_empty();
+        self.complete = self.covers_all();
         self.shard = Some(ShardCoverage {
             index: plan.shard.index,
             count: plan.shard.count,
@@ -154,12 +233,14 @@ impl ImageCoverage {
         }
     }
 
-    /// Whether the scan ran to its end but left bytes unread.
+    /// Whether the scan ran to its end but left something unsearched: bytes it could not
+    /// read, or file content a limit cut.
     pub fn partial(&self) -> bool {
-        self.error.is_none() && !self.unreadable.is_empty()
+        self.error.is_none() && !self.complete
     }
 
-    /// The summary for people: one line, then one line per unreadable range.
+    /// The summary for people: one line, then one line per unreadable range and per file a
+    /// limit cut, then the count of file problems.
     pub fn text_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(error) = &self.error {
@@ -174,8 +255,14 @@ impl ImageCoverage {
                 human(self.disk_size)
             ));
         } else {
+            let cut = self.cut_files();
+            let cut = if cut > 0 {
+                format!(", {cut} file(s) cut by a limit")
+            } else {
+                String::new()
+            };
             lines.push(format!(
-                "{}: PARTIAL: {} of data unreadable in {} range(s), {} scanned ({} disk)",
+                "{}: PARTIAL: {} of data unreadable in {} range(s){cut}, {} scanned ({} disk)",
                 self.image,
                 human(self.unreadable_bytes),
                 self.unreadable.len(),
@@ -197,10 +284,22 @@ impl ImageCoverage {
         for note in &self.notes {
             lines.push(format!("  note: {note}"));
         }
-        if self.file_problems > 0 {
+        for p in self.file_problems.iter().filter(|p| p.cut_by_limit()) {
+            let limit = p
+                .limit
+                .as_ref()
+                .map_or(String::new(), |l| format!(" ({} {})", l.name, l.value));
             lines.push(format!(
-                "  {} file(s) could not be read or expanded in full (notes on standard error)",
-                self.file_problems
+                "  cut by a limit{limit}: {}: {}",
+                p.display_place(),
+                p.message
+            ));
+        }
+        if !self.file_problems.is_empty() {
+            lines.push(format!(
+                "  {} file problem(s): content that could not be read or expanded in full \
+                 (notes on standard error)",
+                self.file_problems.len()
             ));
         }
         lines

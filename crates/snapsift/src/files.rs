@@ -24,8 +24,10 @@ use snapsift_fs::{FileEntry, FileState, Filesystem, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::Finding;
 
+use crate::coverage::{FileProblem, LimitRecord};
 use crate::printer::{FileAt, Layer};
 use crate::progress::Progress;
+use crate::record::LayerRecord;
 
 /// The file pass's findings of one image, with where each is.
 #[derive(Default)]
@@ -37,8 +39,9 @@ pub struct FileFindings<'m> {
     decoded: HashMap<DecodedKey, Vec<(FileAt, Finding<'m>)>>,
     /// Findings only the file pass sees.
     only: Vec<(FileAt, Finding<'m>)>,
-    /// Files the pass could not read or expand in full (each told on standard error).
-    pub problems: u64,
+    /// What the pass could not read or expand in full (each told on standard error too), with
+    /// the file's volume start and number (a shard reports its own files' only).
+    pub problems: Vec<((u64, u64), FileProblem)>,
 }
 
 /// One image as the file pass sees it: its disk, volumes and the filesystems mapped on them.
@@ -100,17 +103,36 @@ impl<'m> FileFindings<'m> {
                 &report,
             )?;
             done_before = done_before.saturating_add(selected.len() as u64);
-            found.problems = found.problems.saturating_add(output.problems.len() as u64);
             let files = fs.files();
-            for problem in &output.problems {
+            for problem in output.problems {
                 let at = file_at(&**fs, &files[problem.file], &problem.chain, None);
-                let path = at.display_path().unwrap_or_else(|| "(no name)".into());
+                let record = FileProblem {
+                    path: at.path,
+                    offset: problem.disk_offset,
+                    container: at
+                        .chain
+                        .into_iter()
+                        .map(|l| LayerRecord {
+                            kind: l.kind.to_owned(),
+                            member: l.member,
+                        })
+                        .collect(),
+                    limit: problem.limit.map(|l| LimitRecord {
+                        name: l.name.to_owned(),
+                        value: l.value,
+                    }),
+                    message: problem.message,
+                };
+                let place = record.display_place();
                 progress.suspend(|| {
                     crate::warn(&format!(
-                        "snapsift: {name}: note: {path}: {}",
-                        problem.message
+                        "snapsift: {name}: note: {place}: {}",
+                        record.message
                     ));
                 });
+                found
+                    .problems
+                    .push(((volume.range.start, files[problem.file].id), record));
             }
             for finding in output.findings {
                 found.add(volume.range.start, &**fs, files, finding);

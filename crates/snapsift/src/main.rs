@@ -4,7 +4,8 @@
 //! the built-in rules with `snapsift-match`, scans with `snapsift-scan`, and prints findings
 //! with the printers in [`printer`]. Exit status: 0 no findings, 1 findings, 2 error (an
 //! image could not be scanned), 3 partial scan (every image was scanned, but some bytes
-//! could not be read: the coverage summary lists them).
+//! could not be read or a limit of the file pass cut some file's content: the coverage
+//! summary lists them).
 
 mod cli;
 mod coverage;
@@ -53,8 +54,8 @@ const EXIT_CLEAN: u8 = 0;
 const EXIT_FINDINGS: u8 = 1;
 /// Exit status when anything went wrong (clap uses it for usage errors too).
 const EXIT_ERROR: u8 = 2;
-/// Exit status when every image was scanned but some bytes could not be read: findings or
-/// not, the scan is not the whole answer.
+/// Exit status when every image was scanned but some bytes could not be read, or a limit cut
+/// some file's content: findings or not, the scan is not the whole answer.
 const EXIT_PARTIAL: u8 = 3;
 
 fn main() -> ExitCode {
@@ -278,7 +279,7 @@ fn scan_one(
     progress.finish();
     // What was found before an error is reported all the same, before the error.
     let result = result.with_context(|| format!("{image_name} ({kind})"));
-    let file_problems = sink.file_findings.problems;
+    let mut file_problems = std::mem::take(&mut sink.file_findings.problems);
     let rest = std::mem::take(sink.file_findings).into_rest();
     let CollectSink {
         place, mut found, ..
@@ -300,6 +301,8 @@ fn scan_one(
         (reported, not_owned) = reported
             .into_iter()
             .partition(|r| shard::keeps(plan, &homes, r));
+        // A file is read by every shard its bytes reach; its home reports its problems.
+        file_problems.retain(|(file, _)| homes.contains(file));
     }
     let mut records: Vec<FindingRecord> = reported.iter().map(FindingRecord::new).collect();
     // Every secret this scan found in full: a context may show any of them.
@@ -340,18 +343,27 @@ fn scan_one(
             stats.describe(),
         );
     }
+    let file_problems = file_problems.into_iter().map(|(_, p)| p).collect();
     let mut coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
     coverage.notes = notes;
     if let Some(plan) = &shard {
         coverage.restrict_to_shard(plan);
     }
-    if coverage.partial() {
+    if coverage.partial() && !coverage.unreadable.is_empty() {
         // Even with --quiet: the exit status says it, and this says where.
         eprintln!(
             "snapsift: {image_name}: PARTIAL SCAN: {} of data could not be read, in {} range(s) \
              (listed in the coverage summary); the rest was scanned",
             human_bytes(coverage.unreadable_bytes),
             coverage.unreadable.len()
+        );
+    }
+    let cut = coverage.cut_files();
+    if cut > 0 {
+        eprintln!(
+            "snapsift: {image_name}: PARTIAL SCAN: a limit cut the content of {cut} file(s) \
+             (listed in the coverage summary's file_problems); their bytes on the disk were \
+             still swept"
         );
     }
     Ok(coverage)

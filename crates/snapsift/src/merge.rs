@@ -12,7 +12,8 @@
 //! * Coverage: the shards of an image must agree on N, the disk's size and its data; every
 //!   shard from 0 to N-1 must be there, or the image's coverage says which are missing and
 //!   is incomplete (exit status 2, as for an image that could not be scanned). Unreadable
-//!   ranges are joined. A whole-image scan of the image that ran in full, where there is
+//!   ranges are joined, and the shards' file problems listed together (a shard reads its
+//!   own files: none is listed twice); one a limit cut leaves the image incomplete. A whole-image scan of the image that ran in full, where there is
 //!   one, is its coverage and its shards' records are not needed. A scan that could not
 //!   open the image (its record says why, and names no shard) adds its error. An image
 //!   with findings but no coverage line (a report cut short) is incomplete too.
@@ -33,9 +34,13 @@ use serde_json::Value;
 use snapsift_match::Matcher;
 
 use crate::cli::MergeArgs;
+#[cfg(test)]
+use crate::coverage::{FileProblem, LimitRecord};
 use crate::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
 use crate::printer;
 use crate::record::FindingRecord;
+#[cfg(test)]
+use crate::record::LayerRecord;
 use crate::redact::{self, Redactor};
 use crate::{exit_status, output, rules};
 
@@ -118,9 +123,11 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
             ));
         } else if coverage.partial() {
             eprintln!(
-                "snapsift: {}: PARTIAL SCAN: {} byte(s) could not be read (listed in the \
-                 coverage summary)",
-                coverage.image, coverage.unreadable_bytes
+                "snapsift: {}: PARTIAL SCAN: {} byte(s) could not be read, {} file(s) cut by a \
+                 limit (listed in the coverage summary)",
+                coverage.image,
+                coverage.unreadable_bytes,
+                coverage.cut_files()
             );
         }
     }
@@ -186,10 +193,10 @@ fn read(path: &Path, each: &mut dyn FnMut(Item)) -> anyhow::Result<()> {
         let item = match value {
             Value::Object(mut object) if object.contains_key("coverage") => {
                 let coverage = object.remove("coverage").unwrap_or_default();
-                Item::Coverage(
+                Item::Coverage(Box::new(
                     serde_json::from_value(coverage)
                         .with_context(|| format!("{}: not a coverage record", at()))?,
-                )
+                ))
             }
             value => Item::Finding(serde_json::from_value(value).with_context(|| {
                 format!("{}: not a finding of `snapsift scan --format jsonl`", at())
@@ -268,7 +275,9 @@ fn combine(
             continue;
         }
         combined.scanned_bytes = combined.scanned_bytes.saturating_add(c.scanned_bytes);
-        combined.file_problems = combined.file_problems.saturating_add(c.file_problems);
+        combined
+            .file_problems
+            .extend(c.file_problems.iter().cloned());
         combined.unreadable.extend(c.unreadable.iter().cloned());
         combined.complete &= c.complete;
         if let Some(error) = &c.error {
@@ -375,6 +384,38 @@ mod tests {
         );
         let none = combine("d.img", Vec::new(), 1).unwrap();
         assert!(none.error.unwrap().contains("no coverage line"));
+    }
+
+    #[test]
+    fn shards_file_problems_are_listed_together() {
+        let problem = |path: &str, limit: Option<(&str, u64)>| FileProblem {
+            path: Some(path.into()),
+            offset: 4096,
+            container: vec![LayerRecord {
+                kind: "gzip".into(),
+                member: None,
+            }],
+            limit: limit.map(|(name, value)| LimitRecord {
+                name: name.into(),
+                value,
+            }),
+            message: "cut".into(),
+        };
+        let mut first = shard(0, 2, &[]);
+        first.file_problems = vec![problem("/a.gz", None)];
+        let mut second = shard(1, 2, &[]);
+        second.file_problems = vec![problem("/b.tar.gz", Some(("max_depth", 20)))];
+        second.complete = second.covers_all();
+        assert!(first.complete && !second.complete);
+        let c = combine("d.img", vec![first, second], 0).unwrap();
+        assert_eq!(
+            c.file_problems,
+            [
+                problem("/a.gz", None),
+                problem("/b.tar.gz", Some(("max_depth", 20)))
+            ]
+        );
+        assert!(!c.complete && c.partial() && c.error.is_none(), "{c:?}");
     }
 
     #[test]

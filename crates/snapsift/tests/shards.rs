@@ -228,19 +228,8 @@ fn the_shard_index_may_come_from_the_environment() {
 
 /// Scans shard `k` of `n` of `image` into the JSON Lines report `report`.
 fn scan_shard(image: &Path, k: u64, n: u64, report: &Path) {
-    let shard = format!("{k}/{n}");
-    let (code, _, stderr) = snapsift_run(&[
-        "scan",
-        "--quiet",
-        "--format",
-        "jsonl",
-        "--shard",
-        &shard,
-        "-o",
-        report.to_str().unwrap(),
-        image.to_str().unwrap(),
-    ]);
-    assert!(code <= 1, "{shard}: {stderr}");
+    let (code, stderr) = scan_shard_into(image, k, n, report);
+    assert!(code <= 1, "{k}/{n}: {stderr}");
 }
 
 #[test]

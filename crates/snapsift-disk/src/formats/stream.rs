@@ -14,9 +14,16 @@ use crate::DiskError;
 use crate::formats::Format;
 use crate::host::Host;
 
-/// The largest zstd window accepted (2^27 = 128 MiB, zstd's default limit): a frame that asks
-/// for more memory than this is refused rather than trusted.
-const ZSTD_WINDOW_LOG_MAX: u32 = 27;
+/// The largest zstd window accepted: 2^31 = 2 GiB, the most zstd itself takes (`zstd
+/// --long=31`, for images compressed with long-distance matching). The decoder holds the
+/// frame's window, or the frame's size if it declares a smaller one, in memory: up to 2 GiB
+/// for a whole-image stream, which is read once, front to back. zstd's own default limit
+/// (2^27) would refuse such images.
+#[cfg(target_pointer_width = "64")]
+const ZSTD_WINDOW_LOG_MAX: u32 = 31;
+/// On 32-bit targets zstd takes 2^30 at most.
+#[cfg(not(target_pointer_width = "64"))]
+const ZSTD_WINDOW_LOG_MAX: u32 = 30;
 
 /// A raw disk image compressed as a whole, read as its decompressed bytes.
 pub struct StreamImage {
@@ -112,8 +119,26 @@ impl StreamImage {
 
 impl Read for StreamImage {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.decoder.read(buf)
+        self.decoder.read(buf).map_err(explain)
     }
+}
+
+/// Says what zstd's terse "Frame requires too much memory for decoding" means here: the
+/// frame's window is larger than any zstd decoder takes.
+fn explain(error: io::Error) -> io::Error {
+    if error
+        .to_string()
+        .contains("Frame requires too much memory for decoding")
+    {
+        return io::Error::new(
+            error.kind(),
+            format!(
+                "{error}: the frame needs a window larger than {} MiB, the most zstd decodes",
+                (1u64 << ZSTD_WINDOW_LOG_MAX) >> 20
+            ),
+        );
+    }
+    error
 }
 
 /// Reads a host front to back, counting what it has read.

@@ -3,19 +3,18 @@
 
 mod directory;
 
-use std::cell::Cell;
 use std::io::{self, Read};
 
 use ::zip::{CompressionMethod, ZipArchive};
 
-use crate::budget::{Counted, Metered};
+use crate::budget::Metered;
 use crate::fuse::Fused;
 use crate::source::{Buffer, Window};
 use crate::walk::{Body, Fatal, Input, Walker};
 use crate::{Encoding, Kind, Layer, Problem, Visitor};
 
-/// A zip read in place, counting the bytes read from it (a deflated member's input).
-type Archive<'a, 'c> = ZipArchive<Counted<'c, Window<'a>>>;
+/// A zip read in place.
+type Archive<'a> = ZipArchive<Window<'a>>;
 
 /// What the directory says about one member.
 struct Member {
@@ -79,8 +78,7 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
                 visited: 0,
             });
         }
-        let consumed = Cell::new(0);
-        let archive = ZipArchive::new(Counted::new(window.clone(), &consumed));
+        let archive = ZipArchive::new(window.clone());
         self.check_root()?;
         let mut archive = match archive {
             Ok(archive) => archive,
@@ -107,7 +105,7 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
                     visited: max_entries,
                 });
             }
-            self.zip_member(&mut archive, index, &window, &consumed)?;
+            self.zip_member(&mut archive, index, &window)?;
         }
         if archive.has_duplicate_names() {
             self.zip_problem(Problem::Corrupt {
@@ -124,10 +122,9 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
     /// Walks member `index` of `archive`, a zip read in place from `window`.
     fn zip_member(
         &mut self,
-        archive: &mut Archive<'_, '_>,
+        archive: &mut Archive<'_>,
         index: usize,
         window: &Window<'_>,
-        consumed: &Cell<u64>,
     ) -> Result<(), Fatal<V>> {
         let member = match archive.by_index_data(index) {
             Ok(entry) => Member {
@@ -162,7 +159,7 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
             }
             match member.method {
                 CompressionMethod::Stored => walker.stored(archive, index, window, &member),
-                CompressionMethod::Deflated => walker.deflated(archive, index, consumed, &member),
+                CompressionMethod::Deflated => walker.deflated(archive, index, &member),
                 other => {
                     // The number is what the report needs, for any method; the constants the
                     // crate suggests instead only name the methods it was built to decode.
@@ -180,7 +177,7 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
     /// A stored member: a window on the zip's own bytes.
     fn stored(
         &mut self,
-        archive: &mut Archive<'_, '_>,
+        archive: &mut Archive<'_>,
         index: usize,
         window: &Window<'_>,
         member: &Member,
@@ -209,16 +206,13 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
         Ok(())
     }
 
-    /// A deflated member: decoded as it is read, within the ratio and expansion limits.
+    /// A deflated member: decoded as it is read, within the input's expansion budget.
     fn deflated(
         &mut self,
-        archive: &mut Archive<'_, '_>,
+        archive: &mut Archive<'_>,
         index: usize,
-        consumed: &Cell<u64>,
         member: &Member,
     ) -> Result<(), Fatal<V>> {
-        // The member's input starts here: the local header and the decoder's read-ahead too.
-        let consumed_base = consumed.get();
         let file = archive.by_index(index);
         self.check_root()?;
         let file = match file {
@@ -226,10 +220,7 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
             Err(error) => return self.member_corrupt(error.to_string()),
         };
         // The zip crate checks the CRC-32 at the end and fails the last read if it is wrong.
-        let mut output = Fused::new(
-            Metered::new(file, self.budget, consumed, consumed_base),
-            self.faults,
-        );
+        let mut output = Fused::new(Metered::new(file, self.budget), self.faults);
         self.node(Body::Stream {
             reader: &mut output,
             len: Some(member.size),

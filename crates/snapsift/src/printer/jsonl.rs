@@ -12,8 +12,10 @@ use crate::record::FindingRecord;
 /// After each image's findings comes one line `{"coverage": {...}}` (the only line without
 /// a `rule`): what the scan of that image covered, see [`ImageCoverage`] for its fields
 /// (`image`, `format`, `disk_size`, `data_bytes`, `scanned_bytes`, `unreadable_bytes`,
-/// `unreadable`: `[{"start", "end", "reason"}]`, `file_problems`, `complete`, `shard`,
-/// `error`).
+/// `unreadable`: `[{"start", "end", "reason"}]`, `file_problems`: `[{"path", "offset",
+/// "container", "limit": {"name", "value"} or null, "message"}]`, `complete`, `shard`,
+/// `error`). `complete` is false when a byte could not be read or a file problem has a
+/// `limit` (a limit cut that file's content).
 #[derive(Debug, Default)]
 pub struct JsonlPrinter;
 

@@ -55,7 +55,9 @@ pub const CWD_BASE: &str = "CWD";
 /// * `runs[0].invocations[0]`: `executionSuccessful` is `false` when some image could not be
 ///   scanned in full, and `toolExecutionNotifications` says why: one `error` notification per
 ///   image that could not be scanned and per range of unreadable bytes (its `region` on the
-///   image, as for results).
+///   image, as for results), and one per file problem of the coverage record (`error` when a
+///   limit cut the file's content, with `properties.limit`; `warning` otherwise), its
+///   `region` the file's first byte on the disk.
 /// * the result's `properties`: what JSON Lines says that SARIF has no place for:
 ///   `confidence`, `checks`, `facts`, `valid` and `rejected`, `encoding`, `pair` (the secret
 ///   half, masked with `--redact`), `secret` (complete, or masked with `--redact`),
@@ -390,6 +392,25 @@ impl Printer for SarifPrinter {
                     "region": {"byteOffset": u.start, "byteLength": u.end.saturating_sub(u.start)},
                 }}],
             }));
+        }
+        for p in &coverage.file_problems {
+            let mut notification = json!({
+                "level": if p.cut_by_limit() { "error" } else { "warning" },
+                "message": {"text": format!(
+                    "{}: {}: {}",
+                    coverage.image,
+                    p.display_place(),
+                    p.message
+                )},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": artifact.clone(),
+                    "region": {"byteOffset": p.offset},
+                }}],
+            });
+            if let Some(limit) = &p.limit {
+                notification["properties"] = json!({"limit": limit});
+            }
+            self.notifications.push(notification);
         }
         Ok(())
     }

@@ -40,8 +40,9 @@ use crate::record::{FindingRecord, LocationRecord};
 /// block listing its places in each.
 ///
 /// Last comes the coverage summary, when some image was not scanned in full or has notes:
-/// `coverage:`, then for each image `complete`, `PARTIAL` with each unreadable range, or
-/// `not scanned` with the error, and its notes (see `ImageCoverage`).
+/// `coverage:`, then for each image `complete`, `PARTIAL` with each unreadable range and each
+/// file a limit cut, or `not scanned` with the error, the number of file problems, and its
+/// notes (see `ImageCoverage`).
 #[derive(Debug)]
 pub struct TextPrinter {
     /// The blocks, in the order their first place was printed.

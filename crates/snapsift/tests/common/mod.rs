@@ -292,6 +292,38 @@ pub fn snapsift_run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs `snapsift scan --quiet --format jsonl --shard K/N -o REPORT IMAGE`; returns (exit
+/// status, standard error).
+pub fn scan_shard_into(image: &Path, k: u64, n: u64, report: &Path) -> (i32, String) {
+    let shard = format!("{k}/{n}");
+    let (code, _, stderr) = snapsift_run(&[
+        "scan",
+        "--quiet",
+        "--format",
+        "jsonl",
+        "--shard",
+        &shard,
+        "-o",
+        report.to_str().unwrap(),
+        image.to_str().unwrap(),
+    ]);
+    (code, stderr)
+}
+
+/// A finding's file path with its archive members, each after `!/` (`/a.tar.gz!/b.txt`);
+/// `?` for a finding without a path.
+pub fn member_path(finding: &Value) -> String {
+    let location = &finding["location"];
+    let mut path = location["path"].as_str().unwrap_or("?").to_owned();
+    for layer in location["container"].as_array().into_iter().flatten() {
+        if let Some(member) = layer["member"].as_str() {
+            path.push_str("!/");
+            path.push_str(member);
+        }
+    }
+    path
+}
+
 /// The result of one `snapsift scan --format jsonl` run.
 pub struct Scan {
     /// The exit status code.
