@@ -43,7 +43,7 @@ pub use block_device::BlockDevice;
 pub use error::DiskError;
 pub use formats::{Format, Image, StreamImage};
 pub use memory::MemoryDisk;
-pub use opener::{MAX_BACKING_DEPTH, Opener};
+pub use opener::{MAX_BACKING_DEPTH, Opener, SourceFile};
 pub use raw_file::RawFile;
 pub use window::{Window, page_aligned_range};
 
@@ -114,16 +114,16 @@ pub fn open(path: &Path) -> Result<Box<dyn Disk>, DiskError> {
 
 /// Opens `path` read-only as whatever image it holds: a [`Disk`] to read at random, or, for a
 /// raw image compressed as a whole (zstd, gzip), a [`StreamImage`] to read front to back.
+///
+/// [`Opener::open_image`] does the same and also lists the files the image was read from.
 pub fn open_image(path: &Path) -> Result<Image, DiskError> {
-    let mut opener = Opener::new();
-    let host = Host::open(path)?;
-    opener.enter(path)?;
-    formats::open_image(host, &mut opener)
+    Opener::new().open_image(path)
 }
 
 /// Opens `path` as a backing image, the next of a chain: a file, never a block device.
 fn open_in_chain(path: &Path, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
     let host = Host::open_referenced(path)?;
+    opener.record(&host);
     opener.enter(path)?;
     formats::open(host, opener)
 }

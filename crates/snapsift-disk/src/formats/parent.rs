@@ -49,6 +49,8 @@ pub(crate) fn open_parent(
         if !path.exists() {
             continue;
         }
+        // Its header is read to check its id, whether or not it is the parent.
+        opener.record_path(&path);
         match (expected.first(), id_of(&path)) {
             (Some(&wanted), Some(found)) if !expected.contains(&found) => {
                 mismatch.get_or_insert((path, found, wanted));

@@ -157,7 +157,7 @@ fn open_descriptor_file(host: Host, opener: &mut Opener) -> Result<VmdkDisk, Dis
         if len == 0 {
             continue;
         }
-        let data = open_extent(&path, line)?;
+        let data = open_extent(&path, line, opener)?;
         if matches!(data, ExtentData::Sparse(_)) {
             kind = Kind::SparseExtents;
         }
@@ -186,8 +186,12 @@ fn refuse_create_type(create_type: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Opens one extent of a descriptor at `descriptor_path`.
-fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, DiskError> {
+/// Opens one extent of a descriptor at `descriptor_path` (recorded in `opener`'s files).
+fn open_extent(
+    descriptor_path: &Path,
+    line: &ExtentLine,
+    opener: &mut Opener,
+) -> Result<ExtentData, DiskError> {
     let unsupported = |why: String| Refusal::Unsupported(why).at(descriptor_path, FORMAT);
     if line.access == Access::Forbidden {
         return Err(unsupported(
@@ -208,6 +212,7 @@ fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, 
         "ZERO" => Ok(ExtentData::Zero),
         "FLAT" => {
             let host = Host::open_referenced(&file()?)?;
+            opener.record(&host);
             let at = line.offset.checked_mul(SECTOR).ok_or_else(|| {
                 Refusal::Corrupt(format!("a flat extent at sector {}", line.offset))
                     .at(descriptor_path, FORMAT)
@@ -215,9 +220,11 @@ fn open_extent(descriptor_path: &Path, line: &ExtentLine) -> Result<ExtentData, 
             let len = line.sectors.saturating_mul(SECTOR);
             Ok(ExtentData::Flat(RawFile::from_host(host.slice(at, len)?)))
         }
-        "SPARSE" => Ok(ExtentData::Sparse(SparseExtent::open(
-            Host::open_referenced(&file()?)?,
-        )?)),
+        "SPARSE" => {
+            let host = Host::open_referenced(&file()?)?;
+            opener.record(&host);
+            Ok(ExtentData::Sparse(SparseExtent::open(host)?))
+        }
         "VMFS" | "VMFSSPARSE" | "SESPARSE" | "VMFSRDM" | "VMFSRAW" => Err(unsupported(format!(
             "{} extents, which only ESX reads (convert the disk with `qemu-img convert` or \
              `vmkfstools` first)",
