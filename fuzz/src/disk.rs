@@ -92,7 +92,7 @@ fn check_zeros(disk: &dyn Disk, gap: Range<u64>) {
     }
 }
 
-/// Opens the image `data` holds (see [`crate::image`]) with [`snapsift_disk::open`] if its
+/// Opens the image `data` holds (see [`crate::image`]) with [`snapsift_disk::open_with`] if its
 /// first file is of the format `is_format` recognises, then does what a scan does: sweeps
 /// it ([`sweep`]) and walks its volumes and filesystems ([`crate::filesystem::volumes`]).
 pub fn open_and_scan(data: &[u8], is_format: fn(&[u8]) -> bool) {
@@ -102,7 +102,7 @@ pub fn open_and_scan(data: &[u8], is_format: fn(&[u8]) -> bool) {
     let Some(path) = crate::image::write(data) else {
         return;
     };
-    let Ok(disk) = snapsift_disk::open(&path) else {
+    let Ok(disk) = snapsift_disk::open_with(&path, crate::image::references()) else {
         return;
     };
     sweep(&*disk);

@@ -54,6 +54,17 @@ fn dir() -> &'static Path {
     })
 }
 
+/// The reference policy inputs are opened with: the files an image names are opened inside
+/// this process's directory, where the input's files are, and nowhere else (names leading
+/// elsewhere reach the refusal).
+pub fn references() -> &'static snapsift_disk::ReferencePolicy {
+    static POLICY: OnceLock<snapsift_disk::ReferencePolicy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        snapsift_disk::ReferencePolicy::allowing(&[dir().to_owned()])
+            .expect("the fuzz directory exists")
+    })
+}
+
 /// Writes the files `data` holds (see the module's documentation) and returns the path of
 /// the first, the image to open; `None` if it is empty (an empty file is refused before any
 /// parser sees it).

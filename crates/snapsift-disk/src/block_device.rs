@@ -31,6 +31,8 @@ const DIRECT_READ_MIN: usize = 1 << 20;
 #[derive(Debug)]
 pub struct BlockDevice {
     host: Host,
+    /// What [`Disk::notes`] reports: a container header seen at the start and not followed.
+    notes: Vec<String>,
 }
 
 impl BlockDevice {
@@ -43,11 +45,12 @@ impl BlockDevice {
                 reason: "it is not a block device",
             });
         }
-        Ok(BlockDevice::from_host(host))
+        Ok(BlockDevice::from_host(host, Vec::new()))
     }
 
-    pub(crate) fn from_host(host: Host) -> Self {
-        BlockDevice { host }
+    /// The device `host`, with `notes` for [`Disk::notes`].
+    pub(crate) fn from_host(host: Host, notes: Vec<String>) -> Self {
+        BlockDevice { host, notes }
     }
 }
 
@@ -70,5 +73,9 @@ impl Disk for BlockDevice {
 
     fn kind(&self) -> &'static str {
         "block device"
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 }

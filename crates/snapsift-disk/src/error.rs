@@ -1,7 +1,7 @@
 //! The one error type of the disk layer.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a disk could not be opened or read.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +90,21 @@ pub enum DiskError {
         #[source]
         source: Box<DiskError>,
     },
+    /// A file an image names (a backing file, a VMDK extent, a parent) lies outside the
+    /// directories the [`crate::ReferencePolicy`] allows, and was not opened.
+    #[error("{}", refused_message(image, reference, resolved, allow.as_deref()))]
+    ReferenceRefused {
+        /// The image naming the file.
+        image: PathBuf,
+        /// The name as the image records it.
+        reference: PathBuf,
+        /// Where the name leads, symlinks resolved (the name joined to the image's directory
+        /// where the file could not be reached).
+        resolved: PathBuf,
+        /// The directory whose `--allow-path` would allow the file; `None` where the policy
+        /// allows no reference at all (an image read from a block device or a remote source).
+        allow: Option<PathBuf>,
+    },
     /// A chain of backing images loops or is deeper than snapsift follows.
     #[error("{}: backing chain {reason}", path.display())]
     BackingChain {
@@ -116,4 +131,30 @@ pub enum DiskError {
         /// Size of the disk.
         size: u64,
     },
+}
+
+/// The message of [`DiskError::ReferenceRefused`].
+fn refused_message(
+    image: &Path,
+    reference: &Path,
+    resolved: &Path,
+    allow: Option<&Path>,
+) -> String {
+    let why = match allow {
+        Some(dir) => format!(
+            "it lies outside the image's directory and every --allow-path directory (a hostile \
+             image could otherwise make snapsift read and report this machine's files); if the \
+             file is meant to be read, allow its directory: snapsift scan --allow-path {}",
+            dir.display()
+        ),
+        None => {
+            "this image may name no file at all (its names mean nothing on this machine)".to_owned()
+        }
+    };
+    format!(
+        "{} names the file {} (resolved: {}), which was not opened: {why}",
+        image.display(),
+        reference.display(),
+        resolved.display()
+    )
 }

@@ -1,6 +1,6 @@
 //! [`Host`]: the bytes an image lives in, a whole file or device or a slice of one.
 
-use std::fs::File;
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
@@ -55,34 +55,73 @@ struct Direct {
 /// Direct reads go into page-aligned buffers (more than most devices ask, never less).
 const PAGE: usize = 4096;
 
-impl Host {
-    /// Opens `path` read-only: a regular file or a block device, sized by its metadata or by the
-    /// kernel's `BLKGETSIZE64`. Anything else is a [`DiskError::NotADisk`].
-    pub(crate) fn open(path: &Path) -> Result<Host, DiskError> {
-        // Opening before looking at the metadata means the checks apply to the file we will
-        // read, not to whatever the path names a moment later.
-        let file = File::open(path).map_err(|source| DiskError::Open {
+/// A file named by a path, pinned but not yet opened for reading, and its metadata.
+///
+/// Opening a FIFO for reading blocks until a writer comes, and opening a device runs its
+/// driver's `open` (a tape rewinds, a watchdog starts): so a path is first pinned with
+/// `O_PATH`, which does neither, and what it names is checked on the pinned inode before it
+/// is opened for reading ([`Pinned::open`]). That open goes through `/proc/self/fd/N`, the
+/// pinned descriptor's magic link, so the file read is the inode checked, whatever the path
+/// names by then; and it is `O_NONBLOCK` all the same, its inode compared again before any
+/// read.
+#[derive(Debug)]
+pub(crate) struct Pinned {
+    /// The `O_PATH` descriptor.
+    handle: File,
+    /// Its `fstat`.
+    meta: Metadata,
+    /// The path as given, for messages.
+    path: PathBuf,
+}
+
+impl Pinned {
+    /// Pins the file `path` names (following symlinks), without opening it for reading.
+    pub(crate) fn new(path: &Path) -> Result<Pinned, DiskError> {
+        let open_error = |source| DiskError::Open {
             path: path.to_owned(),
             source,
-        })?;
-        let meta = file.metadata().map_err(|source| DiskError::Open {
+        };
+        let handle = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(open_error)?;
+        let meta = handle.metadata().map_err(open_error)?;
+        Ok(Pinned {
+            handle,
+            meta,
             path: path.to_owned(),
-            source,
-        })?;
-        let file_type = meta.file_type();
+        })
+    }
+
+    /// Where the pinned file is, every symlink resolved: the path the kernel gives its
+    /// descriptor. A check of this path is a check of the file [`Pinned::open`] reads.
+    pub(crate) fn real_path(&self) -> Result<PathBuf, DiskError> {
+        std::fs::read_link(self.fd_link()).map_err(|error| DiskError::Open {
+            path: self.path.clone(),
+            source: io::Error::new(
+                error.kind(),
+                format!("cannot tell where it leads (reading its /proc/self/fd link: {error})"),
+            ),
+        })
+    }
+
+    /// Whether the pinned file is a block device.
+    pub(crate) fn is_block_device(&self) -> bool {
+        self.meta.file_type().is_block_device()
+    }
+
+    /// Opens the pinned file read-only: a regular file or a block device, sized by its
+    /// metadata or by the kernel's `BLKGETSIZE64`. Anything else (a directory, a FIFO, a
+    /// socket, a character device) is a [`DiskError::NotADisk`], refused before it is opened.
+    pub(crate) fn open(self) -> Result<Host, DiskError> {
+        let path = self.path.as_path();
+        let file_type = self.meta.file_type();
         let not_a_disk = |reason: &'static str| DiskError::NotADisk {
             path: path.to_owned(),
             reason,
         };
-        let (len, block_device) = if file_type.is_file() {
-            (meta.len(), false)
-        } else if file_type.is_block_device() {
-            let size = device_size(&file).map_err(|source| DiskError::Size {
-                path: path.to_owned(),
-                source,
-            })?;
-            (size, true)
-        } else if file_type.is_dir() {
+        if file_type.is_dir() {
             return Err(not_a_disk("it is a directory"));
         } else if file_type.is_char_device() {
             return Err(not_a_disk("it is a character device, not a block device"));
@@ -90,10 +129,30 @@ impl Host {
             return Err(not_a_disk("it is a FIFO"));
         } else if file_type.is_socket() {
             return Err(not_a_disk("it is a socket"));
-        } else {
+        } else if !file_type.is_file() && !file_type.is_block_device() {
             return Err(not_a_disk(
                 "it is neither a regular file nor a block device",
             ));
+        }
+        let open_error = |source| DiskError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let file = self.reopen(0).map_err(open_error)?;
+        let meta = file.metadata().map_err(open_error)?;
+        if (meta.dev(), meta.ino()) != (self.meta.dev(), self.meta.ino()) {
+            return Err(open_error(io::Error::other(
+                "the path named another file when it was opened than when it was checked",
+            )));
+        }
+        let block_device = file_type.is_block_device();
+        let len = if block_device {
+            device_size(&file).map_err(|source| DiskError::Size {
+                path: path.to_owned(),
+                source,
+            })?
+        } else {
+            meta.len()
         };
         if len == 0 {
             return Err(not_a_disk("it is empty (0 bytes)"));
@@ -104,7 +163,7 @@ impl Host {
             libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL);
         }
         let direct = if block_device {
-            Direct::open(path, &file).map(Arc::new)
+            Direct::open(&self, &file).map(Arc::new)
         } else {
             None
         };
@@ -118,21 +177,39 @@ impl Host {
         })
     }
 
-    /// Opens `path`, a file an image refers to (a backing file, a VMDK extent), read-only.
-    ///
-    /// Unlike [`Host::open`], a block device is refused: the names come from the image, and a
-    /// hostile image naming `/dev/sda` as its backing file would otherwise make snapsift read,
-    /// and report the secrets of, the scanning machine's own disks.
-    pub(crate) fn open_referenced(path: &Path) -> Result<Host, DiskError> {
-        let host = Host::open(path)?;
-        if host.block_device {
-            return Err(DiskError::NotADisk {
-                path: path.to_owned(),
-                reason: "it is a block device, and an image may only refer to files (a hostile \
-                         image could otherwise make snapsift read this machine's own disks)",
-            });
-        }
-        Ok(host)
+    /// `/proc/self/fd/N` of the pinned descriptor.
+    fn fd_link(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.handle.as_raw_fd()))
+    }
+
+    /// Opens the pinned file for reading, with `flags` besides `O_RDONLY`, through its
+    /// `/proc/self/fd` link, then clears `O_NONBLOCK`, which the open had in case the file is
+    /// not what it was when checked. Where `/proc` is not mounted, the path is opened again
+    /// (still `O_NONBLOCK`; the caller compares the inodes before reading).
+    fn reopen(&self, flags: libc::c_int) -> io::Result<File> {
+        let open = |path: &Path| {
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC | flags)
+                .open(path)
+        };
+        let file = match open(&self.fd_link()) {
+            Err(error)
+                if error.kind() == io::ErrorKind::NotFound && !Path::new("/proc/self").exists() =>
+            {
+                open(&self.path)?
+            }
+            other => other?,
+        };
+        clear_nonblock(&file)?;
+        Ok(file)
+    }
+}
+
+impl Host {
+    /// Opens `path` read-only: a regular file or a block device (see [`Pinned::open`]).
+    pub(crate) fn open(path: &Path) -> Result<Host, DiskError> {
+        Pinned::new(path)?.open()
     }
 
     /// Bytes `offset..offset + len` of this host, as a host of their own.
@@ -265,14 +342,10 @@ impl Host {
 }
 
 impl Direct {
-    /// Opens the block device `file` (opened from `path`) a second time, read-only, with
-    /// `O_DIRECT`; `None` if the device refuses it or `path` now names another device.
-    fn open(path: &Path, file: &File) -> Option<Direct> {
-        let direct = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(path)
-            .ok()?;
+    /// Opens the block device `file` (opened from `pinned`) a second time, read-only, with
+    /// `O_DIRECT`; `None` if the device refuses it.
+    fn open(pinned: &Pinned, file: &File) -> Option<Direct> {
+        let direct = pinned.reopen(libc::O_DIRECT).ok()?;
         if direct.metadata().ok()?.rdev() != file.metadata().ok()?.rdev() {
             return None;
         }
@@ -299,6 +372,22 @@ impl Direct {
             && len.is_multiple_of(self.align)
             && (buf.as_ptr() as usize).is_multiple_of(PAGE)
     }
+}
+
+/// Clears `O_NONBLOCK` from `file`'s status flags: reads of a file or a device then wait for
+/// their data, as every reader here expects.
+fn clear_nonblock(file: &File) -> io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: F_GETFL and F_SETFL only read and set the open file's status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The size in bytes of the block device behind `file`, as the kernel reports it.

@@ -43,7 +43,7 @@ pub use block_device::BlockDevice;
 pub use error::DiskError;
 pub use formats::{Format, Image, StreamImage};
 pub use memory::MemoryDisk;
-pub use opener::{MAX_BACKING_DEPTH, Opener, SourceFile};
+pub use opener::{MAX_BACKING_DEPTH, Opener, ReferencePolicy, SourceFile};
 pub use raw_file::RawFile;
 pub use window::{Window, page_aligned_range};
 
@@ -96,6 +96,13 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
 
     /// A short human description of what backs this disk, such as `raw image file`.
     fn kind(&self) -> &'static str;
+
+    /// What a reader of a scan's results should know about how the disk was read, one
+    /// sentence each: a container header on a block device that was not followed. None by
+    /// default.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Opens `path` read-only as the disk it holds, whatever the container.
@@ -104,28 +111,40 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
 /// file name: a raw image or a block device is read as it is, a qcow2, VHD, VHDX or VMDK image
 /// as the virtual disk the guest saw, with its backing images. Anything that is not a disk (a
 /// directory, a character device, a FIFO, an empty file) is refused with
-/// [`DiskError::NotADisk`], so that a typo never turns into a silent, empty scan.
+/// [`DiskError::NotADisk`] before it is opened for reading, so that a typo never turns into a
+/// silent, empty scan or a scan that waits forever.
+///
+/// A block device is always read as its raw bytes, whatever header it starts with: the header
+/// is written by whoever controls the device, and following it would let them hide the
+/// device's bytes or name this machine's files. [`Disk::notes`] says what header was seen.
+///
+/// Files the image names (backing files, parents, extents) are opened only inside the image's
+/// directory tree: see [`open_with`] to allow more, or less.
 pub fn open(path: &Path) -> Result<Box<dyn Disk>, DiskError> {
-    let mut opener = Opener::new();
+    open_with(path, &ReferencePolicy::default())
+}
+
+/// [`open`], with the files the image names opened as `policy` allows.
+pub fn open_with(path: &Path, policy: &ReferencePolicy) -> Result<Box<dyn Disk>, DiskError> {
+    let mut opener = Opener::new(policy.clone());
     let host = Host::open(path)?;
     opener.enter(path)?;
     formats::open(host, &mut opener)
 }
 
 /// Opens `path` read-only as whatever image it holds: a [`Disk`] to read at random, or, for a
-/// raw image compressed as a whole (zstd, gzip), a [`StreamImage`] to read front to back.
-///
-/// [`Opener::open_image`] does the same and also lists the files the image was read from.
+/// raw image compressed as a whole (zstd, gzip), a [`StreamImage`] to read front to back. As
+/// [`open`] does, it reads a block device as its raw bytes and opens the files an image names
+/// only inside its directory tree.
 pub fn open_image(path: &Path) -> Result<Image, DiskError> {
-    Opener::new().open_image(path)
+    open_image_with(path, &ReferencePolicy::default())
 }
 
-/// Opens `path` as a backing image, the next of a chain: a file, never a block device.
-fn open_in_chain(path: &Path, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
-    let host = Host::open_referenced(path)?;
-    opener.record(&host);
-    opener.enter(path)?;
-    formats::open(host, opener)
+/// [`open_image`], with the files the image names opened as `policy` allows.
+///
+/// [`Opener::open_image`] does the same and also lists the files the image was read from.
+pub fn open_image_with(path: &Path, policy: &ReferencePolicy) -> Result<Image, DiskError> {
+    Opener::new(policy.clone()).open_image(path)
 }
 
 /// Checks that `offset..offset + len` lies within a disk of `size` bytes; returns its end.

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use snapsift_disk::DiskError;
+use snapsift_disk::{DiskError, ReferencePolicy};
 
 const MIB: u64 = 1 << 20;
 
@@ -174,7 +174,7 @@ fn a_backing_chain_of_three_with_data_at_each_level() {
     let disk = snapsift_disk::open(&top).unwrap();
     assert_eq!(disk.kind(), "qcow2 image with backing chain");
     // Every file of the chain, by identity: a hard link to the base is the base.
-    let mut opener = snapsift_disk::Opener::new();
+    let mut opener = snapsift_disk::Opener::new(snapsift_disk::ReferencePolicy::default());
     opener.open_image(&top).unwrap();
     let identity = |path: &Path| {
         use std::os::unix::fs::MetadataExt;
@@ -367,10 +367,19 @@ fn a_block_device_named_as_backing_file_is_refused() {
         top.to_str().unwrap(),
         "4M",
     ]);
-    let result = snapsift_disk::open(&top);
+    // Outside the image's directory, the name is refused before the device is looked at;
+    // even with its directory allowed, a device is not a file an image may name.
+    let refused = snapsift_disk::open(&top);
+    let allowed = ReferencePolicy::allowing(&["/dev".into()]).unwrap();
+    let result = snapsift_disk::open_with(&top, &allowed);
     let _ = std::process::Command::new("losetup")
         .args(["-d", &device])
         .status();
+    let error = refused.unwrap_err();
+    assert!(
+        matches!(error, DiskError::ReferenceRefused { .. }),
+        "{error}"
+    );
     let error = result.unwrap_err();
     assert!(matches!(error, DiskError::Backing { .. }), "{error}");
     let chain = format!("{error}: {}", std::error::Error::source(&error).unwrap());

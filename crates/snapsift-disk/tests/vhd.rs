@@ -13,9 +13,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use common::{
-    Pattern, assert_reads_like, assert_same_bytes, raw_disk, run, total, vhdimount_bytes, workdir,
+    Pattern, assert_reads_like, assert_refused, assert_same_bytes, raw_disk, run, total,
+    vhdimount_bytes, workdir,
 };
-use snapsift_disk::{Disk, DiskError};
+use snapsift_disk::{Disk, DiskError, ReferencePolicy};
 
 const MIB: u64 = 1 << 20;
 
@@ -368,7 +369,7 @@ fn differencing_vhd_reads_like_libvhdi() {
     let disk = snapsift_disk::open(&image).unwrap();
     assert_eq!(disk.kind(), "VHD image (differencing)");
     assert_reads_like(&*disk, &oracle);
-    let mut opener = snapsift_disk::Opener::new();
+    let mut opener = snapsift_disk::Opener::new(snapsift_disk::ReferencePolicy::default());
     opener.open_image(&image).unwrap();
     let files: Vec<&Path> = opener.files().iter().map(|f| f.path.as_path()).collect();
     assert_eq!(files, [image.as_path(), &parent]);
@@ -407,7 +408,30 @@ fn differencing_vhd_finds_its_parent_by_the_absolute_locator() {
     write_differencing(&image, &parent, r".\moved\parent.vhd", &child);
     let oracle = dir.path().join("child.expected");
     fs::write(&oracle, expected_child(&parent_bytes, &child)).unwrap();
-    assert_reads_like(&*snapsift_disk::open(&image).unwrap(), &oracle);
+    // The parent lies outside the child's directory: it is read once its directory is allowed.
+    let allowed = ReferencePolicy::allowing(&[dir.path().to_owned()]).unwrap();
+    let disk = snapsift_disk::open_with(&image, &allowed).unwrap();
+    assert_reads_like(&*disk, &oracle);
+}
+
+#[test]
+fn differencing_vhd_whose_locators_name_a_host_file_is_refused() {
+    // Both locators lead outside the child's directory, to a file of "this machine".
+    let dir = workdir();
+    let host = dir.path().join("host");
+    let images = dir.path().join("images");
+    fs::create_dir(&host).unwrap();
+    fs::create_dir(&images).unwrap();
+    let (parent, _) = qemu_parent(&host, 4 * MIB, 31);
+    let child = Child {
+        size: 4 * MIB,
+        block_size: 2 * MIB,
+        sectors: child_sectors(4 * MIB, 2 * MIB, 32),
+    };
+    let image = images.join("child.vhd");
+    write_differencing(&image, &parent, r"..\host\parent.vhd", &child);
+    let err = snapsift_disk::open(&image).unwrap_err();
+    assert_refused(&err, &image, Path::new("../host/parent.vhd"), &parent);
 }
 
 #[test]
@@ -449,7 +473,7 @@ fn differencing_vhd_over_a_replaced_parent_is_refused() {
         "{err}"
     );
     // The candidate parent was read (its footer), so it is listed, refused as it is.
-    let mut opener = snapsift_disk::Opener::new();
+    let mut opener = snapsift_disk::Opener::new(snapsift_disk::ReferencePolicy::default());
     assert!(opener.open_image(&image).is_err());
     let files: Vec<&Path> = opener.files().iter().map(|f| f.path.as_path()).collect();
     assert_eq!(files, [image.as_path(), &dir.path().join("parent.vhd")]);

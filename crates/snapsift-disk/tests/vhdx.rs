@@ -13,10 +13,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use common::{
-    Pattern, assert_reads_like, assert_same_bytes, qemu_to_raw, raw_disk, run, total,
-    vhdimount_bytes, workdir,
+    Pattern, assert_reads_like, assert_refused, assert_same_bytes, qemu_to_raw, raw_disk, run,
+    total, vhdimount_bytes, workdir,
 };
-use snapsift_disk::{Disk, DiskError};
+use snapsift_disk::{Disk, DiskError, ReferencePolicy};
 
 const MIB: u64 = 1 << 20;
 
@@ -529,6 +529,35 @@ fn differencing_vhdx_finds_a_moved_parent_by_its_file_name() {
     let oracle = dir.path().join("child.expected");
     fs::write(&oracle, expected_child(&parent_bytes, &child, &full)).unwrap();
     assert_reads_like(&*snapsift_disk::open(&image).unwrap(), &oracle);
+}
+
+#[test]
+fn differencing_vhdx_whose_locator_names_a_host_file_is_refused_unless_allowed() {
+    let dir = workdir();
+    let host = dir.path().join("host");
+    let images = dir.path().join("images");
+    fs::create_dir(&host).unwrap();
+    fs::create_dir(&images).unwrap();
+    let (parent, parent_bytes) = qemu_parent(&host, 4 * MIB, 31);
+    let child = Child {
+        size: 4 * MIB,
+        block_size: MIB,
+        sectors: child_sectors(4 * MIB, 32),
+        full_blocks: vec![],
+        zero_blocks: vec![],
+    };
+    let image = images.join("child.vhdx");
+    let full = write_differencing(&image, &parent, r"..\host\parent.vhdx", &child);
+    let err = snapsift_disk::open(&image).unwrap_err();
+    assert_refused(&err, &image, Path::new("../host/parent.vhdx"), &parent);
+
+    let oracle = dir.path().join("child.expected");
+    fs::write(&oracle, expected_child(&parent_bytes, &child, &full)).unwrap();
+    let allowed = ReferencePolicy::allowing(&[host]).unwrap();
+    assert_reads_like(
+        &*snapsift_disk::open_with(&image, &allowed).unwrap(),
+        &oracle,
+    );
 }
 
 #[test]

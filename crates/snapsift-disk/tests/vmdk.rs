@@ -178,7 +178,7 @@ fn custom_descriptor_with_many_extents() {
     assert_reads_like(&*disk, &expected_path);
     assert_eq!(disk.kind(), "VMDK image (sparse extents)");
     // The descriptor and every extent file, each once: what a caller must never write over.
-    let mut opener = snapsift_disk::Opener::new();
+    let mut opener = snapsift_disk::Opener::new(snapsift_disk::ReferencePolicy::default());
     opener.open_image(&descriptor).unwrap();
     let files: Vec<&Path> = opener.files().iter().map(|f| f.path.as_path()).collect();
     assert_eq!(

@@ -110,6 +110,12 @@ pub struct ScanArgs {
     #[arg(required_unless_present = "manifest", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
+    /// Also open files the images name (qcow2 backing files, VHD/VHDX parents, VMDK extents and
+    /// parents) inside DIR; by default only those inside the naming image's own directory
+    /// are opened. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
+
     /// Also scan the images FILE lists, one per line: a path, or a JSON object
     /// {"id": "snap-0123", "path": "/dev/nvme1n1"} whose id names the image in the report.
     /// An image that cannot be scanned does not stop the others.

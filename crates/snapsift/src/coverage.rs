@@ -37,6 +37,11 @@ pub struct ImageCoverage {
     /// Files whose contents the file pass could not read or expand in full (each is also a
     /// note on standard error); their bytes on the disk were still swept.
     pub file_problems: u64,
+    /// What a reader should know about how the image was read, one sentence each: a
+    /// container header at the start of a block device, not followed (the device was swept
+    /// whole as raw bytes). Also on standard error, without `--quiet`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// `true` when every byte of data (of the shard, with `--shard`) was searched and the
     /// image had no error.
     pub complete: bool,
@@ -108,6 +113,7 @@ impl ImageCoverage {
             complete: unreadable.is_empty(),
             unreadable,
             file_problems,
+            notes: Vec::new(),
             shard: None,
             error: None,
         }
@@ -187,6 +193,9 @@ impl ImageCoverage {
                 human(u.end.saturating_sub(u.start)),
                 u.reason
             ));
+        }
+        for note in &self.notes {
+            lines.push(format!("  note: {note}"));
         }
         if self.file_problems > 0 {
             lines.push(format!(

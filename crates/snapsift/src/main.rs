@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use snapsift_disk::{Disk, Image, Opener};
+use snapsift_disk::{Disk, Image, Opener, ReferencePolicy};
 use snapsift_fs::{Filesystem, Scheme, Volume, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::{Finding, ScanConfig, Sink};
@@ -101,6 +101,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         include_invalid: args.include_invalid,
         baseline,
     };
+    let references = ReferencePolicy::allowing(&args.allow_path).context("--allow-path")?;
     let targets = manifest::targets(&args.paths, args.manifest.as_deref(), &mut reads)?;
     for target in &targets {
         reads.add_path(&target.path);
@@ -117,6 +118,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         out: Output::open(args.output.as_deref(), &reads)?,
         printer: printer::for_format(args.format, matcher.rules()),
         options,
+        references,
         baseline_out: match &args.write_baseline {
             Some(path) => Some((Output::open(Some(path), &reads)?, BaselineWriter::default())),
             None => None,
@@ -179,6 +181,8 @@ struct Run {
     out: Output,
     printer: Box<dyn Printer>,
     options: ReportOptions,
+    /// Which files an image may name and have opened (`--allow-path`).
+    references: ReferencePolicy,
     /// The baseline being written, with `--write-baseline`, and where.
     baseline_out: Option<(Output, BaselineWriter)>,
     /// The files the run reads: the outputs may replace none of them.
@@ -199,7 +203,7 @@ fn scan_one(
     let image_name = target.name.clone();
     let path = target.path.as_path();
     let progress = Progress::new(&image_name, quiet);
-    let mut opener = Opener::new();
+    let mut opener = Opener::new(run.references.clone());
     let opened = opener.open_image(path);
     // Every file the image reads (backing files, extents, parents) is now known: the
     // outputs may replace none of them, even of an image that could not be opened.
@@ -216,6 +220,15 @@ fn scan_one(
         }
         Err(error) => return Err(error.into()),
     };
+    let notes = match &image {
+        Image::Disk(disk) => disk.notes(),
+        Image::Stream(_) => Vec::new(),
+    };
+    if !quiet {
+        for note in &notes {
+            eprintln!("snapsift: {image_name}: note: {note}");
+        }
+    }
     let shard = match (args.shard, &image) {
         (None, _) => None,
         (Some(shard), Image::Disk(disk)) => {
@@ -347,6 +360,7 @@ fn scan_one(
         );
     }
     let mut coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
+    coverage.notes = notes;
     if let Some(plan) = &shard {
         coverage.restrict_to_shard(plan);
     }

@@ -65,7 +65,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
                         report.findings.push(*f);
                     }
                 }
-                Item::Coverage(c) => report.coverage.push(c),
+                Item::Coverage(c) => report.coverage.push(*c),
             }
         })?;
     }
@@ -148,7 +148,7 @@ fn reports(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 /// One line of a JSON Lines report.
 enum Item {
     Finding(Box<FindingRecord>),
-    Coverage(ImageCoverage),
+    Coverage(Box<ImageCoverage>),
 }
 
 /// Reads the report `path` (one of the files the run reads: `reads`) line by line, handing
@@ -222,6 +222,8 @@ fn combine(
         disk_size: first.disk_size,
         data_bytes: first.data_bytes,
         findings,
+        // Every shard opened the same image, and saw the same things about it.
+        notes: first.notes.clone(),
         complete: true,
         ..ImageCoverage::default()
     };

@@ -34,6 +34,9 @@ pub enum Image {
 
 /// Opens `host` as whatever image it holds.
 pub(crate) fn open_image(host: Host, opener: &mut Opener) -> Result<Image, DiskError> {
+    if host.is_block_device() {
+        return Ok(Image::Disk(open_block_device(host)?));
+    }
     match detect::detect(&host)? {
         format @ (Format::Zstd | Format::Gzip) => {
             Ok(Image::Stream(StreamImage::new(host, format)?))
@@ -44,14 +47,36 @@ pub(crate) fn open_image(host: Host, opener: &mut Opener) -> Result<Image, DiskE
 
 /// Opens `host` as the disk its format describes.
 pub(crate) fn open(host: Host, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
+    if host.is_block_device() {
+        return open_block_device(host);
+    }
     let format = detect::detect(&host)?;
     open_as(host, format, opener)
+}
+
+/// Opens the block device `host` as its raw bytes, whatever it starts with.
+///
+/// A container header at the start of an attached device (qcow2, VHD, VMDK, a tar, a zstd
+/// stream, ...) is not followed: whoever controls the device wrote it, and following it would
+/// hide the device's bytes behind a small image (a 1 MiB qcow2 at LBA 0 of a 32 GiB disk) or
+/// name files of this machine as backing files and extents. The device is swept whole, and
+/// the header is a note ([`Disk::notes`]).
+fn open_block_device(host: Host) -> Result<Box<dyn Disk>, DiskError> {
+    let notes = match detect::detect(&host)? {
+        Format::Raw => Vec::new(),
+        format => vec![format!(
+            "the device starts with a {} header, which was not followed: on an attached \
+             device it is written by whoever controls the device, so the whole device was \
+             swept as raw bytes (to read the image inside, copy it to a file and scan that)",
+            format.name()
+        )],
+    };
+    Ok(Box::new(BlockDevice::from_host(host, notes)))
 }
 
 /// Opens `host`, of `format`, as a disk.
 fn open_as(host: Host, format: Format, opener: &mut Opener) -> Result<Box<dyn Disk>, DiskError> {
     match format {
-        Format::Raw if host.is_block_device() => Ok(Box::new(BlockDevice::from_host(host))),
         Format::Raw => Ok(Box::new(RawFile::from_host(host))),
         Format::Qcow2 => qcow2::open(host, opener),
         Format::Vhd => vhd::open(host, opener),

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::refusal::Refusal;
+use crate::host::Host;
+use crate::opener::resolve;
 use crate::{Disk, DiskError, Opener};
 
 /// A Windows path as a path here, or `None` for one on a drive letter or a share, which
@@ -24,39 +26,55 @@ pub(crate) fn windows_file_name(text: &str) -> Option<PathBuf> {
 }
 
 /// Opens the parent of the differencing disk at `overlay`: the first of `candidates` (names as
-/// recorded, relative to the overlay's directory or absolute) that exists and is the parent the
-/// disk was made from, as far as `id_of` can tell: the id it reads from a candidate must be one
-/// of `expected` (no expected id, or a candidate `id_of` cannot read, is taken on trust).
+/// recorded, relative to the overlay's directory or absolute) that exists, that `opener`'s
+/// policy allows, and that is the parent the disk was made from, as far as `id_of` can tell:
+/// the id it reads from a candidate must be one of `expected` (no expected id, or a candidate
+/// `id_of` cannot read, is taken on trust).
 ///
 /// A parent that exists but has another id is refused, as a [`DiskError::Backing`] naming it:
-/// reading a child over a parent it was not made from gives a disk that never existed. If no
-/// candidate exists, opening the first reports it as the missing parent.
+/// reading a child over a parent it was not made from gives a disk that never existed. A
+/// candidate the policy refuses is passed over for the next (a stale absolute locator may
+/// name another machine's path, the parent having moved beside its child), and reported as
+/// the [`DiskError::ReferenceRefused`] if no candidate is opened. If no candidate exists,
+/// opening the first reports it as the missing parent.
 pub(crate) fn open_parent(
     overlay: &Path,
     candidates: &[PathBuf],
     expected: &[[u8; 16]],
-    id_of: fn(&Path) -> Option<[u8; 16]>,
+    id_of: fn(&Host) -> Option<[u8; 16]>,
     opener: &mut Opener,
     format: &'static str,
 ) -> Result<Box<dyn Disk>, DiskError> {
-    let resolve = |name: &Path| match overlay.parent() {
-        Some(dir) if name.is_relative() => dir.join(name),
-        _ => name.to_owned(),
-    };
     let mut mismatch = None;
+    let mut refused = None;
     for name in candidates {
-        let path = resolve(name);
-        if !path.exists() {
+        if !resolve(overlay, name).exists() {
             continue;
         }
-        // Its header is read to check its id, whether or not it is the parent.
-        opener.record_path(&path);
-        match (expected.first(), id_of(&path)) {
-            (Some(&wanted), Some(found)) if !expected.contains(&found) => {
-                mismatch.get_or_insert((path, found, wanted));
+        let host = match opener.open_reference(overlay, name) {
+            Ok(host) => host,
+            Err(error @ DiskError::ReferenceRefused { .. }) => {
+                refused.get_or_insert(error);
+                continue;
             }
-            _ => return opener.open_backing(overlay, name),
+            // Not a file that can be read: the parent that cannot be opened.
+            Err(source) => {
+                return Err(DiskError::Backing {
+                    overlay: overlay.to_owned(),
+                    backing: resolve(overlay, name),
+                    source: Box::new(source),
+                });
+            }
+        };
+        match (expected.first(), id_of(&host)) {
+            (Some(&wanted), Some(found)) if !expected.contains(&found) => {
+                mismatch.get_or_insert((host.path_buf(), found, wanted));
+            }
+            _ => return opener.open_backing_host(overlay, host),
         }
+    }
+    if let Some(refused) = refused {
+        return Err(refused);
     }
     if let Some((backing, found, expected)) = mismatch {
         return Err(DiskError::Backing {

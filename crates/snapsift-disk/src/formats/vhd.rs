@@ -35,7 +35,7 @@
 //!   header stands in for them.
 
 pub(crate) use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::assemble::{Assembler, Source, block_pieces, to_usize};
 use super::bytes;
@@ -562,10 +562,9 @@ fn open_parent(
     )
 }
 
-/// The unique id in the footer of the VHD at `path`, or `None` if it is not a readable VHD.
-fn vhd_unique_id(path: &Path) -> Option<[u8; 16]> {
-    let host = Host::open_referenced(path).ok()?;
-    read_footer(&host).ok().map(|(footer, _)| footer.unique_id)
+/// The unique id in the footer of the VHD in `host`, or `None` if it is not a readable VHD.
+fn vhd_unique_id(host: &Host) -> Option<[u8; 16]> {
+    read_footer(host).ok().map(|(footer, _)| footer.unique_id)
 }
 
 impl SparseVhd {
@@ -778,7 +777,7 @@ mod tests {
         bytes.resize(64 << 10, 0x11);
         std::fs::write(&path, bytes).unwrap();
         let host = Host::open(&path).unwrap();
-        let err = open(host, &mut Opener::new()).unwrap_err();
+        let err = open(host, &mut Opener::default()).unwrap_err();
         assert!(
             matches!(&err, DiskError::Corrupt { reason, .. } if reason.contains("truncated")),
             "{err}"

@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use snapsift_disk::Disk;
+use snapsift_disk::{Disk, DiskError};
 
 /// Runs `program args...`, failing the test with its output if it does not succeed.
 pub fn run(program: &str, args: &[&str]) -> Output {
@@ -242,4 +242,29 @@ pub fn vhdimount_bytes(image: &Path, dir: &Path) -> Vec<u8> {
         run("umount", &[mountpoint.to_str().unwrap()]);
     }
     bytes.unwrap()
+}
+
+/// Checks that `error` is the refusal of `reference`, named by `image`, leading to `target`.
+pub fn assert_refused(error: &DiskError, image: &Path, reference: &Path, target: &Path) {
+    let real = target.canonicalize().unwrap();
+    match error {
+        DiskError::ReferenceRefused {
+            image: named_by,
+            reference: written,
+            resolved,
+            allow,
+        } => {
+            assert_eq!(named_by, image, "{error}");
+            assert_eq!(written, reference, "{error}");
+            assert_eq!(resolved, &real, "{error}");
+            assert_eq!(allow.as_deref(), real.parent(), "{error}");
+        }
+        other => panic!("expected a refused reference, got {other:?}"),
+    }
+    let message = error.to_string();
+    for part in [image, reference, &real, real.parent().unwrap()] {
+        let part = part.to_str().unwrap();
+        assert!(message.contains(part), "{part} missing from: {message}");
+    }
+    assert!(message.contains("--allow-path"), "{message}");
 }

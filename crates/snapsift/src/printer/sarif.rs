@@ -72,7 +72,8 @@ pub struct SarifPrinter {
     /// Whether some image was given by a relative path (then `originalUriBaseIds` says what
     /// it is relative to).
     relative: bool,
-    /// What kept images from being scanned in full, as notifications.
+    /// What kept images from being scanned in full (errors) and their notes, as
+    /// notifications.
     notifications: Vec<Value>,
     /// Whether every image so far was scanned in full.
     complete: bool,
@@ -364,6 +365,13 @@ impl Printer for SarifPrinter {
             self.notifications.push(json!({
                 "level": "error",
                 "message": {"text": format!("{}: not scanned: {error}", coverage.image)},
+                "locations": [{"physicalLocation": {"artifactLocation": artifact.clone()}}],
+            }));
+        }
+        for note in &coverage.notes {
+            self.notifications.push(json!({
+                "level": "note",
+                "message": {"text": format!("{}: {note}", coverage.image)},
                 "locations": [{"physicalLocation": {"artifactLocation": artifact.clone()}}],
             }));
         }

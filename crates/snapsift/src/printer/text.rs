@@ -36,9 +36,9 @@ use crate::record::{FindingRecord, LocationRecord};
 /// (images in the order scanned, then disk offset). A secret found in several images is one
 /// block listing its places in each.
 ///
-/// Last comes the coverage summary, when some image was not scanned in full: `coverage:`,
-/// then for each image `complete`, `PARTIAL` with each unreadable range, or `not scanned`
-/// with the error (see `ImageCoverage`).
+/// Last comes the coverage summary, when some image was not scanned in full or has notes:
+/// `coverage:`, then for each image `complete`, `PARTIAL` with each unreadable range, or
+/// `not scanned` with the error, and its notes (see `ImageCoverage`).
 #[derive(Debug)]
 pub struct TextPrinter {
     /// The blocks, in the order their first place was printed.
@@ -53,6 +53,8 @@ pub struct TextPrinter {
     coverage: Vec<String>,
     /// Whether every image so far was scanned in full (then the summary is not shown).
     complete: bool,
+    /// Whether some image's coverage has notes (which the summary then shows).
+    noted: bool,
 }
 
 /// What makes two findings the same secret, shown under one heading.
@@ -95,6 +97,7 @@ impl TextPrinter {
             seen: 0,
             coverage: Vec::new(),
             complete: true,
+            noted: false,
         }
     }
 
@@ -231,7 +234,7 @@ impl Printer for TextPrinter {
             }
             writeln!(out)?;
         }
-        if !self.complete {
+        if !self.complete || self.noted {
             writeln!(out, "coverage:")?;
             for line in std::mem::take(&mut self.coverage) {
                 writeln!(out, "  {line}")?;
@@ -242,6 +245,7 @@ impl Printer for TextPrinter {
 
     fn coverage(&mut self, _out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()> {
         self.complete &= coverage.complete;
+        self.noted |= !coverage.notes.is_empty();
         self.coverage.extend(coverage.text_lines());
         Ok(())
     }

@@ -73,3 +73,19 @@ impl Drop for LoopDevice {
             .status();
     }
 }
+
+/// Attaches `image` read-only for a test that needs a block device, or returns `None` after
+/// saying why loop devices are unavailable (the test then returns). Under `CI=true` it never
+/// skips: an unavailable loop device fails the test.
+pub fn attach_or_skip(image: &Path) -> Option<LoopDevice> {
+    match LoopDevice::attach(image) {
+        Ok(device) => Some(device),
+        Err(reason) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("loop devices unavailable under CI=true: {reason}")
+        }
+        Err(reason) => {
+            println!("SKIPPED: loop devices unavailable: {reason}");
+            None
+        }
+    }
+}

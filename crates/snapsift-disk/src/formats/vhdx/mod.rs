@@ -31,7 +31,7 @@
 //!   larger than their limits ([`bat::MAX_BAT_BYTES`], [`structures::MAX_METADATA_REGION_LEN`]).
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::assemble::{Assembler, Source, block_pieces, to_usize};
 use super::parent::{self, windows_file_name, windows_path};
@@ -284,11 +284,10 @@ fn open_parent(
     )
 }
 
-/// The data write GUID of the current header of the VHDX at `path`, or `None` if it is not a
+/// The data write GUID of the current header of the VHDX in `host`, or `None` if it is not a
 /// readable VHDX.
-fn vhdx_data_write_guid(path: &Path) -> Option<[u8; 16]> {
-    let host = Host::open_referenced(path).ok()?;
-    read_current_header(&host).ok().map(|h| h.data_write_guid)
+fn vhdx_data_write_guid(host: &Host) -> Option<[u8; 16]> {
+    read_current_header(host).ok().map(|h| h.data_write_guid)
 }
 
 impl Disk for VhdxDisk {

@@ -12,7 +12,7 @@
 //! * **Descriptor files** (`# Disk DescriptorFile`) naming `FLAT`, `SPARSE` and `ZERO` extents:
 //!   monolithicFlat, twoGbMaxExtentFlat, twoGbMaxExtentSparse and hand-written `custom`
 //!   descriptors. Extent files are found relative to the descriptor's directory (absolute names
-//!   are used as they are). A flat extent is read like a raw image (mapped windows, holes of the
+//!   are used as they are), and opened only where the [`crate::ReferencePolicy`] allows. A flat extent is read like a raw image (mapped windows, holes of the
 //!   file skipped).
 //!
 //! Refused with [`DiskError::Unsupported`]: ESX's extent types (`VMFS`, `VMFSSPARSE`/COWD,
@@ -186,7 +186,7 @@ fn refuse_create_type(create_type: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Opens one extent of a descriptor at `descriptor_path` (recorded in `opener`'s files).
+/// Opens one extent of a descriptor at `descriptor_path`, where `opener`'s policy allows.
 fn open_extent(
     descriptor_path: &Path,
     line: &ExtentLine,
@@ -198,21 +198,17 @@ fn open_extent(
             "a NOACCESS extent, whose bytes may not be read".into(),
         ));
     }
-    let file = || {
+    let mut file = || {
         let name = line.file.as_deref().ok_or_else(|| {
             Refusal::Corrupt(format!("a {} extent without a file name", line.kind))
                 .at(descriptor_path, FORMAT)
         })?;
-        Ok::<PathBuf, DiskError>(match descriptor_path.parent() {
-            Some(dir) if name.is_relative() => dir.join(name),
-            _ => name.to_owned(),
-        })
+        opener.open_reference(descriptor_path, name)
     };
     match line.kind.as_str() {
         "ZERO" => Ok(ExtentData::Zero),
         "FLAT" => {
-            let host = Host::open_referenced(&file()?)?;
-            opener.record(&host);
+            let host = file()?;
             let at = line.offset.checked_mul(SECTOR).ok_or_else(|| {
                 Refusal::Corrupt(format!("a flat extent at sector {}", line.offset))
                     .at(descriptor_path, FORMAT)
@@ -220,11 +216,7 @@ fn open_extent(
             let len = line.sectors.saturating_mul(SECTOR);
             Ok(ExtentData::Flat(RawFile::from_host(host.slice(at, len)?)))
         }
-        "SPARSE" => {
-            let host = Host::open_referenced(&file()?)?;
-            opener.record(&host);
-            Ok(ExtentData::Sparse(SparseExtent::open(host)?))
-        }
+        "SPARSE" => Ok(ExtentData::Sparse(SparseExtent::open(file()?)?)),
         "VMFS" | "VMFSSPARSE" | "SESPARSE" | "VMFSRDM" | "VMFSRAW" => Err(unsupported(format!(
             "{} extents, which only ESX reads (convert the disk with `qemu-img convert` or \
              `vmkfstools` first)",
