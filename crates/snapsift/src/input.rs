@@ -11,7 +11,7 @@
 //! reads), so that its outputs never replace one of them.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, FileType, OpenOptions};
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -97,28 +97,37 @@ pub fn open(path: &Path, what: &str, reads: &mut ReadFiles) -> anyhow::Result<Fi
     };
     let meta = file.metadata().with_context(cannot)?;
     let kind = meta.file_type();
-    let not = if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_file() {
-        ""
-    } else {
-        "not a regular file"
-    };
-    if !not.is_empty() {
+    if !kind.is_file() {
         bail!(
-            "{what} {} is {not}, not a regular file (reading it could block or never end)",
-            path.display()
+            "{what} {} is {}, not a regular file (reading it could block or never end)",
+            path.display(),
+            kind_name(kind)
         );
     }
     blocking(&file).with_context(cannot)?;
     reads.add(FileId::of(&meta), path);
     Ok(file)
+}
+
+/// What a file of type `kind` is, for messages: `a FIFO`, `a directory`.
+pub fn kind_name(kind: FileType) -> &'static str {
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "of an unknown type"
+    }
 }
 
 /// Clears `O_NONBLOCK`, which was only for the open: reads of a regular file then wait for

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::Context;
 
-use crate::input::{FileId, ReadFiles};
+use crate::input::{self, FileId, ReadFiles};
 use crate::interrupt;
 
 /// Findings hold secrets: output files are readable by their owner only.
@@ -275,19 +275,8 @@ fn check_target(path: &Path, reads: &ReadFiles) -> anyhow::Result<()> {
         }
     };
     let kind = meta.file_type();
-    let not = if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_file() {
-        ""
-    } else {
-        "neither a regular file, a character device nor a FIFO"
-    };
-    if !not.is_empty() {
-        return refuse(format!("it is {not}"));
+    if !kind.is_file() {
+        return refuse(format!("it is {}", input::kind_name(kind)));
     }
     if let Some(input) = reads.find(FileId::of(&meta)) {
         return refuse(format!("it is {}, which this run reads", input.display()));

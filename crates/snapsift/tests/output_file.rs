@@ -256,8 +256,9 @@ fn an_interrupted_scan_leaves_the_previous_report_and_no_temporary_file() {
     disk_with_keys(&fast, 5);
     let source = path_in(&dir, "slow-source.img");
     disk_with_keys(&source, 2000);
-    // Every read of the slow image waits 50 ms: its scan takes far longer than the test waits.
-    let slow = FaultyFile::mount_slow(&source, Duration::from_millis(50), dir.path());
+    // Every read of the slow image waits 250 ms: its scan (dozens of reads even of 1 MiB)
+    // takes far longer than the test waits.
+    let slow = FaultyFile::mount_slow(&source, Duration::from_millis(250), dir.path());
     let out = workdir();
     for (format, signal, status) in [
         ("jsonl", libc::SIGINT, 130),
