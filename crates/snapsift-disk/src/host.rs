@@ -226,6 +226,11 @@ impl Host {
         })
     }
 
+    /// The metadata of the file or device (not of the slice), from its open descriptor.
+    pub(crate) fn metadata(&self) -> io::Result<std::fs::Metadata> {
+        self.file.metadata()
+    }
+
     /// The host's length in bytes.
     pub(crate) fn len(&self) -> u64 {
         self.len

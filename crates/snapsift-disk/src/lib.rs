@@ -43,7 +43,7 @@ pub use block_device::BlockDevice;
 pub use error::DiskError;
 pub use formats::{Format, Image, StreamImage};
 pub use memory::MemoryDisk;
-pub use opener::{MAX_BACKING_DEPTH, Opener, ReferencePolicy};
+pub use opener::{MAX_BACKING_DEPTH, Opener, ReferencePolicy, SourceFile};
 pub use raw_file::RawFile;
 pub use window::{Window, page_aligned_range};
 
@@ -141,11 +141,10 @@ pub fn open_image(path: &Path) -> Result<Image, DiskError> {
 }
 
 /// [`open_image`], with the files the image names opened as `policy` allows.
+///
+/// [`Opener::open_image`] does the same and also lists the files the image was read from.
 pub fn open_image_with(path: &Path, policy: &ReferencePolicy) -> Result<Image, DiskError> {
-    let mut opener = Opener::new(policy.clone());
-    let host = Host::open(path)?;
-    opener.enter(path)?;
-    formats::open_image(host, &mut opener)
+    Opener::new(policy.clone()).open_image(path)
 }
 
 /// Checks that `offset..offset + len` lies within a disk of `size` bytes; returns its end.

@@ -1,10 +1,11 @@
 //! [`Opener`]: opening an image and, recursively, the files it names (backing images, parents,
 //! extents), within what the [`ReferencePolicy`] allows.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::host::{Host, Pinned};
-use crate::{Disk, DiskError};
+use crate::{Disk, DiskError, Image};
 
 /// Backing chains deeper than this are refused. Real chains are a few images deep; a longer
 /// one is more likely a mistake or an attack than a disk.
@@ -83,6 +84,20 @@ pub struct Opener {
     chain: Vec<PathBuf>,
     /// Which named files may be opened.
     policy: ReferencePolicy,
+    /// Every file opened so far, in the order opened.
+    files: Vec<SourceFile>,
+}
+
+/// A file an image was read from: the image file itself, a backing file or parent, a VMDK
+/// extent, or a candidate parent whose header was read to check its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The path it was opened by.
+    pub path: PathBuf,
+    /// The device holding it (`st_dev`): with `ino`, which file it is, whatever its name.
+    pub dev: u64,
+    /// Its inode number (`st_ino`).
+    pub ino: u64,
 }
 
 impl Opener {
@@ -91,6 +106,36 @@ impl Opener {
         Opener {
             chain: Vec::new(),
             policy,
+            files: Vec::new(),
+        }
+    }
+
+    /// Opens `path` read-only as whatever image it holds (as [`crate::open_image_with`]
+    /// does), recording in [`Opener::files`] every file it reads, also when the image is
+    /// refused.
+    pub fn open_image(&mut self, path: &Path) -> Result<Image, DiskError> {
+        let host = Host::open(path)?;
+        self.record(&host);
+        self.enter(path)?;
+        crate::formats::open_image(host, self)
+    }
+
+    /// The files opened so far (the image, its backing files, parents and extents, and
+    /// candidate parents whose ids were read), each once, in the order opened.
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
+    /// Records that `host`'s file is read.
+    fn record(&mut self, host: &Host) {
+        let Ok(meta) = host.metadata() else { return };
+        let (dev, ino) = (meta.dev(), meta.ino());
+        if !self.files.iter().any(|f| f.dev == dev && f.ino == ino) {
+            self.files.push(SourceFile {
+                path: host.path_buf(),
+                dev,
+                ino,
+            });
         }
     }
 
@@ -169,7 +214,8 @@ impl Opener {
     /// directory that leads outside it is refused like the outside name itself. A hard link
     /// inside the directory to a file elsewhere counts as inside: making one takes write
     /// access to the directory, which an image's contents do not give.
-    pub(crate) fn open_reference(&self, image: &Path, name: &Path) -> Result<Host, DiskError> {
+    /// The file opened is recorded in [`Opener::files`].
+    pub(crate) fn open_reference(&mut self, image: &Path, name: &Path) -> Result<Host, DiskError> {
         let resolved = resolve(image, name);
         let refused = |resolved: PathBuf, allow: Option<PathBuf>| DiskError::ReferenceRefused {
             image: image.to_owned(),
@@ -200,7 +246,9 @@ impl Opener {
                          image could otherwise make snapsift read this machine's own disks)",
             });
         }
-        pinned.open()
+        let host = pinned.open()?;
+        self.record(&host);
+        Ok(host)
     }
 }
 

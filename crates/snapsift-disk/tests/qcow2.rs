@@ -173,6 +173,18 @@ fn a_backing_chain_of_three_with_data_at_each_level() {
     assert_like_qemu(&top, dir.path());
     let disk = snapsift_disk::open(&top).unwrap();
     assert_eq!(disk.kind(), "qcow2 image with backing chain");
+    // Every file of the chain, by identity: a hard link to the base is the base.
+    let mut opener = snapsift_disk::Opener::new(snapsift_disk::ReferencePolicy::default());
+    opener.open_image(&top).unwrap();
+    let identity = |path: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).unwrap();
+        (meta.dev(), meta.ino())
+    };
+    let link = dir.path().join("base-link.qcow2");
+    std::fs::hard_link(dir.path().join("base.qcow2"), &link).unwrap();
+    let files: Vec<(u64, u64)> = opener.files().iter().map(|f| (f.dev, f.ino)).collect();
+    assert_eq!(files, [identity(&top), identity(&mid), identity(&link)]);
 }
 
 #[test]

@@ -369,6 +369,10 @@ fn differencing_vhd_reads_like_libvhdi() {
     let disk = snapsift_disk::open(&image).unwrap();
     assert_eq!(disk.kind(), "VHD image (differencing)");
     assert_reads_like(&*disk, &oracle);
+    let mut opener = snapsift_disk::Opener::new(snapsift_disk::ReferencePolicy::default());
+    opener.open_image(&image).unwrap();
+    let files: Vec<&Path> = opener.files().iter().map(|f| f.path.as_path()).collect();
+    assert_eq!(files, [image.as_path(), &parent]);
 }
 
 #[test]
@@ -468,6 +472,11 @@ fn differencing_vhd_over_a_replaced_parent_is_refused() {
         matches!(&err, DiskError::Backing { source, .. } if source.to_string().contains("unique id")),
         "{err}"
     );
+    // The candidate parent was read (its footer), so it is listed, refused as it is.
+    let mut opener = snapsift_disk::Opener::new(snapsift_disk::ReferencePolicy::default());
+    assert!(opener.open_image(&image).is_err());
+    let files: Vec<&Path> = opener.files().iter().map(|f| f.path.as_path()).collect();
+    assert_eq!(files, [image.as_path(), &dir.path().join("parent.vhd")]);
 }
 
 #[test]

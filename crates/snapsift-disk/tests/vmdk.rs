@@ -177,6 +177,19 @@ fn custom_descriptor_with_many_extents() {
     let disk = open(&descriptor);
     assert_reads_like(&*disk, &expected_path);
     assert_eq!(disk.kind(), "VMDK image (sparse extents)");
+    // The descriptor and every extent file, each once: what a caller must never write over.
+    let mut opener = snapsift_disk::Opener::new(snapsift_disk::ReferencePolicy::default());
+    opener.open_image(&descriptor).unwrap();
+    let files: Vec<&Path> = opener.files().iter().map(|f| f.path.as_path()).collect();
+    assert_eq!(
+        files,
+        [
+            descriptor.as_path(),
+            &dir.path().join("flat.raw"),
+            &sparse,
+            &stream
+        ]
+    );
     // Windows that start in one extent and end in the next.
     let mut buf = Vec::new();
     for boundary in [2048u64, 3048, 11240, 14241, 18337] {

@@ -6,6 +6,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::shard::Shard;
 
+/// The most scanning threads `--threads` takes: far more than any machine's cores, few
+/// enough to start.
+const MAX_THREADS: u64 = 1024;
+
 /// Find leaked credentials in disk images and attached disks, reading every byte.
 #[derive(Debug, Parser)]
 #[command(name = "snapsift", version, about, max_term_width = 100)]
@@ -55,7 +59,8 @@ pub struct MergeArgs {
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
 
-    /// Write the report to FILE (created with mode 0600) instead of standard output.
+    /// Write the report to FILE (mode 0600, replaced only once the report is complete; a
+    /// device or FIFO is written as it is) instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -146,7 +151,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub write_baseline: Option<PathBuf>,
 
-    /// Write findings to FILE (created with mode 0600) instead of standard output.
+    /// Write findings to FILE (mode 0600, replaced only once the report is complete; a
+    /// device or FIFO is written as it is) instead of standard output.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -168,14 +174,15 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_file_pass: bool,
 
-    /// Scanning threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Scanning threads (0: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_THREADS))]
     pub threads: usize,
 
-    /// Scan only part K of N of each image (K from 0), for a scan split between N processes
-    /// or machines: their findings together are one full scan's (`snapsift merge` joins
-    /// their JSON Lines). K may be the name of an environment variable holding it, such as
-    /// JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX.
+    /// Scan only part K of N of each image (K from 0, N at most 1000000), for a scan split
+    /// between N processes or machines: their findings together are one full scan's
+    /// (`snapsift merge` joins their JSON Lines). K may be the name of an environment
+    /// variable holding it, such as JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
 

@@ -5,11 +5,14 @@
 //! with the printers in [`printer`]. Exit status: 0 no findings, 1 findings, 2 error (an
 //! image could not be scanned), 3 partial scan (every image was scanned, but some bytes
 //! could not be read or a limit of the file pass cut some file's content: the coverage
-//! summary lists them).
+//! summary lists them). A closed standard output (`| head`) ends the run quietly with status
+//! 0, as ripgrep does; SIGINT and SIGTERM with 130 and 143 ([`interrupt`]).
 
 mod cli;
 mod coverage;
 mod files;
+mod input;
+mod interrupt;
 mod manifest;
 mod merge;
 mod output;
@@ -22,7 +25,6 @@ mod rules;
 mod shard;
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +32,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use snapsift_disk::{Disk, Image, ReferencePolicy};
+use snapsift_disk::{Disk, Image, Opener, ReferencePolicy};
 use snapsift_fs::{Filesystem, Scheme, Volume, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::{Finding, ScanConfig, Sink};
@@ -38,7 +40,9 @@ use snapsift_scan::{Finding, ScanConfig, Sink};
 use cli::{Cli, Command, ScanArgs};
 use coverage::ImageCoverage;
 use files::{FileFindings, MappedImage};
+use input::ReadFiles;
 use manifest::Target;
+use output::{Output, OutputError};
 use printer::{Located, Location, Place, Printer};
 use progress::Progress;
 use record::FindingRecord;
@@ -67,6 +71,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        // The reader has all it wanted (`| head -1`): stop, as ripgrep does, quietly.
+        Err(error)
+            if error
+                .downcast_ref()
+                .is_some_and(OutputError::is_broken_pipe) =>
+        {
+            ExitCode::from(EXIT_CLEAN)
+        }
         Err(error) => {
             warn(&format!("snapsift: error: {error:#}"));
             ExitCode::from(EXIT_ERROR)
@@ -77,29 +89,41 @@ fn main() -> ExitCode {
 /// `snapsift scan`: scans every path; an error on one path is reported and the others are
 /// still scanned, and the exit status then says error.
 fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
-    let rules = rules::load(args.rules.as_deref(), &args.only)?;
+    let mut reads = ReadFiles::default();
+    let rules = rules::load(args.rules.as_deref(), &args.only, &mut reads)?;
     let matcher = Matcher::new(&rules).context("the rules do not compile")?;
     let baseline = args
         .baseline
         .as_deref()
-        .map(report::baseline::Baseline::load)
+        .map(|path| report::baseline::Baseline::load(path, &mut reads))
         .transpose()?;
     let options = ReportOptions {
         include_invalid: args.include_invalid,
         baseline,
     };
     let references = ReferencePolicy::allowing(&args.allow_path).context("--allow-path")?;
-    let targets = manifest::targets(&args.paths, args.manifest.as_deref())?;
-    let inputs: Vec<PathBuf> = targets.iter().map(|t| t.path.clone()).collect();
+    let targets = manifest::targets(&args.paths, args.manifest.as_deref(), &mut reads)?;
+    for target in &targets {
+        reads.add_path(&target.path);
+    }
+    if let (Some(output), Some(baseline)) = (&args.output, &args.write_baseline)
+        && output == baseline
+    {
+        anyhow::bail!(
+            "-o and --write-baseline both name {}: one would replace the other",
+            output.display()
+        );
+    }
     let mut run = Run {
-        out: output::open(args.output.as_deref(), &inputs)?,
+        out: Output::open(args.output.as_deref(), &reads)?,
         printer: printer::for_format(args.format, matcher.rules()),
         options,
         references,
-        baseline_out: args
-            .write_baseline
-            .as_ref()
-            .map(|_| BaselineWriter::default()),
+        baseline_out: match &args.write_baseline {
+            Some(path) => Some((Output::open(Some(path), &reads)?, BaselineWriter::default())),
+            None => None,
+        },
+        reads,
     };
     let mut findings = 0u64;
     let mut failed = false;
@@ -107,6 +131,8 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     for target in &targets {
         let coverage = match scan_one(target, &matcher, args, &mut run) {
             Ok(coverage) => coverage,
+            // The report cannot be written: nothing more can be reported.
+            Err(error) if error.is::<OutputError>() => return Err(error),
             Err(error) => {
                 warn(&format!("snapsift: error: {error:#}"));
                 ImageCoverage::failed(&target.name, &error)
@@ -116,18 +142,16 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         failed |= coverage.error.is_some();
         partial |= coverage.partial();
         run.printer
-            .coverage(&mut *run.out, &coverage)
-            .context("cannot write findings")?;
+            .coverage(&mut run.out, &coverage)
+            .map_err(OutputError::from_io)?;
     }
     run.printer
-        .finish(&mut *run.out)
-        .context("cannot write findings")?;
-    run.out.flush().context("cannot write findings")?;
-    if let (Some(path), Some(writer)) = (&args.write_baseline, run.baseline_out) {
-        let mut file = output::open(Some(path), &inputs)?;
-        writer.write(&mut *file)?;
-        file.flush()
-            .with_context(|| format!("cannot write baseline {}", path.display()))?;
+        .finish(&mut run.out)
+        .map_err(OutputError::from_io)?;
+    run.out.finish(&run.reads)?;
+    if let Some((mut file, writer)) = run.baseline_out {
+        writer.write(&mut file).map_err(OutputError::from_io)?;
+        file.finish(&run.reads)?;
     }
     Ok(exit_status(
         failed,
@@ -154,13 +178,15 @@ fn exit_status(failed: bool, partial: bool, findings: u64, zero_on_findings: boo
 
 /// Where one `snapsift scan` run's findings go, and what is done with them on the way.
 struct Run {
-    out: Box<dyn Write>,
+    out: Output,
     printer: Box<dyn Printer>,
     options: ReportOptions,
     /// Which files an image may name and have opened (`--allow-path`).
     references: ReferencePolicy,
-    /// The baseline being written, with `--write-baseline`.
-    baseline_out: Option<BaselineWriter>,
+    /// The baseline being written, with `--write-baseline`, and where.
+    baseline_out: Option<(Output, BaselineWriter)>,
+    /// The files the run reads: the outputs may replace none of them.
+    reads: ReadFiles,
 }
 
 /// Scans one image: the file pass first (its findings wait for the sweep, see [`files`]),
@@ -177,10 +203,19 @@ fn scan_one(
     let image_name = target.name.clone();
     let path = target.path.as_path();
     let progress = Progress::new(&image_name, quiet);
-    let image = match snapsift_disk::open_image_with(path, &run.references) {
+    let mut opener = Opener::new(run.references.clone());
+    let opened = opener.open_image(path);
+    // Every file the image reads (backing files, extents, parents) is now known: the
+    // outputs may replace none of them, even of an image that could not be opened.
+    run.reads.add_image_files(opener.files());
+    run.out.check(&run.reads)?;
+    if let Some((file, _)) = &run.baseline_out {
+        file.check(&run.reads)?;
+    }
+    let image = match opened {
         Ok(image) => image,
         // The error names the path; a manifest's id names the image.
-        Err(error) if image_name != path.display().to_string() => {
+        Err(error) if image_name != manifest::path_name(path) => {
             return Err(anyhow::Error::new(error).context(image_name));
         }
         Err(error) => return Err(error.into()),
@@ -317,7 +352,7 @@ fn scan_one(
         let mut redactor = Redactor::new(matcher, found_secrets());
         records.iter_mut().for_each(|r| redactor.redact(r));
     }
-    if let Some(writer) = run.baseline_out.as_mut() {
+    if let Some((_, writer)) = run.baseline_out.as_mut() {
         // Its places name files, whose names may hold a secret: never written in full.
         let mut redactor = Redactor::new(matcher, found_secrets());
         for r in &reported {
@@ -326,11 +361,11 @@ fn scan_one(
     }
     for record in &records {
         run.printer
-            .print(&mut *run.out, record)
-            .context("cannot write findings")?;
+            .print(&mut run.out, record)
+            .map_err(OutputError::from_io)?;
     }
     // Findings first: on a terminal the summary must not appear in the middle of them.
-    run.out.flush().context("cannot write findings")?;
+    run.out.flush().map_err(OutputError::from_io)?;
     let mut summary = result?;
     summary.findings = u64::try_from(reported.len()).unwrap_or(u64::MAX);
     if !quiet {

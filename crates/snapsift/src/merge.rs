@@ -25,8 +25,6 @@
 //! The exit status is `snapsift scan`'s, for the merged report.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -37,12 +35,14 @@ use crate::cli::MergeArgs;
 #[cfg(test)]
 use crate::coverage::{FileProblem, LimitRecord};
 use crate::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
+use crate::input::{Lines, ReadFiles};
+use crate::output::{Output, OutputError};
 use crate::printer;
 use crate::record::FindingRecord;
 #[cfg(test)]
 use crate::record::LayerRecord;
 use crate::redact::{self, Redactor};
-use crate::{exit_status, output, rules};
+use crate::{exit_status, rules};
 
 /// What the inputs say of one image.
 #[derive(Default)]
@@ -53,13 +53,14 @@ struct ImageReport {
 
 /// `snapsift merge`.
 pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
-    let rules = rules::load(args.rules.as_deref(), &[])?;
+    let mut reads = ReadFiles::default();
+    let rules = rules::load(args.rules.as_deref(), &[], &mut reads)?;
     let mut order: Vec<String> = Vec::new();
     let mut images: HashMap<String, ImageReport> = HashMap::new();
     let mut seen: HashSet<(String, String, u64)> = HashSet::new();
     let files = reports(&args.paths)?;
     for path in &files {
-        read(path, &mut |item| {
+        read(path, &mut reads, &mut |item| {
             let image = match &item {
                 Item::Finding(f) => f.image.clone(),
                 Item::Coverage(c) => c.image.clone(),
@@ -101,18 +102,18 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
     }
 
     // Never over a report being read.
-    let mut out = output::open(args.output.as_deref(), &files)?;
+    let mut out = Output::open(args.output.as_deref(), &reads)?;
     let mut printer = printer::for_format(args.format, rules.rules());
     let (mut failed, mut partial, mut total) = (false, false, 0u64);
     for (findings, coverage) in &merged {
         for finding in findings {
             printer
-                .print(&mut *out, finding)
-                .context("cannot write the report")?;
+                .print(&mut out, finding)
+                .map_err(OutputError::from_io)?;
         }
         printer
-            .coverage(&mut *out, coverage)
-            .context("cannot write the report")?;
+            .coverage(&mut out, coverage)
+            .map_err(OutputError::from_io)?;
         failed |= coverage.error.is_some();
         partial |= coverage.partial();
         total = total.saturating_add(coverage.findings);
@@ -131,10 +132,8 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    printer
-        .finish(&mut *out)
-        .context("cannot write the report")?;
-    out.flush().context("cannot write the report")?;
+    printer.finish(&mut out).map_err(OutputError::from_io)?;
+    out.finish(&reads)?;
     Ok(exit_status(
         failed,
         partial,
@@ -174,17 +173,17 @@ enum Item {
     Coverage(Box<ImageCoverage>),
 }
 
-/// Reads the report `path`, handing each line to `each`.
-fn read(path: &Path, each: &mut dyn FnMut(Item)) -> anyhow::Result<()> {
-    let file =
-        File::open(path).with_context(|| format!("cannot open report {}", path.display()))?;
-    for (number, line) in BufReader::new(file).lines().enumerate() {
-        let at = || format!("{}, line {}", path.display(), number + 1);
-        let line = line.with_context(|| format!("cannot read {}", at()))?;
-        if line.trim().is_empty() {
+/// Reads the report `path` (one of the files the run reads: `reads`) line by line, handing
+/// each line to `each`.
+fn read(path: &Path, reads: &mut ReadFiles, each: &mut dyn FnMut(Item)) -> anyhow::Result<()> {
+    let mut lines = Lines::open(path, "report", reads)?;
+    let mut line = Vec::new();
+    while lines.next_line(&mut line)? {
+        let at = || lines.at();
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(&line).with_context(|| {
+        let value: Value = serde_json::from_slice(&line).with_context(|| {
             format!(
                 "{}: not JSON (snapsift merge reads `snapsift scan --format jsonl` reports)",
                 at()

@@ -6,19 +6,21 @@ use anyhow::Context;
 use snapsift_match::{Matcher, RuleSet, check_examples};
 
 use crate::cli::{RulesArgs, RulesCommand};
+use crate::input::{self, ReadFiles};
 use crate::{EXIT_CLEAN, EXIT_FINDINGS};
 
 /// The built-in rules, with those of `extra` added (a rule with a built-in id replaces it),
-/// and then, if `only` names any, just those (see [`RuleSet::only`]).
-pub fn load(extra: Option<&Path>, only: &[String]) -> anyhow::Result<RuleSet> {
+/// and then, if `only` names any, just those (see [`RuleSet::only`]). The rule file (at most
+/// 64 MiB, read as [`crate::input`] reads the files a user names) is one of the files the
+/// run reads (`reads`).
+pub fn load(
+    extra: Option<&Path>,
+    only: &[String],
+    reads: &mut ReadFiles,
+) -> anyhow::Result<RuleSet> {
     let mut set = RuleSet::builtin().context("the built-in rules do not load")?;
     if let Some(path) = extra {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read rule file {}", path.display()))?;
-        let added = RuleSet::from_toml(&text).with_context(|| format!("{}", path.display()))?;
-        set = set
-            .with_overrides(added)
-            .with_context(|| format!("{}", path.display()))?;
+        set = with_file(set, path, &read_file(path, reads)?)?;
     }
     if only.is_empty() {
         return Ok(set);
@@ -26,11 +28,23 @@ pub fn load(extra: Option<&Path>, only: &[String]) -> anyhow::Result<RuleSet> {
     set.only(only).context("--only")
 }
 
+/// The text of the rule file `path`.
+fn read_file(path: &Path, reads: &mut ReadFiles) -> anyhow::Result<String> {
+    input::read_text(path, "rule file", reads)
+}
+
+/// `set` with the rules of the rule file `path`, whose text is `text`, added.
+fn with_file(set: RuleSet, path: &Path, text: &str) -> anyhow::Result<RuleSet> {
+    let added = RuleSet::from_toml(text).with_context(|| format!("{}", path.display()))?;
+    set.with_overrides(added)
+        .with_context(|| format!("{}", path.display()))
+}
+
 /// Runs `snapsift rules ...`.
 pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
     match &args.command {
         RulesCommand::List { rules, only } => {
-            let set = load(rules.as_deref(), only)?;
+            let set = load(rules.as_deref(), only, &mut ReadFiles::default())?;
             let matcher = Matcher::new(&set).context("the rules do not compile")?;
             for rule in matcher.rules() {
                 let checks: Vec<String> = rule.checks.iter().map(|c| c.name().to_owned()).collect();
@@ -58,10 +72,11 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
             Ok(EXIT_CLEAN)
         }
         RulesCommand::Check { file } => {
-            let set = load(Some(file), &[])?;
+            let text = read_file(file, &mut ReadFiles::default())?;
+            let builtin = RuleSet::builtin().context("the built-in rules do not load")?;
+            let set = with_file(builtin, file, &text)?;
             let matcher = Matcher::new(&set)
                 .with_context(|| format!("{}: the rules do not compile", file.display()))?;
-            let text = std::fs::read_to_string(file)?;
             let own = RuleSet::from_toml(&text)?;
             let own_ids: Vec<&str> = own.rules().iter().map(|r| r.id.as_str()).collect();
             let failures: Vec<_> = check_examples(&matcher)

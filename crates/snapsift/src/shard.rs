@@ -8,7 +8,8 @@
 //! length; each cut is moved down to a 4 KiB boundary of the disk (never before the start of
 //! its data range), so that shards read aligned windows. Shard K owns the disk offsets from
 //! cut K to cut K + 1. Cuts depend only on the data ranges and N: not on the chunk size,
-//! threads or machine.
+//! threads or machine. N is at most [`MAX_SHARDS`]; a cut is worked out when it is needed,
+//! so a plan's memory does not grow with N.
 //!
 //! # Nothing lost, nothing doubled
 //!
@@ -42,6 +43,10 @@ pub const MARGIN: u64 = 1 << 20;
 
 /// Cuts are moved down to a multiple of this.
 const ALIGN: u64 = 4096;
+
+/// The most shards an image is cut into: far more machines than a scan is ever split
+/// between, and a count whose cuts stay cheap to find.
+pub const MAX_SHARDS: u64 = 1_000_000;
 
 /// Part K (from 0) of N.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +82,9 @@ impl FromStr for Shard {
                 format!("the shard index ${index} holds {value:?}, not a number")
             })?
         };
+        if count > MAX_SHARDS {
+            bail!("shard {index}/{count}: the count N is at most {MAX_SHARDS}");
+        }
         if count == 0 || index >= count {
             bail!("shard {index}/{count}: the index must be below the count, from 0");
         }
@@ -89,8 +97,10 @@ impl FromStr for Shard {
 pub struct ShardPlan {
     /// The shard.
     pub shard: Shard,
-    /// N + 1 disk offsets: shard k owns `cuts[k]..cuts[k + 1]`.
-    cuts: Vec<u64>,
+    /// The data ranges of the disk, each with its start in the data laid end to end.
+    data: Vec<(Range<u64>, u64)>,
+    /// The size of the disk.
+    disk_size: u64,
     /// The disk ranges this shard sweeps: its own data and the margins around it.
     pub swept: Vec<Range<u64>>,
     /// The data bytes it owns.
@@ -102,37 +112,72 @@ pub struct ShardPlan {
 impl ShardPlan {
     /// Cuts a disk of `disk_size` bytes whose data lies in `data_ranges` (sorted, disjoint).
     pub fn new(shard: Shard, data_ranges: &[Range<u64>], disk_size: u64) -> ShardPlan {
-        let total: u64 = data_ranges.iter().map(|r| r.end - r.start).sum();
-        let mut cuts = Vec::with_capacity(usize::try_from(shard.count).unwrap_or(0) + 1);
-        cuts.push(0);
-        for k in 1..shard.count {
-            // k * total / count without overflow: both fit in u128.
-            let position = (u128::from(k) * u128::from(total) / u128::from(shard.count)) as u64;
-            let cut = offset_at(data_ranges, position).unwrap_or(disk_size);
-            let previous = cuts.last().copied().unwrap_or(0);
-            cuts.push(cut.max(previous));
-        }
-        cuts.push(disk_size.max(cuts.last().copied().unwrap_or(0)));
-        let own = cuts[shard.index as usize]..cuts[shard.index as usize + 1];
+        let mut total = 0u64;
+        let data = data_ranges
+            .iter()
+            .map(|r| {
+                let start = total;
+                total += r.end - r.start;
+                (r.clone(), start)
+            })
+            .collect();
+        let mut plan = ShardPlan {
+            shard,
+            data,
+            disk_size,
+            swept: Vec::new(),
+            owned_bytes: 0,
+            data_bytes: total,
+        };
+        let own = plan.owned();
         let reach = own.start.saturating_sub(MARGIN)..own.end.saturating_add(MARGIN);
-        let swept = intersect(data_ranges, &[reach]);
-        let owned_bytes = intersect(data_ranges, &[own])
+        plan.swept = intersect(data_ranges, &[reach]);
+        plan.owned_bytes = intersect(data_ranges, &[own])
             .iter()
             .map(|r| r.end - r.start)
             .sum();
-        ShardPlan {
-            shard,
-            cuts,
-            swept,
-            owned_bytes,
-            data_bytes: total,
+        plan
+    }
+
+    /// Cut `k` (0 to N): shard k owns `cut(k)..cut(k + 1)`. Cut 0 is the disk's start, cut N
+    /// its end, and cut k between them the disk offset of byte k * total / N of the data
+    /// ([`ShardPlan::offset_at`]); they never decrease, since offsets of data never do as
+    /// the data's bytes go on.
+    fn cut(&self, k: u64) -> u64 {
+        let count = self.shard.count;
+        if k == 0 {
+            return 0;
         }
+        if k >= count {
+            // Past the last data range too, were the ranges to reach past the disk's size.
+            return self.disk_size.max(self.cut(count - 1));
+        }
+        // k * total / count without overflow: both fit in u128.
+        let position = (u128::from(k) * u128::from(self.data_bytes) / u128::from(count)) as u64;
+        self.offset_at(position).unwrap_or(self.disk_size)
+    }
+
+    /// The disk offset of byte `position` of the data laid end to end, moved down to an
+    /// [`ALIGN`] boundary within its range; `None` past the end of the data.
+    fn offset_at(&self, position: u64) -> Option<u64> {
+        if position >= self.data_bytes {
+            return None;
+        }
+        // The last range starting at or before the position: empty ranges before a range
+        // that starts at the same position are passed over.
+        let i = self
+            .data
+            .partition_point(|(_, start)| *start <= position)
+            .checked_sub(1)?;
+        let (range, start) = &self.data[i];
+        let exact = range.start + (position - start);
+        (exact < range.end).then(|| (exact - exact % ALIGN).max(range.start))
     }
 
     /// The disk offsets this shard owns.
     pub fn owned(&self) -> Range<u64> {
-        let k = self.shard.index as usize;
-        self.cuts[k]..self.cuts[k + 1]
+        let k = self.shard.index;
+        self.cut(k)..self.cut(k + 1)
     }
 
     /// Whether this shard owns disk offset `offset`.
@@ -140,14 +185,19 @@ impl ShardPlan {
         self.owned().contains(&offset)
     }
 
-    /// The shard that owns disk offset `offset`.
+    /// The shard that owns disk offset `offset`: the last cut at or before it (cut 0 is 0),
+    /// found by bisection.
     fn shard_of(&self, offset: u64) -> u64 {
-        // The last cut at or before the offset; cuts[0] is 0.
-        let k = self
-            .cuts
-            .partition_point(|&cut| cut <= offset)
-            .saturating_sub(1);
-        (k as u64).min(self.shard.count - 1)
+        let (mut low, mut high) = (0u64, self.shard.count);
+        while low < high {
+            let middle = low + (high - low).div_ceil(2);
+            if self.cut(middle) <= offset {
+                low = middle;
+            } else {
+                high = middle - 1;
+            }
+        }
+        low.min(self.shard.count - 1)
     }
 
     /// Whether this shard is the home of `file` (in the volume starting at `volume_start`):
@@ -209,20 +259,6 @@ pub fn keeps(plan: &ShardPlan, homes: &HashSet<(u64, u64)>, r: &Reported<'_, '_>
     }
 }
 
-/// The disk offset of byte `position` of the data laid end to end, moved down to an
-/// [`ALIGN`] boundary within its range; `None` past the end of the data.
-fn offset_at(data_ranges: &[Range<u64>], mut position: u64) -> Option<u64> {
-    for range in data_ranges {
-        let len = range.end - range.start;
-        if position < len {
-            let exact = range.start + position;
-            return Some((exact - exact % ALIGN).max(range.start));
-        }
-        position -= len;
-    }
-    None
-}
-
 /// The disk ranges where `file`'s bytes lie (verbatim or compressed).
 fn disk_ranges(volume_start: u64, file: &FileEntry) -> impl Iterator<Item = Range<u64>> + '_ {
     file.content.spans.iter().flat_map(move |span| {
@@ -266,6 +302,80 @@ mod tests {
         );
         let unset = shard("SNAPSIFT_TEST_NOT_SET/4").unwrap_err();
         assert!(format!("{unset:#}").contains("not set"), "{unset:#}");
+    }
+
+    /// The cuts as first written: all N + 1 of them in a vector, each found by a walk over the
+    /// ranges. Plans of any version must cut alike, or shards of one scan would not add up.
+    fn cuts_as_a_vector(count: u64, data: &[Range<u64>], disk_size: u64) -> Vec<u64> {
+        let total: u64 = data.iter().map(|r| r.end - r.start).sum();
+        let offset_at = |mut position: u64| {
+            for range in data {
+                let len = range.end - range.start;
+                if position < len {
+                    let exact = range.start + position;
+                    return Some((exact - exact % ALIGN).max(range.start));
+                }
+                position -= len;
+            }
+            None
+        };
+        let mut cuts = vec![0];
+        for k in 1..count {
+            let position = (u128::from(k) * u128::from(total) / u128::from(count)) as u64;
+            let cut = offset_at(position).unwrap_or(disk_size);
+            cuts.push(cut.max(*cuts.last().unwrap()));
+        }
+        cuts.push(disk_size.max(*cuts.last().unwrap()));
+        cuts
+    }
+
+    #[test]
+    fn cuts_found_when_needed_are_the_cuts_of_a_vector() {
+        let layouts: [(&[Range<u64>], u64); 4] = [
+            (
+                &[
+                    0..10_000_000,
+                    20_000_000..20_004_096,
+                    30_000_000..50_000_000,
+                ],
+                60_000_000,
+            ),
+            (
+                &[5..6, 6000..6000, 8191..20_000, 1 << 40..(1 << 40) + 12_345],
+                1 << 41,
+            ),
+            (&[], 1 << 20),
+            (&[0..4096], 4096),
+        ];
+        for (data, disk_size) in layouts {
+            for count in [1, 2, 3, 7, 64, 1000, 4099] {
+                let expected = cuts_as_a_vector(count, data, disk_size);
+                let plan = ShardPlan::new(Shard { index: 0, count }, data, disk_size);
+                let cuts: Vec<u64> = (0..=count).map(|k| plan.cut(k)).collect();
+                assert_eq!(cuts, expected, "{count} shards of {data:?}");
+                for (k, pair) in expected.windows(2).enumerate() {
+                    if pair[0] < pair[1] {
+                        assert_eq!(plan.shard_of(pair[0]), k as u64);
+                        assert_eq!(plan.shard_of(pair[1] - 1), k as u64);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_million_shards_cost_no_vector_of_cuts() {
+        assert!(shard("0/1000001").is_err_and(|e| e.to_string().contains("at most 1000000")));
+        let data = [0..(1u64 << 40)];
+        let last = Shard {
+            index: MAX_SHARDS - 1,
+            count: MAX_SHARDS,
+        };
+        let plan = ShardPlan::new(last, &data, 1 << 40);
+        assert_eq!(plan.owned().end, 1 << 40);
+        assert_eq!(plan.shard_of((1 << 40) - 1), MAX_SHARDS - 1);
+        assert_eq!(plan.shard_of(0), 0);
+        assert_eq!(plan.owned_bytes, plan.owned().end - plan.owned().start);
     }
 
     #[test]

@@ -10,13 +10,14 @@
 //! ```
 
 use std::collections::HashSet;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use super::{Reported, fingerprint};
+use crate::input::{self, ReadFiles};
 use crate::printer::escape;
 use crate::redact::Redactor;
 
@@ -45,11 +46,11 @@ struct Entry {
 }
 
 impl Baseline {
-    /// Reads a baseline file.
-    pub fn load(path: &Path) -> anyhow::Result<Baseline> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read baseline {}", path.display()))?;
-        let file: BaselineFile = serde_json::from_str(&text)
+    /// Reads a baseline file (at most 64 MiB, as [`crate::input`] reads the files a user
+    /// names), one of the files the run reads (`reads`).
+    pub fn load(path: &Path, reads: &mut ReadFiles) -> anyhow::Result<Baseline> {
+        let bytes = input::read_bytes(path, "baseline", reads)?;
+        let file: BaselineFile = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a snapsift baseline", path.display()))?;
         if file.snapsift_baseline != FORMAT_VERSION {
             bail!(
@@ -87,7 +88,7 @@ impl BaselineWriter {
     }
 
     /// Writes the baseline, sorted and without duplicates, to `out`.
-    pub fn write(mut self, out: &mut dyn Write) -> anyhow::Result<()> {
+    pub fn write(mut self, out: &mut dyn Write) -> io::Result<()> {
         self.entries.sort();
         self.entries.dedup();
         let file = BaselineFile {

@@ -1,6 +1,7 @@
 //! A file with bad sectors: a FUSE filesystem (`fuser`, mounted by `fusermount3`) serving one
 //! read-only file, the bytes of a real file, whose reads fail with EIO where they touch a
 //! chosen byte range, as reads of a disk with unreadable sectors do. No device-mapper needed.
+//! Or a slow file: every read waits a while, so that a scan can be interrupted mid-way.
 
 use std::ffi::OsStr;
 use std::ops::Range;
@@ -29,6 +30,15 @@ impl FaultyFile {
     /// Serves the bytes of `source` at `dir/mnt/disk.img`, failing every read that touches
     /// `bad`.
     pub fn mount(source: &Path, bad: Range<u64>, dir: &Path) -> FaultyFile {
+        Self::serve(source, bad, Duration::ZERO, dir)
+    }
+
+    /// Serves the bytes of `source` at `dir/mnt/disk.img`, each read answered after `delay`.
+    pub fn mount_slow(source: &Path, delay: Duration, dir: &Path) -> FaultyFile {
+        Self::serve(source, 0..0, delay, dir)
+    }
+
+    fn serve(source: &Path, bad: Range<u64>, delay: Duration, dir: &Path) -> FaultyFile {
         let mountpoint = dir.join("mnt");
         std::fs::create_dir(&mountpoint).unwrap();
         let file = std::fs::File::open(source).unwrap();
@@ -38,7 +48,12 @@ impl FaultyFile {
             MountOption::RO,
             MountOption::FSName("snapsift-faulty".into()),
         ]);
-        let fs = Faulty { file, size, bad };
+        let fs = Faulty {
+            file,
+            size,
+            bad,
+            delay,
+        };
         let session = fuser::spawn_mount(fs, &mountpoint, &config).expect("FUSE mount");
         FaultyFile {
             path: mountpoint.join(NAME),
@@ -59,6 +74,7 @@ struct Faulty {
     file: std::fs::File,
     size: u64,
     bad: Range<u64>,
+    delay: Duration,
 }
 
 const TTL: Duration = Duration::from_secs(60);
@@ -123,6 +139,7 @@ impl Filesystem for Faulty {
             reply.error(Errno::ENOENT);
             return;
         }
+        std::thread::sleep(self.delay);
         let end = offset.saturating_add(u64::from(size)).min(self.size);
         if offset < self.bad.end && self.bad.start < end {
             reply.error(Errno::EIO);

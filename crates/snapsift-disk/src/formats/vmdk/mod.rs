@@ -190,7 +190,7 @@ fn refuse_create_type(create_type: &str) -> Result<(), Refusal> {
 fn open_extent(
     descriptor_path: &Path,
     line: &ExtentLine,
-    opener: &Opener,
+    opener: &mut Opener,
 ) -> Result<ExtentData, DiskError> {
     let unsupported = |why: String| Refusal::Unsupported(why).at(descriptor_path, FORMAT);
     if line.access == Access::Forbidden {
@@ -198,7 +198,7 @@ fn open_extent(
             "a NOACCESS extent, whose bytes may not be read".into(),
         ));
     }
-    let file = || {
+    let mut file = || {
         let name = line.file.as_deref().ok_or_else(|| {
             Refusal::Corrupt(format!("a {} extent without a file name", line.kind))
                 .at(descriptor_path, FORMAT)
