@@ -31,6 +31,7 @@
 pub mod content;
 mod error;
 pub mod ext4;
+pub mod file_list;
 pub mod filesystem;
 pub mod ntfs;
 mod paint;
@@ -39,6 +40,7 @@ pub mod volume;
 pub use content::{ContentReader, FileContent, Piece, Span};
 pub use error::FsError;
 pub use ext4::Ext4Map;
+pub use file_list::{FileList, Files};
 pub use filesystem::{FileEntry, FileLocation, FileState, Filesystem, open};
 pub use ntfs::NtfsMap;
 pub use volume::{Content, Scheme, Volume, VolumeMap};
