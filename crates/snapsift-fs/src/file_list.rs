@@ -1,12 +1,14 @@
 //! The files a filesystem map lists for the file pass, kept compact: a filesystem may hold
 //! tens of millions of files, and the list stays in memory for the whole scan.
 //!
-//! A listed file costs 16 bytes plus 16 per span that lies in whole blocks (clusters) of the
-//! volume or reads as zeros: its size, number, state and first span in one record; each
-//! span's file offset, length and volume offset in units of the filesystem's block. Spans
-//! that do not fit that form (bytes held in metadata, compressed units, unaligned pieces)
-//! are kept whole beside it, and named streams' names too. Paths are not kept here: each
-//! map builds them on demand from its names ([`Files`]).
+//! A listed file costs one record of 24 bytes: its size, number and state, and, for the
+//! usual small file whose contents are one run of whole blocks (clusters) from its start,
+//! that run. Other files' spans are kept apart, 16 bytes each for a span that lies in whole
+//! blocks of the volume or reads as zeros (file offset, length and volume offset in units of
+//! the filesystem's block), plus 8 bytes per such file to find its spans' file again. Spans
+//! that do not fit that form (bytes held in metadata, compressed units, unaligned pieces) are
+//! kept whole, and named streams' names too. Paths are not kept here: each map builds them
+//! on demand from its names ([`Files`]).
 //!
 //! [`Files`] gives each file back as a [`FileEntry`], built when asked for.
 
@@ -16,8 +18,12 @@ use crate::content::{FileContent, Piece, Span};
 use crate::filesystem::{FileEntry, FileState};
 
 /// The record's number field: the file's number in the low bits, this bit set for a file
-/// whose record is not in use ([`FileState::Deleted`]).
+/// whose record is not in use ([`FileState::Deleted`])...
 const DELETED: u32 = 1 << 31;
+/// ...and this one for a file whose one span is in its record.
+const ONLY: u32 = 1 << 30;
+/// The file number's bits.
+const NUMBER: u32 = ONLY - 1;
 /// In a compact span's volume offset, this bit marks a span that reads as zeros.
 const ZEROS: u64 = 1 << 63;
 
@@ -26,10 +32,41 @@ const ZEROS: u64 = 1 << 63;
 struct Record {
     /// Its size in bytes.
     size: u64,
-    /// Its number, with [`DELETED`].
+    /// With [`ONLY`]: the volume unit where its one span lies. Without: its first span in
+    /// [`FileList::spans`].
+    at: u64,
+    /// Its number, with [`DELETED`] and [`ONLY`].
     id: u32,
-    /// Its first span in [`FileList::spans`]; its spans end where the next file's start.
-    first_span: u32,
+    /// With [`ONLY`]: the units its one span (from the file's start) covers. Without: how
+    /// many spans it has.
+    count: u32,
+}
+
+/// A span of the list, as the map's claims name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanRef {
+    /// The one span of file `0`, kept in its record.
+    Only(u32),
+    /// Span `0` of [`FileList::spans`].
+    Kept(u32),
+}
+
+/// Where a file went in the list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Listed {
+    index: u32,
+    /// Its first span in [`FileList::spans`]; `None` if its one span is in its record.
+    first_span: Option<u32>,
+}
+
+impl Listed {
+    /// The file's span `j` (in file order).
+    pub(crate) fn span(self, j: u32) -> Option<SpanRef> {
+        match self.first_span {
+            None => (j == 0).then_some(SpanRef::Only(self.index)),
+            Some(first) => first.checked_add(j).map(SpanRef::Kept),
+        }
+    }
 }
 
 /// One span, compact: `len` units from unit `start` of the file, at unit `at` of the volume
@@ -49,6 +86,8 @@ pub struct FileList {
     unit: u64,
     records: Vec<Record>,
     spans: Vec<Packed>,
+    /// The files whose spans are in `spans`, as (first span, file index), sorted.
+    spread: Vec<(u32, u32)>,
     /// Spans kept whole.
     wide: Vec<Span>,
     /// Named streams' names, as (file index, name), sorted by file index.
@@ -85,49 +124,78 @@ impl FileList {
 
     /// Lists file `id` with `content` and `state` (`Deleted` for a record not in use, any
     /// other state for one in use), and the name of the stream it is, for a named stream.
-    /// Returns the index of the first of its spans in the list (see [`FileList::span`]).
     pub(crate) fn push(
         &mut self,
         id: u64,
         state: FileState,
         content: FileContent,
         stream: Option<Box<str>>,
-    ) -> Result<u32, Refused> {
-        let id = u32::try_from(id)
+    ) -> Result<Listed, Refused> {
+        let mut id = u32::try_from(id)
             .ok()
-            .filter(|&id| id & DELETED == 0)
+            .filter(|&id| id & !NUMBER == 0)
             .ok_or(Refused::Number)?;
-        let index = u32::try_from(self.records.len()).map_err(|_| Refused::Full)?;
-        let first_span = u32::try_from(self.spans.len()).map_err(|_| Refused::Full)?;
-        let span_count = u32::try_from(content.spans.len()).map_err(|_| Refused::Full)?;
-        if first_span.checked_add(span_count).is_none() {
-            return Err(Refused::Full);
+        let index = u32::try_from(self.records.len())
+            .ok()
+            .filter(|&index| index & !NUMBER == 0)
+            .ok_or(Refused::Full)?;
+        if state == FileState::Deleted {
+            id |= DELETED;
         }
-        for span in content.spans {
-            let packed = match self.pack(&span) {
-                Some(packed) => packed,
-                None => {
-                    let at = self.wide.len() as u64;
-                    self.wide.push(span);
-                    Packed { start: 0, len: 0, at }
-                }
-            };
-            self.spans.push(packed);
-        }
-        let deleted = if state == FileState::Deleted {
-            DELETED
-        } else {
-            0
+        let only = match content.spans.as_slice() {
+            [span] => self
+                .pack(span)
+                .filter(|p| p.start == 0 && p.at & ZEROS == 0),
+            _ => None,
         };
-        self.records.push(Record {
-            size: content.size,
-            id: id | deleted,
-            first_span,
-        });
+        let listed = if let Some(packed) = only {
+            self.records.push(Record {
+                size: content.size,
+                at: packed.at,
+                id: id | ONLY,
+                count: packed.len,
+            });
+            Listed {
+                index,
+                first_span: None,
+            }
+        } else {
+            let first_span = u32::try_from(self.spans.len()).map_err(|_| Refused::Full)?;
+            let count = u32::try_from(content.spans.len()).map_err(|_| Refused::Full)?;
+            if first_span.checked_add(count).is_none() {
+                return Err(Refused::Full);
+            }
+            for span in content.spans {
+                let packed = match self.pack(&span) {
+                    Some(packed) => packed,
+                    None => {
+                        let at = self.wide.len() as u64;
+                        self.wide.push(span);
+                        Packed {
+                            start: 0,
+                            len: 0,
+                            at,
+                        }
+                    }
+                };
+                self.spans.push(packed);
+            }
+            self.spread.push((first_span, index));
+            self.records.push(Record {
+                size: content.size,
+                at: u64::from(first_span),
+                id,
+                count,
+            });
+            Listed {
+                index,
+                first_span: Some(first_span),
+            }
+        };
         if let Some(name) = stream {
             self.streams.push((index, name));
         }
-        Ok(first_span)
+        Ok(listed)
     }
 
     /// `span` in compact form, if it has one.
@@ -163,7 +231,7 @@ impl FileList {
     pub fn id(&self, index: usize) -> Option<u64> {
         self.records
             .get(index)
-            .map(|record| u64::from(record.id & !DELETED))
+            .map(|record| u64::from(record.id & NUMBER))
     }
 
     /// The state of file `index`: `Allocated` for a file in use, `Deleted` for one whose
@@ -193,26 +261,31 @@ impl FileList {
     /// The logical contents of file `index`.
     pub fn content(&self, index: usize) -> Option<FileContent> {
         let record = self.records.get(index)?;
-        let spans = self.span_range(index)?;
-        let spans = spans.map(|k| self.span(k)).collect::<Option<Vec<Span>>>()?;
+        let spans = if record.id & ONLY != 0 {
+            vec![self.only_span(record)?]
+        } else {
+            let first = u32::try_from(record.at).ok()?;
+            (0..record.count)
+                .map(|j| self.span(first.checked_add(j)?))
+                .collect::<Option<Vec<Span>>>()?
+        };
         Some(FileContent {
             size: record.size,
             spans,
         })
     }
 
-    /// The indexes of file `index`'s spans.
-    fn span_range(&self, index: usize) -> Option<std::ops::Range<u32>> {
-        let first = self.records.get(index)?.first_span;
-        let end = match self.records.get(index.checked_add(1)?) {
-            Some(next) => next.first_span,
-            None => u32::try_from(self.spans.len()).ok()?,
-        };
-        Some(first..end)
+    /// The one span a record holds.
+    fn only_span(&self, record: &Record) -> Option<Span> {
+        Some(Span {
+            start: 0,
+            len: u64::from(record.count).checked_mul(self.unit)?,
+            piece: Piece::Volume(record.at.checked_mul(self.unit)?),
+        })
     }
 
-    /// Span `k` of the whole list (files' spans follow each other in file order).
-    pub(crate) fn span(&self, k: u32) -> Option<Span> {
+    /// Span `k` of [`FileList::spans`].
+    fn span(&self, k: u32) -> Option<Span> {
         let packed = self.spans.get(usize::try_from(k).ok()?)?;
         if packed.len == 0 {
             return self.wide.get(usize::try_from(packed.at).ok()?).cloned();
@@ -230,11 +303,29 @@ impl FileList {
         })
     }
 
-    /// The file whose spans include span `k`.
-    pub(crate) fn file_of_span(&self, k: u32) -> Option<usize> {
-        let after = self.records.partition_point(|r| r.first_span <= k);
-        let index = after.checked_sub(1)?;
-        self.span_range(index)?.contains(&k).then_some(index)
+    /// The span `at` names, and the index of its file.
+    pub(crate) fn span_at(&self, at: SpanRef) -> Option<(usize, Span)> {
+        match at {
+            SpanRef::Only(index) => {
+                let index = usize::try_from(index).ok()?;
+                let record = self.records.get(index)?;
+                if record.id & ONLY == 0 {
+                    return None;
+                }
+                Some((index, self.only_span(record)?))
+            }
+            SpanRef::Kept(k) => {
+                let after = self.spread.partition_point(|&(first, _)| first <= k);
+                let &(_, index) = self.spread.get(after.checked_sub(1)?)?;
+                let index = usize::try_from(index).ok()?;
+                let record = self.records.get(index)?;
+                let first = u32::try_from(record.at).ok()?;
+                if k.checked_sub(first)? >= record.count {
+                    return None;
+                }
+                Some((index, self.span(k)?))
+            }
+        }
     }
 }
 
@@ -374,20 +465,24 @@ mod tests {
                     span(8692, 4096, Piece::Volume(1 << 62)),
                 ],
             ),
+            // One run from the start: kept in the record.
+            FileContent::new(20, vec![span(0, 8192, Piece::Volume(4096 * 3))]),
         ];
         let states = [
             FileState::Allocated,
             FileState::Deleted,
             FileState::Allocated,
+            FileState::Deleted,
         ];
-        let streams = [None, None, Some("ads".into())];
+        let streams = [None, None, Some("ads".into()), None];
+        let mut listed = Vec::new();
         for (i, ((content, state), stream)) in contents.iter().zip(states).zip(streams).enumerate()
         {
-            let id = [12, 9, 40][i];
-            list.push(id, state, content.clone(), stream).unwrap();
+            let id = [12, 9, 40, 41][i];
+            listed.push(list.push(id, state, content.clone(), stream).unwrap());
         }
         let files = Files::new(&list, &Named);
-        assert_eq!(files.len(), 3);
+        assert_eq!(files.len(), 4);
         let got: Vec<FileEntry> = files.iter().collect();
         assert_eq!(got[0].content, contents[0]);
         assert_eq!(got[0].path.as_deref(), Some("/f12"));
@@ -395,27 +490,41 @@ mod tests {
         assert_eq!(got[1].path, None);
         assert_eq!(got[2].content, contents[2]);
         assert_eq!(got[2].path.as_deref(), Some("/f40:ads"));
-        assert_eq!(list.file_of_span(1), Some(0));
-        assert_eq!(list.file_of_span(2), Some(2));
-        assert_eq!(list.file_of_span(6), None);
-        assert!(files.get(3).is_none());
-        // Only the aligned volume span and the zeros are compact.
-        assert_eq!(list.wide.len(), 4);
+        assert_eq!(got[3].content, contents[3]);
+        assert_eq!(got[3].state, FileState::Deleted);
+        // Spans as claims name them: each gives its file and itself back.
+        for (i, (listed, content)) in listed.iter().zip(&contents).enumerate() {
+            for (j, span) in (0u32..).zip(&content.spans) {
+                let at = listed.span(j).unwrap();
+                assert_eq!(list.span_at(at), Some((i, span.clone())), "{i} {j}");
+            }
+        }
+        assert_eq!(listed[3].span(0), Some(SpanRef::Only(3)));
+        assert_eq!(listed[3].span(1), None);
+        assert_eq!(
+            list.span_at(SpanRef::Only(0)),
+            None,
+            "file 0's spans are kept apart"
+        );
+        assert_eq!(list.span_at(SpanRef::Kept(6)), None);
+        assert!(files.get(4).is_none());
+        // The record holds one span; of the others only the aligned volume span and the zeros
+        // are compact.
+        assert_eq!((list.spans.len(), list.wide.len()), (6, 4));
     }
 
     #[test]
     fn numbers_that_do_not_fit_are_refused() {
         let mut list = FileList::new(512);
         let empty = FileContent::default();
-        assert_eq!(
-            list.push(1 << 31, FileState::Allocated, empty.clone(), None),
-            Err(Refused::Number)
-        );
-        assert_eq!(
-            list.push(1 << 40, FileState::Allocated, empty.clone(), None),
-            Err(Refused::Number)
-        );
-        assert_eq!(list.push(7, FileState::Deleted, empty, None), Ok(0));
+        for id in [1 << 30, 1 << 31, 1 << 40] {
+            assert_eq!(
+                list.push(id, FileState::Allocated, empty.clone(), None)
+                    .err(),
+                Some(Refused::Number)
+            );
+        }
+        assert!(list.push(7, FileState::Deleted, empty, None).is_ok());
         assert_eq!(list.id(0), Some(7));
         assert_eq!(list.state(0), Some(FileState::Deleted));
     }

@@ -10,6 +10,7 @@
 //! two.
 
 use super::FileState;
+use crate::file_list::SpanRef;
 
 /// Bits of a packed entry that hold the owner.
 const OWNER_BITS: u32 = 28;
@@ -17,8 +18,10 @@ const OWNER_BITS: u32 = 28;
 const OWNER_MASK: u32 = (1 << OWNER_BITS) - 1;
 /// The owner value for an inode table (inode numbers stay below it: at most 2^27 are read).
 const INODE_TABLE: u32 = OWNER_MASK;
-/// In a claim's packed entry, this bit marks a span of the file list.
+/// In a claim's packed entry, this bit marks a span of the file list...
 const SPAN: u32 = 1 << 31;
+/// ...and this one, with it, a file's one span kept in its record ([`SpanRef::Only`]).
+const ONLY: u32 = 1 << 30;
 
 /// Who a range belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,16 +103,21 @@ impl Claimed {
 
     /// The claim is span `span` of the file list (its data, then its slack); `None` if the
     /// index does not fit.
-    pub(crate) fn span(span: u32) -> Option<Claimed> {
-        (span & SPAN == 0).then_some(Claimed(span | SPAN))
+    pub(crate) fn span(span: SpanRef) -> Option<Claimed> {
+        let (index, kind) = match span {
+            SpanRef::Only(index) => (index, SPAN | ONLY),
+            SpanRef::Kept(index) => (index, SPAN),
+        };
+        (index & (SPAN | ONLY) == 0).then_some(Claimed(index | kind))
     }
 
-    /// What it says: an entry, or a span index.
-    pub(crate) fn unpack(self) -> Result<Entry, u32> {
-        if self.0 & SPAN == 0 {
-            Ok(Entry(self.0))
-        } else {
-            Err(self.0 & !SPAN)
+    /// What it says: an entry, or a span of the file list.
+    pub(crate) fn unpack(self) -> Result<Entry, SpanRef> {
+        let index = self.0 & !(SPAN | ONLY);
+        match (self.0 & SPAN != 0, self.0 & ONLY != 0) {
+            (false, _) => Ok(Entry(self.0)),
+            (true, true) => Err(SpanRef::Only(index)),
+            (true, false) => Err(SpanRef::Kept(index)),
         }
     }
 }
@@ -169,14 +177,24 @@ mod tests {
             Entry::new(FileState::Slack, Owner::Inode(1 << 40)).owner(),
             Owner::Nobody
         );
-        assert_eq!(Claimed::span(77).unwrap().unpack(), Err(77));
-        assert_eq!(Claimed::span(SPAN), None);
+        for span in [
+            SpanRef::Only(77),
+            SpanRef::Kept(77),
+            SpanRef::Kept(ONLY - 1),
+        ] {
+            assert_eq!(Claimed::span(span).unwrap().unpack(), Err(span));
+        }
+        assert_eq!(Claimed::span(SpanRef::Kept(ONLY)), None);
+        assert_eq!(Claimed::span(SpanRef::Only(SPAN)), None);
         assert_ne!(Entry::GAP, entry(FileState::Journal, 0));
         assert_eq!(
             Claimed::GAP.unpack().map(Entry::state),
             Ok(FileState::Unallocated)
         );
-        assert_ne!(Claimed::GAP, Claimed::span(SPAN - 1).unwrap());
+        assert_ne!(
+            Claimed::GAP,
+            Claimed::span(SpanRef::Only(ONLY - 1)).unwrap()
+        );
     }
 
     #[test]

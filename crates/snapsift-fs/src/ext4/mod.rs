@@ -158,18 +158,17 @@ impl Ext4Map {
             Ok(entry) => return Some((entry, range)),
             Err(span) => span,
         };
-        let file = self.files.file_of_span(span);
-        let id = file.and_then(|f| self.files.id(f)).unwrap_or(0);
-        let state = file.and_then(|f| self.files.state(f));
-        let size = file.and_then(|f| self.files.size(f)).unwrap_or(0);
-        let (data, slack) = span_states(state.unwrap_or(FileState::Allocated));
+        let (file, span) = self.files.span_at(span)?;
+        let id = self.files.id(file)?;
+        let size = self.files.size(file)?;
+        let (data, slack) = span_states(self.files.state(file)?);
         // The span's bytes before the file's size are its data, the rest its slack.
-        let split = match self.files.span(span) {
-            Some(Span {
+        let split = match span {
+            Span {
                 start,
                 len,
                 piece: Piece::Volume(at),
-            }) => at.saturating_add(size.saturating_sub(start).min(len)),
+            } => at.saturating_add(size.saturating_sub(start).min(len)),
             _ => u64::MAX,
         };
         let owner = Owner::Inode(id);

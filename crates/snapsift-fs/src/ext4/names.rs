@@ -1,8 +1,8 @@
 //! Names of inodes: one link (parent directory and name) per inode, from which a path is
 //! built on demand. Storing links rather than whole paths keeps memory to one name per file:
-//! each link is 16 bytes, sorted by inode once the walk is done, and the names' bytes lie end
-//! to end in blocks of [`BLOCK`] bytes, exactly as the directory holds them (bytes that are
-//! not UTF-8 are replaced only when a path is built).
+//! each link is 12 bytes, sorted by inode once the walk is done, and the names lie end to end
+//! in blocks of [`BLOCK`] bytes, each its length byte then its bytes exactly as the directory
+//! holds them (bytes that are not UTF-8 are replaced only when a path is built).
 //!
 //! Neither grows by copying: the links are reserved for the inodes in use up front, and the
 //! names fill one block after another. (A vector that doubles as it grows copies itself,
@@ -15,8 +15,8 @@ use crate::file_list::PathOf;
 /// Paths deeper than this are not built (the directory walk stops there too).
 pub(crate) const MAX_DEPTH: usize = 1024;
 
-/// Bytes of names kept at most, all names together.
-pub(crate) const MAX_NAME_BYTES: u64 = 1 << 40;
+/// Bytes of names kept at most, all names together (a name's place is 32 bits).
+pub(crate) const MAX_NAME_BYTES: u64 = 1 << 32;
 /// Bytes per block of names (a name never straddles two).
 const BLOCK: usize = 1 << 20;
 
@@ -25,9 +25,9 @@ const BLOCK: usize = 1 << 20;
 struct Link {
     inode: u32,
     parent: u32,
-    /// The name's offset among the names' bytes (the high bits: block, then offset in the
-    /// block) and its length (the low 8 bits: ext4 names are at most 255 bytes).
-    name: u64,
+    /// Where the name is among the names' bytes (block, then offset in the block): its
+    /// length (ext4 names are at most 255 bytes), then its bytes.
+    name: u32,
 }
 
 /// The names found by the directory walk: inodes in use reachable from the root (the first
@@ -69,10 +69,11 @@ impl Names {
         ) else {
             return Err(NamesFull);
         };
+        let stored = name.len().saturating_add(1);
         let full = self
             .blocks
             .last()
-            .is_none_or(|block| block.len().saturating_add(name.len()) > BLOCK);
+            .is_none_or(|block| block.len().saturating_add(stored) > BLOCK);
         if full {
             let kept = (self.blocks.len() as u64).saturating_mul(BLOCK as u64);
             if kept.saturating_add(BLOCK as u64) > MAX_NAME_BYTES {
@@ -87,11 +88,13 @@ impl Names {
         let at = (blocks as u64)
             .saturating_mul(BLOCK as u64)
             .saturating_add(block.len() as u64);
+        let at = u32::try_from(at).map_err(|_| NamesFull)?;
+        block.push(len);
         block.extend_from_slice(name);
         self.links.push(Link {
             inode,
             parent,
-            name: (at << 8) | u64::from(len),
+            name: at,
         });
         Ok(())
     }
@@ -111,12 +114,15 @@ impl Names {
 
     /// The bytes of `link`'s name.
     fn name(&self, link: &Link) -> &[u8] {
-        let len = usize::from(link.name.to_le_bytes()[0]);
-        let at = usize::try_from(link.name >> 8).unwrap_or(usize::MAX);
+        let at = usize::try_from(link.name).unwrap_or(usize::MAX);
         let (block, within) = (at / BLOCK, at % BLOCK);
+        let Some(block) = self.blocks.get(block) else {
+            return &[];
+        };
+        let len = block.get(within).copied().map_or(0, usize::from);
         within
-            .checked_add(len)
-            .and_then(|end| self.blocks.get(block)?.get(within..end))
+            .checked_add(1)
+            .and_then(|start| block.get(start..start.checked_add(len)?))
             .unwrap_or(&[])
     }
 
@@ -191,5 +197,19 @@ mod tests {
             Some(256),
             "the longest name, whole"
         );
+    }
+
+    #[test]
+    fn names_fill_block_after_block() {
+        let mut names = Names::with_room(3);
+        let name = |i: u64| format!("{i:0>250}");
+        for i in 0..10_000 {
+            names.add(100 + i, 2, name(i).as_bytes()).unwrap();
+        }
+        let names = names.sorted();
+        assert!(names.blocks.len() > 2, "{} blocks", names.blocks.len());
+        for i in (0..10_000).step_by(97) {
+            assert_eq!(names.path(100 + i), Some(format!("/{}", name(i))));
+        }
     }
 }

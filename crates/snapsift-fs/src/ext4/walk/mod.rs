@@ -752,7 +752,7 @@ impl Walker<'_> {
         match self.files.push(number, state, content, None) {
             Ok(first) => positions
                 .into_iter()
-                .map(|j| Claimed::span(first.checked_add(j?)?))
+                .map(|j| Claimed::span(first.span(j?)?))
                 .collect(),
             Err(_) => {
                 self.counts.unlisted = self.counts.unlisted.saturating_add(1);
