@@ -166,8 +166,8 @@ fn memory_per_listed_file_stays_under_100_bytes() {
         let (base_findings, base_rss) = scan_measured(&base, extra);
         let (findings, rss) = scan_measured(&crowded, extra);
         for (key, path) in &planted {
-            assert_eq!(paths_of(&base_findings, key), [path.clone()], "{extra:?}");
-            assert_eq!(paths_of(&findings, key), [path.clone()], "{extra:?}");
+            assert_eq!(paths_of(&base_findings, key), [path.as_str()], "{extra:?}");
+            assert_eq!(paths_of(&findings, key), [path.as_str()], "{extra:?}");
         }
         let per_file = rss.saturating_sub(base_rss) * 1024 / FILES;
         println!(
