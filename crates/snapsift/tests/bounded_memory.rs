@@ -7,41 +7,12 @@ mod common;
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
 
 /// The benchmark's figure: "Peak RSS stays under 80 MiB for every input".
 const MAX_RSS_KIB: u64 = 80 << 10;
-
-/// Runs `snapsift scan --format jsonl --quiet EXTRA... PATH` under `/usr/bin/time -f %M`:
-/// the findings and the peak RSS in KiB.
-fn scan_measured(path: &Path, extra: &[&str]) -> (Vec<Value>, u64) {
-    let output = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_snapsift"))
-        .args(["scan", "--format", "jsonl", "--quiet"])
-        .args(extra)
-        .arg(path)
-        .output()
-        .expect("GNU time is installed (apt-get install time)");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let code = output.status.code();
-    assert!(matches!(code, Some(0 | 1)), "exit {code:?}: {stderr}");
-    let rss = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no RSS from GNU time in {stderr}"));
-    let findings = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (findings, rss)
-}
 
 /// Where each finding of `secret` is: its path with archive members (`/a.gz!/b`).
 fn places(findings: &[Value], secret: &str) -> Vec<String> {

@@ -10,7 +10,6 @@ mod common;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
@@ -25,33 +24,6 @@ const BLOCK: u64 = 1024;
 const MAX_BYTES_PER_FILE: u64 = 100;
 /// Directories in the deep chain.
 const DEPTH: usize = 200;
-
-/// Runs `snapsift scan --format jsonl --quiet EXTRA... PATH` under `/usr/bin/time -f %M`:
-/// the findings and the peak RSS in KiB.
-fn scan_measured(path: &Path, extra: &[&str]) -> (Vec<Value>, u64) {
-    let output = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_snapsift"))
-        .args(["scan", "--format", "jsonl", "--quiet"])
-        .args(extra)
-        .arg(path)
-        .output()
-        .expect("GNU time is installed (apt-get install time)");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let code = output.status.code();
-    assert!(matches!(code, Some(0 | 1)), "exit {code:?}: {stderr}");
-    let rss = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no RSS from GNU time in {stderr}"));
-    let findings = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (findings, rss)
-}
 
 /// The paths where `findings` place `secret`, sorted, each once.
 fn paths_of(findings: &[Value], secret: &str) -> Vec<String> {

@@ -414,6 +414,33 @@ pub fn hashes_around(paths: &[&Path], except: &[PathBuf]) -> BTreeMap<PathBuf, S
         .collect()
 }
 
+/// Runs `snapsift scan --format jsonl --quiet EXTRA... PATH` under `/usr/bin/time -f %M`:
+/// the findings and the peak RSS in KiB.
+pub fn scan_measured(path: &Path, extra: &[&str]) -> (Vec<Value>, u64) {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_snapsift"))
+        .args(["scan", "--format", "jsonl", "--quiet"])
+        .args(extra)
+        .arg(path)
+        .output()
+        .expect("GNU time is installed (apt-get install time)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let code = output.status.code();
+    assert!(matches!(code, Some(0 | 1)), "exit {code:?}: {stderr}");
+    let rss = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS from GNU time in {stderr}"));
+    let findings = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (findings, rss)
+}
+
 /// A temporary directory for one test's images.
 pub fn workdir() -> tempfile::TempDir {
     tempfile::Builder::new()
