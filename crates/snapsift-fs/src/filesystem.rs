@@ -115,6 +115,7 @@ pub struct FileLocation {
     /// alternate data stream, `path:stream`); `None` if no file, or if no directory
     /// reachable from the root names it.
     pub path: Option<String>,
-    /// The bytes around the offset with the same answer, relative to the volume start.
+    /// The bytes around the offset with the same answer, relative to the volume start (on
+    /// ext4, where more than 4096 extents of one file lie end to end, part of them).
     pub run: Range<u64>,
 }

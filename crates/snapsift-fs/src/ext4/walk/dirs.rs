@@ -98,7 +98,8 @@ impl Walker<'_> {
     }
 
     /// Names `child` `name` in `parent`; false if the name cannot be kept (noted). Inodes
-    /// past those read (`MAX_INODES`) are not named: nothing the map says is theirs.
+    /// past those read (`MAX_INODES`) are not named: the map lists none of them and claims
+    /// none of their blocks (a byte of their inode table is located without a path).
     fn name(&mut self, names: &mut Names, child: u64, parent: u64, name: &[u8]) -> bool {
         let (word, bit) = super::bit_index(child);
         let Some(w) = self.named.get_mut(word) else {
