@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use snapsift_disk::Disk;
-use snapsift_fs::{FileContent, FileEntry, Piece};
+use snapsift_fs::{FileContent, Piece};
 use snapsift_scan::{Finding, ReadScanner};
 use snapsift_unpack::{BufferPool, Encoding, Layer, Leaf, LimitReached, Limits, Visitor};
 
@@ -31,7 +31,8 @@ pub(crate) struct FileReader<'a> {
     pub(crate) volume_start: u64,
     /// The file's index in the filesystem's list.
     pub(crate) index: usize,
-    pub(crate) entry: &'a FileEntry,
+    /// The file's contents.
+    pub(crate) content: &'a FileContent,
     pub(crate) limits: &'a Limits,
     /// The memory for nested zips, shared by the pass's threads.
     pub(crate) buffers: &'a Arc<BufferPool>,
@@ -44,7 +45,7 @@ impl FileReader<'_> {
     /// Scans the file: sniffs its head, then expands it or reads around its seams.
     pub(crate) fn scan<'m>(&self, scanner: &mut ReadScanner<'m>) -> FileOutput<'m> {
         let mut out = FileOutput::default();
-        let content = &self.entry.content;
+        let content = self.content;
         if content.size == 0 {
             return out;
         }
@@ -72,7 +73,7 @@ impl FileReader<'_> {
     /// for files with bytes the sweep cannot read as they are (NTFS compression units,
     /// held bytes an update sequence interrupts).
     fn whole_file<'m>(&self, scanner: &mut ReadScanner<'m>, out: &mut FileOutput<'m>) {
-        let content = &self.entry.content;
+        let content = self.content;
         let mut found = Vec::new();
         let mut reader = content.reader(self.disk, self.volume_start);
         if let Err(error) = scanner.scan(&mut reader, &mut |f| found.push(f)) {
@@ -91,7 +92,7 @@ impl FileReader<'_> {
     /// Expands the file and scans every leaf.
     fn expand<'m>(&self, scanner: &mut ReadScanner<'m>, out: &mut FileOutput<'m>) {
         out.summary.expanded = 1;
-        let content = &self.entry.content;
+        let content = self.content;
         let root = content.reader(self.disk, self.volume_start);
         let mut visitor = LeafScanner {
             file: self,
@@ -114,7 +115,7 @@ impl FileReader<'_> {
     /// Reads the file around each seam and keeps the findings that cross one and do not lie
     /// contiguously on the disk (the sweep sees the others).
     fn around_seams<'m>(&self, scanner: &mut ReadScanner<'m>, out: &mut FileOutput<'m>) {
-        let content = &self.entry.content;
+        let content = self.content;
         let seams = content.seams();
         if seams.is_empty() {
             return;
@@ -156,7 +157,7 @@ impl FileReader<'_> {
         start: u64,
         chain: Vec<Layer>,
     ) -> FileFinding<'m> {
-        let content = &self.entry.content;
+        let content = self.content;
         let end = start.saturating_add(finding.length());
         let on_disk = content.volume_range(start..end).map(|r| self.disk_range(r));
         finding.offset = match &on_disk {
@@ -182,7 +183,7 @@ impl FileReader<'_> {
         chain: Vec<Layer>,
         encoding: Encoding,
     ) -> FileFinding<'m> {
-        finding.offset = self.disk_offset_of(&self.entry.content, 0);
+        finding.offset = self.disk_offset_of(self.content, 0);
         FileFinding {
             finding,
             file: self.index,
@@ -229,7 +230,7 @@ impl FileReader<'_> {
     ) {
         out.problems.push(Problem {
             file: self.index,
-            disk_offset: self.disk_offset_of(&self.entry.content, 0),
+            disk_offset: self.disk_offset_of(&self.content, 0),
             chain,
             limit,
             message,

@@ -110,17 +110,17 @@ pub fn run<'m>(
     config: &FilePassConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<FilePassOutput<'m>, FilePassError> {
-    let all: Vec<usize> = (0..fs.files().len()).collect();
-    run_files(disk, volume_start, fs, &all, matcher, config, progress)
+    run_files(disk, volume_start, fs, &|_| true, matcher, config, progress)
 }
 
-/// As [`run`], over the files of `fs` numbered in `selected` only (indexes into
-/// [`Filesystem::files`]; one shard of a scan split between processes reads its own share).
+/// As [`run`], over the files of `fs` whose index (into [`Filesystem::files`]) `select`
+/// picks (one shard of a scan split between processes reads its own share). Each file is
+/// built from the compact list as its turn comes: the pass holds no list of its own.
 pub fn run_files<'m>(
     disk: &dyn Disk,
     volume_start: u64,
     fs: &dyn Filesystem,
-    selected: &[usize],
+    select: &(dyn Fn(usize) -> bool + Sync),
     matcher: &'m Matcher,
     config: &FilePassConfig,
     progress: &(dyn Fn(u64) + Sync),
@@ -143,18 +143,18 @@ pub fn run_files<'m>(
     // thread (a pass on many cores would otherwise hold that much per core).
     let buffers = Arc::new(BufferPool::for_limits(&config.limits));
     pool.install(|| {
-        selected
-            .par_iter()
-            .copied()
-            .filter(|&i| i < files.len())
+        (0..files.len())
+            .into_par_iter()
+            .filter(|&i| select(i))
             .for_each_init(
                 || ReadScanner::new(matcher, config.chunk_size),
                 |scanner, index| {
+                    let content = files.content(index).unwrap_or_default();
                     let reader = file::FileReader {
                         disk,
                         volume_start,
                         index,
-                        entry: &files[index],
+                        content: &content,
                         limits: &config.limits,
                         buffers: &buffers,
                         seam_radius,

@@ -13,6 +13,7 @@ use std::ops::Range;
 use snapsift_disk::Disk;
 
 use crate::content::FileContent;
+use crate::file_list::Files;
 use crate::volume::{Content, Volume};
 use crate::{Ext4Map, FsError, NtfsMap};
 
@@ -33,13 +34,14 @@ pub trait Filesystem: Send + Sync + fmt::Debug {
 
     /// The files whose contents the file pass may read: regular files in use, their
     /// alternate streams, and deleted files whose contents the filesystem still records.
-    fn files(&self) -> &[FileEntry];
+    /// They are kept compact and each is built into a [`FileEntry`] when asked for.
+    fn files(&self) -> Files<'_>;
 
     /// Problems met while mapping; empty for a healthy filesystem.
     fn notes(&self) -> &[String];
 }
 
-/// One file (or NTFS stream) whose contents can be read.
+/// One file (or NTFS stream) whose contents can be read, as [`Files`] builds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileEntry {
     /// Its number: inode or MFT record (see [`Filesystem::id_name`]).
@@ -113,6 +115,7 @@ pub struct FileLocation {
     /// alternate data stream, `path:stream`); `None` if no file, or if no directory
     /// reachable from the root names it.
     pub path: Option<String>,
-    /// The bytes around the offset with the same answer, relative to the volume start.
+    /// The bytes around the offset with the same answer, relative to the volume start (on
+    /// ext4, where more than 4096 extents of one file lie end to end, part of them).
     pub run: Range<u64>,
 }

@@ -17,7 +17,9 @@
 //!   the boot sector and the MFT's place and everything else parsed here (see [`ntfs`] for
 //!   where the line falls and why);
 //! * [`FileContent`]: each listed file's or stream's logical contents for the file pass,
-//!   LZNT1-compressed NTFS units decoded as they are read.
+//!   LZNT1-compressed NTFS units decoded as they are read;
+//! * [`FileList`]: the files a map lists, kept compact (a filesystem may hold tens of
+//!   millions), each built into a [`FileEntry`] by [`Files`] when asked for.
 //!
 //! Like `snapsift-disk`, it parses untrusted bytes: parsing is kept apart from I/O, and every
 //! offset computed from on-disk values is checked, never wrapped.
@@ -31,6 +33,7 @@
 pub mod content;
 mod error;
 pub mod ext4;
+pub mod file_list;
 pub mod filesystem;
 pub mod ntfs;
 mod paint;
@@ -39,6 +42,7 @@ pub mod volume;
 pub use content::{ContentReader, FileContent, Piece, Span};
 pub use error::FsError;
 pub use ext4::Ext4Map;
+pub use file_list::{FileList, Files};
 pub use filesystem::{FileEntry, FileLocation, FileState, Filesystem, open};
 pub use ntfs::NtfsMap;
 pub use volume::{Content, Scheme, Volume, VolumeMap};

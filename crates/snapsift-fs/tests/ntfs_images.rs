@@ -386,7 +386,7 @@ impl Fixture {
 }
 
 /// The stream the map lists at `path`.
-fn listed<'m>(map: &'m NtfsMap, path: &str) -> &'m snapsift_fs::FileEntry {
+fn listed(map: &NtfsMap, path: &str) -> snapsift_fs::FileEntry {
     map.files()
         .iter()
         .find(|f| f.path.as_deref() == Some(path))

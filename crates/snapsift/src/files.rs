@@ -20,7 +20,7 @@ use std::collections::hash_map::Entry;
 
 use snapsift_disk::Disk;
 use snapsift_filepass::{FileFinding, FilePassConfig};
-use snapsift_fs::{FileEntry, FileState, Filesystem, VolumeMap};
+use snapsift_fs::{FileEntry, FileState, Files, Filesystem, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::Finding;
 
@@ -28,6 +28,7 @@ use crate::coverage::{FileProblem, LimitRecord};
 use crate::printer::{FileAt, Layer};
 use crate::progress::Progress;
 use crate::record::LayerRecord;
+use crate::shard::ShardPlan;
 
 /// The file pass's findings of one image, with where each is.
 #[derive(Default)]
@@ -60,13 +61,13 @@ pub struct MappedImage<'a> {
 type DecodedKey = (u64, u64, String, Vec<u8>);
 
 impl<'m> FileFindings<'m> {
-    /// Runs the file pass over the files of every filesystem of the image that `select`
-    /// (given the volume's start and the file) picks.
+    /// Runs the file pass over the files of every filesystem of the image: all of them, or
+    /// those `shard`'s file pass reads.
     pub fn collect(
         image: &MappedImage<'_>,
         matcher: &'m Matcher,
         config: &FilePassConfig,
-        select: &dyn Fn(u64, &FileEntry) -> bool,
+        shard: Option<&ShardPlan>,
         progress: &Progress,
     ) -> anyhow::Result<FileFindings<'m>> {
         let MappedImage {
@@ -76,36 +77,50 @@ impl<'m> FileFindings<'m> {
             filesystems,
         } = *image;
         let mut found = FileFindings::default();
-        let selected: Vec<Vec<usize>> = volumes
+        // Which files of a filesystem the pass reads: counted first for the progress bar,
+        // then read; nothing is kept per file in between.
+        let picks = |start: u64, files: Files<'_>, index: usize| {
+            shard.is_none_or(|plan| {
+                let content = files.content(index).unwrap_or_default();
+                files
+                    .id(index)
+                    .is_some_and(|id| plan.reads(start, id, &content))
+            })
+        };
+        let picked = |start: u64, files: Files<'_>| -> u64 {
+            match shard {
+                None => files.len() as u64,
+                Some(_) => (0..files.len()).filter(|&i| picks(start, files, i)).count() as u64,
+            }
+        };
+        let total: u64 = volumes
             .volumes
             .iter()
             .zip(filesystems)
-            .map(|(volume, fs)| match fs {
-                Some(fs) => (0..fs.files().len())
-                    .filter(|&i| select(volume.range.start, &fs.files()[i]))
-                    .collect(),
-                None => Vec::new(),
-            })
-            .collect();
-        let total: u64 = selected.iter().map(|s| s.len() as u64).sum();
+            .filter_map(|(volume, fs)| Some(picked(volume.range.start, fs.as_ref()?.files())))
+            .sum();
         progress.start_files(total);
         let mut done_before = 0u64;
-        for ((volume, fs), selected) in volumes.volumes.iter().zip(filesystems).zip(&selected) {
+        for (volume, fs) in volumes.volumes.iter().zip(filesystems) {
             let Some(fs) = fs else { continue };
+            let start = volume.range.start;
+            let files = fs.files();
             let report = |done: u64| progress.set(done_before.saturating_add(done));
             let output = snapsift_filepass::run_files(
                 disk,
-                volume.range.start,
+                start,
                 &**fs,
-                selected,
+                &|index| picks(start, files, index),
                 matcher,
                 config,
                 &report,
             )?;
-            done_before = done_before.saturating_add(selected.len() as u64);
-            let files = fs.files();
+            done_before = done_before.saturating_add(picked(start, files));
             for problem in output.problems {
-                let at = file_at(&**fs, &files[problem.file], &problem.chain, None);
+                let Some(entry) = files.get(problem.file) else {
+                    continue;
+                };
+                let at = file_at(&**fs, &entry, &problem.chain, None);
                 let record = FileProblem {
                     path: at.path,
                     offset: problem.disk_offset,
@@ -132,10 +147,10 @@ impl<'m> FileFindings<'m> {
                 });
                 found
                     .problems
-                    .push(((volume.range.start, files[problem.file].id), record));
+                    .push(((volume.range.start, entry.id), record));
             }
             for finding in output.findings {
-                found.add(volume.range.start, &**fs, files, finding);
+                found.add(start, &**fs, files, finding);
             }
         }
         Ok(found)
@@ -146,11 +161,13 @@ impl<'m> FileFindings<'m> {
         &mut self,
         volume_start: u64,
         fs: &dyn Filesystem,
-        files: &[snapsift_fs::FileEntry],
+        files: Files<'_>,
         f: FileFinding<'m>,
     ) {
-        let entry = &files[f.file];
-        let at = file_at(fs, entry, &f.chain, Some(&f));
+        let Some(entry) = files.get(f.file) else {
+            return;
+        };
+        let at = file_at(fs, &entry, &f.chain, Some(&f));
         let Some(on_disk) = f.on_disk else {
             if f.decoded_offset.is_some() {
                 let key = (
@@ -223,7 +240,7 @@ impl<'m> FileFindings<'m> {
 /// The location of a file-pass finding in `entry` of `fs`.
 fn file_at(
     fs: &dyn Filesystem,
-    entry: &snapsift_fs::FileEntry,
+    entry: &FileEntry,
     chain: &[snapsift_filepass::Layer],
     finding: Option<&FileFinding<'_>>,
 ) -> FileAt {

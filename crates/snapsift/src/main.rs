@@ -274,13 +274,7 @@ fn scan_one(
                 volumes: map,
                 filesystems: &filesystems,
             };
-            FileFindings::collect(
-                &mapped,
-                matcher,
-                &config,
-                &|volume_start, file| shard.as_ref().is_none_or(|p| p.reads(volume_start, file)),
-                &progress,
-            )?
+            FileFindings::collect(&mapped, matcher, &config, shard.as_ref(), &progress)?
         }
         _ => FileFindings::default(),
     };

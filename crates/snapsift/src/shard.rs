@@ -32,7 +32,7 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
-use snapsift_fs::{FileEntry, Filesystem, Piece, VolumeMap};
+use snapsift_fs::{FileContent, Filesystem, Piece, VolumeMap};
 use snapsift_scan::intersect;
 
 use crate::printer::Located;
@@ -200,25 +200,26 @@ impl ShardPlan {
         low.min(self.shard.count - 1)
     }
 
-    /// Whether this shard is the home of `file` (in the volume starting at `volume_start`):
-    /// it owns the file's first byte on the disk, or, for a file with none, the file's number
-    /// modulo N does.
-    pub fn is_home(&self, volume_start: u64, file: &FileEntry) -> bool {
-        let home = match disk_ranges(volume_start, file).map(|r| r.start).min() {
+    /// Whether this shard is the home of file `id` with `content` (in the volume starting at
+    /// `volume_start`): it owns the file's first byte on the disk, or, for a file with none,
+    /// the file's number modulo N does.
+    pub fn is_home(&self, volume_start: u64, id: u64, content: &FileContent) -> bool {
+        let home = match disk_ranges(volume_start, content).map(|r| r.start).min() {
             Some(first) => self.shard_of(first),
-            None => file.id % self.shard.count,
+            None => id % self.shard.count,
         };
         home == self.shard.index
     }
 
-    /// Whether the file pass of this shard reads `file`: its home, or a file with bytes in
-    /// the stretch the shard sweeps (so that findings on those bytes keep the file pass's
-    /// richer location, as in a full scan).
-    pub fn reads(&self, volume_start: u64, file: &FileEntry) -> bool {
+    /// Whether the file pass of this shard reads file `id` with `content`: its home, or a
+    /// file with bytes in the stretch the shard sweeps (so that findings on those bytes keep
+    /// the file pass's richer location, as in a full scan).
+    pub fn reads(&self, volume_start: u64, id: u64, content: &FileContent) -> bool {
         let own = self.owned();
         let reach = own.start.saturating_sub(MARGIN)..own.end.saturating_add(MARGIN);
-        self.is_home(volume_start, file)
-            || disk_ranges(volume_start, file).any(|r| r.start < reach.end && reach.start < r.end)
+        self.is_home(volume_start, id, content)
+            || disk_ranges(volume_start, content)
+                .any(|r| r.start < reach.end && reach.start < r.end)
     }
 }
 
@@ -235,9 +236,13 @@ pub fn homes(
     for (volume, fs) in volumes.volumes.iter().zip(filesystems) {
         let Some(fs) = fs else { continue };
         let start = volume.range.start;
-        for file in fs.files() {
-            if plan.is_home(start, file) {
-                homes.insert((start, file.id));
+        let files = fs.files();
+        for index in 0..files.len() {
+            let (Some(id), Some(content)) = (files.id(index), files.content(index)) else {
+                continue;
+            };
+            if plan.is_home(start, id, &content) {
+                homes.insert((start, id));
             }
         }
     }
@@ -259,9 +264,9 @@ pub fn keeps(plan: &ShardPlan, homes: &HashSet<(u64, u64)>, r: &Reported<'_, '_>
     }
 }
 
-/// The disk ranges where `file`'s bytes lie (verbatim or compressed).
-fn disk_ranges(volume_start: u64, file: &FileEntry) -> impl Iterator<Item = Range<u64>> + '_ {
-    file.content.spans.iter().flat_map(move |span| {
+/// The disk ranges where the bytes of a file with `content` lie (verbatim or compressed).
+fn disk_ranges(volume_start: u64, content: &FileContent) -> impl Iterator<Item = Range<u64>> + '_ {
+    content.spans.iter().flat_map(move |span| {
         let at = |offset: u64, len: u64| {
             let start = volume_start.saturating_add(offset);
             start..start.saturating_add(len)

@@ -8,54 +8,12 @@ mod common;
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
-use std::process::Command;
 
 use common::*;
 use serde_json::Value;
 
 /// The benchmark's figure: "Peak RSS stays under 80 MiB for every input".
 const MAX_RSS_KIB: u64 = 80 << 10;
-
-/// What [`scan_measured`] saw: the exit status, the findings, the coverage record and the
-/// peak RSS in KiB.
-struct Measured {
-    code: i32,
-    findings: Vec<Value>,
-    coverage: Value,
-    rss: u64,
-}
-
-/// Runs `snapsift scan --format jsonl --quiet EXTRA... PATH` under `/usr/bin/time -f %M`.
-fn scan_measured(path: &Path, extra: &[&str]) -> Measured {
-    let output = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_snapsift"))
-        .args(["scan", "--format", "jsonl", "--quiet"])
-        .args(extra)
-        .arg(path)
-        .output()
-        .expect("GNU time is installed (apt-get install time)");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let code = output.status.code();
-    assert!(matches!(code, Some(0 | 1 | 3)), "exit {code:?}: {stderr}");
-    let rss = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no RSS from GNU time in {stderr}"));
-    let (coverage, findings): (Vec<Value>, Vec<Value>) = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .partition(|v| v.get("coverage").is_some());
-    Measured {
-        code: code.unwrap_or(-1),
-        findings,
-        coverage: coverage[0]["coverage"].clone(),
-        rss,
-    }
-}
 
 /// Where each finding of `secret` is: its path with archive members (`/a.gz!/b`).
 fn places(findings: &[Value], secret: &str) -> Vec<String> {

@@ -71,7 +71,8 @@ use std::ops::Range;
 use snapsift_disk::Disk;
 
 use crate::FsError;
-use crate::filesystem::{FileEntry, FileLocation, FileState, Filesystem};
+use crate::file_list::{FileList, Files};
+use crate::filesystem::{FileLocation, FileState, Filesystem};
 use crate::paint;
 use names::Names;
 
@@ -97,6 +98,14 @@ struct Entry {
     owner: Owner,
 }
 
+impl Entry {
+    /// The entry of stretches no claim covers (no claim gives the MFT free bytes).
+    const GAP: Entry = Entry {
+        state: FileState::Unallocated,
+        owner: Owner::Mft,
+    };
+}
+
 /// Which claim wins where claims overlap: the higher layer, then the earlier claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Layer {
@@ -112,16 +121,19 @@ enum Layer {
     Record,
 }
 
-/// A painted interval.
-type Interval = paint::Interval<Entry>;
+impl From<Layer> for u8 {
+    fn from(layer: Layer) -> u8 {
+        layer as u8
+    }
+}
 
 /// The map of one NTFS volume, built once and then queried per hit.
 #[derive(Clone, Debug)]
 pub struct NtfsMap {
     /// Streams for the file pass.
-    files: Vec<FileEntry>,
+    files: FileList,
     /// Sorted, non-overlapping intervals covering the volume.
-    intervals: Vec<Interval>,
+    painted: paint::Painted<Entry>,
     /// The MFT's stretches on the volume as (volume range, MFT offset), sorted.
     mft: Vec<(Range<u64>, u64)>,
     /// Bytes per record.
@@ -149,7 +161,7 @@ impl NtfsMap {
     /// What the byte at `offset` (relative to the volume start) is. Offsets past the volume
     /// are `unallocated`, with a `run` from the offset to the end of addressable bytes.
     pub fn locate(&self, offset: u64) -> FileLocation {
-        let Some(interval) = paint::find(&self.intervals, offset) else {
+        let Some((entry, run)) = self.painted.find(offset) else {
             return FileLocation {
                 state: FileState::Unallocated,
                 inode: None,
@@ -157,7 +169,7 @@ impl NtfsMap {
                 run: offset..u64::MAX,
             };
         };
-        let (record, stream) = match interval.entry.owner {
+        let (record, stream) = match entry.owner {
             Owner::Nobody => (None, None),
             Owner::File(record) => (Some(record), None),
             Owner::Stream(index) => match self
@@ -176,10 +188,10 @@ impl NtfsMap {
                 None => path,
             });
         FileLocation {
-            state: interval.entry.state,
+            state: entry.state,
             inode: record,
             path,
-            run: paint::range(interval),
+            run,
         }
     }
 
@@ -220,8 +232,8 @@ impl Filesystem for NtfsMap {
         NtfsMap::locate(self, offset)
     }
 
-    fn files(&self) -> &[FileEntry] {
-        &self.files
+    fn files(&self) -> Files<'_> {
+        Files::new(&self.files, &self.names)
     }
 
     fn notes(&self) -> &[String] {

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use super::record::{le, reference, utf16};
+use crate::file_list::PathOf;
 
 /// The root directory's record.
 pub(crate) const ROOT: u64 = 5;
@@ -123,6 +124,12 @@ impl Names {
             }
         }
         false
+    }
+}
+
+impl PathOf for Names {
+    fn path_of(&self, id: u64) -> Option<String> {
+        self.path(id)
     }
 }
 

@@ -26,10 +26,11 @@ use super::names::{self, FileName, Names, Parent};
 use super::record::{self, COMPRESSED, Damage, ENCRYPTED, Value, kind};
 use super::runs::{self, Run};
 use super::stream::{self, Shape};
-use super::{Entry, Interval, Layer, NtfsMap, Owner};
+use super::{Entry, Layer, NtfsMap, Owner};
 use crate::FsError;
 use crate::content::{FileContent, Piece, Span};
-use crate::filesystem::{FileEntry, FileState};
+use crate::file_list::FileList;
+use crate::filesystem::FileState;
 use crate::paint::{self, Claims};
 
 /// Claims kept at most: each costs about 50 bytes while the map is painted.
@@ -114,14 +115,16 @@ struct Walker<'d> {
     volume: Volume<'d>,
     geometry: Geometry,
     mft: Mft,
-    claims: Claims<Layer, Entry>,
+    claims: Claims<Entry>,
     notes: Vec<String>,
     notes_dropped: u64,
     counts: Counts,
     /// Named streams that own bytes, as (record, name); owners point into it.
     streams: Vec<(u64, Box<str>)>,
     stream_index: HashMap<(u64, Box<str>), u32>,
-    files: Vec<FileEntry>,
+    files: FileList,
+    /// Streams the file list could not hold.
+    unlisted: u64,
 }
 
 /// Builds the map of the NTFS in `range` of `disk`.
@@ -143,7 +146,8 @@ pub(crate) fn build(disk: &dyn Disk, range: Range<u64>) -> Result<NtfsMap, FsErr
         counts: Counts::default(),
         streams: Vec::new(),
         stream_index: HashMap::new(),
-        files: Vec::new(),
+        files: FileList::new(geometry.cluster),
+        unlisted: 0,
     };
     for note in opening_notes {
         walker.note(note);
@@ -556,16 +560,15 @@ impl Walker<'_> {
             };
             let keep = file.in_use || content.spans.iter().any(|s| s.piece != Piece::Zeros);
             if listed && keep {
-                self.files.push(FileEntry {
-                    id: file.number,
-                    path: stream.name.as_deref().map(str::to_owned),
-                    state: if file.in_use {
-                        FileState::Allocated
-                    } else {
-                        FileState::Deleted
-                    },
-                    content,
-                });
+                let state = if file.in_use {
+                    FileState::Allocated
+                } else {
+                    FileState::Deleted
+                };
+                let name = stream.name.clone();
+                if self.files.push(file.number, state, content, name).is_err() {
+                    self.unlisted = self.unlisted.saturating_add(1);
+                }
             }
         }
     }
@@ -609,6 +612,12 @@ impl Walker<'_> {
                 self.note(format!("{count} {what}"));
             }
         }
+        if self.unlisted > 0 {
+            self.note(format!(
+                "{} streams could not be listed for the file pass (the list is full)",
+                self.unlisted
+            ));
+        }
         if self.claims.cut {
             self.note(format!(
                 "the map holds at most {MAX_CLAIMS} ranges; the rest is mapped from $Bitmap only"
@@ -618,19 +627,10 @@ impl Walker<'_> {
             let more = format!("{} more problems were not listed", self.notes_dropped);
             self.notes.push(more);
         }
-        let intervals: Vec<Interval> = paint::paint(&self.claims.list, self.volume.len);
-        let mut files = self.files;
-        for file in &mut files {
-            let base = names.path(file.id);
-            file.path = match (base, file.path.take()) {
-                (Some(path), Some(stream)) => Some(format!("{path}:{stream}")),
-                (path, None) => path,
-                (None, Some(_)) => None,
-            };
-        }
+        let painted = paint::paint(&mut self.claims.list, self.volume.len, Entry::GAP);
         NtfsMap {
-            files,
-            intervals,
+            files: self.files,
+            painted,
             mft: self.mft.extents(),
             record_size: self.geometry.record,
             records: self.mft.size.checked_div(self.geometry.record).unwrap_or(0),

@@ -462,6 +462,46 @@ pub fn hashes_around(paths: &[&Path], except: &[PathBuf]) -> BTreeMap<PathBuf, S
         .collect()
 }
 
+/// What [`scan_measured`] saw: the exit status, the findings, the coverage record and the
+/// peak RSS in KiB.
+pub struct Measured {
+    pub code: i32,
+    pub findings: Vec<Value>,
+    pub coverage: Value,
+    pub rss: u64,
+}
+
+/// Runs `snapsift scan --format jsonl --quiet EXTRA... PATH` under `/usr/bin/time -f %M`.
+pub fn scan_measured(path: &Path, extra: &[&str]) -> Measured {
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_snapsift"))
+        .args(["scan", "--format", "jsonl", "--quiet"])
+        .args(extra)
+        .arg(path)
+        .output()
+        .expect("GNU time is installed (apt-get install time)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let code = output.status.code();
+    assert!(matches!(code, Some(0 | 1 | 3)), "exit {code:?}: {stderr}");
+    let rss = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS from GNU time in {stderr}"));
+    let (coverage, findings): (Vec<Value>, Vec<Value>) = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .partition(|v| v.get("coverage").is_some());
+    Measured {
+        code: code.unwrap_or(-1),
+        findings,
+        coverage: coverage[0]["coverage"].clone(),
+        rss,
+    }
+}
+
 /// A temporary directory for one test's images.
 pub fn workdir() -> tempfile::TempDir {
     tempfile::Builder::new()

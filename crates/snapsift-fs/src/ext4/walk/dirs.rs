@@ -1,26 +1,26 @@
 //! The directory walk: breadth first from the root, naming every inode reachable, and
 //! deleted inodes from the deleted entries (and deleted directories) met on the way.
 
-use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashSet, VecDeque};
 
 use super::{CHUNK, DirData, Walker};
 use crate::FsError;
 use crate::ext4::dir::{self, BlockKind};
 use crate::ext4::inode::Kind;
-use crate::ext4::names::{self, Link, Names};
+use crate::ext4::names::{self, Names};
 use crate::ext4::superblock::{self, INCOMPAT_FILETYPE};
 
 impl Walker<'_> {
     /// Walks the directories from the root, breadth first, naming every inode reachable,
     /// and deleted inodes from the deleted entries met on the way.
     pub(super) fn walk_directories(&mut self) -> Result<Names, FsError> {
-        let mut names = Names::default();
+        let in_use: u64 = self.live.iter().map(|w| u64::from(w.count_ones())).sum();
+        let mut names = Names::with_room(in_use);
         let root = superblock::ROOT_INODE;
         if !self.dirs.contains_key(&root) {
             self.notes
                 .push("the root directory cannot be read: no file has a path".into());
-            return Ok(names);
+            return Ok(names.sorted());
         }
         let format = dir::Format {
             filetype: self.sb.has_incompat(INCOMPAT_FILETYPE),
@@ -55,28 +55,16 @@ impl Walker<'_> {
                     if !is_deleted && !child_live {
                         self.counts.dangling = self.counts.dangling.saturating_add(1);
                     }
-                    let link = || Link {
-                        parent: dir_inode,
-                        name: String::from_utf8_lossy(&entry.name).into(),
-                    };
-                    let named = if child_live {
-                        // Only an entry in use names a file in use; a deleted one naming it
-                        // is an old name of a reused inode.
-                        if is_deleted || names.live.contains_key(&child) {
-                            false
+                    // Only an entry in use names a file in use (a deleted one naming it is
+                    // an old name of a reused inode); a deleted file's entry must not be
+                    // older than the inode's last (deleted) life. An inode is named once.
+                    let named = !self.is_named(child)
+                        && if child_live {
+                            !is_deleted
                         } else {
-                            names.live.insert(child, link());
-                            true
+                            self.type_matches(child, entry.file_type)
                         }
-                    } else if !self.type_matches(child, entry.file_type) {
-                        // The entry is older than the inode's last (deleted) life.
-                        false
-                    } else if let Slot::Vacant(slot) = names.deleted.entry(child) {
-                        slot.insert(link());
-                        true
-                    } else {
-                        false
-                    };
+                        && self.name(&mut names, child, dir_inode, &entry.name);
                     let is_dir = if child_live {
                         self.dirs.contains_key(&child)
                     } else {
@@ -99,13 +87,48 @@ impl Walker<'_> {
                 names::MAX_DEPTH
             ));
         }
-        Ok(names)
+        if self.names_full {
+            self.notes.push(format!(
+                "more than {} bytes of names: further files have no path",
+                names::MAX_NAME_BYTES
+            ));
+        }
+        self.named = Vec::new();
+        Ok(names.sorted())
+    }
+
+    /// Names `child` `name` in `parent`; false if the name cannot be kept (noted). Inodes
+    /// past those read (`MAX_INODES`) are not named: the map lists none of them and claims
+    /// none of their blocks (a byte of their inode table is located without a path).
+    fn name(&mut self, names: &mut Names, child: u64, parent: u64, name: &[u8]) -> bool {
+        let (word, bit) = super::bit_index(child);
+        let Some(w) = self.named.get_mut(word) else {
+            return false;
+        };
+        if names.add(child, parent, name).is_err() {
+            self.names_full = true;
+            return false;
+        }
+        *w |= 1 << bit;
+        true
+    }
+
+    /// Whether the walk named `inode` already.
+    fn is_named(&self, inode: u64) -> bool {
+        let (word, bit) = super::bit_index(inode);
+        self.named.get(word).is_some_and(|w| w & (1 << bit) != 0)
     }
 
     /// Whether a deleted inode's kind agrees with the file type an entry gives it (always,
     /// if either is unknown).
     fn type_matches(&self, inode: u64, file_type: u8) -> bool {
-        let expected: &[u8] = match self.deleted_kinds.get(&inode) {
+        let kind = self
+            .deleted_kinds
+            .binary_search_by_key(&inode, |&(number, _)| u64::from(number))
+            .ok()
+            .and_then(|at| self.deleted_kinds.get(at))
+            .map(|&(_, kind)| kind);
+        let expected: &[u8] = match kind {
             Some(Kind::Regular) => &[1],
             Some(Kind::Directory) => &[2],
             Some(Kind::Symlink) => &[7],

@@ -8,6 +8,9 @@
 //! * tree and directory blocks read, all inodes together, are bounded by a budget
 //!   proportional to the filesystem's size ([`read_budget`]);
 //! * at most [`MAX_CLAIMS`] claims (about one per extent) are kept;
+//! * files are listed compactly ([`FileList`]), names too ([`Names`]), and the map is
+//!   painted before the directories are walked, so that the claims are gone before the
+//!   names are gathered: a filesystem of small files costs well under 100 bytes per file;
 //! * directories are walked breadth first from the root, each once, to depth
 //!   [`MAX_DEPTH`](super::names::MAX_DEPTH).
 //!
@@ -25,21 +28,22 @@ use snapsift_disk::Disk;
 
 use super::group::{self, GroupDesc};
 use super::inode::{self, Inode, Kind, Mapping};
-use super::map::{self, Claim, Entry, Layer, Owner};
+use super::map::{Claimed, Claims, Entry, Layer, Owner, Painted};
 use super::names::Names;
 use super::superblock::{self, INCOMPAT_ENCRYPT, INCOMPAT_RECOVER, Superblock};
-use super::{Ext4Map, FileState};
+use super::{Ext4Map, FileState, span_states};
 use crate::FsError;
 use crate::content::{FileContent, Piece, Span};
-use crate::filesystem::FileEntry;
+use crate::file_list::FileList;
+use crate::paint;
 use trees::Mapped;
 
 /// Groups beyond this many are refused (2^24 groups of 128 MiB are 2 PiB).
 const MAX_GROUPS: u64 = 1 << 24;
 /// Inodes beyond this number are not read (their blocks stay `allocated` without owner).
 const MAX_INODES: u64 = 1 << 27;
-/// Claims kept at most: each costs about 100 bytes while the map is painted, 40 after.
-const MAX_CLAIMS: usize = 1 << 24;
+/// Claims kept at most: each costs 24 bytes until the map is painted, an interval 12 after.
+const MAX_CLAIMS: usize = 1 << 26;
 /// Notes kept at most; further ones are counted.
 const MAX_NOTES: usize = 64;
 /// Bytes read at once from an inode table or a run of directory blocks.
@@ -127,6 +131,8 @@ struct Counts {
     damaged_dirs: u64,
     /// Blocks claimed twice in one tree.
     loops: u64,
+    /// Files the file list could not hold.
+    unlisted: u64,
 }
 
 /// `len` blocks of a file from logical block `logical` are at `physical`.
@@ -163,22 +169,28 @@ struct Walker<'d> {
     sb: Superblock,
     notes: Notes,
     counts: Counts,
-    claims: Vec<Claim>,
+    claims: Claims,
+    /// Whether claims were dropped, past [`MAX_CLAIMS`].
     claims_cut: bool,
     budget: u64,
     budget_noted: bool,
     /// Inodes in use, as a bitset indexed by inode number.
     live: Vec<u64>,
+    /// Inodes the directory walk named, as a bitset like `live`.
+    named: Vec<u64>,
+    /// Whether names were dropped, past [`MAX_NAME_BYTES`](super::names::MAX_NAME_BYTES).
+    names_full: bool,
     /// Directories in use.
     dirs: HashMap<u64, DirData>,
     /// Directories not in use whose blocks are still recorded.
     deleted_dirs: HashMap<u64, DirData>,
-    /// The kinds of the deleted inodes met, to check the type a deleted entry gives them.
-    deleted_kinds: HashMap<u64, Kind>,
+    /// The kinds of the deleted inodes met, to check the type a deleted entry gives them,
+    /// sorted by inode (inodes are read in order).
+    deleted_kinds: Vec<(u32, Kind)>,
     /// Inode tables as (byte range, first inode).
     tables: Vec<(Range<u64>, u64)>,
     /// Regular files (in use, or deleted with contents still recorded), for the file pass.
-    files: Vec<FileEntry>,
+    files: FileList,
 }
 
 /// Builds the map of the filesystem in `volume` of `disk`.
@@ -210,6 +222,7 @@ pub(crate) fn build(disk: &dyn Disk, volume: Range<u64>) -> Result<Ext4Map, FsEr
         ));
     }
     let inodes = sb.inodes_count.min(MAX_INODES);
+    let sb_block_size = sb.block_size;
     let words = usize::try_from(inodes.saturating_add(1).div_ceil(64)).unwrap_or(0);
     let mut walker = Walker {
         reader: Reader {
@@ -222,15 +235,17 @@ pub(crate) fn build(disk: &dyn Disk, volume: Range<u64>) -> Result<Ext4Map, FsEr
         sb,
         notes: Notes::default(),
         counts: Counts::default(),
-        claims: Vec::new(),
+        claims: Claims::new(MAX_CLAIMS),
         claims_cut: false,
         budget_noted: false,
         live: vec![0; words],
+        named: vec![0; words],
+        names_full: false,
         dirs: HashMap::new(),
         deleted_dirs: HashMap::new(),
-        deleted_kinds: HashMap::new(),
+        deleted_kinds: Vec::new(),
         tables: Vec::new(),
-        files: Vec::new(),
+        files: FileList::new(sb_block_size),
     };
     walker.note_geometry();
     walker.claim(0, len, Layer::Base, FileState::Unallocated, Owner::Nobody);
@@ -238,25 +253,17 @@ pub(crate) fn build(disk: &dyn Disk, volume: Range<u64>) -> Result<Ext4Map, FsEr
     walker.claim_structures(&groups);
     walker.claim_bitmaps(&groups)?;
     walker.walk_inodes(&groups)?;
+    // Painted before the names are gathered: the claims are freed first.
+    let painted = walker.paint();
     let names = walker.walk_directories()?;
-    Ok(walker.finish(names))
+    Ok(walker.finish(painted, names))
 }
 
 impl Walker<'_> {
     /// Adds a claim on bytes `start..end`.
     fn claim(&mut self, start: u64, end: u64, layer: Layer, state: FileState, owner: Owner) {
-        if start >= end {
-            return;
-        }
-        if self.claims.len() >= MAX_CLAIMS {
-            self.claims_cut = true;
-            return;
-        }
-        self.claims.push(Claim {
-            range: (start, end),
-            layer,
-            entry: Entry { state, owner },
-        });
+        let entry = Claimed::is(Entry::new(state, owner));
+        self.claims.add(start, end, layer, entry);
     }
 
     /// Adds a claim on `count` blocks from `block`, clipped to the filesystem.
@@ -590,8 +597,8 @@ impl Walker<'_> {
         if live && node.kind() == Kind::None && node.mode == 0 && !self.is_reserved(number) {
             return Ok(());
         }
-        if !live {
-            self.deleted_kinds.insert(number, node.kind());
+        if let (false, Ok(inode)) = (live, u32::try_from(number)) {
+            self.deleted_kinds.push((inode, node.kind()));
         }
         let roles = self.roles(number, &node, live);
         let mut mapping = node.mapping(&self.sb);
@@ -626,25 +633,18 @@ impl Walker<'_> {
         for block in tree {
             self.claim_blocks(block, 1, roles.layer, roles.tree, Owner::Inode(number));
         }
-        self.claim_runs(&runs, node.size, roles);
+        let mut listed_spans = Vec::new();
         if node.kind() == Kind::Regular && !self.is_reserved(number) {
             let spans = match mapping {
                 Mapping::Inline => inline_spans(raw, record_at),
                 _ => self.run_spans(&runs),
             };
             if !spans.is_empty() || node.size == 0 && live {
-                self.files.push(FileEntry {
-                    id: number,
-                    path: None,
-                    state: if live {
-                        FileState::Allocated
-                    } else {
-                        FileState::Deleted
-                    },
-                    content: FileContent::new(node.size, spans),
-                });
+                let content = FileContent::new(node.size, spans);
+                listed_spans = self.list_file(number, live, roles, &runs, content);
             }
         }
+        self.claim_runs(&runs, node.size, roles, &listed_spans);
         if node.file_acl != 0 {
             if self.valid_blocks(node.file_acl, 1) {
                 self.claim_blocks(
@@ -703,33 +703,91 @@ impl Walker<'_> {
 
     /// The spans of a file whose blocks are `runs`.
     fn run_spans(&self, runs: &[Run]) -> Vec<Span> {
-        let bs = self.sb.block_size;
-        runs.iter()
-            .map(|run| Span {
-                start: run.logical.saturating_mul(bs),
-                len: run.len.saturating_mul(bs),
-                piece: if run.unwritten {
-                    Piece::Zeros
-                } else {
-                    Piece::Volume(run.physical.saturating_mul(bs))
-                },
-            })
-            .collect()
+        runs.iter().map(|run| self.run_span(run)).collect()
     }
 
-    /// Claims a file's runs: bytes before `size` as data, the rest as slack.
-    fn claim_runs(&mut self, runs: &[Run], size: u64, roles: Roles) {
+    /// The span of a file that `run` is.
+    fn run_span(&self, run: &Run) -> Span {
+        let bs = self.sb.block_size;
+        Span {
+            start: run.logical.saturating_mul(bs),
+            len: run.len.saturating_mul(bs),
+            piece: if run.unwritten {
+                Piece::Zeros
+            } else {
+                Piece::Volume(run.physical.saturating_mul(bs))
+            },
+        }
+    }
+
+    /// Lists a regular file for the file pass. Returns, for each of `runs`, the span of the
+    /// list that is exactly that run, where the run's claim can be that span (data, then
+    /// slack, as the map tells them apart): one claim for both.
+    fn list_file(
+        &mut self,
+        number: u64,
+        live: bool,
+        roles: Roles,
+        runs: &[Run],
+        content: FileContent,
+    ) -> Vec<Option<Claimed>> {
+        let state = if live {
+            FileState::Allocated
+        } else {
+            FileState::Deleted
+        };
+        // The states the map gives a listed file's span.
+        let (data, slack) = span_states(state);
+        let plain = roles.data == data && roles.slack == slack;
+        let positions: Vec<Option<u32>> = runs
+            .iter()
+            .map(|run| {
+                let span = self.run_span(run);
+                let at = content.spans.binary_search_by_key(&span.start, |s| s.start);
+                at.ok()
+                    .filter(|&j| plain && !run.unwritten && content.spans.get(j) == Some(&span))
+                    .and_then(|j| u32::try_from(j).ok())
+            })
+            .collect();
+        match self.files.push(number, state, content, None) {
+            Ok(first) => positions
+                .into_iter()
+                .map(|j| Claimed::span(first.span(j?)?))
+                .collect(),
+            Err(_) => {
+                self.counts.unlisted = self.counts.unlisted.saturating_add(1);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Paints the claims (they are freed).
+    fn paint(&mut self) -> Painted {
+        let mut claims = std::mem::replace(&mut self.claims, Claims::new(0));
+        self.claims_cut = claims.cut;
+        paint::paint(&mut claims.list, self.reader.len, Claimed::GAP)
+    }
+
+    /// Claims a file's runs: bytes before `size` as data, the rest as slack. A run whose
+    /// `spans` entry names a span of the file list is claimed as that span.
+    fn claim_runs(&mut self, runs: &[Run], size: u64, roles: Roles, spans: &[Option<Claimed>]) {
         let bs = self.sb.block_size;
         let owner = Owner::Inode(roles.inode);
-        for run in runs {
+        for (i, run) in runs.iter().enumerate() {
             let file_start = run.logical.saturating_mul(bs);
             let len = run.len.saturating_mul(bs);
             let data_len = size.saturating_sub(file_start).min(len);
             let at = run.physical.saturating_mul(bs);
             let data_end = at.saturating_add(data_len);
             let end = at.saturating_add(len);
-            self.claim(at, data_end, roles.layer, roles.data, owner);
-            self.claim(data_end, end, roles.layer, roles.slack, owner);
+            if let Some(&Some(span)) = spans.get(i) {
+                self.claims.add(at, end, roles.layer, span);
+            } else if roles.data == roles.slack {
+                self.claim(at, end, roles.layer, roles.data, owner);
+            } else {
+                self.claim(at, data_end, roles.layer, roles.data, owner);
+                self.claim(data_end, end, roles.layer, roles.slack, owner);
+            }
             // Under bigalloc a file owns whole clusters: the blocks of its clusters that no
             // extent maps are its slack (below the claims of its own extents).
             let ratio = self.sb.cluster_ratio;
@@ -749,8 +807,8 @@ impl Walker<'_> {
         }
     }
 
-    /// Paints the claims and assembles the map.
-    fn finish(mut self, names: Names) -> Ext4Map {
+    /// Assembles the map.
+    fn finish(mut self, painted: Painted, names: Names) -> Ext4Map {
         let counts = &self.counts;
         let mut notes = Vec::new();
         if counts.broken_trees > 0 {
@@ -791,17 +849,18 @@ impl Walker<'_> {
                  block bitmap only"
             ));
         }
+        if counts.unlisted > 0 {
+            notes.push(format!(
+                "{} files could not be listed for the file pass (the list is full)",
+                counts.unlisted
+            ));
+        }
         for note in notes {
             self.notes.push(note);
         }
-        let intervals = map::paint(&self.claims, self.reader.len);
-        let mut files = self.files;
-        for file in &mut files {
-            file.path = names.path(file.id);
-        }
         Ext4Map {
-            files,
-            intervals,
+            files: self.files,
+            painted,
             tables: self.tables,
             inode_size: self.sb.inode_size,
             inodes_count: self.sb.inodes_count,
