@@ -230,7 +230,7 @@ impl FileReader<'_> {
     ) {
         out.problems.push(Problem {
             file: self.index,
-            disk_offset: self.disk_offset_of(&self.content, 0),
+            disk_offset: self.disk_offset_of(self.content, 0),
             chain,
             limit,
             message,
