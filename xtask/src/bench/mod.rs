@@ -19,6 +19,7 @@ mod generate;
 mod measure;
 pub mod read;
 mod rivals;
+pub mod worstcase;
 
 use anyhow::{Result, ensure};
 
