@@ -22,6 +22,10 @@ use crate::{Encoding, Rule, RuleError, RuleSet};
 /// than the shared runs up to about this length, and hits × this length stays small.
 const MAX_PLAIN_LEN: usize = 256;
 
+/// How many bytes per byte of a text a longer rule's own search may be handed before its hits
+/// go to the shared runs: on ordinary bytes its hits are sparse and it stays below this.
+const PLAIN_SPAN_PER_BYTE: usize = 16;
+
 /// One match of one rule, as byte offsets into the haystack given to [`Matcher::find_in`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Match {
@@ -78,12 +82,16 @@ pub struct Matcher {
 pub enum Confirmation {
     /// Runs from nearby hits of one rule share their work (see the crate docs): each byte is
     /// read a bounded number of times whatever the bytes are. Rules that reach at most 256
-    /// characters run their regex at each hit, as [`Confirmation::Plain`] does.
+    /// characters run their regex at each hit, as [`Confirmation::Plain`] does, and so do
+    /// longer ones until their hits have cost 16 bytes read per byte of the text.
     #[default]
     Shared,
     /// Each hit's regex runs alone over the rule's whole reach: hits × length on bytes made
     /// for it. The reference the shared confirmation is compared with in tests.
     Plain,
+    /// As [`Confirmation::Shared`], but the hits of rules that reach over 256 characters go to
+    /// the shared runs from the first: for tests that compare it with the plain one.
+    SharedOnly,
 }
 
 /// How the anchor search finds the heads; see [`Matcher::with_anchor_search`].
@@ -275,6 +283,11 @@ struct RuleRuns {
     strict: TracedCache,
     /// The match found so far that reaches furthest: its start and end.
     outer: Option<(usize, usize)>,
+    /// The spans handed to the rule's own search over this text (see
+    /// [`Matcher::adaptive_match_end`]).
+    plain_spans: usize,
+    /// Whether this text's hits now go to the shared runs.
+    shared: bool,
 }
 
 impl Matcher {
@@ -401,6 +414,8 @@ impl Matcher {
                     relaxed: TracedCache::new(&c.relaxed, c.max_len),
                     strict: TracedCache::new(&c.strict, c.max_len),
                     outer: None,
+                    plain_spans: 0,
+                    shared: false,
                 })
                 .collect(),
             text_count: 0,
@@ -560,9 +575,12 @@ impl Matcher {
             // A short rule's regex reads little from each hit; its own search is faster than
             // stepping an automaton here.
             Confirmation::Shared if compiled.max_len > MAX_PLAIN_LEN => {
-                self.shared_match_end(text, rule, start, end, scratch)?
+                self.adaptive_match_end(text, rule, start, end, scratch)?
             }
-            Confirmation::Shared | Confirmation::Plain => {
+            Confirmation::SharedOnly if compiled.max_len > MAX_PLAIN_LEN => {
+                self.shared_only_match_end(text, rule, start, end, scratch)?
+            }
+            Confirmation::Shared | Confirmation::SharedOnly | Confirmation::Plain => {
                 self.plain_match_end(text, rule, start, end, scratch)?
             }
         };
@@ -576,6 +594,62 @@ impl Matcher {
             secret_start: place.offset(secret.start),
             secret_end: place.offset(secret.end),
         })
+    }
+
+    /// The end of `rule`'s match anchored at `start` and ending by `end`: by the rule's own
+    /// search at each hit while the spans it was given add up to at most
+    /// [`PLAIN_SPAN_PER_BYTE`] per byte of the text so far (ordinary bytes, where that search
+    /// is the fastest), then by the shared runs ([`Matcher::shared_match_end`]). Both give the
+    /// same matches, so the switch changes only the cost.
+    fn adaptive_match_end(
+        &self,
+        text: &[u8],
+        rule: usize,
+        start: usize,
+        end: usize,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
+        let runs = &mut scratch.runs[rule];
+        if runs.text != scratch.text_count {
+            runs.text = scratch.text_count;
+            runs.relaxed.forget();
+            runs.strict.forget();
+            runs.outer = None;
+            runs.plain_spans = 0;
+            runs.shared = false;
+        }
+        if !runs.shared {
+            runs.plain_spans = runs.plain_spans.saturating_add(end - start);
+            runs.shared = runs.plain_spans > end.saturating_mul(PLAIN_SPAN_PER_BYTE);
+        }
+        if runs.shared {
+            return self.shared_match_end(text, rule, start, end, scratch);
+        }
+        let found = self.plain_match_end(text, rule, start, end, scratch)?;
+        let runs = &mut scratch.runs[rule];
+        if runs.outer.is_none_or(|(_, outer_end)| found > outer_end) {
+            runs.outer = Some((start, found));
+        }
+        Some(found)
+    }
+
+    /// [`Matcher::shared_match_end`], the rule's runs made afresh on a new text.
+    fn shared_only_match_end(
+        &self,
+        text: &[u8],
+        rule: usize,
+        start: usize,
+        end: usize,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
+        let runs = &mut scratch.runs[rule];
+        if runs.text != scratch.text_count {
+            runs.text = scratch.text_count;
+            runs.relaxed.forget();
+            runs.strict.forget();
+            runs.outer = None;
+        }
+        self.shared_match_end(text, rule, start, end, scratch)
     }
 
     /// The end of `rule`'s match anchored at `start` and ending by `end`, found by the runs
@@ -593,12 +667,6 @@ impl Matcher {
         let compiled = &self.compiled[rule];
         let window = compiled.max_len;
         let runs = &mut scratch.runs[rule];
-        if runs.text != scratch.text_count {
-            runs.text = scratch.text_count;
-            runs.relaxed.forget();
-            runs.strict.forget();
-            runs.outer = None;
-        }
         let work = &mut scratch.work;
         // No match of the relaxed pattern, none of the rule's; else its furthest end bounds
         // the rule's match.

@@ -20,9 +20,12 @@ impl Prng {
     }
 }
 
+/// The shared confirmation on every hit of the long rules from the first, and the plain one.
 fn matchers() -> (Matcher, Matcher) {
     let set = RuleSet::builtin().unwrap();
-    let shared = Matcher::new(&set).unwrap();
+    let shared = Matcher::new(&set)
+        .unwrap()
+        .with_confirmation(Confirmation::SharedOnly);
     let plain = Matcher::new(&set)
         .unwrap()
         .with_confirmation(Confirmation::Plain);
@@ -183,10 +186,30 @@ fn every_example_is_found_alike_among_its_neighbours() {
 }
 
 #[test]
+fn the_default_confirmation_switches_to_shared_runs_and_finds_the_same() {
+    let set = RuleSet::builtin().unwrap();
+    let default = Matcher::new(&set).unwrap();
+    let (_, plain) = matchers();
+    let pieces = pieces(&default);
+    let mut prng = Prng(0x0dd5_eed5);
+    for case in 0..100 {
+        let mut hay = Vec::new();
+        let piece = &pieces[prng.below(pieces.len())];
+        while hay.len() < 16 * 1024 {
+            hay.extend_from_slice(piece);
+            hay.extend_from_slice(&pieces[prng.below(pieces.len())]);
+        }
+        same(&default, &plain, &hay, &format!("default case {case}"));
+    }
+}
+
+#[test]
 fn the_shared_confirmation_reads_each_byte_a_bounded_number_of_times() {
     // A PEM header repeated without its footer: the plain confirmation reads each header's
-    // whole reach (32 KiB), the shared one about a header's length per header.
-    let (shared, plain) = matchers();
+    // whole reach (32 KiB), the shared one (after its switch) a few bytes per byte.
+    let set = RuleSet::builtin().unwrap();
+    let shared = Matcher::new(&set).unwrap();
+    let (_, plain) = matchers();
     let hay: Vec<u8> = b"-----BEGIN RSA PRIVATE KEY-----\n"
         .iter()
         .copied()
