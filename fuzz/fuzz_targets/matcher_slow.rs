@@ -5,10 +5,10 @@
 //! as wide text.
 #![no_main]
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use snapsift_match::{Matcher, RuleSet};
+use snapsift_match::{Matcher, RuleSet, Scratch};
 
 /// The most bytes the confirmation automata may read per input byte. Every hit costs about
 /// its rule's header before its run meets the previous one, and every match is read again for
@@ -25,10 +25,15 @@ fuzz_target!(|data: &[u8]| {
         Matcher::new(&RuleSet::builtin().expect("the built-in rules load"))
             .expect("the built-in rules compile")
     });
-    let mut scratch = matcher.scratch();
+    // One scratch for every input, as a scanning thread keeps one: making one per input
+    // would cost more than searching most inputs.
+    static SCRATCH: Mutex<Option<Scratch>> = Mutex::new(None);
+    let mut guard = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+    let scratch = guard.get_or_insert_with(|| matcher.scratch());
+    let before = scratch.confirmation_work();
     let mut out = Vec::new();
-    matcher.find_in(data, 0..data.len(), &mut scratch, &mut out);
-    let work = scratch.confirmation_work();
+    matcher.find_in(data, 0..data.len(), scratch, &mut out);
+    let work = scratch.confirmation_work() - before;
     let bound = WORK_PER_BYTE
         .saturating_mul(data.len() as u64)
         .saturating_add(WORK_ALLOWANCE);
