@@ -84,14 +84,14 @@ impl Report {
             return "no rule measured".into();
         };
         format!(
-            "slowest repeated anchor: {} (`{}`), {:.0} MB/s, {:.2}x the time of random bytes ({:.0} MB/s; {} haystacks of {} MiB, one thread)",
+            "slowest repeated anchor: {} (`{}`), {:.1} MB/s, {:.2}x the time of random bytes ({:.0} MB/s; {} haystacks of {} MiB, one thread)",
             worst.rule,
             escape(&worst.unit, 40),
             worst.mbps,
             self.worst_ratio(),
             self.random_mbps,
             self.haystacks,
-            self.size >> 20
+            self.size as f64 / f64::from(1u32 << 20)
         )
     }
 
@@ -101,7 +101,7 @@ impl Report {
         let _ = writeln!(
             out,
             "## matcher on adversarial bytes\n\n- {} MiB haystacks, one thread, best of {RUNS}; random bytes: {:.0} MB/s\n- {}\n",
-            self.size >> 20,
+            self.size as f64 / f64::from(1u32 << 20),
             self.random_mbps,
             self.summary()
         );
@@ -113,7 +113,7 @@ impl Report {
         for w in &self.worst {
             let _ = writeln!(
                 out,
-                "| {} | `{}` | {:.0} | {:.2} |",
+                "| {} | `{}` | {:.1} | {:.2} |",
                 w.rule,
                 escape(&w.unit, 40).replace('|', "\\|"),
                 w.mbps,
