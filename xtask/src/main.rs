@@ -88,6 +88,17 @@ enum Command {
         #[arg(long, default_value_t = 1800)]
         rival_timeout: u64,
     },
+    /// The matcher's speed on adversarial bytes: for every built-in rule's anchors, haystacks
+    /// of the anchor repeated with the separators that make its regex read furthest, against
+    /// random bytes of the same size (one thread). Part of `bench`; this runs it alone.
+    BenchWorstcase {
+        /// Size of each haystack in MiB.
+        #[arg(long, default_value_t = 4.0)]
+        mib: f64,
+        /// Only the rules whose id contains this.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Scan a Debian root filesystem made by debootstrap, stock and with planted secrets, and
     /// check that every planted secret is reported at its path.
     Debian {
@@ -136,6 +147,9 @@ fn main() -> ExitCode {
             keep,
             rival_timeout,
         } => bench::run(size_gib, keep, rival_timeout).map(|()| ExitCode::SUCCESS),
+        Command::BenchWorstcase { mib, only } => {
+            bench::worstcase::run(mib, only.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
         Command::Debian { keep } => debian::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Windows { keep } => windows::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Stock { keep } => stock::run(keep),

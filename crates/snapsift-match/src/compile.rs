@@ -1,8 +1,10 @@
 //! Turning one [`Rule`] into what the matcher runs: its anchors, its regex and its length bound.
 
-use regex_automata::meta;
-use regex_syntax::hir::Hir;
+use regex_automata::hybrid::dfa::DFA;
+use regex_automata::nfa::thompson;
+use regex_automata::{MatchKind, meta};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Hir, HirKind, Repetition};
 
 use crate::gate::gate;
 use crate::heads::minimal;
@@ -30,8 +32,16 @@ const MIN_ANCHOR_LEN: usize = 3;
 pub(crate) struct CompiledRule {
     /// Literals every match begins with; no two where one is a prefix of another.
     pub(crate) anchors: Vec<Vec<u8>>,
-    /// The pattern, searched anchored at an anchor's position.
+    /// The pattern, searched anchored at an anchor's position: for the secret group of a
+    /// match, and for the plain confirmation.
     pub(crate) regex: meta::Regex,
+    /// The pattern as an anchored leftmost-first lazy DFA: the same matches as `regex`,
+    /// stepped by the matcher itself so that runs from nearby hits share work (see `runs`).
+    pub(crate) strict: DFA,
+    /// The pattern with every repetition made `*`, as an anchored all-matches lazy DFA: it
+    /// matches wherever the pattern does and the furthest end it finds bounds the pattern's
+    /// match (see `runs`).
+    pub(crate) relaxed: DFA,
     /// The longest match the rule reports, in characters.
     pub(crate) max_len: usize,
     /// The shortest match the rule can make, in characters.
@@ -69,6 +79,8 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
             rule: rule.id.clone(),
             message: e.to_string(),
         })?;
+    let strict = lazy_dfa(rule, &hir, MatchKind::LeftmostFirst)?;
+    let relaxed = lazy_dfa(rule, &relax(&hir), MatchKind::All)?;
     let secret_group = regex
         .group_info()
         .to_index(regex_automata::PatternID::ZERO, SECRET_GROUP);
@@ -76,10 +88,49 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
         gate: gate(&hir, &anchors, max_len),
         anchors,
         regex,
+        strict,
+        relaxed,
         max_len,
         min_len,
         secret_group,
     })
+}
+
+/// `hir` as an anchored lazy DFA with match semantics `kind`.
+fn lazy_dfa(rule: &Rule, hir: &Hir, kind: MatchKind) -> Result<DFA, RuleError> {
+    let error = |message: String| RuleError::Pattern {
+        rule: rule.id.clone(),
+        message,
+    };
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .utf8(false)
+                .which_captures(thompson::WhichCaptures::None),
+        )
+        .build_from_hir(hir)
+        .map_err(|e| error(e.to_string()))?;
+    DFA::builder()
+        .configure(DFA::config().match_kind(kind))
+        .build_from_nfa(nfa)
+        .map_err(|e| error(e.to_string()))
+}
+
+/// `hir` with every repetition made `*` and no capture groups: it matches every string `hir`
+/// matches (each repetition still matches what it did), and its automaton has no counts.
+fn relax(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Repetition(repetition) => Hir::repetition(Repetition {
+            min: 0,
+            max: None,
+            greedy: true,
+            sub: Box::new(relax(&repetition.sub)),
+        }),
+        HirKind::Capture(capture) => relax(&capture.sub),
+        HirKind::Concat(parts) => Hir::concat(parts.iter().map(relax).collect()),
+        HirKind::Alternation(branches) => Hir::alternation(branches.iter().map(relax).collect()),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => hir.clone(),
+    }
 }
 
 /// The rule's explicit `max_len`, else the pattern's own maximum length.

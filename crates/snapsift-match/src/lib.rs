@@ -14,7 +14,9 @@
 //! candidates exactly. Elsewhere `aho-corasick`'s searcher does the same in passes of at most
 //! 32 heads ([`AnchorSearch`]). At a hit the anchors beginning with that head are compared,
 //! and where one is there, the rule's regex (`regex-automata`) is run, anchored at the hit and
-//! bounded by the rule's maximum length. Because anchors are extracted from the patterns
+//! bounded by the rule's maximum length. Runs from nearby hits of one rule share their work
+//! (`runs`), so that bytes written to make every hit read far (a PEM header repeated without
+//! its footer) cost a bounded amount per byte, not hits × length ([`Confirmation`]). Because anchors are extracted from the patterns
 //! rather than written beside them, and cut only to prefixes, the prefilter cannot miss a
 //! match: every match starts with a head.
 //!
@@ -51,6 +53,7 @@ mod heads;
 mod matcher;
 mod published;
 pub mod rule;
+mod runs;
 mod teddy16;
 mod text_bytes;
 mod utf16_runs;
@@ -61,5 +64,5 @@ pub use compile::MAX_RULE_LEN;
 pub use encoding::{Encoding, utf16le_ascii};
 pub use error::RuleError;
 pub use examples::{ExampleFailure, check_examples};
-pub use matcher::{AnchorSearch, Match, Matcher, Scratch};
+pub use matcher::{AnchorSearch, Confirmation, Match, Matcher, Scratch};
 pub use rule::{Confidence, Rule, RuleSet};

@@ -7,6 +7,8 @@ use aho_corasick::{AhoCorasick, MatchKind, packed};
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, meta};
 
+use crate::runs::TracedCache;
+
 use crate::compile::{CompiledRule, compile};
 use crate::encoding::narrow;
 use crate::heads::{Anchor, Heads};
@@ -14,6 +16,15 @@ use crate::teddy16::Teddy16;
 use crate::utf16_runs::Utf16Runs;
 use crate::zero::NonZeroSegments;
 use crate::{Encoding, Rule, RuleError, RuleSet};
+
+/// Rules that reach at most this many characters from a hit are confirmed by running their
+/// regex at each hit even under [`Confirmation::Shared`]: the regex's own search is faster
+/// than the shared runs up to about this length, and hits × this length stays small.
+const MAX_PLAIN_LEN: usize = 256;
+
+/// How many bytes per byte of a text a longer rule's own search may be handed before its hits
+/// go to the shared runs: on ordinary bytes its hits are sparse and it stays below this.
+const PLAIN_SPAN_PER_BYTE: usize = 16;
 
 /// One match of one rule, as byte offsets into the haystack given to [`Matcher::find_in`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,6 +72,26 @@ pub struct Matcher {
     max_match_len: usize,
     /// The shortest match any rule can make, in characters: shorter UTF-16LE text is skipped.
     min_match_len: usize,
+    /// How hits are confirmed.
+    confirmation: Confirmation,
+}
+
+/// How the matcher confirms a hit with its rule's regex; see [`Matcher::with_confirmation`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Confirmation {
+    /// Runs from nearby hits of one rule share their work (see the crate docs): each byte is
+    /// read a bounded number of times whatever the bytes are. Rules that reach at most 256
+    /// characters run their regex at each hit, as [`Confirmation::Plain`] does, and so do
+    /// longer ones until their hits have cost 16 bytes read per byte of the text.
+    #[default]
+    Shared,
+    /// Each hit's regex runs alone over the rule's whole reach: hits × length on bytes made
+    /// for it. The reference the shared confirmation is compared with in tests.
+    Plain,
+    /// As [`Confirmation::Shared`], but the hits of rules that reach over 256 characters go to
+    /// the shared runs from the first: for tests that compare it with the plain one.
+    SharedOnly,
 }
 
 /// How the anchor search finds the heads; see [`Matcher::with_anchor_search`].
@@ -221,6 +252,42 @@ pub struct Scratch {
     captures: Vec<Captures>,
     candidates: Vec<Match>,
     narrowed: Vec<u8>,
+    /// For each candidate, the furthest end of its rule's candidates up to it.
+    reaches: Vec<usize>,
+    /// For each rule, the state of the shared confirmation.
+    runs: Vec<RuleRuns>,
+    /// Counts the searched texts, so that a rule's runs know when their text changed.
+    text_count: u64,
+    /// Bytes the confirmation automata have read (see [`Scratch::confirmation_work`]).
+    work: u64,
+}
+
+impl Scratch {
+    /// How many bytes the rules' regexes have read since this scratch was made, counting
+    /// each byte once per automaton step: a measure of the matcher's work that does not
+    /// depend on the machine's speed. The plain confirmation ([`Confirmation::Plain`]) counts
+    /// the whole span it hands the regex, which bounds what the regex reads.
+    pub fn confirmation_work(&self) -> u64 {
+        self.work
+    }
+}
+
+/// The shared confirmation's state for one rule, over one text.
+#[derive(Debug)]
+struct RuleRuns {
+    /// The text these runs are over (see `Scratch::text_count`).
+    text: u64,
+    /// The relaxed automaton's runs.
+    relaxed: TracedCache,
+    /// The rule's own automaton's runs.
+    strict: TracedCache,
+    /// The match found so far that reaches furthest: its start and end.
+    outer: Option<(usize, usize)>,
+    /// The spans handed to the rule's own search over this text (see
+    /// [`Matcher::adaptive_match_end`]).
+    plain_spans: usize,
+    /// Whether this text's hits now go to the shared runs.
+    shared: bool,
 }
 
 impl Matcher {
@@ -266,7 +333,15 @@ impl Matcher {
             max_head_len,
             max_match_len,
             min_match_len,
+            confirmation: Confirmation::default(),
         })
+    }
+
+    /// The same matcher, confirming hits as `confirmation` says. Every choice finds the same
+    /// matches; they differ only in how much work bytes made for the purpose can cost.
+    pub fn with_confirmation(mut self, confirmation: Confirmation) -> Matcher {
+        self.confirmation = confirmation;
+        self
     }
 
     /// The rules, indexed by [`Match::rule`].
@@ -284,6 +359,16 @@ impl Matcher {
     /// the longest match, plus one character for look-around assertions such as `\b`.
     pub fn context_len(&self) -> usize {
         self.max_match_len().saturating_add(2)
+    }
+
+    /// The literals every match of rule `rule` (an index into [`Matcher::rules`]) begins
+    /// with: its anchors, as extracted from its pattern.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `rule` is not an index into [`Matcher::rules`].
+    pub fn anchors(&self, rule: usize) -> &[Vec<u8>] {
+        &self.compiled[rule].anchors
     }
 
     /// How many literals the anchor search looks for (see the crate docs).
@@ -320,6 +405,21 @@ impl Matcher {
                 .collect(),
             candidates: Vec::new(),
             narrowed: Vec::new(),
+            reaches: Vec::new(),
+            runs: self
+                .compiled
+                .iter()
+                .map(|c| RuleRuns {
+                    text: 0,
+                    relaxed: TracedCache::new(&c.relaxed, c.max_len),
+                    strict: TracedCache::new(&c.strict, c.max_len),
+                    outer: None,
+                    plain_spans: 0,
+                    shared: false,
+                })
+                .collect(),
+            text_count: 0,
+            work: 0,
         }
     }
 
@@ -440,6 +540,8 @@ impl Matcher {
         place: Place,
         scratch: &mut Scratch,
     ) {
+        // The runs of each rule start afresh on a new text.
+        scratch.text_count = scratch.text_count.wrapping_add(1);
         self.head_search.for_each(text, range, stop, |start, head| {
             for candidate in &self.heads.candidates[head] {
                 if !candidate.is_at(&text[start..]) {
@@ -469,7 +571,21 @@ impl Matcher {
         {
             return None;
         }
-        let (range, secret) = self.run_rule(text, rule, start..end, scratch)?;
+        let found = match self.confirmation {
+            // A short rule's regex reads little from each hit; its own search is faster than
+            // stepping an automaton here.
+            Confirmation::Shared if compiled.max_len > MAX_PLAIN_LEN => {
+                self.adaptive_match_end(text, rule, start, end, scratch)?
+            }
+            Confirmation::SharedOnly if compiled.max_len > MAX_PLAIN_LEN => {
+                self.shared_only_match_end(text, rule, start, end, scratch)?
+            }
+            Confirmation::Shared | Confirmation::SharedOnly | Confirmation::Plain => {
+                self.plain_match_end(text, rule, start, end, scratch)?
+            }
+        };
+        let range = start..found;
+        let secret = self.secret(text, rule, range.clone(), scratch);
         Some(Match {
             rule,
             start: place.offset(range.start),
@@ -480,31 +596,149 @@ impl Matcher {
         })
     }
 
-    /// Runs `rule`'s regex on `haystack`, anchored at `range.start` and ending by
-    /// `range.end`: the match's range and its secret's.
-    fn run_rule(
+    /// The end of `rule`'s match anchored at `start` and ending by `end`: by the rule's own
+    /// search at each hit while the spans it was given add up to at most
+    /// [`PLAIN_SPAN_PER_BYTE`] per byte of the text so far (ordinary bytes, where that search
+    /// is the fastest), then by the shared runs ([`Matcher::shared_match_end`]). Both give the
+    /// same matches, so the switch changes only the cost.
+    fn adaptive_match_end(
         &self,
-        haystack: &[u8],
+        text: &[u8],
+        rule: usize,
+        start: usize,
+        end: usize,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
+        let runs = &mut scratch.runs[rule];
+        if runs.text != scratch.text_count {
+            runs.text = scratch.text_count;
+            runs.relaxed.forget();
+            runs.strict.forget();
+            runs.outer = None;
+            runs.plain_spans = 0;
+            runs.shared = false;
+        }
+        if !runs.shared {
+            runs.plain_spans = runs.plain_spans.saturating_add(end - start);
+            runs.shared = runs.plain_spans > end.saturating_mul(PLAIN_SPAN_PER_BYTE);
+        }
+        if runs.shared {
+            return self.shared_match_end(text, rule, start, end, scratch);
+        }
+        let found = self.plain_match_end(text, rule, start, end, scratch)?;
+        let runs = &mut scratch.runs[rule];
+        if runs.outer.is_none_or(|(_, outer_end)| found > outer_end) {
+            runs.outer = Some((start, found));
+        }
+        Some(found)
+    }
+
+    /// [`Matcher::shared_match_end`], the rule's runs made afresh on a new text.
+    fn shared_only_match_end(
+        &self,
+        text: &[u8],
+        rule: usize,
+        start: usize,
+        end: usize,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
+        let runs = &mut scratch.runs[rule];
+        if runs.text != scratch.text_count {
+            runs.text = scratch.text_count;
+            runs.relaxed.forget();
+            runs.strict.forget();
+            runs.outer = None;
+        }
+        self.shared_match_end(text, rule, start, end, scratch)
+    }
+
+    /// The end of `rule`'s match anchored at `start` and ending by `end`, found by the runs
+    /// shared between hits (see `runs`); `None` also where the match could only lie inside a
+    /// match of the same rule found at an earlier hit, which [`Matcher::keep_outermost`]
+    /// would drop.
+    fn shared_match_end(
+        &self,
+        text: &[u8],
+        rule: usize,
+        start: usize,
+        end: usize,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
+        let compiled = &self.compiled[rule];
+        let window = compiled.max_len;
+        let runs = &mut scratch.runs[rule];
+        let work = &mut scratch.work;
+        // No match of the relaxed pattern, none of the rule's; else its furthest end bounds
+        // the rule's match.
+        let Ok(bound) = runs
+            .relaxed
+            .run(&compiled.relaxed, text, start, end, window, work)
+        else {
+            return self.plain_match_end(text, rule, start, end, scratch);
+        };
+        let bound = bound?;
+        if runs
+            .outer
+            .is_some_and(|(outer_start, outer_end)| outer_start <= start && bound <= outer_end)
+        {
+            return None;
+        }
+        let Ok(found) = runs
+            .strict
+            .run(&compiled.strict, text, start, bound, window, work)
+        else {
+            return self.plain_match_end(text, rule, start, end, scratch);
+        };
+        let found = found?;
+        if runs.outer.is_none_or(|(_, outer_end)| found > outer_end) {
+            runs.outer = Some((start, found));
+        }
+        Some(found)
+    }
+
+    /// The end of `rule`'s match anchored at `start` and ending by `end`, found by running its
+    /// regex over the whole span.
+    fn plain_match_end(
+        &self,
+        text: &[u8],
+        rule: usize,
+        start: usize,
+        end: usize,
+        scratch: &mut Scratch,
+    ) -> Option<usize> {
+        let compiled = &self.compiled[rule];
+        let input = Input::new(text).range(start..end).anchored(Anchored::Yes);
+        scratch.work = scratch.work.saturating_add((end - start) as u64);
+        let found = compiled
+            .regex
+            .search_with(&mut scratch.caches[rule], &input)?;
+        Some(found.end())
+    }
+
+    /// Where the secret of `rule`'s match `range` of `text` lies: its `secret` group, else
+    /// the whole match.
+    fn secret(
+        &self,
+        text: &[u8],
         rule: usize,
         range: Range<usize>,
         scratch: &mut Scratch,
-    ) -> Option<(Range<usize>, Range<usize>)> {
+    ) -> Range<usize> {
         let compiled = &self.compiled[rule];
-        let input = Input::new(haystack).range(range).anchored(Anchored::Yes);
-        let cache = &mut scratch.caches[rule];
-        let found = compiled.regex.search_with(cache, &input)?;
         let Some(group) = compiled.secret_group else {
-            return Some((found.range(), found.range()));
+            return range;
         };
-        // The secret group is wanted only for confirmed matches: ask again, with captures.
+        // The match is the rule's leftmost-first match anchored at its start and none ends
+        // after it, so searching just its span finds it again, now with captures.
+        let input = Input::new(text)
+            .range(range.clone())
+            .anchored(Anchored::Yes);
+        scratch.work = scratch.work.saturating_add(range.len() as u64);
         let captures = &mut scratch.captures[rule];
         compiled
             .regex
-            .search_captures_with(cache, &input.range(found.range()), captures);
-        let secret = captures
-            .get_group(group)
-            .map_or(found.range(), |g| g.range());
-        Some((found.range(), secret))
+            .search_captures_with(&mut scratch.caches[rule], &input, captures);
+        captures.get_group(group).map_or(range, |g| g.range())
     }
 
     /// Moves to `out` the candidates that start in `span`, are not contained in another
@@ -517,27 +751,52 @@ impl Matcher {
             (a.rule, a.encoding, a.start, b.end).cmp(&(b.rule, b.encoding, b.start, a.end))
         });
         candidates.dedup();
-        let first_new = out.len();
+        // reaches[i]: the furthest end among candidates[..=i] of candidates[i]'s rule and
+        // encoding, which all start no later than candidates[i].
+        let reaches = &mut scratch.reaches;
+        reaches.clear();
         let mut previous: Option<Match> = None;
-        let mut reach = 0; // The furthest end among earlier matches of the same rule.
-        for &m in candidates.iter() {
+        for m in candidates.iter() {
             let same_kind = previous.is_some_and(|p| (p.rule, p.encoding) == (m.rule, m.encoding));
-            let contained = same_kind && reach >= m.end;
-            reach = if same_kind { reach.max(m.end) } else { m.end };
-            previous = Some(m);
-            if !contained && span.contains(&m.start) && !self.is_superseded(&m, candidates) {
-                out.push(m);
+            let reach = match reaches.last() {
+                Some(&reach) if same_kind => reach.max(m.end),
+                _ => m.end,
+            };
+            reaches.push(reach);
+            previous = Some(*m);
+        }
+        let first_new = out.len();
+        for (i, m) in candidates.iter().enumerate() {
+            let contained = i > 0
+                && (candidates[i - 1].rule, candidates[i - 1].encoding) == (m.rule, m.encoding)
+                && reaches[i - 1] >= m.end;
+            if !contained && span.contains(&m.start) && !self.is_superseded(m, candidates, reaches)
+            {
+                out.push(*m);
             }
         }
         out[first_new..].sort_unstable_by_key(|m| (m.start, m.rule));
     }
 
-    /// Whether a candidate of a rule that supersedes `m`'s rule contains `m`.
-    fn is_superseded(&self, m: &Match, candidates: &[Match]) -> bool {
-        let outer_rules = &self.superseded_by[m.rule];
-        !outer_rules.is_empty()
-            && candidates
-                .iter()
-                .any(|c| outer_rules.contains(&c.rule) && c.start <= m.start && m.end <= c.end)
+    /// Whether a candidate of a rule that supersedes `m`'s rule contains `m`, in either
+    /// encoding; `candidates` are sorted as [`Matcher::keep_outermost`] sorts them and
+    /// `reaches` are their reaches. Binary searches, so that a flood of candidates costs
+    /// n log n rather than n².
+    fn is_superseded(&self, m: &Match, candidates: &[Match], reaches: &[usize]) -> bool {
+        self.superseded_by[m.rule].iter().any(|&outer| {
+            let from = candidates.partition_point(|c| c.rule < outer);
+            let to = candidates.partition_point(|c| c.rule <= outer);
+            [Encoding::Utf8, Encoding::Utf16Le]
+                .into_iter()
+                .any(|encoding| {
+                    let block = &candidates[from..to];
+                    let lo = block.partition_point(|c| c.encoding < encoding);
+                    let hi = block.partition_point(|c| c.encoding <= encoding);
+                    // The candidates of this block that start no later than m; the furthest
+                    // reaching of them contains m if any does.
+                    let starts = block[lo..hi].partition_point(|c| c.start <= m.start);
+                    starts > 0 && reaches[from + lo + starts - 1] >= m.end
+                })
+        })
     }
 }

@@ -7,7 +7,8 @@
 //!   their own rules.
 //!
 //! Then the same data as a sparse 1 TiB raw file, and the image attached as a read-only loop
-//! device, read by `dd` and by snapsift with a cold cache (see [`device`]; needs root).
+//! device, read by `dd` and by snapsift with a cold cache (see [`device`]; needs root). Last,
+//! the matcher alone on adversarial bytes against random bytes (see [`worstcase`]).
 //!
 //! The image (see [`generate`]) is cached under target/bench/. Every tool runs on it with a
 //! warm page cache (the loop device rows excepted), three times, under GNU time for peak
@@ -19,6 +20,7 @@ mod generate;
 mod measure;
 pub mod read;
 mod rivals;
+pub mod worstcase;
 
 use anyhow::{Result, ensure};
 
@@ -38,7 +40,7 @@ pub fn run(size_gib: f64, keep: bool, rival_timeout: u64) -> Result<()> {
     let snapsift = workspace::build_snapsift()?;
     let dir = workspace::target_dir().join("bench");
     let manifest = generate::ensure_image(&dir, size, keep)?;
-    let report = measure::run(
+    let mut report = measure::run(
         &dir,
         &dir.join("disk.img"),
         &manifest,
@@ -46,6 +48,11 @@ pub fn run(size_gib: f64, keep: bool, rival_timeout: u64) -> Result<()> {
         keep,
         rival_timeout,
     )?;
+    // The matcher on bytes made to be slow, against random bytes (see `worstcase`).
+    println!("timing the matcher on adversarial bytes");
+    let worst = worstcase::measure(1.0, None)?;
+    report.push('\n');
+    report.push_str(&worst.table());
     println!();
     println!("{report}");
     let results = dir.join("results.md");
