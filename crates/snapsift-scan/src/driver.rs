@@ -20,8 +20,9 @@ use crate::{ScanConfig, ScanError, ScanSummary, Sink, ahead};
 /// own chunks, except on a disk read best front to back ([`Disk::sequential`], an attached
 /// device), where one more thread reads the chunks in order ahead of them. Findings, not disk
 /// bytes, travel to the calling thread, so memory stays bounded by a few windows per thread
-/// whatever the size of the disk. Bytes that cannot be read are read around and listed in
-/// the summary ([`ScanSummary::unreadable`]); the first other error (the data ranges cannot
+/// whatever the size of the disk. Stretches the disk lists as unreadable
+/// ([`Disk::data_map`]) are not read; other bytes that cannot be read are read around; both
+/// are listed in the summary ([`ScanSummary::unreadable`]); the first other error (the data ranges cannot
 /// be listed, a sink that cannot write) stops the scan: chunks already handed out finish, no
 /// new ones start.
 pub fn scan<'m>(
@@ -30,12 +31,17 @@ pub fn scan<'m>(
     config: &ScanConfig,
     sink: &mut dyn Sink<'m>,
 ) -> Result<ScanSummary, ScanError> {
-    let mut data_ranges = disk.data_ranges()?;
+    let map = disk.data_map()?;
+    let mut data_ranges = map.data;
+    let mut lost = map.unreadable;
     if let Some(only) = &config.only {
         data_ranges = plan::intersect(&data_ranges, only);
+        lost = salvage::clip_to(lost, only);
     }
+    // What the disk knows it cannot read is listed, not read: only the rest is planned.
+    let lost_ranges: Vec<_> = lost.iter().map(|u| u.range.clone()).collect();
     let plan = Plan::new(
-        &data_ranges,
+        &plan::intersect(&data_ranges, &plan::gaps(&lost_ranges, disk.size())),
         disk.size(),
         config.chunk_size,
         overlap(matcher),
@@ -70,6 +76,7 @@ pub fn scan<'m>(
     } else {
         each_reads_its_own(&work, results, deliver)?;
     }
+    salvage::merge(&mut summary.unreadable, lost);
     Ok(summary)
 }
 
