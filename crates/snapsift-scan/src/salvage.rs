@@ -22,6 +22,44 @@ use snapsift_disk::{Disk, DiskError, Unreadable};
 /// I/O read.
 pub(crate) const BLOCK: u64 = 4096;
 
+/// Reads disk bytes `range` into `buf` (as long as the range), except those in `lost` (sorted,
+/// disjoint: stretches the disk lists as unreadable), which are zeroed and not read; parts
+/// whose read fails are read around ([`read_around`]), and their unreadable blocks returned.
+pub(crate) fn read_window(
+    disk: &dyn Disk,
+    range: Range<u64>,
+    lost: &[Range<u64>],
+    buf: &mut [u8],
+) -> Vec<Unreadable> {
+    let mut unreadable = Vec::new();
+    let mut pos = range.start;
+    // The lost stretches that end after the window starts, in order.
+    let first = lost.partition_point(|l| l.end <= range.start);
+    let cuts = lost[first..].iter().take_while(|l| l.start < range.end);
+    for piece in cuts
+        .map(|l| (l.start.max(range.start), l.end.min(range.end)))
+        .chain([(range.end, range.end)])
+    {
+        // Within `buf`: both ends lie in `range`.
+        let at = |offset: u64| (offset - range.start) as usize;
+        if piece.0 > pos {
+            let part = &mut buf[at(pos)..at(piece.0)];
+            if disk.read_exact_at(pos, part).is_err() {
+                unreadable.extend(read_around(disk, pos..piece.0, part));
+            }
+        }
+        buf[at(piece.0)..at(piece.1)].fill(0);
+        pos = pos.max(piece.1);
+    }
+    unreadable
+}
+
+/// Whether any of `lost` (sorted, disjoint) meets `range`.
+pub(crate) fn touches(lost: &[Range<u64>], range: &Range<u64>) -> bool {
+    let first = lost.partition_point(|l| l.end <= range.start);
+    lost.get(first).is_some_and(|l| l.start < range.end)
+}
+
 /// Reads disk bytes `range.start..` into `buf` (as long as the range), after a read of the
 /// whole range failed: readable parts are read, unreadable blocks are zeroed and returned,
 /// in disk order, adjacent ones merged.
@@ -213,6 +251,30 @@ mod tests {
             range,
             reason: reason.into(),
         }
+    }
+
+    #[test]
+    fn a_window_is_read_around_the_stretches_listed_lost() {
+        let disk = failing(
+            16 * 4096,
+            vec![3 * 4096..5 * 4096, 9 * 4096 + 7..9 * 4096 + 8],
+        );
+        let mut buf = vec![0xffu8; 12 * 4096];
+        let lost = [0..100, 3 * 4096..5 * 4096, 15 * 4096..16 * 4096];
+        let unreadable = read_window(&disk, 1000..1000 + 12 * 4096, &lost, &mut buf);
+        let ranges: Vec<_> = unreadable.iter().map(|u| u.range.clone()).collect();
+        assert_eq!(
+            ranges,
+            vec![9 * 4096..10 * 4096],
+            "only the bad block not listed"
+        );
+        for (i, &b) in buf.iter().enumerate() {
+            let offset = 1000 + i as u64;
+            let zero = (3 * 4096..5 * 4096).contains(&offset) || ranges[0].contains(&offset);
+            let want = if zero { 0 } else { (offset % 251) as u8 + 1 };
+            assert_eq!(b, want, "byte {offset}");
+        }
+        assert!(touches(&lost, &(12000..12300)) && !touches(&lost, &(100..12288)));
     }
 
     #[test]
