@@ -234,6 +234,77 @@ fn an_unreadable_qcow2_l2_table_loses_the_stretch_it_maps() {
 }
 
 #[test]
+fn an_unreadable_page_of_a_qcow2_l1_table_loses_the_gibibyte_it_maps() {
+    let dir = workdir();
+    let raw = path_in(&dir, "disk.img");
+    let size = 1536 * MIB;
+    let mut offsets = every(64 * MIB, size);
+    offsets.extend([1024 * MIB - 300, 1024 * MIB + 100]);
+    offsets.sort_unstable();
+    let planted = plant(&raw, size, &offsets);
+    let image = path_in(&dir, "disk.qcow2");
+    // 4 KiB clusters: an L1 entry maps 2 MiB, a page of the L1 table 1 GiB.
+    convert(&raw, "qcow2", "cluster_size=4096", &image);
+    let l1 = be64(&std::fs::read(&image).unwrap(), 40);
+    assert_eq!(l1 % 4096, 0);
+    let page = l1 + 4096;
+    let faulty = FaultyFile::mount(&image, page..page + 1, dir.path());
+    let scan = Scan::run(&[&faulty.path], &[]);
+    assert_lost(
+        &scan,
+        &[1024 * MIB..size],
+        0,
+        &planted,
+        "L1",
+        "Input/output error",
+    );
+}
+
+#[test]
+fn an_unreadable_page_of_a_vmdk_grain_directory_loses_the_tables_it_names() {
+    let dir = workdir();
+    let raw = path_in(&dir, "disk.img");
+    // 1280 grain tables of 32 MiB: the directory (4 bytes an entry) spans two pages.
+    let size = 40 << 30;
+    let planted = plant(&raw, size, &every(1 << 30, size));
+    let image = path_in(&dir, "disk.vmdk");
+    convert(&raw, "vmdk", "", &image);
+    let bytes = std::fs::read(&image).unwrap();
+    let (grain, per_table, gd) = (
+        le64(&bytes, 20) * 512,
+        le32(&bytes, 44) as u64,
+        le64(&bytes, 56) * 512,
+    );
+    let span = grain * per_table;
+    let tables: Vec<u64> = (0..size / span)
+        .map(|i| le32(&bytes, (gd + 4 * i) as usize) as u64 * 512)
+        .collect();
+    // The page after the one the directory starts in: the entries in it, and the tables
+    // (2 KiB each) with bytes in it, are lost.
+    let page = (gd / 4096 + 1) * 4096;
+    let lost: Vec<Range<u64>> = (0..tables.len() as u64)
+        .filter(|&i| {
+            let entry = gd + 4 * i;
+            let table = tables[i as usize];
+            (page <= entry && entry < page + 4096)
+                || (table < page + 4096 && page < table + 4 * per_table)
+        })
+        .map(|i| i * span..(i + 1) * span)
+        .collect();
+    assert!(lost[0].start > 0 && lost.last().unwrap().end < size);
+    let faulty = FaultyFile::mount(&image, page..page + 1, dir.path());
+    let scan = Scan::run(&[&faulty.path], &[]);
+    assert_lost(
+        &scan,
+        &lost,
+        0,
+        &planted,
+        "grain directory",
+        "Input/output error",
+    );
+}
+
+#[test]
 fn an_unreadable_sector_of_a_vhd_bat_loses_the_blocks_it_maps() {
     let dir = workdir();
     let raw = path_in(&dir, "disk.img");
