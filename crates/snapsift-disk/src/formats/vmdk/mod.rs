@@ -40,7 +40,6 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::refusal::Refusal;
-use crate::data_map::describe;
 use crate::host::Host;
 use crate::window::{page_aligned, range_len};
 use crate::{DataMap, Disk, DiskError, Opener, RawFile, Unreadable, Window, check_bounds};
@@ -230,13 +229,10 @@ fn open_extent(
     // to open it (a block device named by the descriptor, a FIFO) still refuses the image.
     let open = |path: PathBuf| match Host::open_referenced(&path) {
         Ok(host) => Ok(Ok(host)),
-        Err(error @ DiskError::Open { .. })
-            if matches!(&error, DiskError::Open { source, .. }
-                if source.kind() == std::io::ErrorKind::NotFound) =>
-        {
+        Err(DiskError::Open { path, source }) if source.kind() == std::io::ErrorKind::NotFound => {
             Ok(Err(ExtentData::Lost(format!(
-                "its extent file is missing: {}",
-                describe(&error)
+                "its extent file {} is missing ({source})",
+                path.display()
             ))))
         }
         Err(error) => Err(error),
