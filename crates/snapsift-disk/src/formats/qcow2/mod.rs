@@ -39,7 +39,6 @@ use super::assemble::{Assembler, Source};
 use super::bytes;
 use super::lost::{Table, read_table};
 use super::refusal::Refusal;
-use crate::data_map::describe;
 use crate::host::Host;
 use crate::{DataMap, Disk, DiskError, Opener, Unreadable, check_bounds, ranges};
 
@@ -120,7 +119,18 @@ impl Qcow2Disk {
     /// `None` where the L1 entry says the whole table is unallocated.
     fn l2_slice(&self, first: u64, count: u64) -> Result<Option<Vec<u8>>, DiskError> {
         let l2_entries = self.header.l2_entries();
-        let l1_index = first / l2_entries;
+        let Some(table) = self.l2_table(first / l2_entries)? else {
+            return Ok(None);
+        };
+        let entry_size = self.header.l2_entry_size();
+        let start = table.saturating_add((first % l2_entries).saturating_mul(entry_size));
+        let len = usize::try_from(count.saturating_mul(entry_size)).unwrap_or(usize::MAX);
+        Ok(Some(self.host.read_vec(start, len)?))
+    }
+
+    /// The file offset of the L2 table of L1 entry `l1_index`, `None` if unallocated; a
+    /// [`DiskError::Damaged`] if the entry could not be read.
+    fn l2_table(&self, l1_index: u64) -> Result<Option<u64>, DiskError> {
         if l1_index >= self.header.l1_entries {
             return Err(self.corrupt("a cluster lies beyond the L1 table".into()));
         }
@@ -139,15 +149,7 @@ impl Qcow2Disk {
             .ok()
             .and_then(|i| self.l1.get(i).copied())
             .ok_or_else(|| self.corrupt("a cluster lies beyond the L1 table".into()))?;
-        let Some(table) = l2::l2_table_offset(l1_entry, &self.header)
-            .map_err(|r| r.at(self.host.path(), FORMAT))?
-        else {
-            return Ok(None);
-        };
-        let entry_size = self.header.l2_entry_size();
-        let start = table.saturating_add((first % l2_entries).saturating_mul(entry_size));
-        let len = usize::try_from(count.saturating_mul(entry_size)).unwrap_or(usize::MAX);
-        Ok(Some(self.host.read_vec(start, len)?))
+        l2::l2_table_offset(l1_entry, &self.header).map_err(|r| r.at(self.host.path(), FORMAT))
     }
 
     /// Inflates the compressed cluster at `offset`, `len` bytes, into `out` (one cluster).
@@ -325,27 +327,21 @@ impl Disk for Qcow2Disk {
             }
             let mapped =
                 first_offset..first_offset.saturating_add(l2_entries.saturating_mul(cluster_size));
-            let table = match self.l2_slice(first, l2_entries) {
-                Ok(Some(table)) => table,
+            let entry_size = self.header.l2_entry_size();
+            let table = match self.l2_table(l1_index) {
+                Ok(Some(at)) => read_table(
+                    &self.host,
+                    at,
+                    l2_entries.saturating_mul(entry_size),
+                    &format!("the L2 table at {at:#x}"),
+                ),
                 Ok(None) => continue,
-                // The table is lost (its L1 entry, or the table itself, cannot be read): so is
-                // every cluster it maps. A table that is there but wrong still fails the image.
-                Err(
-                    error @ (DiskError::Damaged { .. }
-                    | DiskError::Read { .. }
-                    | DiskError::Truncated { .. }),
-                ) => {
+                // The L1 entry is lost: so is every cluster its table maps. A table that is
+                // there but wrong still fails the image.
+                Err(error @ DiskError::Damaged { .. }) => {
                     let range = mapped.start..mapped.end.min(size);
                     ranges::push_merged(&mut own.data, range.clone());
-                    own.unreadable.push(Unreadable {
-                        range,
-                        reason: format!(
-                            "the L2 table for virtual bytes {:#x}..{:#x} cannot be read: {}",
-                            mapped.start,
-                            mapped.end,
-                            describe(&error)
-                        ),
-                    });
+                    own.unreadable.push(Unreadable::because(range, &error));
                     continue;
                 }
                 Err(error) => return Err(error),
@@ -356,10 +352,21 @@ impl Disk for Qcow2Disk {
                 if start >= size {
                     break;
                 }
-                let index = usize::try_from(i).unwrap_or(usize::MAX);
-                let cluster = l2::decode(&table, index, &self.header)
-                    .map_err(|r| r.at(self.host.path(), FORMAT))?;
                 let whole = start..start.saturating_add(cluster_size);
+                // An entry that cannot be read (an I/O error, a table cut off with the file)
+                // loses its cluster; reads of it fail as the table's read did.
+                let at = i.saturating_mul(entry_size);
+                if let Some(reason) = table.lost_in(at..at.saturating_add(entry_size)) {
+                    ranges::push_merged(&mut own.data, whole.clone());
+                    own.unreadable.push(Unreadable {
+                        range: whole,
+                        reason: reason.to_owned(),
+                    });
+                    continue;
+                }
+                let index = usize::try_from(i).unwrap_or(usize::MAX);
+                let cluster = l2::decode(&table.bytes, index, &self.header)
+                    .map_err(|r| r.at(self.host.path(), FORMAT))?;
                 if cluster != Cluster::Unallocated {
                     ranges::push_merged(&mut hidden, whole.clone());
                 }
