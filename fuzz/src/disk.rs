@@ -13,19 +13,40 @@ const MAX_RANGES_PROBED: usize = 4096;
 /// Bytes read at each range's end and at each gap's start.
 const PROBE: u64 = 4096;
 
-/// Lists `disk`'s data ranges and reads them front to back through [`Disk::window`], as the
-/// sweep does, up to [`READ_BUDGET`]; then the last bytes of every range and the first bytes
-/// of every gap, where tables run out.
+/// Lists `disk`'s data map and reads its data ranges front to back through [`Disk::window`],
+/// as the sweep does, up to [`READ_BUDGET`]; then the last bytes of every range and the first
+/// bytes of every gap, where tables run out, and the first bytes of every stretch the map
+/// lists as unreadable (a damaged table, a file cut short).
 ///
 /// Panics where the disk breaks its contract: ranges unsorted, overlapping or past the disk's
 /// size, a window of the wrong length, a gap between data ranges that does not read as zeros,
-/// or a read past the end that does not fail.
+/// an unreadable stretch outside the data ranges or that reads, `data_ranges` and the map
+/// disagreeing, or a read past the end that does not fail.
 pub fn sweep(disk: &dyn Disk) {
     let size = disk.size();
-    let Ok(ranges) = disk.data_ranges() else {
+    let Ok(map) = disk.data_map() else {
         return;
     };
+    let ranges = map.data;
     check_ranges(&ranges, size);
+    let lost: Vec<Range<u64>> = map.unreadable.iter().map(|u| u.range.clone()).collect();
+    check_ranges(&lost, size);
+    for stretch in &lost {
+        assert!(
+            ranges
+                .iter()
+                .any(|r| r.start <= stretch.start && stretch.end <= r.end),
+            "unreadable {stretch:?} lies outside the data ranges {ranges:?}"
+        );
+        let mut probe = vec![0u8; (stretch.end - stretch.start).min(512) as usize];
+        assert!(
+            disk.read_exact_at(stretch.start, &mut probe).is_err(),
+            "unreadable {stretch:?} reads"
+        );
+    }
+    if let Ok(listed) = disk.data_ranges() {
+        assert_eq!(listed, ranges, "data_ranges and data_map disagree");
+    }
     let mut buf = Vec::new();
     let mut budget = READ_BUDGET;
     'ranges: for range in &ranges {

@@ -54,6 +54,18 @@ pub enum DiskError {
         /// What is wrong, with the offsets involved.
         reason: String,
     },
+    /// A read touched a stretch of the virtual disk whose table (or data) in the image is
+    /// lost: unreadable, or cut off with the end of the file. The stretch is listed in
+    /// [`crate::Disk::data_map`]; the rest of the disk reads as usual.
+    #[error("{}: damaged {format} image: {reason}", path.display())]
+    Damaged {
+        /// The image file.
+        path: PathBuf,
+        /// The container format, such as `qcow2`.
+        format: &'static str,
+        /// What is lost, and why.
+        reason: String,
+    },
     /// An image uses a feature snapsift cannot read.
     #[error("{}: unsupported {format} image: {feature}", path.display())]
     Unsupported {

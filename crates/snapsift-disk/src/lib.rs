@@ -14,6 +14,11 @@
 //! * **Data ranges are a promise about zeros.** Bytes outside [`Disk::data_ranges`] read as zero
 //!   (holes of a sparse file, unallocated clusters). A scanner may skip them and lose nothing, as
 //!   long as nothing it looks for can consist of zero bytes only.
+//! * **Damage is local.** A container whose tables cannot all be read (an I/O error on a
+//!   table, a file cut short, a missing extent file) still opens when its header and geometry
+//!   can be read: [`Disk::data_map`] lists the stretches of the virtual disk that the lost
+//!   structures map as [`Unreadable`], with the cause, every read that touches one fails,
+//!   and the rest of the disk reads as usual.
 //! * **Errors, not panics.** Out-of-range reads and I/O failures come back as [`DiskError`].
 //!
 //! [`open`] picks the implementation for a path by its content: [`RawFile`] for a raw image,
@@ -27,6 +32,7 @@
 )]
 
 mod block_device;
+mod data_map;
 mod error;
 mod formats;
 mod host;
@@ -40,6 +46,7 @@ use std::ops::Range;
 use std::path::Path;
 
 pub use block_device::BlockDevice;
+pub use data_map::{DataMap, Unreadable};
 pub use error::DiskError;
 pub use formats::{Format, Image, StreamImage};
 pub use memory::MemoryDisk;
@@ -68,6 +75,18 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
     /// always correct; implementations that know where their holes are override it.
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
         Ok(vec![0..self.size()])
+    }
+
+    /// The data ranges ([`DataMap::data`], as [`Disk::data_ranges`] gives them) and the
+    /// stretches of them that cannot be read because the image's own structures for them are
+    /// lost ([`DataMap::unreadable`]): a table that cannot be read, a part of the file that
+    /// was cut off. A scan skips the unreadable stretches and reports them, rather than
+    /// failing reads of them block by block.
+    ///
+    /// The default is [`Disk::data_ranges`] with nothing unreadable; containers whose tables
+    /// can be damaged override it (and their `data_ranges` is its `data`).
+    fn data_map(&self) -> Result<DataMap, DiskError> {
+        Ok(DataMap::readable(self.data_ranges()?))
     }
 
     /// The bytes of `range`, either borrowed from a mapping or read into `buf`.

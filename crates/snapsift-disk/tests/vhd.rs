@@ -148,7 +148,7 @@ fn corrupt_dynamic_header_checksum_is_corrupt() {
 }
 
 #[test]
-fn truncated_dynamic_vhd_is_an_error() {
+fn truncated_dynamic_vhd_loses_the_blocks_past_its_end() {
     let dir = workdir();
     let raw = raw_disk(dir.path(), "disk.raw", 16 * MIB, 7);
     let image = qemu_vhd(&raw, "disk.vhd", &[]);
@@ -159,9 +159,29 @@ fn truncated_dynamic_vhd_is_an_error() {
     let mut cut = bytes[..bytes.len() / 2].to_vec();
     cut.extend_from_slice(footer);
     fs::write(&image, cut).unwrap();
-    let err = snapsift_disk::open(&image).unwrap_err();
+    let disk = snapsift_disk::open(&image).unwrap();
+    let map = disk.data_map().unwrap();
+    let lost: Vec<_> = map.unreadable.iter().map(|u| u.range.clone()).collect();
+    // Blocks 0 and 1 are before the cut; the blocks after it are lost (3 and 4 were never
+    // written, and read as zeros).
+    assert_eq!(lost, vec![4 * MIB..6 * MIB, 10 * MIB..16 * MIB], "{map:?}");
     assert!(
-        matches!(&err, DiskError::Corrupt { reason, .. } if reason.contains("truncated")),
+        map.unreadable
+            .iter()
+            .all(|u| u.reason.contains("truncated")),
+        "{map:?}"
+    );
+    let raw_bytes = fs::read(&raw).unwrap();
+    let mut block = vec![0u8; 2 * MIB as usize];
+    disk.read_exact_at(0, &mut block).unwrap();
+    assert_eq!(
+        block,
+        raw_bytes[..block.len()],
+        "the blocks before the cut read"
+    );
+    let err = disk.read_exact_at(lost[0].start, &mut block).unwrap_err();
+    assert!(
+        matches!(&err, DiskError::Damaged { reason, .. } if reason.contains("truncated")),
         "{err}"
     );
 }

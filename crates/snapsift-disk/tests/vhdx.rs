@@ -135,25 +135,56 @@ fn corrupt_region_tables_are_corrupt() {
 }
 
 #[test]
-fn truncated_vhdx_is_an_error() {
+fn truncated_vhdx_loses_the_blocks_past_its_end_or_without_headers_the_image() {
     let dir = workdir();
     let raw = raw_disk(dir.path(), "disk.raw", 16 * MIB, 8);
     let image = qemu_vhdx(&raw, "disk.vhdx", &["-o", "block_size=1M"]);
+    let raw_bytes = fs::read(&raw).unwrap();
     let len = fs::metadata(&image).unwrap().len();
-    for cut in [len / 2, 100 << 10] {
+    let cut_to = |cut: u64| {
         fs::OpenOptions::new()
             .write(true)
             .open(&image)
             .unwrap()
             .set_len(cut)
-            .unwrap();
-        let err = snapsift_disk::open(&image).unwrap_err();
-        assert!(
-            matches!(&err, DiskError::Truncated { .. })
-                || matches!(&err, DiskError::Corrupt { reason, .. } if reason.contains("truncated")),
-            "{err}"
-        );
+            .unwrap()
+    };
+    // Cut in the payload: the blocks past the cut are lost, those before it read.
+    cut_to(len / 2);
+    let disk = snapsift_disk::open(&image).unwrap();
+    let map = disk.data_map().unwrap();
+    assert!(!map.unreadable.is_empty(), "{map:?}");
+    assert!(
+        map.unreadable
+            .iter()
+            .all(|u| u.reason.contains("truncated")),
+        "{map:?}"
+    );
+    let lost = |at: u64| map.unreadable.iter().any(|u| u.range.contains(&at));
+    let mut block = vec![0u8; MIB as usize];
+    for start in (0..16 * MIB).step_by(MIB as usize) {
+        match disk.read_exact_at(start, &mut block) {
+            Ok(()) => {
+                assert!(!lost(start), "block at {start} is listed lost but reads");
+                assert_eq!(block, raw_bytes[start as usize..][..block.len()]);
+            }
+            Err(err) => {
+                assert!(
+                    lost(start),
+                    "block at {start} fails but is not listed: {err}"
+                );
+                assert!(matches!(err, DiskError::Damaged { .. }), "{err}");
+            }
+        }
     }
+    // Cut in the headers: the geometry is gone, and so is the image.
+    cut_to(100 << 10);
+    let err = snapsift_disk::open(&image).unwrap_err();
+    assert!(
+        matches!(&err, DiskError::Truncated { .. })
+            || matches!(&err, DiskError::Corrupt { reason, .. } if reason.contains("truncated")),
+        "{err}"
+    );
 }
 
 #[test]

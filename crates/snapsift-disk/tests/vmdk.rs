@@ -296,73 +296,89 @@ fn many_threads_inflate_at_once() {
     });
 }
 
+/// Checks `disk` against `raw`, 64 KiB at a time: a read that succeeds gives the raw bytes and
+/// lies outside every unreadable stretch of the data map; one that fails lies inside one, and
+/// names `image`. Returns the unreadable bytes.
+fn assert_reads_or_lost(disk: &dyn Disk, raw: &[u8], image: &Path) -> u64 {
+    let map = disk.data_map().unwrap();
+    let lost = |at: u64| map.unreadable.iter().any(|u| u.range.contains(&at));
+    let mut buf = vec![0u8; 64 << 10];
+    for start in (0..raw.len() as u64).step_by(buf.len()) {
+        match disk.read_exact_at(start, &mut buf) {
+            Ok(()) => {
+                assert!(!lost(start), "{start} is listed lost but reads");
+                assert_eq!(buf, raw[start as usize..][..buf.len()], "at {start}");
+            }
+            Err(error) => {
+                assert!(lost(start), "{start} fails but is not listed: {error}");
+                assert!(
+                    matches!(&error, DiskError::Damaged { path, .. } if path == image),
+                    "{error:?}"
+                );
+            }
+        }
+    }
+    map.unreadable
+        .iter()
+        .map(|u| u.range.end - u.range.start)
+        .sum()
+}
+
 #[test]
-fn truncated_images_give_errors() {
+fn truncated_images_lose_what_lies_past_the_cut() {
     let dir = workdir();
     let raw = raw_disk(dir.path(), "disk.raw", 16 * MIB, 13);
+    let raw_bytes = fs::read(&raw).unwrap();
+    let cut_to = |image: &Path, len: u64| {
+        fs::OpenOptions::new()
+            .write(true)
+            .open(image)
+            .unwrap()
+            .set_len(len)
+            .unwrap()
+    };
 
-    // monolithicSparse keeps its tables at the front: it opens, and the missing grains fail.
+    // monolithicSparse keeps its tables at the front: it opens, and the grains past the cut
+    // are lost.
     let image = convert(dir.path(), &raw, "sparse.vmdk", "monolithicSparse");
-    let len = fs::metadata(&image).unwrap().len();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&image)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
-    let disk = open(&image);
-    let mut buf = vec![0u8; MIB as usize];
-    let errors: Vec<DiskError> = (0..16)
-        .filter_map(|i| disk.read_exact_at(i * MIB, &mut buf).err())
-        .collect();
-    assert!(!errors.is_empty(), "reads past the cut must fail");
-    for error in &errors {
-        assert!(
-            matches!(error, DiskError::Truncated { path, .. } if *path == image),
-            "{error:?}"
-        );
-    }
+    cut_to(&image, fs::metadata(&image).unwrap().len() / 2);
+    assert!(assert_reads_or_lost(&*open(&image), &raw_bytes, &image) > 0);
 
-    // A streamOptimized image whose tables are at the end, behind the footer, does not open.
+    // A streamOptimized image whose tables are at the end, behind the footer, is read through
+    // its grain markers up to the cut: here only the tables are cut off, and nothing is lost.
     let image = with_footer(&convert(dir.path(), &raw, "stream.vmdk", "streamOptimized"));
     let len = fs::metadata(&image).unwrap().len();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&image)
-        .unwrap()
-        .set_len(len - 4096)
-        .unwrap();
-    let error = snapsift_disk::open(&image).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            DiskError::Corrupt { .. } | DiskError::Truncated { .. }
-        ),
-        "{error:?}"
-    );
+    cut_to(&image, len - 4096);
+    assert_eq!(assert_reads_or_lost(&*open(&image), &raw_bytes, &image), 0);
+    // Cut in the middle of its grains: the rest of the disk from the cut is lost.
+    cut_to(&image, len / 2);
+    let lost = assert_reads_or_lost(&*open(&image), &raw_bytes, &image);
+    assert!(lost > 0 && lost < 16 * MIB, "{lost}");
 
     // Cut inside the header.
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&image)
-        .unwrap()
-        .set_len(100)
-        .unwrap();
+    cut_to(&image, 100);
     let error = snapsift_disk::open(&image).unwrap_err();
     assert!(matches!(error, DiskError::Truncated { .. }), "{error:?}");
 }
 
 #[test]
-fn missing_extent_file_is_named() {
+fn missing_extent_file_loses_its_stretch_and_is_named() {
     let dir = workdir();
     let raw = raw_disk(dir.path(), "disk.raw", 4 * MIB, 14);
     let image = convert(dir.path(), &raw, "disk.vmdk", "monolithicFlat");
     let extent = dir.path().join("disk-flat.vmdk");
     fs::remove_file(&extent).unwrap();
-    match snapsift_disk::open(&image) {
-        Err(DiskError::Open { path, .. }) => assert_eq!(path, extent),
-        other => panic!("expected an open error naming the extent, got {other:?}"),
-    }
+    let disk = open(&image);
+    let map = disk.data_map().unwrap();
+    assert_eq!(map.data, vec![0..4 * MIB]);
+    assert_eq!(map.unreadable.len(), 1);
+    assert_eq!(map.unreadable[0].range, 0..4 * MIB);
+    let reason = &map.unreadable[0].reason;
+    assert!(reason.contains(&extent.display().to_string()), "{reason}");
+    assert!(reason.contains("missing"), "{reason}");
+    let mut buf = [0u8; 512];
+    let error = disk.read_exact_at(0, &mut buf).unwrap_err();
+    assert!(error.to_string().contains("missing"), "{error}");
 }
 
 /// The sector of the grain marker of the first allocated grain of a streamOptimized image made

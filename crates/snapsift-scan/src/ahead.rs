@@ -137,9 +137,7 @@ fn read_in_order(
             .map(|len| {
                 let at = page_aligned_range(&mut buffer, len);
                 let bytes = &mut buffer[at.clone()];
-                if work.disk.read_exact_at(window.start, bytes).is_err() {
-                    unreadable = salvage::read_around(work.disk, window.clone(), bytes);
-                }
+                unreadable = salvage::read_window(work.disk, window.clone(), work.lost, bytes);
                 at
             });
         if filled

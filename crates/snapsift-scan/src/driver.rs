@@ -20,8 +20,9 @@ use crate::{ScanConfig, ScanError, ScanSummary, Sink, ahead};
 /// own chunks, except on a disk read best front to back ([`Disk::sequential`], an attached
 /// device), where one more thread reads the chunks in order ahead of them. Findings, not disk
 /// bytes, travel to the calling thread, so memory stays bounded by a few windows per thread
-/// whatever the size of the disk. Bytes that cannot be read are read around and listed in
-/// the summary ([`ScanSummary::unreadable`]); the first other error (the data ranges cannot
+/// whatever the size of the disk. Stretches the disk lists as unreadable
+/// ([`Disk::data_map`]) are not read; other bytes that cannot be read are read around; both
+/// are listed in the summary ([`ScanSummary::unreadable`]); the first other error (the data ranges cannot
 /// be listed, a sink that cannot write) stops the scan: chunks already handed out finish, no
 /// new ones start.
 pub fn scan<'m>(
@@ -30,12 +31,18 @@ pub fn scan<'m>(
     config: &ScanConfig,
     sink: &mut dyn Sink<'m>,
 ) -> Result<ScanSummary, ScanError> {
-    let mut data_ranges = disk.data_ranges()?;
+    let map = disk.data_map()?;
+    let mut data_ranges = map.data;
+    // What the disk knows it cannot read is listed, not read: only the rest is planned, and
+    // windows that reach into it read around it.
+    let lost_ranges: Vec<_> = map.unreadable.iter().map(|u| u.range.clone()).collect();
+    let mut lost = map.unreadable;
     if let Some(only) = &config.only {
         data_ranges = plan::intersect(&data_ranges, only);
+        lost = salvage::clip_to(lost, only);
     }
     let plan = Plan::new(
-        &data_ranges,
+        &plan::intersect(&data_ranges, &plan::gaps(&lost_ranges, disk.size())),
         disk.size(),
         config.chunk_size,
         overlap(matcher),
@@ -59,6 +66,7 @@ pub fn scan<'m>(
         mpsc::sync_channel::<ChunkDone<'m>>(pool.current_num_threads().saturating_mul(2));
     let work = Work {
         disk,
+        lost: &lost_ranges,
         plan: &plan,
         matcher,
         pool: &pool,
@@ -70,12 +78,15 @@ pub fn scan<'m>(
     } else {
         each_reads_its_own(&work, results, deliver)?;
     }
+    salvage::merge(&mut summary.unreadable, lost);
     Ok(summary)
 }
 
 /// What the threads of one scan share.
 pub(crate) struct Work<'a, 'm> {
     pub(crate) disk: &'a dyn Disk,
+    /// The stretches the disk lists as unreadable (sorted, disjoint): never read.
+    pub(crate) lost: &'a [std::ops::Range<u64>],
     pub(crate) plan: &'a Plan,
     pub(crate) matcher: &'m Matcher,
     pub(crate) pool: &'a rayon::ThreadPool,
@@ -103,7 +114,7 @@ fn each_reads_its_own<'m>(
                         break;
                     }
                     let chunk = work.plan.chunk(index);
-                    let result = scan_own_window(work.disk, &chunk, &mut buffer, &mut scanner);
+                    let result = scan_own_window(work, &chunk, &mut buffer, &mut scanner);
                     if results.send(ChunkDone::new(index, &chunk, result)).is_err() {
                         break;
                     }
@@ -117,13 +128,16 @@ fn each_reads_its_own<'m>(
 
 /// Reads `chunk`'s window (into `buffer`, or from the disk's own memory) and searches it; a window that cannot be read whole is read around its unreadable blocks.
 fn scan_own_window<'m>(
-    disk: &dyn Disk,
+    work: &Work<'_, 'm>,
     chunk: &Chunk,
     buffer: &mut Vec<u8>,
     scanner: &mut WindowScanner<'m>,
 ) -> Result<ChunkScan<'m>, ScanError> {
+    let disk = work.disk;
     let owned = chunk.owned_in_window();
-    if let Ok(window) = disk.window(chunk.window.clone(), buffer) {
+    if !salvage::touches(work.lost, &chunk.window)
+        && let Ok(window) = disk.window(chunk.window.clone(), buffer)
+    {
         let findings = scanner.scan(&window, chunk.window.start, owned);
         return Ok(ChunkScan::new(findings, Vec::new(), chunk));
     }
@@ -136,7 +150,7 @@ fn scan_own_window<'m>(
         })?;
     let at = snapsift_disk::page_aligned_range(buffer, len);
     let bytes = &mut buffer[at];
-    let unreadable = salvage::read_around(disk, chunk.window.clone(), bytes);
+    let unreadable = salvage::read_window(disk, chunk.window.clone(), work.lost, bytes);
     let findings = scanner.scan(bytes, chunk.window.start, owned);
     Ok(ChunkScan::new(findings, unreadable, chunk))
 }

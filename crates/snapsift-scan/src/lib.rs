@@ -24,7 +24,8 @@
 //! A chunk whose bytes cannot all be read does not stop the scan: its window is read around
 //! the bytes that fail, block by block ([`Unreadable`], see `salvage.rs`), those blocks are
 //! searched as zeros, and the [`ScanSummary`] lists them, so that a partial scan says which
-//! bytes it did not see. Only an error that is not about the disk's bytes (the sink, the
+//! bytes it did not see. Stretches the disk itself knows it cannot read (an image whose table
+//! for them is lost: [`snapsift_disk::Disk::data_map`]) are not read at all, only listed. Only an error that is not about the disk's bytes (the sink, the
 //! threads) stops a scan.
 //!
 //! # Memory
@@ -54,8 +55,8 @@ pub use error::ScanError;
 pub use finding::{CONTEXT_RADIUS, Context, Finding};
 pub use plan::intersect;
 pub use reader::ReadScanner;
-pub use salvage::Unreadable;
 pub use sink::{Collect, Sink};
+pub use snapsift_disk::Unreadable;
 pub use stream::scan_stream;
 
 /// How a scan is run.

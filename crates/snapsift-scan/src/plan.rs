@@ -111,6 +111,23 @@ pub fn intersect(a: &[Range<u64>], b: &[Range<u64>]) -> Vec<Range<u64>> {
     out
 }
 
+/// The bytes of `0..size` outside `ranges` (sorted and disjoint), sorted and disjoint.
+pub(crate) fn gaps(ranges: &[Range<u64>], size: u64) -> Vec<Range<u64>> {
+    let mut out = Vec::with_capacity(ranges.len().saturating_add(1));
+    let mut start = 0;
+    for range in ranges {
+        if range.start > start {
+            out.push(start..range.start.min(size));
+        }
+        start = start.max(range.end);
+    }
+    if start < size {
+        out.push(start..size);
+    }
+    out.retain(|r| r.start < r.end);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +160,14 @@ mod tests {
         assert_eq!(intersect(&a, &b), vec![5..10, 20..25, 28..30, 40..45]);
         assert_eq!(intersect(&a, &[]), vec![]);
         assert_eq!(intersect(&a, &[0..100]), a.to_vec());
+    }
+
+    #[test]
+    fn gaps_are_the_rest_of_the_disk() {
+        assert_eq!(gaps(&[10..20, 30..40], 50), vec![0..10, 20..30, 40..50]);
+        assert_eq!(gaps(&[0..50], 50), vec![]);
+        assert_eq!(gaps(&[], 50), vec![0..50]);
+        assert_eq!(gaps(&[40..60], 50), vec![0..40]);
     }
 
     #[test]

@@ -13,23 +13,51 @@
 //! about `2 * log2(window / BLOCK)` extra reads, and a wholly unreadable window one read per
 //! block and as many again for the levels above.
 
-use std::error::Error;
 use std::ops::Range;
 
-use snapsift_disk::{Disk, DiskError};
+use snapsift_disk::{Disk, DiskError, Unreadable};
 
 /// The smallest stretch read on its own, and so the granularity of the unreadable ranges: a
 /// page, which is also a multiple of every device's logical block size and so a valid direct
 /// I/O read.
 pub(crate) const BLOCK: u64 = 4096;
 
-/// Bytes of the disk that could not be read, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unreadable {
-    /// The disk bytes.
-    pub range: Range<u64>,
-    /// Why the first of them could not be read (the error and its causes, for people).
-    pub reason: String,
+/// Reads disk bytes `range` into `buf` (as long as the range), except those in `lost` (sorted,
+/// disjoint: stretches the disk lists as unreadable), which are zeroed and not read; parts
+/// whose read fails are read around ([`read_around`]), and their unreadable blocks returned.
+pub(crate) fn read_window(
+    disk: &dyn Disk,
+    range: Range<u64>,
+    lost: &[Range<u64>],
+    buf: &mut [u8],
+) -> Vec<Unreadable> {
+    let mut unreadable = Vec::new();
+    let mut pos = range.start;
+    // The lost stretches that end after the window starts, in order.
+    let first = lost.partition_point(|l| l.end <= range.start);
+    let cuts = lost[first..].iter().take_while(|l| l.start < range.end);
+    for piece in cuts
+        .map(|l| (l.start.max(range.start), l.end.min(range.end)))
+        .chain([(range.end, range.end)])
+    {
+        // Within `buf`: both ends lie in `range`.
+        let at = |offset: u64| (offset - range.start) as usize;
+        if piece.0 > pos {
+            let part = &mut buf[at(pos)..at(piece.0)];
+            if disk.read_exact_at(pos, part).is_err() {
+                unreadable.extend(read_around(disk, pos..piece.0, part));
+            }
+        }
+        buf[at(piece.0)..at(piece.1)].fill(0);
+        pos = pos.max(piece.1);
+    }
+    unreadable
+}
+
+/// Whether any of `lost` (sorted, disjoint) meets `range`.
+pub(crate) fn touches(lost: &[Range<u64>], range: &Range<u64>) -> bool {
+    let first = lost.partition_point(|l| l.end <= range.start);
+    lost.get(first).is_some_and(|l| l.start < range.end)
 }
 
 /// Reads disk bytes `range.start..` into `buf` (as long as the range), after a read of the
@@ -73,22 +101,7 @@ fn add(out: &mut Vec<Unreadable>, range: Range<u64>, error: &DiskError) {
         last.range.end = range.end;
         return;
     }
-    out.push(Unreadable {
-        range,
-        reason: describe(error),
-    });
-}
-
-/// The error and its causes, joined with `: `.
-pub(crate) fn describe(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    out.push(Unreadable::because(range, error));
 }
 
 /// The parts of `unreadable` (in disk order) that lie in `owned`.
@@ -104,6 +117,42 @@ pub(crate) fn clip(unreadable: Vec<Unreadable>, owned: &Range<u64>) -> Vec<Unrea
             })
         })
         .collect()
+}
+
+/// The parts of `unreadable` (sorted) that lie in `only` (sorted, disjoint), in disk order.
+pub(crate) fn clip_to(unreadable: Vec<Unreadable>, only: &[Range<u64>]) -> Vec<Unreadable> {
+    unreadable
+        .into_iter()
+        .flat_map(|u| {
+            only.iter()
+                .map(|r| u.range.start.max(r.start)..u.range.end.min(r.end))
+                .filter(|r| r.start < r.end)
+                .map(|range| Unreadable {
+                    range,
+                    reason: u.reason.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Adds `more` (sorted, disjoint from `list`) to `list` (sorted), keeping disk order and
+/// merging ranges that touch, as [`add`] does.
+pub(crate) fn merge(list: &mut Vec<Unreadable>, more: Vec<Unreadable>) {
+    if more.is_empty() {
+        return;
+    }
+    let mut all = std::mem::take(list);
+    all.extend(more);
+    all.sort_by_key(|u| u.range.start);
+    for u in all {
+        match list.last_mut() {
+            Some(last) if last.range.end >= u.range.start => {
+                last.range.end = last.range.end.max(u.range.end);
+            }
+            _ => list.push(u),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +244,57 @@ mod tests {
         let unreadable = read_around(&disk, 1000..1000 + buf.len() as u64, &mut buf);
         assert_eq!(unreadable.len(), 1);
         assert_eq!(unreadable[0].range, 6 * 4096..7 * 4096);
+    }
+
+    fn lost(range: Range<u64>, reason: &str) -> Unreadable {
+        Unreadable {
+            range,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn a_window_is_read_around_the_stretches_listed_lost() {
+        let disk = failing(
+            16 * 4096,
+            vec![3 * 4096..5 * 4096, 9 * 4096 + 7..9 * 4096 + 8],
+        );
+        let mut buf = vec![0xffu8; 12 * 4096];
+        let lost = [0..100, 3 * 4096..5 * 4096, 15 * 4096..16 * 4096];
+        let unreadable = read_window(&disk, 1000..1000 + 12 * 4096, &lost, &mut buf);
+        let ranges: Vec<_> = unreadable.iter().map(|u| u.range.clone()).collect();
+        assert_eq!(
+            ranges,
+            vec![9 * 4096..10 * 4096],
+            "only the bad block not listed"
+        );
+        for (i, &b) in buf.iter().enumerate() {
+            let offset = 1000 + i as u64;
+            let zero = (3 * 4096..5 * 4096).contains(&offset) || ranges[0].contains(&offset);
+            let want = if zero { 0 } else { (offset % 251) as u8 + 1 };
+            assert_eq!(b, want, "byte {offset}");
+        }
+        assert!(touches(&lost, &(12000..12300)) && !touches(&lost, &(100..12288)));
+    }
+
+    #[test]
+    fn listed_stretches_join_those_read_around_in_disk_order() {
+        let mut list = vec![lost(0..10, "a"), lost(40..50, "b")];
+        merge(
+            &mut list,
+            vec![lost(10..20, "c"), lost(30..35, "d"), lost(60..70, "e")],
+        );
+        assert_eq!(
+            list,
+            vec![
+                lost(0..20, "a"),
+                lost(30..35, "d"),
+                lost(40..50, "b"),
+                lost(60..70, "e")
+            ]
+        );
+        let clipped = clip_to(vec![lost(0..100, "x")], &[10..20, 50..60]);
+        assert_eq!(clipped, vec![lost(10..20, "x"), lost(50..60, "x")]);
     }
 
     #[test]

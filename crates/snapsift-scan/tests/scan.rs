@@ -1,12 +1,14 @@
 //! The scan driver over disks that exercise its paths: windows read by each worker or ahead
-//! of them, declared holes, failing reads and failing sinks.
+//! of them, declared holes, failing reads, stretches a disk lists as lost, and failing sinks.
 
 use std::io;
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use snapsift_disk::{Disk, DiskError, MemoryDisk};
+use snapsift_disk::{DataMap, Disk, DiskError, MemoryDisk};
 use snapsift_match::{Matcher, RuleSet};
-use snapsift_scan::{Collect, Finding, ScanConfig, ScanError, Sink, scan};
+use snapsift_scan::{Collect, Finding, ScanConfig, ScanError, Sink, Unreadable, scan};
 
 fn matcher() -> Matcher {
     Matcher::new(&RuleSet::builtin().unwrap()).unwrap()
@@ -178,6 +180,10 @@ impl<D: Disk> Disk for Sequential<D> {
         self.0.data_ranges()
     }
 
+    fn data_map(&self) -> Result<DataMap, DiskError> {
+        self.0.data_map()
+    }
+
     fn sequential(&self) -> bool {
         true
     }
@@ -220,4 +226,87 @@ fn a_failing_sink_stops_a_scan_that_reads_ahead() {
         matches!(error, ScanError::Sink(ref e) if e.raw_os_error() == Some(28)),
         "{error:?}"
     );
+}
+
+/// A disk whose data map lists `lost` as unreadable (a lost table of an image), whose reads
+/// fail there, and which counts the reads that touch it.
+#[derive(Debug)]
+struct DamagedDisk {
+    inner: MemoryDisk,
+    lost: Range<u64>,
+    lost_reads: Arc<AtomicU64>,
+}
+
+impl Disk for DamagedDisk {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        let end = offset + buf.len() as u64;
+        if offset < self.lost.end && self.lost.start < end {
+            self.lost_reads.fetch_add(1, Ordering::Relaxed);
+            return Err(DiskError::InvalidRange { start: offset, end });
+        }
+        self.inner.read_exact_at(offset, buf)
+    }
+
+    fn data_map(&self) -> Result<DataMap, DiskError> {
+        Ok(DataMap {
+            data: vec![0..self.size()],
+            unreadable: vec![Unreadable {
+                range: self.lost.clone(),
+                reason: "the table for it is lost".into(),
+            }],
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        "damaged disk"
+    }
+}
+
+/// Scans a disk whose map lists 2..6 MiB as lost and checks that the stretch is listed with
+/// its reason and never read (not even by the windows of its neighbours, which reach into it;
+/// reading around 4 MiB that fail takes over two thousand reads), and that every key outside
+/// it is found.
+fn assert_lists_a_lost_stretch(wrap: impl Fn(DamagedDisk) -> Box<dyn Disk>) {
+    let matcher = matcher();
+    let keys = [100, (2 << 20) - 40, 3 << 20, 6 << 20, 7 << 20];
+    for chunk in [1 << 20, 3 << 20] {
+        let lost_reads = Arc::new(AtomicU64::new(0));
+        let disk = wrap(DamagedDisk {
+            inner: MemoryDisk::new(disk_with_keys(8 << 20, &keys)),
+            lost: (2 << 20)..(6 << 20),
+            lost_reads: lost_reads.clone(),
+        });
+        let mut sink = Collect::default();
+        let summary = scan(&*disk, &matcher, &config(chunk), &mut sink).unwrap();
+        let found: Vec<u64> = sink.findings.iter().map(|f| f.offset).collect();
+        assert_eq!(
+            found,
+            vec![100, (2 << 20) - 40, 6 << 20, 7 << 20],
+            "chunk {chunk}"
+        );
+        assert_eq!(summary.unreadable.len(), 1, "{:?}", summary.unreadable);
+        assert_eq!(summary.unreadable[0].range, (2 << 20)..(6 << 20));
+        assert_eq!(summary.unreadable[0].reason, "the table for it is lost");
+        assert_eq!(summary.data_bytes, 8 << 20);
+        assert_eq!(summary.scanned_bytes, 4 << 20);
+        let reads = lost_reads.load(Ordering::Relaxed);
+        assert!(
+            reads < 100,
+            "chunk {chunk}: {reads} reads touched the lost stretch"
+        );
+    }
+}
+
+#[test]
+fn a_stretch_the_disk_lists_as_lost_is_listed_not_read() {
+    assert_lists_a_lost_stretch(|disk| Box::new(disk));
+}
+
+#[test]
+fn a_stretch_the_disk_lists_as_lost_is_listed_not_read_ahead() {
+    assert_lists_a_lost_stretch(|disk| Box::new(Sequential(disk)));
 }

@@ -8,6 +8,7 @@
 mod assemble;
 mod bytes;
 mod detect;
+mod lost;
 mod ova;
 mod parent;
 mod qcow2;

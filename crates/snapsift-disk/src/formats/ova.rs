@@ -386,6 +386,10 @@ impl Disk for OvaDisk {
         self.inner.data_ranges()
     }
 
+    fn data_map(&self) -> Result<crate::DataMap, DiskError> {
+        self.inner.data_map()
+    }
+
     fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
         self.inner.window(range, buf)
     }

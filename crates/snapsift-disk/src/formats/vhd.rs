@@ -21,13 +21,19 @@
 //! them; on a Virtual PC image whose current size exceeds its geometry we read the larger,
 //! current size, which loses no byte of the disk.
 //!
+//! # Damage
+//!
+//! Damage is local. A dynamic disk cut short (its footer at the end gone) is opened from the
+//! footer copy at its start; BAT entries that cannot be read (an I/O error, or a BAT cut off
+//! with the end of the file) and blocks that lie past the end of the file's data lose their
+//! blocks: [`Disk::data_map`] lists them as unreadable, reads of them fail, and the rest of the
+//! disk reads as usual.
+//!
 //! # Refused
 //!
-//! * Footers and dynamic headers with a bad checksum, and every table that points outside the
-//!   file ([`DiskError::Corrupt`] or [`DiskError::Truncated`]): a damaged image is reported,
-//!   never half read.
-//! * A file whose footer copy at the start is there but whose footer at the end is missing: the
-//!   image was cut short.
+//! * Footers and dynamic headers with a bad checksum, or that cannot be read
+//!   ([`DiskError::Corrupt`] or [`DiskError::Truncated`]): without them the disk's geometry is
+//!   unknown.
 //! * Disk types other than fixed, dynamic and differencing (`None` and the deprecated types 1, 5
 //!   and 6), and block sizes that are not a power of two or exceed [`MAX_BLOCK_SIZE`].
 //! * Tables larger than the limits below ([`MAX_BAT_BYTES`], [`MAX_LOCATOR_LEN`]).
@@ -39,10 +45,11 @@ use std::path::PathBuf;
 
 use super::assemble::{Assembler, Source, block_pieces, to_usize};
 use super::bytes;
+use super::lost::{LostBlocks, read_table};
 use super::parent::{self, windows_file_name, windows_path};
 use super::refusal::Refusal;
 use crate::host::Host;
-use crate::{Disk, DiskError, Opener, RawFile, Window, check_bounds};
+use crate::{DataMap, Disk, DiskError, Opener, RawFile, Window, check_bounds};
 
 /// The format's name in errors.
 const FORMAT: &str = "VHD";
@@ -301,17 +308,17 @@ fn block_extent(entry: u32, layout: &Layout) -> Option<Range<u64>> {
     Some(start..end)
 }
 
-/// The first allocated block of `bat` that does not lie within the first `data_end` bytes of
-/// the file, with its extent.
-pub(crate) fn first_block_outside(
-    bat: &[u32],
-    layout: &Layout,
+/// The allocated blocks of `bat` that do not lie within the first `data_end` bytes of the
+/// file, by number, in order.
+pub(crate) fn blocks_outside<'a>(
+    bat: &'a [u32],
+    layout: &'a Layout,
     data_end: u64,
-) -> Option<(usize, u32)> {
-    bat.iter().enumerate().find_map(|(index, &entry)| {
+) -> impl Iterator<Item = u64> + 'a {
+    (0u64..).zip(bat).filter_map(move |(index, &entry)| {
         let outside = entry != UNALLOCATED
             && block_extent(entry, layout).is_none_or(|extent| extent.end > data_end);
-        outside.then_some((index, entry))
+        outside.then_some(index)
     })
 }
 
@@ -370,7 +377,7 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// Reads the footer at the end of the file, 512 bytes or the 511 of old images, and returns it
-/// with its length.
+/// with its length; for a dynamic disk cut short, the footer copy at its start, and 0.
 fn read_footer(host: &Host) -> Result<(Footer, u64), DiskError> {
     let len = host.len();
     let corrupt = |reason: String| Refusal::Corrupt(reason).at(host.path(), FORMAT);
@@ -386,13 +393,18 @@ fn read_footer(host: &Host) -> Result<(Footer, u64), DiskError> {
         }
     }
     // A dynamic disk starts with a copy of its footer: if only that copy is left, the end of
-    // the file (with the footer and likely data) is missing.
+    // the file (with the footer and likely data) is missing, and the copy stands in for it.
     let head_len = usize::try_from(len.min(FOOTER_LEN as u64)).unwrap_or(FOOTER_LEN);
-    if host.read_vec(0, head_len)?.starts_with(FOOTER_COOKIE) {
-        return Err(corrupt(format!(
-            "the footer copy at the start is there but the footer at the end is missing: the \
-             image is truncated (its file holds {len} bytes)"
-        )));
+    let head = host.read_vec(0, head_len)?;
+    if head.starts_with(FOOTER_COOKIE) {
+        let copy = parse_footer(&head).map_err(|r| r.at(host.path(), FORMAT))?;
+        if copy.disk_type == DiskType::Fixed {
+            return Err(corrupt(format!(
+                "the footer at the end is missing and the copy at the start is of a fixed disk, \
+                 which has none: the image is truncated or corrupt (its file holds {len} bytes)"
+            )));
+        }
+        return Ok((copy, 0));
     }
     Err(corrupt(
         "there is no VHD footer at the end of the file".into(),
@@ -458,9 +470,12 @@ impl Disk for FixedVhd {
 pub(crate) struct SparseVhd {
     host: Host,
     layout: Layout,
-    /// One entry per block of the disk; [`UNALLOCATED`] or the sector of the block's bitmap,
-    /// checked at open to lie within the file.
+    /// One entry per block of the disk, up to the end of the file; [`UNALLOCATED`] or the
+    /// sector of the block's bitmap, checked at open to lie within the file unless the block
+    /// is lost.
     bat: Vec<u32>,
+    /// The blocks whose BAT entry cannot be read or whose bytes lie past the end of the file.
+    lost: LostBlocks,
     /// The parent of a differencing disk.
     parent: Option<Box<dyn Disk>>,
 }
@@ -475,22 +490,26 @@ fn open_sparse(
     let header_bytes = host.read_vec(footer.data_offset, DYNAMIC_HEADER_LEN)?;
     let header = parse_dynamic_header(&header_bytes).map_err(|r| r.at(path, FORMAT))?;
     let layout = layout(footer.current_size, &header).map_err(|r| r.at(path, FORMAT))?;
-    // `layout` bounded the BAT to MAX_BAT_BYTES, so its length fits in memory.
-    let bat_len = usize::try_from(layout.blocks.saturating_mul(4)).map_err(|_| {
-        Refusal::Unsupported("a BAT larger than this machine can address".into()).at(path, FORMAT)
-    })?;
-    let bat = parse_bat(&host.read_vec(header.table_offset, bat_len)?);
-    let data_end = host.len().saturating_sub(footer_len);
-    if let Some((index, entry)) = first_block_outside(&bat, &layout, data_end) {
-        // A Corrupt error rather than Truncated: the block's index tells which part of the
-        // disk is lost.
-        let start = u64::from(entry).saturating_mul(SECTOR);
-        return Err(Refusal::Corrupt(format!(
-            "block {index} lies at offset {start}, past the end of the image's data \
-             ({data_end} bytes): the image is truncated"
-        ))
-        .at(path, FORMAT));
+    // `layout` bounded the BAT to MAX_BAT_BYTES.
+    let table = read_table(
+        &host,
+        header.table_offset,
+        layout.blocks.saturating_mul(4),
+        "the BAT",
+    );
+    let bat = parse_bat(&table.bytes);
+    let mut lost = LostBlocks::default();
+    for (bytes, reason) in &table.lost {
+        lost.add(bytes.start / 4..bytes.end.div_ceil(4), reason);
     }
+    let data_end = host.len().saturating_sub(footer_len);
+    let past_the_end = format!(
+        "it lies past the end of the file's data ({data_end} bytes): the image is truncated"
+    );
+    for block in blocks_outside(&bat, &layout, data_end) {
+        lost.add(block..block.saturating_add(1), &past_the_end);
+    }
+    let lost = lost.sorted();
     let parent = match footer.disk_type {
         DiskType::Differencing => Some(open_parent(&host, &header, opener)?),
         _ => None,
@@ -499,6 +518,7 @@ fn open_sparse(
         host,
         layout,
         bat,
+        lost,
         parent,
     })
 }
@@ -653,6 +673,13 @@ impl Disk for SparseVhd {
         let block_size = self.layout.block_size;
         let mut assembler = Assembler::new(&self.host, self.parent.as_deref(), offset, buf);
         for (block, within, n) in block_pieces(offset, end, block_size) {
+            if let Some(reason) = self.lost.reason(block) {
+                return Err(DiskError::Damaged {
+                    path: self.host.path_buf(),
+                    format: FORMAT,
+                    reason: format!("block {block}: {reason}"),
+                });
+            }
             let entry = usize::try_from(block)
                 .ok()
                 .and_then(|b| self.bat.get(b).copied())
@@ -667,16 +694,28 @@ impl Disk for SparseVhd {
     }
 
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
+        self.data_map().map(|map| map.data)
+    }
+
+    fn data_map(&self) -> Result<DataMap, DiskError> {
         let block_size = self.layout.block_size;
-        let own = (0u64..)
+        let stretch = |blocks: &Range<u64>| {
+            blocks.start.saturating_mul(block_size)..blocks.end.saturating_mul(block_size)
+        };
+        // Allocated blocks: a superset of what does not read through to the parent (a block
+        // whose bitmap has clear bits does, for those sectors).
+        let allocated: Vec<Range<u64>> = (0u64..)
             .zip(&self.bat)
-            .filter(|&(_, &entry)| entry != UNALLOCATED)
-            .map(|(block, _)| {
-                let start = block.saturating_mul(block_size);
-                start..start.saturating_add(block_size).min(self.layout.size)
-            })
+            .filter(|&(block, &entry)| entry != UNALLOCATED && self.lost.reason(block).is_none())
+            .map(|(block, _)| stretch(&(block..block.saturating_add(1))))
             .collect();
-        crate::ranges::with_parent(own, self.parent.as_deref(), self.layout.size)
+        let mut data = allocated.clone();
+        data.extend(self.lost.runs().map(stretch));
+        let own = DataMap {
+            data: crate::ranges::normalize(data),
+            unreadable: self.lost.unreadable(block_size, self.layout.size, "block"),
+        };
+        crate::ranges::with_parent(own, &allocated, self.parent.as_deref(), self.layout.size)
     }
 
     fn kind(&self) -> &'static str {
@@ -760,28 +799,46 @@ mod tests {
         .unwrap();
         let bat = [3, UNALLOCATED];
         let end_of_block = 3 * 512 + 512 + (2 << 20);
-        assert_eq!(first_block_outside(&bat, &l, end_of_block), None);
+        assert_eq!(blocks_outside(&bat, &l, end_of_block).count(), 0);
         assert_eq!(
-            first_block_outside(&bat, &l, end_of_block - 1),
-            Some((0, 3))
+            blocks_outside(&bat, &l, end_of_block - 1).collect::<Vec<_>>(),
+            vec![0]
         );
-        assert_eq!(first_block_outside(&[u32::MAX - 1], &l, u64::MAX), None);
+        assert_eq!(blocks_outside(&[u32::MAX - 1], &l, u64::MAX).count(), 0);
     }
 
     #[test]
-    fn a_dynamic_vhd_cut_before_its_footer_is_truncated_not_raw() {
-        // The footer copy at the start survives a cut; the footer at the end does not.
+    fn a_dynamic_vhd_cut_before_its_footer_opens_from_the_copy_and_loses_the_rest() {
+        // The footer copy at the start survives a cut; the footer at the end does not. The
+        // BAT (at 512) holds block 0 at sector 3; the file ends inside that block.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cut.vhd");
         let mut bytes = footer_bytes(3, 8 << 20);
+        let mut header = vec![0u8; DYNAMIC_HEADER_LEN];
+        header[..8].copy_from_slice(DYNAMIC_HEADER_COOKIE);
+        header[16..24].copy_from_slice(&1536u64.to_be_bytes());
+        header[28..32].copy_from_slice(&4u32.to_be_bytes());
+        header[32..36].copy_from_slice(&(2u32 << 20).to_be_bytes());
+        let sum = checksum(&header, 36);
+        header[36..40].copy_from_slice(&sum.to_be_bytes());
+        bytes.extend_from_slice(&header);
+        for entry in [4u32, UNALLOCATED, UNALLOCATED, UNALLOCATED] {
+            bytes.extend_from_slice(&entry.to_be_bytes());
+        }
         bytes.resize(64 << 10, 0x11);
         std::fs::write(&path, bytes).unwrap();
         let host = Host::open(&path).unwrap();
-        let err = open(host, &mut Opener::default()).unwrap_err();
-        assert!(
-            matches!(&err, DiskError::Corrupt { reason, .. } if reason.contains("truncated")),
-            "{err}"
-        );
+        let disk = open(host, &mut Opener::default()).unwrap();
+        let map = disk.data_map().unwrap();
+        assert_eq!(map.data, vec![0..2 << 20]);
+        assert_eq!(map.unreadable.len(), 1);
+        assert_eq!(map.unreadable[0].range, 0..2 << 20);
+        assert!(map.unreadable[0].reason.contains("truncated"), "{map:?}");
+        let mut buf = [0u8; 512];
+        let err = disk.read_exact_at(4096, &mut buf).unwrap_err();
+        assert!(matches!(err, DiskError::Damaged { .. }), "{err}");
+        disk.read_exact_at(2 << 20, &mut buf).unwrap();
+        assert_eq!(buf, [0; 512]);
     }
 
     #[test]

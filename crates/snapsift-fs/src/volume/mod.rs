@@ -3,7 +3,8 @@
 //!
 //! [`VolumeMap::read`] never fails on a damaged or hostile table: it falls back to what it can
 //! trust (the backup GPT, the MBR, the whole disk as one unknown volume) and says so in
-//! [`VolumeMap::notes`], because the byte sweep reads every byte whatever the tables say.
+//! [`VolumeMap::notes`], because the byte sweep reads every byte whatever the tables say. A
+//! first sector or GPT header that cannot be read (a damaged image) is a table not trusted.
 //! Partitions that reach past the end of the disk are cut at it, and noted.
 
 mod content;
@@ -84,7 +85,27 @@ impl VolumeMap {
     pub fn read(disk: &dyn Disk) -> Result<VolumeMap, FsError> {
         let size = disk.size();
         let mut notes = Vec::new();
-        let at_start = probe(disk, 0)?;
+        // A disk whose first sectors cannot be read (an image whose table for them is lost)
+        // has no table to trust: it is swept as raw bytes.
+        let at_start = match probe(disk, 0) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                return Ok(VolumeMap {
+                    scheme: Scheme::Unknown,
+                    volumes: vec![Volume {
+                        number: None,
+                        range: 0..size,
+                        partition_type: None,
+                        name: None,
+                        content: Content::Unknown,
+                    }],
+                    notes: vec![format!(
+                        "the start of the disk cannot be read ({error}): no partition table is \
+                         read, the disk is swept as raw bytes"
+                    )],
+                });
+            }
+        };
         // A boot sector of NTFS, FAT or exFAT carries the MBR signature too, so filesystems
         // that fill the disk are recognised first.
         let whole_content = content::detect(&at_start);
@@ -112,7 +133,13 @@ impl VolumeMap {
                 volume.range.end = size;
             }
             if volume.range.start < volume.range.end {
-                volume.content = content::detect(&probe(disk, volume.range.start)?);
+                match probe(disk, volume.range.start) {
+                    Ok(bytes) => volume.content = content::detect(&bytes),
+                    Err(error) => notes.push(format!(
+                        "the start of partition {} cannot be read ({error})",
+                        volume.number.unwrap_or(0)
+                    )),
+                }
             }
         }
         volumes.retain(|v| v.range.start < v.range.end);
@@ -174,7 +201,10 @@ fn read_gpt(disk: &dyn Disk, notes: &mut Vec<String>) -> Result<Option<Vec<Volum
             .saturating_sub(1);
         let mut damaged = Vec::new();
         for lba in [1, last_lba] {
-            match read_gpt_at(disk, sector_size, lba)? {
+            // A header that cannot be read (the end of an image cut short) is a damaged one.
+            let read = read_gpt_at(disk, sector_size, lba)
+                .unwrap_or_else(|error| Err(Problem(format!("it cannot be read ({error})"))));
+            match read {
                 Ok(volumes) => {
                     if !damaged.is_empty() {
                         notes.push(format!(

@@ -9,6 +9,11 @@
 //! Refused with [`DiskError::Unsupported`]: encrypted images (AES, LUKS), images whose data
 //! lives in an external data file, and unknown incompatible features.
 //!
+//! Damage is local: an L1 or L2 table that cannot be read (an I/O error, or a file cut short
+//! before it) loses the stretch of the virtual disk it maps, and data clusters past the end of
+//! a cut file lose their own bytes; [`Disk::data_map`] lists those stretches as unreadable and
+//! the rest of the disk is read. Only a header that cannot be read loses the image.
+//!
 //! Not read: internal snapshots. Their clusters hold the guest's older data, which this reader
 //! does not show; only the active disk is read.
 //!
@@ -32,9 +37,10 @@ use std::path::PathBuf;
 
 use super::assemble::{Assembler, Source};
 use super::bytes;
+use super::lost::{Table, read_table};
 use super::refusal::Refusal;
 use crate::host::Host;
-use crate::{Disk, DiskError, Opener, check_bounds, ranges};
+use crate::{DataMap, Disk, DiskError, Opener, Unreadable, check_bounds, ranges};
 
 use header::{Compression, Header};
 use l2::Cluster;
@@ -51,8 +57,10 @@ pub(crate) fn open(host: Host, opener: &mut Opener) -> Result<Box<dyn Disk>, Dis
 struct Qcow2Disk {
     host: Host,
     header: Header,
-    /// The L1 table, decoded.
+    /// The L1 table, decoded, up to the end of the file (entries that could not be read are 0).
     l1: Vec<u64>,
+    /// The bytes of the L1 table that could not be read.
+    l1_lost: Table,
     backing: Option<Box<dyn Disk>>,
 }
 
@@ -68,15 +76,24 @@ impl std::fmt::Debug for Qcow2Disk {
 
 impl Qcow2Disk {
     fn open(host: Host, opener: &mut Opener) -> Result<Self, DiskError> {
-        // The header and its extensions live in the first cluster (at most 2 MiB).
-        let head_len = usize::try_from(host.len().min(1 << 21)).unwrap_or(1 << 21);
+        // The header and its extensions live in the first cluster (at most 2 MiB); only that
+        // cluster is read, so that damage to the tables after it does not lose the header.
+        let prefix = host.read_vec(0, usize::try_from(host.len().min(512)).unwrap_or(512))?;
+        let cluster_bits = prefix
+            .get(20..24)
+            .map_or(21, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .clamp(9, 21);
+        let head_len = usize::try_from(host.len().min(1 << cluster_bits)).unwrap_or(1 << 21);
         let head = host.read_vec(0, head_len)?;
         let header = header::parse(&head).map_err(|r| r.at(host.path(), FORMAT))?;
-        let l1_bytes = usize::try_from(header.l1_entries.saturating_mul(8)).map_err(|_| {
-            Refusal::Corrupt("the L1 table does not fit in memory".into()).at(host.path(), FORMAT)
-        })?;
-        let l1: Vec<u64> = host
-            .read_vec(header.l1_offset, l1_bytes)?
+        // The header bounded the L1 table's length.
+        let mut l1_lost = read_table(
+            &host,
+            header.l1_offset,
+            header.l1_entries.saturating_mul(8),
+            "the L1 table",
+        );
+        let l1: Vec<u64> = std::mem::take(&mut l1_lost.bytes)
             .chunks_exact(8)
             .map(|e| bytes::be64(e, 0))
             .collect();
@@ -93,6 +110,7 @@ impl Qcow2Disk {
             host,
             header,
             l1,
+            l1_lost,
             backing,
         })
     }
@@ -101,20 +119,37 @@ impl Qcow2Disk {
     /// `None` where the L1 entry says the whole table is unallocated.
     fn l2_slice(&self, first: u64, count: u64) -> Result<Option<Vec<u8>>, DiskError> {
         let l2_entries = self.header.l2_entries();
-        let l1_index = usize::try_from(first / l2_entries).unwrap_or(usize::MAX);
-        let l1_entry = *self
-            .l1
-            .get(l1_index)
-            .ok_or_else(|| self.corrupt("a cluster lies beyond the L1 table".into()))?;
-        let Some(table) = l2::l2_table_offset(l1_entry, &self.header)
-            .map_err(|r| r.at(self.host.path(), FORMAT))?
-        else {
+        let Some(table) = self.l2_table(first / l2_entries)? else {
             return Ok(None);
         };
         let entry_size = self.header.l2_entry_size();
         let start = table.saturating_add((first % l2_entries).saturating_mul(entry_size));
         let len = usize::try_from(count.saturating_mul(entry_size)).unwrap_or(usize::MAX);
         Ok(Some(self.host.read_vec(start, len)?))
+    }
+
+    /// The file offset of the L2 table of L1 entry `l1_index`, `None` if unallocated; a
+    /// [`DiskError::Damaged`] if the entry could not be read.
+    fn l2_table(&self, l1_index: u64) -> Result<Option<u64>, DiskError> {
+        if l1_index >= self.header.l1_entries {
+            return Err(self.corrupt("a cluster lies beyond the L1 table".into()));
+        }
+        let entry_bytes = l1_index.saturating_mul(8);
+        if let Some(reason) = self
+            .l1_lost
+            .lost_in(entry_bytes..entry_bytes.saturating_add(8))
+        {
+            return Err(DiskError::Damaged {
+                path: self.host.path_buf(),
+                format: FORMAT,
+                reason: format!("L1 entry {l1_index} is lost: {reason}"),
+            });
+        }
+        let l1_entry = usize::try_from(l1_index)
+            .ok()
+            .and_then(|i| self.l1.get(i).copied())
+            .ok_or_else(|| self.corrupt("a cluster lies beyond the L1 table".into()))?;
+        l2::l2_table_offset(l1_entry, &self.header).map_err(|r| r.at(self.host.path(), FORMAT))
     }
 
     /// Inflates the compressed cluster at `offset`, `len` bytes, into `out` (one cluster).
@@ -196,6 +231,31 @@ impl Qcow2Disk {
         }
     }
 
+    /// The bytes of the cluster at virtual `whole` (stored as `cluster`) that lie past the end
+    /// of a file cut short, if any: reads of them fail.
+    fn past_the_end(&self, cluster: Cluster, whole: Range<u64>) -> Option<Unreadable> {
+        let file_len = self.host.len();
+        let lost_from = match cluster {
+            // Bytes of an uncompressed cluster are where they are: those before the cut read.
+            Cluster::Data(at) => {
+                let present = file_len.saturating_sub(at);
+                (present < self.header.cluster_size().get())
+                    .then(|| whole.start.saturating_add(present))?
+            }
+            // A compressed cluster cut anywhere does not inflate; one wholly past the end has
+            // no byte left at all.
+            Cluster::Compressed { offset, .. } => (offset >= file_len).then_some(whole.start)?,
+            _ => return None,
+        };
+        Some(Unreadable {
+            range: lost_from..whole.end,
+            reason: format!(
+                "its clusters lie past the end of the file ({file_len} bytes): the image is \
+                 truncated"
+            ),
+        })
+    }
+
     /// A corruption error for this image.
     fn corrupt(&self, reason: String) -> DiskError {
         Refusal::Corrupt(reason).at(self.host.path(), FORMAT)
@@ -248,47 +308,91 @@ impl Disk for Qcow2Disk {
     }
 
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
+        self.data_map().map(|map| map.data)
+    }
+
+    fn data_map(&self) -> Result<DataMap, DiskError> {
         let cluster_size = self.header.cluster_size().get();
         let sub_size = self.header.subcluster_size().get();
         let l2_entries = self.header.l2_entries().get();
-        let mut own: Vec<Range<u64>> = Vec::new();
-        for l1_index in 0..self.l1.len() as u64 {
+        let size = self.size();
+        let mut own = DataMap::default();
+        // The clusters that do not read through to the backing image.
+        let mut hidden: Vec<Range<u64>> = Vec::new();
+        for l1_index in 0..self.header.l1_entries {
             let first = l1_index.saturating_mul(l2_entries);
             let first_offset = first.saturating_mul(cluster_size);
-            if first_offset >= self.size() {
+            if first_offset >= size {
                 break;
             }
-            let Some(table) = self.l2_slice(first, l2_entries)? else {
-                continue;
+            let mapped =
+                first_offset..first_offset.saturating_add(l2_entries.saturating_mul(cluster_size));
+            let entry_size = self.header.l2_entry_size();
+            let table = match self.l2_table(l1_index) {
+                Ok(Some(at)) => read_table(
+                    &self.host,
+                    at,
+                    l2_entries.saturating_mul(entry_size),
+                    &format!("the L2 table at {at:#x}"),
+                ),
+                Ok(None) => continue,
+                // The L1 entry is lost: so is every cluster its table maps. A table that is
+                // there but wrong still fails the image.
+                Err(error @ DiskError::Damaged { .. }) => {
+                    let range = mapped.start..mapped.end.min(size);
+                    ranges::push_merged(&mut own.data, range.clone());
+                    own.unreadable.push(Unreadable::because(range, &error));
+                    continue;
+                }
+                Err(error) => return Err(error),
             };
             for i in 0..l2_entries {
                 let start = first_offset.saturating_add(i.saturating_mul(cluster_size));
                 // The last L2 table has entries past the disk's end: they are never read.
-                if start >= self.size() {
+                if start >= size {
                     break;
                 }
+                let whole = start..start.saturating_add(cluster_size);
+                // An entry that cannot be read (an I/O error, a table cut off with the file)
+                // loses its cluster; reads of it fail as the table's read did.
+                let at = i.saturating_mul(entry_size);
+                if let Some(reason) = table.lost_in(at..at.saturating_add(entry_size)) {
+                    ranges::push_merged(&mut own.data, whole.clone());
+                    own.unreadable.push(Unreadable {
+                        range: whole,
+                        reason: reason.to_owned(),
+                    });
+                    continue;
+                }
                 let index = usize::try_from(i).unwrap_or(usize::MAX);
-                let cluster = l2::decode(&table, index, &self.header)
+                let cluster = l2::decode(&table.bytes, index, &self.header)
                     .map_err(|r| r.at(self.host.path(), FORMAT))?;
+                if cluster != Cluster::Unallocated {
+                    ranges::push_merged(&mut hidden, whole.clone());
+                }
                 match cluster {
                     Cluster::Subclusters { allocated, .. } => {
                         for sub in (0..l2::SUBCLUSTERS).filter(|s| allocated & (1 << s) != 0) {
                             let sub_start =
                                 start.saturating_add(u64::from(sub).saturating_mul(sub_size));
                             ranges::push_merged(
-                                &mut own,
+                                &mut own.data,
                                 sub_start..sub_start.saturating_add(sub_size),
                             );
                         }
                     }
                     c if c.holds_data() => {
-                        ranges::push_merged(&mut own, start..start.saturating_add(cluster_size))
+                        ranges::push_merged(&mut own.data, whole.clone());
+                        if let Some(lost) = self.past_the_end(c, whole) {
+                            own.unreadable.push(lost);
+                        }
                     }
                     _ => {}
                 }
             }
         }
-        ranges::with_parent(own, self.backing.as_deref(), self.size())
+        own.unreadable = ranges::normalize_unreadable(own.unreadable);
+        ranges::with_parent(own, &hidden, self.backing.as_deref(), size)
     }
 
     fn kind(&self) -> &'static str {

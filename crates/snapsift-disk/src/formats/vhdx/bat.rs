@@ -99,6 +99,11 @@ impl Layout {
         block.checked_add(block.checked_div(self.chunk_ratio)?)
     }
 
+    /// Whether BAT entry `index` is a sector bitmap entry (the last of each chunk's entries).
+    pub(super) fn is_bitmap_index(&self, index: u64) -> bool {
+        index.checked_rem(self.chunk_ratio.saturating_add(1)) == Some(self.chunk_ratio)
+    }
+
     /// The BAT index of the sector bitmap covering payload block `block`.
     pub(super) fn bitmap_index(&self, block: u64) -> Option<u64> {
         let chunk = block.checked_div(self.chunk_ratio)?;
@@ -119,17 +124,19 @@ pub(super) fn entry_state(entry: u64) -> u64 {
     entry & 7
 }
 
-/// Checks every BAT entry the disk uses: states that exist, present blocks and bitmaps inside
-/// the file's first `file_len` bytes, partial blocks only in a differencing disk.
+/// Checks every BAT entry the disk uses: states that exist, present blocks and bitmaps past
+/// the file's first MiB (its headers), partial blocks only in a differencing disk. Returns
+/// the indexes of the present entries whose bytes run past the file's first `file_len` bytes
+/// (a file cut short), in order.
 pub(crate) fn check_bat(
     bat: &[u64],
     layout: &Layout,
     has_parent: bool,
     file_len: u64,
-) -> Result<(), Refusal> {
+) -> Result<Vec<u64>, Refusal> {
+    let mut past_the_end = Vec::new();
     for (index, &entry) in (0u64..).zip(bat) {
-        let is_bitmap =
-            index.checked_rem(layout.chunk_ratio.saturating_add(1)) == Some(layout.chunk_ratio);
+        let is_bitmap = layout.is_bitmap_index(index);
         let state = entry_state(entry);
         let (present, len) = if is_bitmap {
             match state {
@@ -159,14 +166,16 @@ pub(crate) fn check_bat(
             }
         };
         let offset = entry_offset(entry);
-        if present && (offset < MIB || offset.checked_add(len).is_none_or(|end| end > file_len)) {
+        if present && offset < MIB {
             return Err(Refusal::Corrupt(format!(
-                "BAT entry {index} points at offset {offset}, outside the image's {file_len} \
-                 bytes: the image is truncated or corrupt"
+                "BAT entry {index} points at offset {offset}, into the image's headers"
             )));
         }
+        if present && offset.checked_add(len).is_none_or(|end| end > file_len) {
+            past_the_end.push(index);
+        }
     }
-    Ok(())
+    Ok(past_the_end)
 }
 
 /// Parses BAT entries (little-endian).

@@ -17,6 +17,14 @@
 //!   write GUID the child records as `parent_linkage` (or `parent_linkage2`) when it is a VHDX.
 //!   A parent smaller than the child reads as zeros past its end.
 //!
+//! # Damage
+//!
+//! Damage is local. BAT entries that cannot be read (an I/O error, or a BAT cut off with the
+//! end of the file) and payload blocks or sector bitmaps that lie past the end of a file cut
+//! short lose their blocks: [`Disk::data_map`] lists them as unreadable, reads of them fail,
+//! and the rest of the disk reads as usual. Headers, region tables and metadata that cannot be
+//! read lose the image: without them the disk's geometry is unknown.
+//!
 //! # Refused
 //!
 //! * **An unreplayed log.** A header whose log GUID is not zero says the log may hold writes
@@ -25,8 +33,8 @@
 //!   [`DiskError::Unsupported`] that says how to replay it (`qemu-img check -r all` on a copy,
 //!   or attaching it once in Hyper-V) rather than read a half-written state.
 //! * Headers, region tables and metadata that fail their checks (signatures, CRC-32C, sizes,
-//!   offsets inside the file), BAT entries in reserved states or pointing past the end of the
-//!   file: [`DiskError::Corrupt`] or [`DiskError::Truncated`].
+//!   offsets inside the file), BAT entries in reserved states or pointing into the headers:
+//!   [`DiskError::Corrupt`] or [`DiskError::Truncated`].
 //! * Regions and metadata items marked *required* that this reader does not know, and tables
 //!   larger than their limits ([`bat::MAX_BAT_BYTES`], [`structures::MAX_METADATA_REGION_LEN`]).
 
@@ -34,10 +42,11 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use super::assemble::{Assembler, Source, block_pieces, to_usize};
+use super::lost::{LostBlocks, Table, read_table};
 use super::parent::{self, windows_file_name, windows_path};
 use super::refusal::Refusal;
 use crate::host::Host;
-use crate::{Disk, DiskError, Opener, check_bounds};
+use crate::{DataMap, Disk, DiskError, Opener, check_bounds};
 
 mod bat;
 mod structures;
@@ -62,8 +71,11 @@ pub(crate) fn open(host: Host, opener: &mut Opener) -> Result<Box<dyn Disk>, Dis
 pub(crate) struct VhdxDisk {
     host: Host,
     layout: Layout,
-    /// The BAT entries, checked at open.
+    /// The BAT entries up to the end of the file, checked at open.
     bat: Vec<u64>,
+    /// The payload blocks whose BAT entry (or sector bitmap entry) cannot be read, or whose
+    /// bytes lie past the end of the file.
+    lost: LostBlocks,
     /// The parent of a differencing disk.
     parent: Option<Box<dyn Disk>>,
 }
@@ -119,9 +131,15 @@ impl VhdxDisk {
         let (bat_offset, bat_region_len) = regions.bat;
         let layout = layout(&metadata, bat_region_len).map_err(at)?;
         // `layout` bounded the BAT to MAX_BAT_BYTES.
-        let bat_len = usize::try_from(layout.entries.saturating_mul(8)).unwrap_or(usize::MAX);
-        let bat = parse_bat(&host.read_vec(bat_offset, bat_len)?);
-        check_bat(&bat, &layout, metadata.has_parent, host.len()).map_err(at)?;
+        let table = read_table(
+            &host,
+            bat_offset,
+            layout.entries.saturating_mul(8),
+            "the BAT",
+        );
+        let bat = parse_bat(&table.bytes);
+        let past_the_end = check_bat(&bat, &layout, metadata.has_parent, host.len()).map_err(at)?;
+        let lost = lost_blocks(&bat, &layout, &table, &past_the_end, host.len());
 
         let parent = if metadata.has_parent {
             Some(open_parent(&host, &metadata.parent_locator, opener)?)
@@ -132,6 +150,7 @@ impl VhdxDisk {
             host,
             layout,
             bat,
+            lost,
             parent,
         })
     }
@@ -242,6 +261,49 @@ impl VhdxDisk {
     }
 }
 
+/// The payload blocks that cannot be read: their entry in `table` is lost, or the entry (of
+/// `bat`) is among `past_the_end` (present, with bytes past the end of a file of `file_len`
+/// bytes); for a partially present block, the same of its chunk's sector bitmap entry.
+fn lost_blocks(
+    bat: &[u64],
+    layout: &Layout,
+    table: &Table,
+    past_the_end: &[u64],
+    file_len: u64,
+) -> LostBlocks {
+    let mut lost = LostBlocks::default();
+    if table.lost.is_empty() && past_the_end.is_empty() {
+        return lost;
+    }
+    let cut =
+        format!("it lies past the end of the file ({file_len} bytes): the image is truncated");
+    let why = |index: Option<u64>| -> Option<&str> {
+        let index = index?;
+        let at = index.saturating_mul(8);
+        table.lost_in(at..at.saturating_add(8)).or_else(|| {
+            past_the_end
+                .binary_search(&index)
+                .is_ok()
+                .then_some(cut.as_str())
+        })
+    };
+    for block in 0..layout.blocks {
+        let payload = layout.payload_index(block);
+        let mut reason = why(payload);
+        let partial = payload
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| bat.get(i))
+            .is_some_and(|&entry| entry_state(entry) == state::PARTIALLY_PRESENT);
+        if reason.is_none() && partial {
+            reason = why(layout.bitmap_index(block)).map(|_| "its sector bitmap is lost");
+        }
+        if let Some(reason) = reason {
+            lost.add(block..block.saturating_add(1), reason);
+        }
+    }
+    lost
+}
+
 /// Finds and opens the parent named by a differencing disk's parent locator.
 fn open_parent(
     host: &Host,
@@ -300,6 +362,13 @@ impl Disk for VhdxDisk {
         let block_size = self.layout.block_size;
         let mut assembler = Assembler::new(&self.host, self.parent.as_deref(), offset, buf);
         for (block, within, n) in block_pieces(offset, end, block_size) {
+            if let Some(reason) = self.lost.reason(block) {
+                return Err(DiskError::Damaged {
+                    path: self.host.path_buf(),
+                    format: FORMAT,
+                    reason: format!("payload block {block}: {reason}"),
+                });
+            }
             let entry = self.entry(self.layout.payload_index(block))?;
             let data_at = entry_offset(entry);
             match entry_state(entry) {
@@ -321,19 +390,37 @@ impl Disk for VhdxDisk {
     }
 
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
+        self.data_map().map(|map| map.data)
+    }
+
+    fn data_map(&self) -> Result<DataMap, DiskError> {
         let block_size = self.layout.block_size;
-        let mut own = Vec::new();
+        let mut own = DataMap::default();
+        // Blocks that do not read through to the parent (a superset: the clear bits of a
+        // partially present block do).
+        let mut hidden = Vec::new();
         for block in 0..self.layout.blocks {
+            let start = block.saturating_mul(block_size);
+            let stretch = start..start.saturating_add(block_size).min(self.layout.size);
+            if self.lost.reason(block).is_some() {
+                crate::ranges::push_merged(&mut own.data, stretch);
+                continue;
+            }
             let state = entry_state(self.entry(self.layout.payload_index(block))?);
             if state == state::FULLY_PRESENT || state == state::PARTIALLY_PRESENT {
-                let start = block.saturating_mul(block_size);
-                crate::ranges::push_merged(
-                    &mut own,
-                    start..start.saturating_add(block_size).min(self.layout.size),
-                );
+                crate::ranges::push_merged(&mut own.data, stretch.clone());
+            }
+            if state == state::FULLY_PRESENT
+                || state == state::PARTIALLY_PRESENT
+                || state == state::ZERO
+            {
+                crate::ranges::push_merged(&mut hidden, stretch);
             }
         }
-        crate::ranges::with_parent(own, self.parent.as_deref(), self.layout.size)
+        own.unreadable = self
+            .lost
+            .unreadable(block_size, self.layout.size, "payload block");
+        crate::ranges::with_parent(own, &hidden, self.parent.as_deref(), self.layout.size)
     }
 
     fn kind(&self) -> &'static str {
@@ -411,7 +498,7 @@ mod tests {
     }
 
     #[test]
-    fn check_bat_refuses_reserved_states_and_blocks_past_the_end() {
+    fn check_bat_refuses_reserved_states_and_lists_blocks_past_the_end() {
         let l = layout(
             &Metadata {
                 block_size: 1 << 20,
@@ -424,8 +511,12 @@ mod tests {
         )
         .unwrap();
         let present = |mib: u64| (mib << 20) | state::FULLY_PRESENT;
-        assert!(check_bat(&[present(1), 0], &l, false, 2 << 20).is_ok());
-        assert!(check_bat(&[present(2), 0], &l, false, 2 << 20).is_err());
+        assert_eq!(check_bat(&[present(1), 0], &l, false, 2 << 20), Ok(vec![]));
+        assert_eq!(
+            check_bat(&[present(1), present(2)], &l, false, 2 << 20),
+            Ok(vec![1]),
+            "a block past the end of the file is lost, not the image"
+        );
         assert!(check_bat(&[4, 0], &l, false, 2 << 20).is_err());
         assert!(check_bat(&[present(0), 0], &l, false, 2 << 20).is_err());
         assert!(check_bat(&[(1 << 20) | 7, 0], &l, false, 2 << 20).is_err());

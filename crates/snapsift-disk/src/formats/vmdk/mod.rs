@@ -22,6 +22,11 @@
 //! markers. Encrypted disks record their keys in the descriptor's database and have encrypted
 //! extents of the ordinary types: they are not detected and read as ciphertext.
 //!
+//! Damage is local: a grain directory or grain table that cannot be read, a sparse extent cut
+//! short (a streamOptimized one cut mid-stream is read up to the cut), an extent file that is
+//! missing or a flat one shorter than the descriptor says lose the stretch of the disk they
+//! hold, listed by [`Disk::data_map`]; the rest of the disk reads as usual.
+//!
 //! Grain directories, grain tables and descriptors are bounded before they are read (see the
 //! limits in [`sparse`] and [`descriptor`]); every offset taken from the image is checked
 //! arithmetic, and a structure that points outside its file is a [`DiskError::Truncated`] or a
@@ -37,7 +42,7 @@ use std::path::{Path, PathBuf};
 use super::refusal::Refusal;
 use crate::host::Host;
 use crate::window::{page_aligned, range_len};
-use crate::{Disk, DiskError, Opener, RawFile, Window, check_bounds};
+use crate::{DataMap, Disk, DiskError, Opener, RawFile, Unreadable, Window, check_bounds};
 
 use descriptor::{Access, ExtentLine, MAX_DESCRIPTOR_BYTES};
 use sparse::{GrainScratch, SECTOR, SparseExtent};
@@ -157,11 +162,20 @@ fn open_descriptor_file(host: Host, opener: &mut Opener) -> Result<VmdkDisk, Dis
         if len == 0 {
             continue;
         }
-        let data = open_extent(&path, line, opener)?;
-        if matches!(data, ExtentData::Sparse(_)) {
-            kind = Kind::SparseExtents;
+        for (offset, part_len, data) in open_extent(&path, line, opener)? {
+            if matches!(data, ExtentData::Sparse(_)) {
+                kind = Kind::SparseExtents;
+            }
+            let part_start = start.checked_add(offset).ok_or_else(|| {
+                Refusal::Corrupt("the extents add up to more than 2^64 bytes".into())
+                    .at(&path, FORMAT)
+            })?;
+            extents.push(Extent {
+                start: part_start,
+                len: part_len,
+                data,
+            });
         }
-        extents.push(Extent { start, len, data });
         start = next;
     }
     let parent = open_parent(&fields, &path, opener)?;
@@ -186,37 +200,85 @@ fn refuse_create_type(create_type: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Opens one extent of a descriptor at `descriptor_path`, where `opener`'s policy allows.
+/// Opens one extent of a descriptor at `descriptor_path`: its parts, each `(offset within
+/// the extent, length, bytes)`, covering the extent. An extent file that is missing is one
+/// lost part; a flat extent file shorter than the descriptor says is the part it holds and a
+/// lost part for the rest. Files are opened where `opener`'s policy allows.
 fn open_extent(
     descriptor_path: &Path,
     line: &ExtentLine,
     opener: &mut Opener,
-) -> Result<ExtentData, DiskError> {
+) -> Result<Vec<(u64, u64, ExtentData)>, DiskError> {
     let unsupported = |why: String| Refusal::Unsupported(why).at(descriptor_path, FORMAT);
     if line.access == Access::Forbidden {
         return Err(unsupported(
             "a NOACCESS extent, whose bytes may not be read".into(),
         ));
     }
-    let mut file = || {
+    let len = line.sectors.saturating_mul(SECTOR);
+    // A file that is not there loses its stretch of the disk, not the disk; any other failure
+    // to open it (a name outside the allowed directories, a block device, a FIFO) still
+    // refuses the image.
+    let mut open = || {
         let name = line.file.as_deref().ok_or_else(|| {
             Refusal::Corrupt(format!("a {} extent without a file name", line.kind))
                 .at(descriptor_path, FORMAT)
         })?;
-        opener.open_reference(descriptor_path, name)
+        match opener.open_reference(descriptor_path, name) {
+            Ok(host) => Ok(Ok(host)),
+            Err(DiskError::Open { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(Err(ExtentData::Lost(format!(
+                    "its extent file {} is missing ({source})",
+                    path.display()
+                ))))
+            }
+            Err(error) => Err(error),
+        }
     };
     match line.kind.as_str() {
-        "ZERO" => Ok(ExtentData::Zero),
+        "ZERO" => Ok(vec![(0, len, ExtentData::Zero)]),
         "FLAT" => {
-            let host = file()?;
+            let host = match open()? {
+                Ok(host) => host,
+                Err(lost) => return Ok(vec![(0, len, lost)]),
+            };
             let at = line.offset.checked_mul(SECTOR).ok_or_else(|| {
                 Refusal::Corrupt(format!("a flat extent at sector {}", line.offset))
                     .at(descriptor_path, FORMAT)
             })?;
-            let len = line.sectors.saturating_mul(SECTOR);
-            Ok(ExtentData::Flat(RawFile::from_host(host.slice(at, len)?)))
+            let present = host.len().saturating_sub(at).min(len);
+            let mut parts = Vec::with_capacity(2);
+            if present > 0 {
+                parts.push((
+                    0,
+                    present,
+                    ExtentData::Flat(RawFile::from_host(host.slice(at, present)?)),
+                ));
+            }
+            if present < len {
+                parts.push((
+                    present,
+                    len.saturating_sub(present),
+                    ExtentData::Lost(format!(
+                        "its flat extent file {} holds {} bytes, not the {len} the descriptor \
+                         gives from byte {at}: the file is truncated",
+                        host.path().display(),
+                        host.len()
+                    )),
+                ));
+            }
+            Ok(parts)
         }
-        "SPARSE" => Ok(ExtentData::Sparse(SparseExtent::open(file()?)?)),
+        "SPARSE" => match open()? {
+            Ok(host) => Ok(vec![(
+                0,
+                len,
+                ExtentData::Sparse(SparseExtent::open(host)?),
+            )]),
+            Err(lost) => Ok(vec![(0, len, lost)]),
+        },
         "VMFS" | "VMFSSPARSE" | "SESPARSE" | "VMFSRDM" | "VMFSRAW" => Err(unsupported(format!(
             "{} extents, which only ESX reads (convert the disk with `qemu-img convert` or \
              `vmkfstools` first)",
@@ -246,6 +308,9 @@ enum ExtentData {
     Zero,
     /// A sparse extent file.
     Sparse(SparseExtent),
+    /// Lost, for this reason (a missing extent file, one shorter than the descriptor says):
+    /// reads fail.
+    Lost(String),
 }
 
 /// A VMDK image: extents laid end to end, and the parent image of a delta disk.
@@ -331,6 +396,13 @@ impl Disk for VmdkDisk {
                 ExtentData::Sparse(sparse) => {
                     sparse.read(within, at, part, &mut scratch, self.parent.as_deref())?;
                 }
+                ExtentData::Lost(reason) => {
+                    return Err(DiskError::Damaged {
+                        path: self.path.clone(),
+                        format: FORMAT,
+                        reason: format!("the extent at disk byte {}: {reason}", extent.start),
+                    });
+                }
             }
             done = end;
         }
@@ -338,31 +410,56 @@ impl Disk for VmdkDisk {
     }
 
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
-        let mut ranges: Vec<Range<u64>> = Vec::new();
+        self.data_map().map(|map| map.data)
+    }
+
+    fn data_map(&self) -> Result<DataMap, DiskError> {
+        let mut own = DataMap::default();
+        // What does not read through to the parent: all but the unwritten grains.
+        let mut hidden: Vec<Range<u64>> = Vec::new();
         for extent in &self.extents {
-            let within = match &extent.data {
-                ExtentData::Flat(raw) => raw.data_ranges()?,
-                ExtentData::Zero => Vec::new(),
-                ExtentData::Sparse(sparse) => sparse.data_ranges(extent.len),
+            let whole = 0..extent.len;
+            let (within, shadow) = match &extent.data {
+                ExtentData::Flat(raw) => (DataMap::readable(raw.data_ranges()?), vec![whole]),
+                ExtentData::Zero => (DataMap::default(), vec![whole]),
+                ExtentData::Sparse(sparse) => {
+                    (sparse.data_map(extent.len), sparse.hidden(extent.len))
+                }
+                ExtentData::Lost(reason) => (
+                    DataMap {
+                        data: vec![whole.clone()],
+                        unreadable: vec![Unreadable {
+                            range: whole,
+                            reason: reason.clone(),
+                        }],
+                    },
+                    Vec::new(),
+                ),
             };
-            for range in within {
-                let shifted = extent.start.checked_add(range.start).and_then(|start| {
-                    let end = extent.start.checked_add(range.end.min(extent.len))?;
-                    Some(start..end)
+            let shift = |range: &Range<u64>| {
+                let start = extent.start.checked_add(range.start)?;
+                let end = extent.start.checked_add(range.end.min(extent.len))?;
+                Some(start..end)
+            };
+            let overflow = || self.internal("data range overflows");
+            for range in within.data.iter().chain(&shadow) {
+                shift(range).ok_or_else(overflow)?;
+            }
+            own.data.extend(within.data.iter().filter_map(shift));
+            hidden.extend(shadow.iter().filter_map(shift));
+            for lost in within.unreadable {
+                let range = shift(&lost.range).ok_or_else(overflow)?;
+                own.unreadable.push(Unreadable {
+                    range,
+                    reason: lost.reason,
                 });
-                ranges.push(shifted.ok_or_else(|| self.internal("data range overflows"))?);
             }
         }
-        if let Some(parent) = &self.parent {
-            // A superset: the parent's data may show through any grain the image never wrote.
-            ranges.extend(
-                parent
-                    .data_ranges()?
-                    .into_iter()
-                    .map(|r| r.start.min(self.size)..r.end.min(self.size)),
-            );
-        }
-        Ok(crate::ranges::normalize_joining(ranges, MIN_SKIPPED_GAP))
+        own.data = crate::ranges::normalize(own.data);
+        let hidden = crate::ranges::normalize(hidden);
+        let mut map = crate::ranges::with_parent(own, &hidden, self.parent.as_deref(), self.size)?;
+        map.data = crate::ranges::normalize_joining(map.data, MIN_SKIPPED_GAP);
+        Ok(map)
     }
 
     fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {

@@ -9,6 +9,13 @@
 //!
 //! The whole grain directory and every grain table are read when the extent is opened, within
 //! the limits below, so a read never touches metadata and needs no lock.
+//!
+//! Damage is local: directory entries and grain tables that cannot be read (an I/O error, or a
+//! file cut short before them) lose the grains they map, and grains past the end of a cut file
+//! lose themselves; those grains are listed as unreadable and reads of them fail. A
+//! streamOptimized file cut before its footer, which holds the only grain directory, is read
+//! through its grain markers from the start instead ([`super::stream::recover`]): every whole
+//! grain before the cut is read, the rest of the disk is lost.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -18,9 +25,10 @@ use flate2::Decompress;
 use super::FORMAT;
 use super::stream::{self, FOOTER_TAIL_BYTES, GRAIN_MARKER_BYTES};
 use crate::formats::assemble::{Assembler, Source};
+use crate::formats::lost::{LostBlocks, read_table};
 use crate::formats::refusal::Refusal;
 use crate::host::Host;
-use crate::{Disk, DiskError};
+use crate::{DataMap, Disk, DiskError};
 
 /// The unit of every offset in a sparse header and in grain tables.
 pub(super) const SECTOR: u64 = 512;
@@ -81,6 +89,8 @@ pub(super) struct SparseHeader {
     pub(super) gtes_per_gt: u32,
     /// Where the grain directory is, in sectors, or `GD_AT_END`.
     pub(super) gd_offset: u64,
+    /// The sectors before the first grain (`overHead`): where a stream's grains start.
+    pub(super) overhead: u64,
     /// Whether grains are deflated behind grain markers (streamOptimized).
     pub(super) compressed: bool,
 }
@@ -121,6 +131,7 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<SparseHeader, Refusal> {
     let descriptor_sectors = u64_at(36)?;
     let gtes_per_gt = u32_at(44)?;
     let gd_offset = u64_at(56)?;
+    let overhead = u64_at(64)?;
     let newline_chars = field::<4>(bytes, 73)?;
     let compression = field::<2>(bytes, 77).map(u16::from_le_bytes)?;
 
@@ -177,6 +188,7 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<SparseHeader, Refusal> {
         descriptor_sectors,
         gtes_per_gt,
         gd_offset,
+        overhead,
         compressed,
     };
     header.directory_entries()?;
@@ -195,12 +207,12 @@ impl SparseHeader {
     }
 
     /// The grain size in bytes (at most 1 GiB, by [`parse_header`]).
-    fn grain_bytes(&self) -> u64 {
+    pub(super) fn grain_bytes(&self) -> u64 {
         self.grain_sectors.saturating_mul(SECTOR)
     }
 
     /// The number of grain directory entries: one per grain table the capacity needs.
-    fn directory_entries(&self) -> Result<u64, Refusal> {
+    pub(super) fn directory_entries(&self) -> Result<u64, Refusal> {
         let sectors_per_table = self
             .grain_sectors
             .checked_mul(u64::from(self.gtes_per_gt))
@@ -304,6 +316,66 @@ impl GrainMap {
         })
     }
 
+    /// Builds the map of a stream from its grains: `(grain, sector of its marker)`, sorted by
+    /// grain, each grain once. Only the tables that hold a grain are made; their memory is
+    /// bounded as [`GrainMap::build`] bounds it.
+    pub(super) fn from_grains(
+        grains: &[(u64, u32)],
+        gtes_per_gt: u32,
+        directory_entries: u64,
+        too_big: impl Fn(String) -> DiskError,
+    ) -> Result<GrainMap, DiskError> {
+        let per_table = u64::from(gtes_per_gt).max(1);
+        let entries = usize::try_from(directory_entries)
+            .map_err(|_| too_big(format!("a grain directory of {directory_entries} entries")))?;
+        let mut directory = vec![0u32; entries];
+        let mut tables: Vec<u32> = Vec::new();
+        let mut table_count: u32 = 0;
+        let mut current: Option<u64> = None;
+        for &(grain, sector) in grains {
+            let table = grain.checked_div(per_table).unwrap_or(0);
+            if current != Some(table) {
+                let slot = usize::try_from(table)
+                    .ok()
+                    .and_then(|t| directory.get_mut(t))
+                    .ok_or_else(|| too_big(format!("grain {grain} is past the disk's end")))?;
+                let held = u64::from(table_count)
+                    .saturating_add(1)
+                    .saturating_mul(per_table.saturating_mul(4));
+                if held > MAX_TABLE_BYTES {
+                    return Err(too_big(format!(
+                        "its grain tables take more than {MAX_TABLE_BYTES} bytes of memory"
+                    )));
+                }
+                table_count = table_count
+                    .checked_add(1)
+                    .ok_or_else(|| too_big("too many grain tables".into()))?;
+                *slot = table_count;
+                tables.resize(
+                    tables
+                        .len()
+                        .saturating_add(usize::try_from(per_table).unwrap_or(0)),
+                    0,
+                );
+                current = Some(table);
+            }
+            let at = usize::try_from(
+                u64::from(table_count.saturating_sub(1))
+                    .saturating_mul(per_table)
+                    .saturating_add(grain.checked_rem(per_table).unwrap_or(0)),
+            )
+            .unwrap_or(usize::MAX);
+            if let Some(entry) = tables.get_mut(at) {
+                *entry = sector;
+            }
+        }
+        Ok(GrainMap {
+            gtes_per_gt: per_table,
+            directory,
+            tables,
+        })
+    }
+
     /// The grain table entry of grain `grain`, or 0 (unallocated) where there is none.
     fn entry(&self, grain: u64) -> u32 {
         self.lookup(grain).unwrap_or(0)
@@ -354,6 +426,8 @@ pub(super) struct SparseExtent {
     grain_len: usize,
     /// The extent's size in bytes.
     capacity_bytes: u64,
+    /// The grains whose directory entry, grain table or bytes are lost.
+    lost: LostBlocks,
 }
 
 impl SparseExtent {
@@ -364,49 +438,41 @@ impl SparseExtent {
         let head = host.read_vec(0, HEADER_BYTES)?;
         let mut header = parse_header(&head).map_err(|p| p.at(&path, FORMAT))?;
         if header.directory_at_end() {
-            let tail_at = host.len().checked_sub(FOOTER_TAIL_BYTES).ok_or_else(|| {
-                Refusal::Corrupt(
-                    "the header says the grain directory is at the end, but the file is too \
-                     short to hold a footer"
-                        .into(),
-                )
-                .at(&path, FORMAT)
-            })?;
-            let tail = host.read_vec(tail_at, 3 * HEADER_BYTES)?;
-            let footer = stream::footer(&tail).map_err(|p| p.at(&path, FORMAT))?;
-            header = parse_header(footer).map_err(|p| p.at(&path, FORMAT))?;
-            if header.directory_at_end() {
-                return Err(Refusal::Corrupt(
-                    "the footer, too, says the grain directory is at the end".into(),
-                )
-                .at(&path, FORMAT));
+            match read_footer(&host)? {
+                Some(footer) => header = footer,
+                None => return SparseExtent::recover(host, header),
             }
         }
         let corrupt = |why: String| Refusal::Corrupt(why).at(&path, FORMAT);
+        let too_big = |why| Refusal::Unsupported(why).at(&path, FORMAT);
         let entries = header
             .directory_entries()
             .map_err(|p| p.at(&path, FORMAT))?;
-        let directory_len = entries
-            .checked_mul(4)
-            .and_then(|len| usize::try_from(len).ok())
-            .ok_or_else(|| corrupt(format!("a grain directory of {entries} entries")))?;
         let directory_at = header
             .gd_offset
             .checked_mul(SECTOR)
             .ok_or_else(|| corrupt(format!("grain directory at sector {}", header.gd_offset)))?;
-        // Sliced first, so that a directory past the file's end is refused before its buffer
-        // is allocated.
-        let directory_bytes = host
-            .slice(
-                directory_at,
-                u64::try_from(directory_len).unwrap_or(u64::MAX),
-            )?
-            .read_vec(0, directory_len)?;
-        let directory = parse_u32s(&directory_bytes);
-        let table_len = usize::try_from(header.gtes_per_gt)
-            .ok()
-            .and_then(|n| n.checked_mul(4))
-            .ok_or_else(|| corrupt("grain tables too large to address".into()))?;
+        // `parse_header` bounded the directory's length.
+        let directory_table = read_table(
+            &host,
+            directory_at,
+            entries.saturating_mul(4),
+            "the grain directory",
+        );
+        let directory = parse_u32s(&directory_table.bytes);
+        let table_len = u64::from(header.gtes_per_gt).saturating_mul(4);
+        let per_table = u64::from(header.gtes_per_gt);
+        let mut lost = LostBlocks::default();
+        for (bytes, reason) in &directory_table.lost {
+            let tables = bytes.start / 4..bytes.end.div_ceil(4);
+            lost.add(
+                tables.start.saturating_mul(per_table)..tables.end.saturating_mul(per_table),
+                reason,
+            );
+        }
+        // Tables that cannot be read whole are lost whole (their entries read as unallocated
+        // in the map, and every grain they map is listed as lost).
+        let mut lost_tables: HashMap<u64, String> = HashMap::new();
         let map = GrainMap::build(
             &directory,
             header.gtes_per_gt,
@@ -414,21 +480,119 @@ impl SparseExtent {
                 let at = sector.checked_mul(SECTOR).ok_or_else(|| {
                     Refusal::Corrupt(format!("grain table at sector {sector}")).at(&path, FORMAT)
                 })?;
-                Ok(parse_u32s(&host.read_vec(at, table_len)?))
+                let table = read_table(&host, at, table_len, "the grain table");
+                if let Some((_, reason)) = table.lost.first() {
+                    lost_tables.insert(sector, format!("{reason} (at sector {sector})"));
+                    return Ok(vec![0; usize::try_from(per_table).unwrap_or(0)]);
+                }
+                Ok(parse_u32s(&table.bytes))
             },
-            |why| Refusal::Unsupported(why).at(&path, FORMAT),
+            too_big,
         )?;
+        for (index, sector) in (0u64..).zip(&directory) {
+            if let Some(reason) = lost_tables.get(&u64::from(*sector)) {
+                let first = index.saturating_mul(per_table);
+                lost.add(first..first.saturating_add(per_table), reason);
+            }
+        }
         let grain_bytes = header.grain_bytes();
         let grain_len = usize::try_from(grain_bytes)
             .map_err(|_| corrupt(format!("grains of {grain_bytes} bytes")))?;
-        Ok(SparseExtent {
+        let mut extent = SparseExtent {
             capacity_bytes: header.capacity_bytes(),
             host,
             header,
             map,
             grain_bytes,
             grain_len,
-        })
+            lost,
+        };
+        extent.lose_grains_past_the_end();
+        Ok(extent)
+    }
+
+    /// Opens a streamOptimized extent cut before its footer through its grain markers (see
+    /// [`stream::recover`]): the grains found are read, the stretch after the cut is lost.
+    fn recover(host: Host, header: SparseHeader) -> Result<SparseExtent, DiskError> {
+        let path = host.path_buf();
+        let too_big = |why| Refusal::Unsupported(why).at(&path, FORMAT);
+        let entries = header
+            .directory_entries()
+            .map_err(|p| p.at(&path, FORMAT))?;
+        let recovered = stream::recover(&host, &header);
+        let map = GrainMap::from_grains(&recovered.grains, header.gtes_per_gt, entries, too_big)?;
+        let grain_bytes = header.grain_bytes();
+        let grain_len = usize::try_from(grain_bytes).map_err(|_| {
+            Refusal::Corrupt(format!("grains of {grain_bytes} bytes")).at(&path, FORMAT)
+        })?;
+        let grains = header.capacity_bytes().div_ceil(grain_bytes.max(1));
+        let mut lost = LostBlocks::default();
+        if recovered.ordered {
+            // Grains are written in disk order: what the stream lost lies after its last grain,
+            // from the grain the cut went through when its marker says which.
+            let last = recovered
+                .grains
+                .last()
+                .map_or(0, |&(g, _)| g.saturating_add(1));
+            let after = recovered.cut_grain.filter(|&g| g >= last).unwrap_or(last);
+            if after < grains {
+                lost.add(after..grains, &recovered.cut);
+            }
+        } else {
+            // Out of order: any grain not found may have been after the cut.
+            let mut next = 0u64;
+            for &(grain, _) in &recovered.grains {
+                if grain > next {
+                    lost.add(next..grain, &recovered.cut);
+                }
+                next = grain.saturating_add(1);
+            }
+            if next < grains {
+                lost.add(next..grains, &recovered.cut);
+            }
+        }
+        let mut extent = SparseExtent {
+            capacity_bytes: header.capacity_bytes(),
+            host,
+            header,
+            map,
+            grain_bytes,
+            grain_len,
+            lost,
+        };
+        extent.lose_grains_past_the_end();
+        Ok(extent)
+    }
+
+    /// Adds to the lost grains those whose bytes (or grain marker) lie past the end of a file
+    /// cut short, and sorts them for lookups.
+    fn lose_grains_past_the_end(&mut self) {
+        let file_len = self.host.len();
+        let reason =
+            format!("it lies past the end of the file ({file_len} bytes): the image is truncated");
+        // A compressed grain's marker must be there; its compressed bytes, when cut, fail the
+        // read that inflates them.
+        let needed = if self.header.compressed {
+            GRAIN_MARKER_BYTES as u64
+        } else {
+            self.grain_bytes
+        };
+        let mut past_the_end = Vec::new();
+        for (first_grain, entries) in self.map.tables() {
+            for (grain, &entry) in (first_grain..).zip(entries) {
+                let end = u64::from(entry)
+                    .checked_mul(SECTOR)
+                    .and_then(|at| at.checked_add(needed));
+                if entry > 1 && end.is_none_or(|end| end > file_len) {
+                    past_the_end.push(grain);
+                }
+            }
+        }
+        let mut lost = std::mem::take(&mut self.lost);
+        for grain in past_the_end {
+            lost.add(grain..grain.saturating_add(1), &reason);
+        }
+        self.lost = lost.sorted();
     }
 
     /// The header in force (the footer's, for a streamOptimized file).
@@ -482,6 +646,13 @@ impl SparseExtent {
             return Ok((Grain::Unallocated, 0, max));
         }
         let grain = at.checked_div(self.grain_bytes).ok_or_else(overflow)?;
+        if let Some(reason) = self.lost.reason(grain) {
+            return Err(DiskError::Damaged {
+                path: self.host.path_buf(),
+                format: FORMAT,
+                reason: format!("grain {grain}: {reason}"),
+            });
+        }
         let within = at.checked_rem(self.grain_bytes).ok_or_else(overflow)?;
         let grain_end = grain
             .checked_add(1)
@@ -622,11 +793,16 @@ impl SparseExtent {
         Ok(())
     }
 
-    /// The extent offsets of allocated grains (written and not zero) within `0..len`, sorted and
-    /// merged.
-    pub(super) fn data_ranges(&self, len: u64) -> Vec<Range<u64>> {
+    /// The extent offsets within `0..len` of allocated grains (written and not zero) and of
+    /// lost ones, sorted and merged, with the lost ones listed as unreadable.
+    pub(super) fn data_map(&self, len: u64) -> DataMap {
         let limit = len.min(self.capacity_bytes);
-        let mut ranges: Vec<Range<u64>> = Vec::new();
+        let mut map = DataMap::default();
+        let lost = self.lost.runs().map(|grains| {
+            grains.start.saturating_mul(self.grain_bytes)
+                ..grains.end.saturating_mul(self.grain_bytes)
+        });
+        let mut ranges: Vec<Range<u64>> = lost.collect();
         for (first_grain, entries) in self.map.tables() {
             for (grain, &entry) in (first_grain..).zip(entries) {
                 if entry <= 1 {
@@ -642,8 +818,58 @@ impl SparseExtent {
                 }
             }
         }
+        map.data = crate::ranges::normalize(
+            ranges
+                .into_iter()
+                .map(|r| r.start.min(limit)..r.end.min(limit))
+                .collect(),
+        );
+        map.unreadable = self.lost.unreadable(self.grain_bytes, limit, "grain");
+        map
+    }
+
+    /// The extent offsets within `0..len` that do not read through to a parent: grains
+    /// written (zero or not) and lost ones.
+    pub(super) fn hidden(&self, len: u64) -> Vec<Range<u64>> {
+        let limit = len.min(self.capacity_bytes);
+        let mut ranges: Vec<Range<u64>> = Vec::new();
+        for (first_grain, entries) in self.map.tables() {
+            for (grain, &entry) in (first_grain..).zip(entries) {
+                let Some(start) = grain.checked_mul(self.grain_bytes).filter(|&s| s < limit) else {
+                    break;
+                };
+                if entry != 0 {
+                    let end = start.saturating_add(self.grain_bytes).min(limit);
+                    crate::ranges::push_merged(&mut ranges, start..end);
+                }
+            }
+        }
         ranges
     }
+}
+
+/// The header in the footer of a streamOptimized file whose first header says the grain
+/// directory is at the end; `None` when the file has no footer to read (cut short, or its
+/// tail unreadable), so that its grains are found through their markers instead.
+fn read_footer(host: &Host) -> Result<Option<SparseHeader>, DiskError> {
+    let path = host.path();
+    let Some(tail_at) = host.len().checked_sub(FOOTER_TAIL_BYTES) else {
+        return Ok(None);
+    };
+    let Ok(tail) = host.read_vec(tail_at, 3 * HEADER_BYTES) else {
+        return Ok(None);
+    };
+    let Ok(footer) = stream::footer(&tail) else {
+        return Ok(None);
+    };
+    let header = parse_header(footer).map_err(|p| p.at(path, FORMAT))?;
+    if header.directory_at_end() {
+        return Err(Refusal::Corrupt(
+            "the footer, too, says the grain directory is at the end".into(),
+        )
+        .at(path, FORMAT));
+    }
+    Ok(Some(header))
 }
 
 #[cfg(test)]

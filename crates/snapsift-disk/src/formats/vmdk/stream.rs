@@ -9,16 +9,29 @@
 //!
 //! Grain tables still point at grains (at their markers), so once the footer is read the
 //! extent is read like any sparse extent, except that each grain is inflated as it is read.
+//!
+//! A file cut short has lost its footer, and with it the only grain directory. Its grains are
+//! still where they were: [`recover`] walks the markers from the first grain to the cut.
 
 use flate2::{Decompress, FlushDecompress, Status};
 
-use super::sparse::SECTOR;
+use super::sparse::{HEADER_BYTES, SECTOR, SparseHeader};
+use crate::data_map::describe;
 use crate::formats::refusal::Refusal;
+use crate::host::Host;
 
 /// Marker type of the end-of-stream marker, the file's last sector.
 const MARKER_END_OF_STREAM: u32 = 0;
+/// Marker type of a grain table's marker.
+const MARKER_GRAIN_TABLE: u32 = 1;
+/// Marker type of the grain directory's marker.
+const MARKER_GRAIN_DIRECTORY: u32 = 2;
 /// Marker type of the footer marker, which precedes the footer (a copy of the header).
 const MARKER_FOOTER: u32 = 3;
+
+/// At most this many grains are recovered from a stream without a footer (1 TiB of 64 KiB
+/// grains; 256 MiB of memory while they are sorted): the grains after them are reported lost.
+const MAX_RECOVERED_GRAINS: usize = 1 << 24;
 
 /// The bytes at the end of a streamOptimized file that hold its footer: the footer marker, the
 /// footer and the end-of-stream marker, one sector each.
@@ -82,6 +95,120 @@ pub(super) fn footer(tail: &[u8]) -> Result<&[u8], Refusal> {
         ));
     }
     Ok(footer)
+}
+
+/// What [`recover`] found of a stream without its footer.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Recovered {
+    /// `(grain, sector of its marker)`, sorted by grain, each grain once (the last copy the
+    /// stream holds).
+    pub(super) grains: Vec<(u64, u32)>,
+    /// Whether the grains came in disk order, as VMware and qemu write them; if so, the grains
+    /// lost with the cut are those after the last one found, from the grain the cut went
+    /// through if its marker says which.
+    pub(super) ordered: bool,
+    /// The grain whose bytes the cut went through, when its marker was read.
+    pub(super) cut_grain: Option<u64>,
+    /// Why the walk stopped: where the stream is cut.
+    pub(super) cut: String,
+}
+
+/// Walks the markers of the streamOptimized file in `host` (whose first header is `header`)
+/// from its first grain to where it is cut (the end of the file, a read that fails, a grain
+/// whose bytes run past the end, or bytes that are no marker), and returns the whole grains
+/// found. Each step reads one sector and moves on by at least one, so the walk is bounded by
+/// the file's length.
+pub(super) fn recover(host: &Host, header: &SparseHeader) -> Recovered {
+    let file_len = host.len();
+    let mut found = Recovered {
+        ordered: true,
+        ..Recovered::default()
+    };
+    // Grains start after the metadata (`overHead`); without it, after the descriptor.
+    let mut at = match header.overhead {
+        0 => header
+            .descriptor_offset
+            .saturating_add(header.descriptor_sectors)
+            .max(1),
+        overhead => overhead,
+    };
+    let grain_sectors = header.grain_sectors.max(1);
+    let stop = loop {
+        let Some(pos) = at.checked_mul(SECTOR).filter(|&pos| pos < file_len) else {
+            break format!("the file ends at byte {file_len}");
+        };
+        if found.grains.len() >= MAX_RECOVERED_GRAINS {
+            break format!(
+                "it holds more than {MAX_RECOVERED_GRAINS} grains, and no more are read"
+            );
+        }
+        let mut sector = [0u8; HEADER_BYTES];
+        let n = usize::try_from(file_len.saturating_sub(pos))
+            .map_or(sector.len(), |n| n.min(sector.len()));
+        let Some(bytes) = sector.get_mut(..n) else {
+            break format!("the file ends at byte {file_len}");
+        };
+        if let Err(error) = host.read_exact_at(pos, bytes) {
+            break format!("byte {pos} cannot be read: {}", describe(&error));
+        }
+        if n < 16 {
+            break format!("the file ends inside the marker at byte {pos}");
+        }
+        let value = u64::from_le_bytes(sector[..8].try_into().unwrap_or_default());
+        let size = u32::from_le_bytes(sector[8..12].try_into().unwrap_or_default());
+        let kind = u32::from_le_bytes(sector[12..16].try_into().unwrap_or_default());
+        let next = if size != 0 {
+            // A grain marker: the grain's first sector, then its compressed bytes.
+            let end = pos
+                .checked_add(GRAIN_MARKER_BYTES as u64)
+                .and_then(|end| end.checked_add(u64::from(size)));
+            if end.is_none_or(|end| end > file_len) {
+                found.cut_grain = value.checked_div(grain_sectors);
+                break format!("the file ends inside the grain at sector {value}");
+            }
+            let (Ok(sector_no), true) = (
+                u32::try_from(at),
+                value.is_multiple_of(grain_sectors) && value < header.capacity,
+            ) else {
+                break format!("byte {pos} holds no grain marker a stream would have");
+            };
+            let grain = value.checked_div(grain_sectors).unwrap_or(0);
+            if found.grains.last().is_some_and(|&(last, _)| grain <= last) {
+                found.ordered = false;
+            }
+            found.grains.push((grain, sector_no));
+            let len = (GRAIN_MARKER_BYTES as u64).saturating_add(u64::from(size));
+            at.checked_add(len.div_ceil(SECTOR))
+        } else {
+            match kind {
+                MARKER_END_OF_STREAM => {
+                    break format!("its end-of-stream marker (byte {pos}) has no footer before it");
+                }
+                MARKER_GRAIN_TABLE | MARKER_GRAIN_DIRECTORY | MARKER_FOOTER => {
+                    at.checked_add(1).and_then(|next| next.checked_add(value))
+                }
+                _ => break format!("byte {pos} holds no marker a stream would have"),
+            }
+        };
+        match next {
+            Some(next) => at = next,
+            None => break format!("the marker at byte {pos} points past 2^64 bytes"),
+        }
+    };
+    found.cut = format!(
+        "the streamOptimized file has no footer (it is truncated or damaged: {stop}); the grains \
+         not found before that are lost"
+    );
+    // Stable: of two copies of a grain, the one later in the stream stays last, and is kept.
+    found.grains.sort_by_key(|&(grain, _)| grain);
+    let before = found.grains.len();
+    found.grains.reverse();
+    found.grains.dedup_by_key(|&mut (grain, _)| grain);
+    found.grains.reverse();
+    if found.grains.len() != before {
+        found.ordered = false;
+    }
+    found
 }
 
 /// Inflates one grain's compressed bytes (zlib-wrapped deflate) into `out`, which is one grain
