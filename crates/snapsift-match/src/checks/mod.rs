@@ -66,6 +66,7 @@ mod placeholder;
 mod putty;
 mod sshwire;
 mod text;
+mod weak;
 
 #[cfg(test)]
 mod testdata;
@@ -177,7 +178,7 @@ impl Check {
     ///
     /// | spec | reads | passes when |
     /// | --- | --- | --- |
-    /// | `placeholder` | secret | it is not a documented example, mask, template reference, well-known dummy value, one repeated character or mostly a run of sequential characters |
+    /// | `placeholder` | secret | it is not a documented example, mask, template or variable reference, well-known dummy value, description or one repeated character; facts `weak` and `weak_reason` when it is a common, sequential, short or low-entropy value |
     /// | `entropy:N` | secret | its Shannon entropy is at least `N` bits per byte (`0 <= N <= 8`) |
     /// | `github-checksum` | secret | `gh[pousr]_` + 36 base62 characters whose last 6 are the base62 CRC-32 of the 30 before; or a `github_pat_` token of the documented shape (no checksum is public for those) |
     /// | `aws-key-id` | secret | 4 capital letters + 16 of `A-Z2-7`; fact `aws_account_id` where the ID encodes it |
@@ -187,7 +188,7 @@ impl Check {
     /// | `pgp-private-key` | match | an armored OpenPGP private key block, CRC-24 matching, first packet a Secret-Key packet |
     /// | `putty-key` | match | a PuTTY `.ppk` (v2 or v3) with every field in place |
     /// | `shadow-hash` | secret | a crypt(3) hash of a scheme a cracker can attack, not locked |
-    /// | `docker-auth` | secret | base64 of `user:password`, both non-empty, the password no placeholder |
+    /// | `docker-auth` | secret | base64 of `user:password`, both non-empty, the password no placeholder; facts `user`, and `weak` as for `placeholder` |
     /// | `jwt` | secret | three base64url parts, the first a JSON object with `"alg"` |
     pub fn parse(spec: &str) -> Result<Check, String> {
         let (name, arg) = match spec.split_once(':') {
