@@ -113,7 +113,7 @@ fn weak_passwords_are_findings_marked_weak() {
         (
             "DATABASE_URL=postgres://shop:Welcome1!@db.internal:5432/shop",
             "connection-uri.password",
-            "Welcome1!",
+            "postgres://shop:Welcome1!@db.internal:5432/shop",
             "common password",
         ),
         (
@@ -165,7 +165,7 @@ fn strong_passwords_are_findings_not_weak() {
         (
             "mongodb://admin:Tr0ub4dor&3@db.internal:27017/admin",
             "connection-uri.password",
-            "Tr0ub4dor&3",
+            "mongodb://admin:Tr0ub4dor&3@db.internal:27017/admin",
         ),
         (
             "https://deploy:Tr0ub4dor&3@git.internal",
@@ -313,13 +313,16 @@ fn weak_facts_are_named() {
 }
 
 /// Every rule that finds a password or a token runs the `placeholder` check (`docker-auth`
-/// runs it on the password it decodes); the others find keys, hashes and IDs.
+/// and `uri-password` run it on the password they take out); the others find keys, hashes
+/// and IDs.
 #[test]
 fn every_password_and_token_rule_checks_for_placeholders() {
     const NOT_A_VALUE: [&str; 4] = ["pem-key", "pgp-private-key", "putty-key", "shadow-hash"];
     for rule in RuleSet::builtin().unwrap().rules() {
         let names: Vec<&str> = rule.checks.iter().map(|c| c.name()).collect();
-        let checked = names.contains(&"placeholder") || names.contains(&"docker-auth");
+        let checked = ["placeholder", "docker-auth", "uri-password"]
+            .iter()
+            .any(|n| names.contains(n));
         let exempt = names.iter().any(|n| NOT_A_VALUE.contains(n))
             // Base64 of a PEM key: the key body is checked by its shape.
             || rule.id == "base64.pem-private-key"

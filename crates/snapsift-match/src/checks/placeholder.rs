@@ -14,7 +14,9 @@
 //!    `%(`; or is `$NAME` with `NAME` an identifier all in capitals or all in lower case
 //!    (`$DB_PASSWORD`, `$db_pass`; a mixed-case `$Xk9q` may be a real password); or
 //!    `%NAME%`; or `@@name@@`; or a format placeholder (`%s`, `%(name)s`, `{}`, `{0}`, `?`),
-//!    or a hexadecimal literal as code writes it (`0x10`);
+//!    or a format string's field naming an attribute (`{self.password}`, with anything after it), or a hexadecimal
+//!    literal as code writes it (`0x10`), or a version number or address (`1.302190`,
+//!    `10.0.0.1`), or a path or URL (it starts with `/` or holds `://`);
 //! 5. is, as a whole, one of the well-known dummy values in [`DUMMIES`] (`changeme`,
 //!    `password`, `secret`, `test`, `none`, `redacted`, ...), or one of the longer ones
 //!    written in lower case with digits, `_`, `-` or `!` added (`changeme123`,
@@ -158,6 +160,12 @@ fn plain_reason(value: &[u8]) -> Option<&'static str> {
     if is_hex_literal(&lower) {
         return Some("is a number written as code");
     }
+    if is_version(v) {
+        return Some("is a version number or an address, not a password");
+    }
+    if v.starts_with(b"/") || has(b"://") {
+        return Some("is a path or a URL, not a password");
+    }
     if is_dummy(&lower) {
         return Some("is a well-known dummy value");
     }
@@ -257,6 +265,15 @@ fn is_hex_literal(lower: &[u8]) -> bool {
     })
 }
 
+/// Numbers joined by dots, `1.302190`, `10.0.0.1`: versions and addresses.
+fn is_version(v: &[u8]) -> bool {
+    let mut parts = v.split(|&c| c == b'.');
+    let all_numbers = parts
+        .clone()
+        .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    all_numbers && parts.nth(1).is_some()
+}
+
 /// Base64 that decodes to readable text about a password or an example
 /// (`bm90IG15IHJlYWwgcGFzc3dvcmQ=` is "not my real password"): documentation, not a secret.
 fn is_encoded_placeholder(v: &[u8]) -> bool {
@@ -339,6 +356,16 @@ fn is_reference(v: &[u8]) -> bool {
             return true;
         }
     }
+    // A format string's field naming an attribute, `{self.password}`, with what follows it
+    // (`{abc}x` may be a password).
+    if let Some(rest) = v.strip_prefix(b"{") {
+        let name_end = rest.iter().position(|&c| c == b'}');
+        let name = name_end.and_then(|end| rest.get(..end)).unwrap_or_default();
+        let dotted = |s: &[u8]| s.split(|&c| c == b'.').all(ident);
+        if name.contains(&b'.') && dotted(name) {
+            return true;
+        }
+    }
     let percent = v.strip_prefix(b"%").and_then(|r| r.strip_suffix(b"%"));
     let at_at = v.strip_prefix(b"@@").and_then(|r| r.strip_suffix(b"@@"));
     percent.is_some_and(ident) || at_at.is_some_and(|name| !name.is_empty())
@@ -401,6 +428,12 @@ mod tests {
             "password!",
             "0x10",
             "0XdeadBEEF",
+            "1.302190",
+            "10.0.0.1",
+            "/home/build/project",
+            "http://github.com/org/repo/issues",
+            "{self.password}'",
+            "{password}",
         ] {
             assert!(reason(value.as_bytes()).is_some(), "{value}");
         }
