@@ -14,9 +14,9 @@
 //!    `%(`; or is `$NAME` with `NAME` an identifier all in capitals or all in lower case
 //!    (`$DB_PASSWORD`, `$db_pass`; a mixed-case `$Xk9q` may be a real password); or
 //!    `%NAME%`; or `@@name@@`; or a format placeholder (`%s`, `%(name)s`, `{}`, `{0}`, `?`),
-//!    or a format string's field naming an attribute (`{self.password}`, with anything after it), or a hexadecimal
-//!    literal as code writes it (`0x10`), or a version number or address (`1.302190`,
-//!    `10.0.0.1`), or a path or URL (it starts with `/` or holds `://`);
+//!    or a format string's field naming an attribute (`{self.password}`, with anything
+//!    after it), or a hexadecimal literal as code writes it (`0x10`), or a version number or
+//!    address (`1.302190`, `10.0.0.1`), or a URL (it holds `://`);
 //! 5. is, as a whole, one of the well-known dummy values in [`DUMMIES`] (`changeme`,
 //!    `password`, `secret`, `test`, `none`, `redacted`, ...), or one of the longer ones
 //!    written in lower case with digits, `_`, `-` or `!` added (`changeme123`,
@@ -161,10 +161,11 @@ fn plain_reason(value: &[u8]) -> Option<&'static str> {
         return Some("is a number written as code");
     }
     if is_version(v) {
-        return Some("is a version number or an address, not a password");
+        return Some("is a version number or an address");
     }
-    if v.starts_with(b"/") || has(b"://") {
-        return Some("is a path or a URL, not a password");
+    // Only a URL: a path cannot be told from base64 that starts with `/`.
+    if has(b"://") {
+        return Some("is a URL");
     }
     if is_dummy(&lower) {
         return Some("is a well-known dummy value");
@@ -430,7 +431,6 @@ mod tests {
             "0XdeadBEEF",
             "1.302190",
             "10.0.0.1",
-            "/home/build/project",
             "http://github.com/org/repo/issues",
             "{self.password}'",
             "{password}",
@@ -626,6 +626,8 @@ mod tests {
             "Tr0ub4dor&3-secret-2f9a",
             "s3cr3t-Pa55word-9f8e7d",
             "$Xk9qLw2",
+            // base64 may start with `/`: it is no path.
+            "/K7MDENGbPxRfiCYzQ8+wJalrXUtnFEMI9x2Lp0e",
             "x7Kq2xxxB9",
             "abcd1234XYZ!",
             "1234abcdQzW9kLp0",
