@@ -16,7 +16,8 @@
 //!    `%NAME%`; or `@@name@@`; or a format placeholder (`%s`, `%(name)s`, `{}`, `{0}`, `?`),
 //!    or a format string's field naming an attribute (`{self.password}`, with anything
 //!    after it), or a hexadecimal literal as code writes it (`0x10`), or a version number or
-//!    address (`1.302190`, `10.0.0.1`), or a URL (it holds `://`);
+//!    address (`1.302190`, `10.0.0.1`), or a URL (it holds `://`), or a Debian architecture
+//!    name (`amd64`, after `base-passwd:` in dpkg's log);
 //! 5. is, as a whole, one of the well-known dummy values in [`DUMMIES`] (`changeme`,
 //!    `password`, `secret`, `test`, `none`, `redacted`, ...), or one of the longer ones
 //!    written in lower case with digits, `_`, `-` or `!` added (`changeme123`,
@@ -160,6 +161,12 @@ fn plain_reason(value: &[u8]) -> Option<&'static str> {
     if is_hex_literal(&lower) {
         return Some("is a number written as code");
     }
+    if ARCHITECTURES
+        .iter()
+        .any(|a| a.as_bytes() == lower.as_slice())
+    {
+        return Some("is a machine architecture (`base-passwd:amd64` in dpkg's log)");
+    }
     if is_version(v) {
         return Some("is a version number or an address");
     }
@@ -265,6 +272,12 @@ fn is_hex_literal(lower: &[u8]) -> bool {
         (1..=16).contains(&digits.len()) && digits.iter().all(u8::is_ascii_hexdigit)
     })
 }
+
+/// Debian's architecture names, which follow package names such as `base-passwd:` in dpkg's
+/// and apt's logs.
+const ARCHITECTURES: [&str; 10] = [
+    "amd64", "i386", "arm64", "armhf", "armel", "ppc64el", "s390x", "mips64el", "riscv64", "all",
+];
 
 /// Numbers joined by dots, `1.302190`, `10.0.0.1`: versions and addresses.
 fn is_version(v: &[u8]) -> bool {
@@ -430,6 +443,7 @@ mod tests {
             "0x10",
             "0XdeadBEEF",
             "1.302190",
+            "amd64",
             "10.0.0.1",
             "http://github.com/org/repo/issues",
             "{self.password}'",
