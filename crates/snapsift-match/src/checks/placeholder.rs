@@ -279,9 +279,14 @@ const ARCHITECTURES: [&str; 10] = [
     "amd64", "i386", "arm64", "armhf", "armel", "ppc64el", "s390x", "mips64el", "riscv64", "all",
 ];
 
-/// Numbers joined by dots, `1.302190`, `10.0.0.1`: versions and addresses.
+/// Numbers joined by dots, `1.302190`, `10.0.0.1`, `^7.0.3` (a version range, as npm's
+/// `"minipass": "^7.0.3"`): versions and addresses.
 fn is_version(v: &[u8]) -> bool {
-    let mut parts = v.split(|&c| c == b'.');
+    let start = v
+        .iter()
+        .position(|c| !matches!(c, b'^' | b'~' | b'>' | b'<' | b'=' | b'v'))
+        .unwrap_or(v.len());
+    let mut parts = v.get(start..).unwrap_or_default().split(|&c| c == b'.');
     let all_numbers = parts
         .clone()
         .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
@@ -443,6 +448,8 @@ mod tests {
             "0x10",
             "0XdeadBEEF",
             "1.302190",
+            "^7.0.3",
+            ">=1.2",
             "amd64",
             "10.0.0.1",
             "http://github.com/org/repo/issues",
