@@ -4,12 +4,13 @@
 //! (padding optional) of `user:password`, split at the first `:`, with a non-empty user of
 //! at most 256 bytes and no control characters, and a non-empty password that the
 //! `placeholder` check does not turn away (the password may be anything else, including the
-//! multi-line JSON of a `_json_key` login). Fact: `user` (control characters shown as `.`).
+//! multi-line JSON of a `_json_key` login). Fact: `user` (control characters shown as `.`),
+//! and `weak`/`weak_reason` when the password is weak (see `weak`).
 
 use super::base64::{Alphabet, Skip, decode};
-use super::placeholder;
 use super::text::{lossy, unquote};
 use super::{Fact, Outcome};
+use super::{placeholder, weak};
 
 /// `docker-auth` on a secret.
 pub(super) fn check(secret: &[u8]) -> Outcome {
@@ -34,7 +35,9 @@ pub(super) fn check(secret: &[u8]) -> Outcome {
     if let Some(why) = placeholder::reason(password) {
         return Err(format!("the password {why}"));
     }
-    Ok(vec![Fact::new("user", lossy(user, 256))])
+    let mut facts = vec![Fact::new("user", lossy(user, 256))];
+    facts.extend(weak::facts(password));
+    Ok(facts)
 }
 
 #[cfg(test)]

@@ -66,6 +66,8 @@ mod placeholder;
 mod putty;
 mod sshwire;
 mod text;
+mod uri_password;
+mod weak;
 
 #[cfg(test)]
 mod testdata;
@@ -153,10 +155,11 @@ enum Kind {
     ShadowHash,
     DockerAuth,
     Jwt,
+    UriPassword,
 }
 
 /// Every check's name, in the order [`Check::parse`] lists them in its error message.
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 13] = [
     "placeholder",
     "entropy:N",
     "github-checksum",
@@ -169,6 +172,7 @@ const NAMES: [&str; 12] = [
     "shadow-hash",
     "docker-auth",
     "jwt",
+    "uri-password",
 ];
 
 impl Check {
@@ -177,7 +181,7 @@ impl Check {
     ///
     /// | spec | reads | passes when |
     /// | --- | --- | --- |
-    /// | `placeholder` | secret | it is not a documented example, mask, template reference, well-known dummy value, one repeated character or mostly a run of sequential characters |
+    /// | `placeholder` | secret | it is not a documented example, mask, template or variable reference, well-known dummy value, description or one repeated character; facts `weak` and `weak_reason` when it is a common, sequential, short or low-entropy value |
     /// | `entropy:N` | secret | its Shannon entropy is at least `N` bits per byte (`0 <= N <= 8`) |
     /// | `github-checksum` | secret | `gh[pousr]_` + 36 base62 characters whose last 6 are the base62 CRC-32 of the 30 before; or a `github_pat_` token of the documented shape (no checksum is public for those) |
     /// | `aws-key-id` | secret | 4 capital letters + 16 of `A-Z2-7`; fact `aws_account_id` where the ID encodes it |
@@ -187,8 +191,9 @@ impl Check {
     /// | `pgp-private-key` | match | an armored OpenPGP private key block, CRC-24 matching, first packet a Secret-Key packet |
     /// | `putty-key` | match | a PuTTY `.ppk` (v2 or v3) with every field in place |
     /// | `shadow-hash` | secret | a crypt(3) hash of a scheme a cracker can attack, not locked |
-    /// | `docker-auth` | secret | base64 of `user:password`, both non-empty, the password no placeholder |
+    /// | `docker-auth` | secret | base64 of `user:password`, both non-empty, the password no placeholder; facts `user`, and `weak` as for `placeholder` |
     /// | `jwt` | secret | three base64url parts, the first a JSON object with `"alg"` |
+    /// | `uri-password` | secret | a URI whose `user:password@` password is no placeholder; facts `weak` as for `placeholder` |
     pub fn parse(spec: &str) -> Result<Check, String> {
         let (name, arg) = match spec.split_once(':') {
             Some((name, arg)) => (name, Some(arg)),
@@ -209,6 +214,7 @@ impl Check {
             "shadow-hash" => no_arg(Kind::ShadowHash),
             "docker-auth" => no_arg(Kind::DockerAuth),
             "jwt" => no_arg(Kind::Jwt),
+            "uri-password" => no_arg(Kind::UriPassword),
             "entropy" => {
                 let bad = || {
                     format!(
@@ -261,6 +267,7 @@ impl Check {
             Kind::ShadowHash => "shadow-hash",
             Kind::DockerAuth => "docker-auth",
             Kind::Jwt => "jwt",
+            Kind::UriPassword => "uri-password",
         }
     }
 
@@ -268,7 +275,10 @@ impl Check {
     /// makes a finding more certain; `false` for heuristics that only filter (`entropy`,
     /// `placeholder`).
     pub fn validates(&self) -> bool {
-        !matches!(self.kind, Kind::Placeholder | Kind::Entropy(_))
+        !matches!(
+            self.kind,
+            Kind::Placeholder | Kind::Entropy(_) | Kind::UriPassword
+        )
     }
 
     /// Runs the check on `evidence`. Pure, bounded, and never panics (see the module docs).
@@ -294,6 +304,7 @@ impl Check {
             Kind::ShadowHash => crypt::check(secret),
             Kind::DockerAuth => docker::check(secret),
             Kind::Jwt => jwt::check(secret),
+            Kind::UriPassword => uri_password::check(secret),
         };
         match outcome {
             Ok(facts) => Verdict::Passed(facts),
@@ -342,7 +353,7 @@ mod tests {
             assert_eq!(check.name(), spec.split(':').next().unwrap());
             assert_eq!(
                 check.validates(),
-                !matches!(check.name(), "placeholder" | "entropy")
+                !matches!(check.name(), "placeholder" | "entropy" | "uri-password")
             );
         }
     }

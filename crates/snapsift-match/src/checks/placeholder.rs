@@ -13,20 +13,36 @@
 //! 4. is a template or variable reference: it starts with `${`, `$(`, `#{`, `{{`, `<%`, or
 //!    `%(`; or is `$NAME` with `NAME` an identifier all in capitals or all in lower case
 //!    (`$DB_PASSWORD`, `$db_pass`; a mixed-case `$Xk9q` may be a real password); or
-//!    `%NAME%`; or `@@name@@`;
+//!    `%NAME%`; or `@@name@@`; or a format placeholder (`%s`, `%(name)s`, `{}`, `{0}`, `?`),
+//!    or a format string's field naming an attribute (`{self.password}`, with anything
+//!    after it), or a hexadecimal literal as code writes it (`0x10`), or a version number or
+//!    address (`1.302190`, `10.0.0.1`), or a URL (it holds `://`), or a Debian architecture
+//!    name (`amd64`, after `base-passwd:` in dpkg's log);
 //! 5. is, as a whole, one of the well-known dummy values in [`DUMMIES`] (`changeme`,
-//!    `password`, `secret`, `test`, `none`, `redacted`, `123456`, `admin`, ...). Only whole
-//!    values count: a random value that merely contains `pass` or `test` is kept;
-//! 6. is one character repeated (`aaaaaaaa`, `00000000`);
-//! 7. is mostly a run of sequential characters: a run of at least 4 characters each one more
-//!    (or each one less) than the one before (`abcdefgh`, `12345678`, `87654321`, `0123456789`
-//!    with `0` after `9`) makes up more than half of it.
+//!    `password`, `secret`, `test`, `none`, `redacted`, ...), or one of the longer ones
+//!    written in lower case with digits, `_`, `-` or `!` added (`changeme123`,
+//!    `your_password_1`). Only whole values count: a random value that merely contains `pass`
+//!    or `test` is kept, and so is a dummy word with capitals and a suffix (`Password123!`),
+//!    which is how a password policy makes people write a real one;
+//! 6. is a description of the value: it holds a space, ends with `:`, `?` or `here`, or
+//!    starts with `your` or `enter`, and names it (`password`, `secret`, `token`, ...), as
+//!    `Enter your password`, `Password:` or `your_password_here`;
+//! 7. is base64 of readable text that names a password or an example and is prose
+//!    (`bm90IG15IHJlYWwgcGFzc3dvcmQ=`, "not my real password") or a placeholder by the rules
+//!    above;
+//! 8. is one character repeated (`aaaaaaaa`, `00000000`);
+//! 9. is 16 characters or more, more than half of them one run of at least 4 characters each
+//!    one more (or each one less) than the one before (`LTAIabcdefghijklmnopqrst`): a fill.
 //!
-//! Everything else passes, with no fact.
+//! Everything else passes. A value that passes but is easy to guess (a common password,
+//! mostly sequential, short, low entropy: see `weak`) passes with the facts `weak` = `true`
+//! and `weak_reason`: it is a real secret, and a weak one guarding a real system is a worse
+//! leak, not a lesser one.
 
 use super::Outcome;
 use super::base64::{Alphabet, Skip, decode};
 use super::text::unquote;
+use super::weak;
 
 /// Well-known dummy values, compared case-insensitively with the whole secret. One group per
 /// line of thought; add to the group a new value belongs to.
@@ -49,7 +65,6 @@ pub(super) const DUMMIES: &[&[&str]] = &[
     // The name of the thing instead of the thing.
     &[
         "password",
-        "passw0rd",
         "passwd",
         "pass",
         "pwd",
@@ -114,27 +129,17 @@ pub(super) const DUMMIES: &[&[&str]] = &[
         "********",
         "censored",
     ],
-    // Weak passwords from every top-ten list, too common to be anyone's real secret.
-    &[
-        "123456",
-        "1234",
-        "12345",
-        "abc123",
-        "qwerty",
-        "qwerty123",
-        "letmein",
-        "welcome",
-        "admin",
-        "root",
-        "toor",
-        "guest",
-        "user",
-        "login",
-    ],
 ];
 
 /// The reason a value is a placeholder, phrased to follow "the secret" or "the password".
 pub(super) fn reason(value: &[u8]) -> Option<&'static str> {
+    plain_reason(value).or_else(|| {
+        is_encoded_placeholder(unquote(value)).then_some("is placeholder text, base64-encoded")
+    })
+}
+
+/// [`reason`] for the value as text, without looking into base64.
+fn plain_reason(value: &[u8]) -> Option<&'static str> {
     let v = unquote(value);
     if v.is_empty() {
         return Some("is empty");
@@ -153,33 +158,91 @@ pub(super) fn reason(value: &[u8]) -> Option<&'static str> {
     if is_format_spec(v) {
         return Some("is a format placeholder filled in at run time");
     }
+    if is_hex_literal(&lower) {
+        return Some("is a number written as code");
+    }
+    if ARCHITECTURES
+        .iter()
+        .any(|a| a.as_bytes() == lower.as_slice())
+    {
+        return Some("is a machine architecture (`base-passwd:amd64` in dpkg's log)");
+    }
+    if is_version(v) {
+        return Some("is a version number or an address");
+    }
+    // Only a URL: a path cannot be told from base64 that starts with `/`.
+    if has(b"://") {
+        return Some("is a URL");
+    }
     if is_dummy(&lower) {
         return Some("is a well-known dummy value");
     }
-    // A dummy with a number or a separator added (`changeme123`, `your_password_1`): only
-    // for the longer dummy words, since `admin1` may well be someone's real password.
-    let stem = lower
-        .iter()
-        .rposition(|c| !(c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'!')))
-        .and_then(|end| lower.get(..=end))
-        .unwrap_or_default();
-    if stem.len() >= 6 && stem.len() < lower.len() && is_dummy(stem) {
+    // A dummy written as a word with a number or a separator added (`changeme123`,
+    // `your_password_1`): only for the longer dummy words, and only in lower case. With
+    // capitals (`Password123!`, `MyPassword2024!`) it is what a password policy asks for: a
+    // real, weak password (see `weak`).
+    let stem = suffix_stem(&lower);
+    let has_capital = v.iter().any(u8::is_ascii_uppercase);
+    if !has_capital && stem.len() >= 6 && stem.len() < lower.len() && is_dummy(stem) {
         return Some("is a well-known dummy value with a suffix");
     }
-    if is_encoded_placeholder(v) {
-        return Some("is placeholder text, base64-encoded");
+    if is_description(&lower) {
+        return Some("is a description of the value, not the value");
     }
     if lower.iter().all(|&c| Some(&c) == lower.first()) {
         return Some("is one character repeated");
     }
-    if longest_sequential_run(&lower).saturating_mul(2) > lower.len() {
+    // A long value that is mostly a run is a fill (`LTAIabcdefghijklmnopqrst`): no generated
+    // token looks so, nor anyone's password. A shorter one (`12345Qw!`) is a weak password.
+    if lower.len() >= LONG_RUN_MIN_LEN
+        && longest_sequential_run(&lower).saturating_mul(2) > lower.len()
+    {
         return Some("is mostly a run of sequential characters");
     }
     None
 }
 
+/// From this length on, a value that is mostly a run of sequential characters is a fill, not
+/// a weak password.
+const LONG_RUN_MIN_LEN: usize = 16;
+
+/// `lower` without trailing digits, `_`, `-` and `!`: the word a suffix was added to.
+pub(super) fn suffix_stem(lower: &[u8]) -> &[u8] {
+    lower
+        .iter()
+        .rposition(|c| !(c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'!')))
+        .and_then(|end| lower.get(..=end))
+        .unwrap_or_default()
+}
+
+/// Words that, in text of several words or in a label, say what the value is for.
+const DESCRIBING_WORDS: [&[u8]; 6] = [
+    b"password",
+    b"passwd",
+    b"passphrase",
+    b"secret",
+    b"token",
+    b"placeholder",
+];
+
+/// A phrase or label about the value (`Enter your password`, `Password:`,
+/// `your_password_here`): it holds a space, ends with `:` or `?`, starts with `your` or
+/// `enter` or ends with `here`, and names what the value is.
+fn is_description(lower: &[u8]) -> bool {
+    let phrase = lower.contains(&b' ')
+        || lower.ends_with(b":")
+        || lower.ends_with(b"?")
+        || lower.starts_with(b"your")
+        || lower.starts_with(b"enter")
+        || lower.ends_with(b"here");
+    phrase
+        && DESCRIBING_WORDS
+            .iter()
+            .any(|w| lower.windows(w.len()).any(|x| x == *w))
+}
+
 /// Whether `lower` is one of the [`DUMMIES`].
-fn is_dummy(lower: &[u8]) -> bool {
+pub(super) fn is_dummy(lower: &[u8]) -> bool {
     DUMMIES
         .iter()
         .flat_map(|group| group.iter())
@@ -203,6 +266,33 @@ fn is_format_spec(v: &[u8]) -> bool {
     }
 }
 
+/// A hexadecimal literal as code writes it, `0x10`: a constant, not a password.
+fn is_hex_literal(lower: &[u8]) -> bool {
+    lower.strip_prefix(b"0x").is_some_and(|digits| {
+        (1..=16).contains(&digits.len()) && digits.iter().all(u8::is_ascii_hexdigit)
+    })
+}
+
+/// Debian's architecture names, which follow package names such as `base-passwd:` in dpkg's
+/// and apt's logs.
+const ARCHITECTURES: [&str; 10] = [
+    "amd64", "i386", "arm64", "armhf", "armel", "ppc64el", "s390x", "mips64el", "riscv64", "all",
+];
+
+/// Numbers joined by dots, `1.302190`, `10.0.0.1`, `^7.0.3` (a version range, as npm's
+/// `"minipass": "^7.0.3"`): versions and addresses.
+fn is_version(v: &[u8]) -> bool {
+    let start = v
+        .iter()
+        .position(|c| !matches!(c, b'^' | b'~' | b'>' | b'<' | b'=' | b'v'))
+        .unwrap_or(v.len());
+    let mut parts = v.get(start..).unwrap_or_default().split(|&c| c == b'.');
+    let all_numbers = parts
+        .clone()
+        .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+    all_numbers && parts.nth(1).is_some()
+}
+
 /// Base64 that decodes to readable text about a password or an example
 /// (`bm90IG15IHJlYWwgcGFzc3dvcmQ=` is "not my real password"): documentation, not a secret.
 fn is_encoded_placeholder(v: &[u8]) -> bool {
@@ -224,11 +314,17 @@ fn is_encoded_placeholder(v: &[u8]) -> bool {
     };
     let readable =
         !decoded.is_empty() && decoded.iter().all(|&c| c.is_ascii_graphic() || c == b' ');
+    if !readable {
+        return false;
+    }
+    // Prose about a password is documentation; a single word holding `password` is only a
+    // placeholder if it is one as text (`password1` is, `MyPassword2024!` is a weak password).
     let lower = decoded.to_ascii_lowercase();
-    readable
-        && WORDS
-            .iter()
-            .any(|w| lower.windows(w.len()).any(|x| x == *w))
+    let names_one = WORDS
+        .iter()
+        .any(|w| lower.windows(w.len()).any(|x| x == *w));
+    // One layer only: the decoded text is judged as plain text, never decoded again.
+    names_one && (decoded.contains(&b' ') || plain_reason(&decoded).is_some())
 }
 
 /// Masks: runs of `*`, ellipses, bullets, trailing or long runs of `x`, bracketed names.
@@ -279,6 +375,16 @@ fn is_reference(v: &[u8]) -> bool {
             return true;
         }
     }
+    // A format string's field naming an attribute, `{self.password}`, with what follows it
+    // (`{abc}x` may be a password).
+    if let Some(rest) = v.strip_prefix(b"{") {
+        let name_end = rest.iter().position(|&c| c == b'}');
+        let name = name_end.and_then(|end| rest.get(..end)).unwrap_or_default();
+        let dotted = |s: &[u8]| s.split(|&c| c == b'.').all(ident);
+        if name.contains(&b'.') && dotted(name) {
+            return true;
+        }
+    }
     let percent = v.strip_prefix(b"%").and_then(|r| r.strip_suffix(b"%"));
     let at_at = v.strip_prefix(b"@@").and_then(|r| r.strip_suffix(b"@@"));
     percent.is_some_and(ident) || at_at.is_some_and(|name| !name.is_empty())
@@ -286,7 +392,7 @@ fn is_reference(v: &[u8]) -> bool {
 
 /// The length of the longest run of characters each one more, or each one less, than the one
 /// before (`9` is followed by `0` in ascending digit runs), counting only runs of 4 or more.
-fn longest_sequential_run(v: &[u8]) -> usize {
+pub(super) fn longest_sequential_run(v: &[u8]) -> usize {
     let next = |a: u8, b: u8, up: bool| {
         if up {
             b == a.wrapping_add(1) || (a == b'9' && b == b'0')
@@ -313,17 +419,20 @@ fn longest_sequential_run(v: &[u8]) -> usize {
     best
 }
 
-/// `placeholder` on a secret.
+/// `placeholder` on a secret: a placeholder fails; any other value passes, with the facts
+/// that mark it weak if it is (see `weak`).
 pub(super) fn check(secret: &[u8]) -> Outcome {
     match reason(secret) {
         Some(why) => Err(format!("the secret {why}")),
-        None => Ok(Vec::new()),
+        None => Ok(weak::facts(secret)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use super::super::Fact;
 
     #[test]
     fn format_placeholders_dummies_with_suffixes_and_encoded_text_are_placeholders() {
@@ -336,6 +445,16 @@ mod tests {
             "changeme123",
             "your_password_1",
             "password!",
+            "0x10",
+            "0XdeadBEEF",
+            "1.302190",
+            "^7.0.3",
+            ">=1.2",
+            "amd64",
+            "10.0.0.1",
+            "http://github.com/org/repo/issues",
+            "{self.password}'",
+            "{password}",
         ] {
             assert!(reason(value.as_bytes()).is_some(), "{value}");
         }
@@ -431,7 +550,6 @@ mod tests {
             "changeme",
             "change_me",
             "password",
-            "passw0rd",
             "secret",
             "your_password",
             "yourpassword",
@@ -455,11 +573,6 @@ mod tests {
             "TODO",
             "tbd",
             "***",
-            "123456",
-            "abc123",
-            "qwerty",
-            "admin",
-            "root",
             "pass",
             "default",
             "empty",
@@ -472,21 +585,54 @@ mod tests {
     }
 
     #[test]
-    fn repeated_and_sequential_values_fail() {
+    fn repeated_values_and_long_runs_fail() {
         for v in [
             "aaaaaaaa",
             "0000000000000000",
             "a",
-            "abcdefgh",
-            "12345678",
-            "1234567890",
-            "0123456789",
-            "87654321",
-            "zyxwvuts",
-            "abcdefgh12",
-            "ABCDEFGHIJ",
+            "XXXXXXXXXX",
+            "abcdefghijklmnopqrst",
+            "LTAIabcdefghijklmnopqrst",
+            "98765432109876543",
         ] {
             assert!(fails(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn descriptions_fail() {
+        for v in [
+            "Enter your password",
+            "Password:",
+            "the secret key?",
+            "your_password_here",
+            "YOUR-SECRET-TOKEN",
+            "\"token for the API\"",
+        ] {
+            assert!(fails(v), "{v}");
+        }
+    }
+
+    /// Real passwords that are easy to guess pass, marked weak, with the reason.
+    #[test]
+    fn weak_values_pass_marked_weak() {
+        for (v, why) in [
+            ("abcdefgh", "mostly sequential characters"),
+            ("12345678", "mostly sequential characters"),
+            ("87654321", "mostly sequential characters"),
+            ("ABCDEFGHIJ", "mostly sequential characters"),
+            ("123456", "common password"),
+            ("qwerty", "common password"),
+            ("admin", "common password"),
+            ("Password123!", "common password"),
+            ("MyPassword2024!", "common password"),
+            ("Passw0rd!", "common password"),
+            ("Hunter22", "low entropy"),
+        ] {
+            let facts = check(v.as_bytes()).unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert_eq!(facts.first(), Some(&Fact::new("weak", "true")), "{v}");
+            let reason = facts.get(1).map(|f| f.value.as_str()).unwrap_or_default();
+            assert!(reason.contains(why), "{v}: {reason}");
         }
     }
 
@@ -501,6 +647,8 @@ mod tests {
             "Tr0ub4dor&3-secret-2f9a",
             "s3cr3t-Pa55word-9f8e7d",
             "$Xk9qLw2",
+            // base64 may start with `/`: it is no path.
+            "/K7MDENGbPxRfiCYzQ8+wJalrXUtnFEMI9x2Lp0e",
             "x7Kq2xxxB9",
             "abcd1234XYZ!",
             "1234abcdQzW9kLp0",
@@ -509,7 +657,7 @@ mod tests {
             "%DB%PASSWORD",
             "\u{00e9}\u{00e8}\u{00ea}\u{00eb}",
         ] {
-            assert_eq!(check(v.as_bytes()), Ok(vec![]), "{v}");
+            assert!(check(v.as_bytes()).is_ok(), "{v}");
         }
     }
 
@@ -519,7 +667,7 @@ mod tests {
             "password",
             "${DB_PASSWORD}",
             "LTAI****",
-            "12345678",
+            "aaaaaaaa",
             "EXAMPLE",
         ] {
             let why = check(v.as_bytes()).unwrap_err();
