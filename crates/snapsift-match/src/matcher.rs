@@ -290,6 +290,28 @@ struct RuleRuns {
     shared: bool,
 }
 
+impl RuleRuns {
+    /// Starts over when `text` (a `Scratch::text_count`) is not the text these runs are over:
+    /// nothing learnt of one text holds for another.
+    fn begin(&mut self, text: u64) {
+        if self.text != text {
+            self.text = text;
+            self.relaxed.forget();
+            self.strict.forget();
+            self.outer = None;
+            self.plain_spans = 0;
+            self.shared = false;
+        }
+    }
+
+    /// Records a match from `start` to `end`, if it reaches further than the outermost so far.
+    fn note_match(&mut self, start: usize, end: usize) {
+        if self.outer.is_none_or(|(_, outer_end)| end > outer_end) {
+            self.outer = Some((start, end));
+        }
+    }
+}
+
 impl Matcher {
     /// Compiles every rule of `set`, with the fastest anchor search this CPU can run.
     pub fn new(set: &RuleSet) -> Result<Matcher, RuleError> {
@@ -610,14 +632,7 @@ impl Matcher {
         scratch: &mut Scratch,
     ) -> Option<usize> {
         let runs = &mut scratch.runs[rule];
-        if runs.text != scratch.text_count {
-            runs.text = scratch.text_count;
-            runs.relaxed.forget();
-            runs.strict.forget();
-            runs.outer = None;
-            runs.plain_spans = 0;
-            runs.shared = false;
-        }
+        runs.begin(scratch.text_count);
         if !runs.shared {
             runs.plain_spans = runs.plain_spans.saturating_add(end - start);
             runs.shared = runs.plain_spans > end.saturating_mul(PLAIN_SPAN_PER_BYTE);
@@ -626,10 +641,7 @@ impl Matcher {
             return self.shared_match_end(text, rule, start, end, scratch);
         }
         let found = self.plain_match_end(text, rule, start, end, scratch)?;
-        let runs = &mut scratch.runs[rule];
-        if runs.outer.is_none_or(|(_, outer_end)| found > outer_end) {
-            runs.outer = Some((start, found));
-        }
+        scratch.runs[rule].note_match(start, found);
         Some(found)
     }
 
@@ -642,13 +654,7 @@ impl Matcher {
         end: usize,
         scratch: &mut Scratch,
     ) -> Option<usize> {
-        let runs = &mut scratch.runs[rule];
-        if runs.text != scratch.text_count {
-            runs.text = scratch.text_count;
-            runs.relaxed.forget();
-            runs.strict.forget();
-            runs.outer = None;
-        }
+        scratch.runs[rule].begin(scratch.text_count);
         self.shared_match_end(text, rule, start, end, scratch)
     }
 
@@ -690,9 +696,7 @@ impl Matcher {
             return self.plain_match_end(text, rule, start, end, scratch);
         };
         let found = found?;
-        if runs.outer.is_none_or(|(_, outer_end)| found > outer_end) {
-            runs.outer = Some((start, found));
-        }
+        runs.note_match(start, found);
         Some(found)
     }
 
