@@ -495,20 +495,7 @@ impl SparseExtent {
                 lost.add(first..first.saturating_add(per_table), reason);
             }
         }
-        let grain_bytes = header.grain_bytes();
-        let grain_len = usize::try_from(grain_bytes)
-            .map_err(|_| corrupt(format!("grains of {grain_bytes} bytes")))?;
-        let mut extent = SparseExtent {
-            capacity_bytes: header.capacity_bytes(),
-            host,
-            header,
-            map,
-            grain_bytes,
-            grain_len,
-            lost,
-        };
-        extent.lose_grains_past_the_end();
-        Ok(extent)
+        SparseExtent::assemble(host, header, map, lost)
     }
 
     /// Opens a streamOptimized extent cut before its footer through its grain markers (see
@@ -521,11 +508,9 @@ impl SparseExtent {
             .map_err(|p| p.at(&path, FORMAT))?;
         let recovered = stream::recover(&host, &header);
         let map = GrainMap::from_grains(&recovered.grains, header.gtes_per_gt, entries, too_big)?;
-        let grain_bytes = header.grain_bytes();
-        let grain_len = usize::try_from(grain_bytes).map_err(|_| {
-            Refusal::Corrupt(format!("grains of {grain_bytes} bytes")).at(&path, FORMAT)
-        })?;
-        let grains = header.capacity_bytes().div_ceil(grain_bytes.max(1));
+        let grains = header
+            .capacity_bytes()
+            .div_ceil(header.grain_bytes().max(1));
         let mut lost = LostBlocks::default();
         if recovered.ordered {
             // Grains are written in disk order: what the stream lost lies after its last grain,
@@ -551,6 +536,21 @@ impl SparseExtent {
                 lost.add(next..grains, &recovered.cut);
             }
         }
+        SparseExtent::assemble(host, header, map, lost)
+    }
+
+    /// The extent of `host` with its grain `map` and the grains already `lost`, to which
+    /// those past the end of a file cut short are added.
+    fn assemble(
+        host: Host,
+        header: SparseHeader,
+        map: GrainMap,
+        lost: LostBlocks,
+    ) -> Result<SparseExtent, DiskError> {
+        let grain_bytes = header.grain_bytes();
+        let grain_len = usize::try_from(grain_bytes).map_err(|_| {
+            Refusal::Corrupt(format!("grains of {grain_bytes} bytes")).at(host.path(), FORMAT)
+        })?;
         let mut extent = SparseExtent {
             capacity_bytes: header.capacity_bytes(),
             host,
