@@ -248,7 +248,9 @@ impl Place {
 /// Per-thread working memory for [`Matcher::find_in`].
 #[derive(Debug)]
 pub struct Scratch {
-    caches: Vec<meta::Cache>,
+    /// Each rule's regex cache, made at the rule's first hit: a thread meets few rules' hits,
+    /// and a cache for each would cost it megabytes.
+    caches: Vec<Option<meta::Cache>>,
     captures: Vec<Captures>,
     candidates: Vec<Match>,
     narrowed: Vec<u8>,
@@ -277,10 +279,9 @@ impl Scratch {
 struct RuleRuns {
     /// The text these runs are over (see `Scratch::text_count`).
     text: u64,
-    /// The relaxed automaton's runs.
-    relaxed: TracedCache,
-    /// The rule's own automaton's runs.
-    strict: TracedCache,
+    /// The automata's runs, made at the rule's first shared run: most rules never have one,
+    /// and two lazy DFA caches for each of them would cost every thread megabytes.
+    traced: Option<Box<TracedRuns>>,
     /// The match found so far that reaches furthest: its start and end.
     outer: Option<(usize, usize)>,
     /// The spans handed to the rule's own search over this text (see
@@ -290,14 +291,25 @@ struct RuleRuns {
     shared: bool,
 }
 
+/// The runs of one rule's two automata.
+#[derive(Debug)]
+struct TracedRuns {
+    /// The relaxed automaton's runs.
+    relaxed: TracedCache,
+    /// The rule's own automaton's runs.
+    strict: TracedCache,
+}
+
 impl RuleRuns {
     /// Starts over when `text` (a `Scratch::text_count`) is not the text these runs are over:
     /// nothing learnt of one text holds for another.
     fn begin(&mut self, text: u64) {
         if self.text != text {
             self.text = text;
-            self.relaxed.forget();
-            self.strict.forget();
+            if let Some(traced) = &mut self.traced {
+                traced.relaxed.forget();
+                traced.strict.forget();
+            }
             self.outer = None;
             self.plain_spans = 0;
             self.shared = false;
@@ -415,11 +427,7 @@ impl Matcher {
     /// Fresh working memory for one thread.
     pub fn scratch(&self) -> Scratch {
         Scratch {
-            caches: self
-                .compiled
-                .iter()
-                .map(|c| c.regex.create_cache())
-                .collect(),
+            caches: self.compiled.iter().map(|_| None).collect(),
             captures: self
                 .compiled
                 .iter()
@@ -431,10 +439,9 @@ impl Matcher {
             runs: self
                 .compiled
                 .iter()
-                .map(|c| RuleRuns {
+                .map(|_| RuleRuns {
                     text: 0,
-                    relaxed: TracedCache::new(&c.relaxed, c.max_len),
-                    strict: TracedCache::new(&c.strict, c.max_len),
+                    traced: None,
                     outer: None,
                     plain_spans: 0,
                     shared: false,
@@ -674,9 +681,15 @@ impl Matcher {
         let window = compiled.max_len;
         let runs = &mut scratch.runs[rule];
         let work = &mut scratch.work;
+        let traced = runs.traced.get_or_insert_with(|| {
+            Box::new(TracedRuns {
+                relaxed: TracedCache::new(&compiled.relaxed, window),
+                strict: TracedCache::new(&compiled.strict, window),
+            })
+        });
         // No match of the relaxed pattern, none of the rule's; else its furthest end bounds
         // the rule's match.
-        let Ok(bound) = runs
+        let Ok(bound) = traced
             .relaxed
             .run(&compiled.relaxed, text, start, end, window, work)
         else {
@@ -689,7 +702,7 @@ impl Matcher {
         {
             return None;
         }
-        let Ok(found) = runs
+        let Ok(found) = traced
             .strict
             .run(&compiled.strict, text, start, bound, window, work)
         else {
@@ -715,7 +728,7 @@ impl Matcher {
         scratch.work = scratch.work.saturating_add((end - start) as u64);
         let found = compiled
             .regex
-            .search_with(&mut scratch.caches[rule], &input)?;
+            .search_with(cache(&mut scratch.caches[rule], compiled), &input)?;
         Some(found.end())
     }
 
@@ -739,9 +752,11 @@ impl Matcher {
             .anchored(Anchored::Yes);
         scratch.work = scratch.work.saturating_add(range.len() as u64);
         let captures = &mut scratch.captures[rule];
-        compiled
-            .regex
-            .search_captures_with(&mut scratch.caches[rule], &input, captures);
+        compiled.regex.search_captures_with(
+            cache(&mut scratch.caches[rule], compiled),
+            &input,
+            captures,
+        );
         captures.get_group(group).map_or(range, |g| g.range())
     }
 
@@ -803,4 +818,9 @@ impl Matcher {
                 })
         })
     }
+}
+
+/// A rule's regex cache, made on first use.
+fn cache<'c>(slot: &'c mut Option<meta::Cache>, compiled: &CompiledRule) -> &'c mut meta::Cache {
+    slot.get_or_insert_with(|| compiled.regex.create_cache())
 }
