@@ -4,7 +4,7 @@ use regex_automata::hybrid::dfa::DFA;
 use regex_automata::nfa::thompson;
 use regex_automata::{MatchKind, meta};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use regex_syntax::hir::{Hir, HirKind, Repetition};
+use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
 
 use crate::gate::gate;
 use crate::heads::minimal;
@@ -17,8 +17,8 @@ pub const MAX_RULE_LEN: usize = 64 * 1024;
 /// The name of the capture group that holds a rule's secret.
 const SECRET_GROUP: &str = "secret";
 
-/// The most anchors one rule may have: more means a case-insensitive keyword or a class at
-/// the start of the pattern, which would flood the automaton.
+/// The most anchors one rule may have: more means a class at the start of the pattern, which
+/// would flood the automaton. (Case does not count: anchors are found in any ASCII case.)
 const MAX_ANCHORS_PER_RULE: usize = 64;
 
 /// The widest class the anchor extractor expands into separate literals.
@@ -30,7 +30,8 @@ const MIN_ANCHOR_LEN: usize = 3;
 /// A rule ready to run.
 #[derive(Debug)]
 pub(crate) struct CompiledRule {
-    /// Literals every match begins with; no two where one is a prefix of another.
+    /// Literals every match begins with in some ASCII case, in lower case; no two where one is
+    /// a prefix of another.
     pub(crate) anchors: Vec<Vec<u8>>,
     /// The pattern, searched anchored at an anchor's position: for the secret group of a
     /// match, and for the plain confirmation.
@@ -116,6 +117,65 @@ fn lazy_dfa(rule: &Rule, hir: &Hir, kind: MatchKind) -> Result<DFA, RuleError> {
         .map_err(|e| error(e.to_string()))
 }
 
+/// `hir` with its literals in lower case and each class of exactly a letter's two cases (`[Pp]`,
+/// as `(?i)` writes them) made that letter in lower case: what the anchors are extracted from,
+/// since the anchor search ignores ASCII case. Only for extraction: it matches other strings.
+fn fold_case(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Literal(literal) => Hir::literal(literal.0.to_ascii_lowercase()),
+        HirKind::Class(class) => match letter_in_both_cases(class) {
+            Some(letter) => Hir::literal([letter]),
+            None => hir.clone(),
+        },
+        HirKind::Repetition(repetition) => Hir::repetition(Repetition {
+            sub: Box::new(fold_case(&repetition.sub)),
+            ..repetition.clone()
+        }),
+        HirKind::Capture(capture) => Hir::capture(Capture {
+            sub: Box::new(fold_case(&capture.sub)),
+            ..capture.clone()
+        }),
+        HirKind::Concat(parts) => Hir::concat(parts.iter().map(fold_case).collect()),
+        HirKind::Alternation(branches) => {
+            Hir::alternation(branches.iter().map(fold_case).collect())
+        }
+        HirKind::Empty | HirKind::Look(_) => hir.clone(),
+    }
+}
+
+/// The lower-case letter, if `class` is exactly one ASCII letter in both cases.
+fn letter_in_both_cases(class: &Class) -> Option<u8> {
+    let members: Vec<u8> = match class {
+        Class::Bytes(bytes) => {
+            let mut members = Vec::new();
+            for range in bytes.iter() {
+                if usize::from(range.end() - range.start()) + members.len() >= 2 {
+                    return None;
+                }
+                members.extend(range.start()..=range.end());
+            }
+            members
+        }
+        Class::Unicode(unicode) => {
+            let mut members = Vec::new();
+            for range in unicode.iter() {
+                let (start, end) = (u32::from(range.start()), u32::from(range.end()));
+                if (end - start) as usize + members.len() >= 2 || end > 0x7f {
+                    return None;
+                }
+                members.extend((start..=end).map(|c| c as u8));
+            }
+            members
+        }
+    };
+    match members[..] {
+        [a, b] if a.is_ascii_alphabetic() && a.eq_ignore_ascii_case(&b) => {
+            Some(a.to_ascii_lowercase())
+        }
+        _ => None,
+    }
+}
+
 /// `hir` with every repetition made `*` and no capture groups: it matches every string `hir`
 /// matches (each repetition still matches what it did), and its automaton has no counts.
 fn relax(hir: &Hir) -> Hir {
@@ -154,22 +214,29 @@ fn match_len_bound(rule: &Rule, hir: &Hir) -> Result<usize, RuleError> {
     Ok(len)
 }
 
-/// The literal prefixes of the pattern: every match starts with one of them.
+/// The literal prefixes of the pattern, in lower case: every match starts with one of them in
+/// some ASCII case.
 ///
 /// `regex-syntax`'s prefix extractor gives a finite set of literals such that every match
 /// begins with one of them (or reports that no such set exists). That property is what lets the
-/// matcher look only at anchor positions without ever missing a match.
+/// matcher look only at anchor positions without ever missing a match. Anchors are found in
+/// any ASCII case, so the extractor is given the pattern with each letter's two cases made one
+/// (see [`fold_case`]): `(?i)password` gives one anchor, not 256.
 fn anchors(rule: &Rule, hir: &Hir) -> Result<Vec<Vec<u8>>, RuleError> {
     // Classes wider than a few bytes end the literals instead of multiplying them (`AKIA[0-9]`
     // gives one anchor, not ten): the regex checks the class at each hit anyway.
     let seq = Extractor::new()
         .kind(ExtractKind::Prefix)
         .limit_class(MAX_CLASS_EXPANSION)
-        .extract(hir);
+        .extract(&fold_case(hir));
     let literals = seq.literals().ok_or_else(|| RuleError::Unanchored {
         rule: rule.id.clone(),
     })?;
-    let anchors: Vec<Vec<u8>> = literals.iter().map(|lit| lit.as_bytes().to_vec()).collect();
+    let anchors: Vec<Vec<u8>> = literals
+        .iter()
+        .map(|lit| lit.as_bytes().to_ascii_lowercase())
+        .collect();
+    let anchors = minimal(anchors);
     if anchors.is_empty() {
         return Err(RuleError::Unanchored {
             rule: rule.id.clone(),
@@ -179,8 +246,8 @@ fn anchors(rule: &Rule, hir: &Hir) -> Result<Vec<Vec<u8>>, RuleError> {
         return Err(RuleError::BadAnchor {
             rule: rule.id.clone(),
             anchor: String::from_utf8_lossy(&anchors[0]).into_owned(),
-            reason: "is one of more than 64 anchors; write a keyword's casings out \
-                     (`(?:password|Password|PASSWORD)`) instead of `(?i)`",
+            reason: "is one of more than 64 anchors; begin the pattern with fewer \
+                     alternatives or classes",
         });
     }
     for anchor in &anchors {
@@ -202,5 +269,5 @@ fn anchors(rule: &Rule, hir: &Hir) -> Result<Vec<Vec<u8>>, RuleError> {
     }
     // Where one anchor is a prefix of another, the shorter one finds every position the longer
     // one would, and the regex decides the rest: keep only the shorter.
-    Ok(minimal(anchors))
+    Ok(anchors)
 }

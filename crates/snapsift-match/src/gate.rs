@@ -18,7 +18,7 @@ use crate::text_bytes;
 const MAX_GATED_LEN: usize = 4096;
 
 /// The rarest byte in ordinary text (see [`text_bytes`]) that every match of `hir` contains
-/// and that no anchor contains, if `max_len` is at most [`MAX_GATED_LEN`].
+/// and that no anchor contains in either case, if `max_len` is at most [`MAX_GATED_LEN`].
 pub(crate) fn gate(hir: &Hir, anchors: &[Vec<u8>], max_len: usize) -> Option<u8> {
     if max_len > MAX_GATED_LEN {
         return None;
@@ -26,7 +26,13 @@ pub(crate) fn gate(hir: &Hir, anchors: &[Vec<u8>], max_len: usize) -> Option<u8>
     let required = required_bytes(hir);
     let shares = text_bytes::shares();
     (0..=255u8)
-        .filter(|&b| required[usize::from(b)] && !anchors.iter().any(|a| a.contains(&b)))
+        .filter(|&b| {
+            // Anchors are found in any ASCII case: a byte the hit itself may hold is no gate.
+            required[usize::from(b)]
+                && !anchors
+                    .iter()
+                    .any(|a| a.iter().any(|x| x.eq_ignore_ascii_case(&b)))
+        })
         .min_by(|&x, &y| shares[usize::from(x)].total_cmp(&shares[usize::from(y)]))
 }
 

@@ -22,6 +22,11 @@
 //! also starts with its prefix. At a head's hit the matcher first compares the anchors that
 //! begin with it (cheap), and runs a rule's regex only where one of its anchors is there.
 //!
+//! Anchors and heads are in lower case and found in any ASCII case (`password` finds
+//! `PassWord` and `PASSWORD`): a keyword is written in every casing by someone, and one folded
+//! head serves them all where writing each casing out would multiply the heads. The rule's
+//! regex decides which casings it accepts.
+//!
 //! UTF-16LE text is not searched with UTF-16LE heads: that would double the literals. It is
 //! found by `utf16_runs`, read one byte per character, and searched with these same heads.
 
@@ -42,7 +47,7 @@ const MIN_HEAD_LEN: usize = 3;
 /// One literal every match of one rule begins with.
 #[derive(Clone, Debug)]
 pub(crate) struct Anchor {
-    /// The literal's bytes.
+    /// The literal's bytes, in lower case: it is found in any ASCII case.
     pub(crate) bytes: Vec<u8>,
     /// The rule it belongs to.
     pub(crate) rule: usize,
@@ -60,24 +65,37 @@ pub(crate) struct Candidate {
 }
 
 impl Candidate {
-    /// Whether one of the anchors begins `text`, which begins with the head.
+    /// Whether one of the anchors begins `text`, in any ASCII case; `text` begins with the
+    /// head.
     pub(crate) fn is_at(&self, text: &[u8]) -> bool {
-        self.head_is_anchor || self.anchors.iter().any(|a| text.starts_with(a))
+        self.head_is_anchor
+            || self.anchors.iter().any(|a| {
+                text.get(..a.len())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(a))
+            })
     }
 }
 
 /// What the anchor search looks for.
 #[derive(Debug)]
 pub(crate) struct Heads {
-    /// The heads, sorted; none is a prefix of another, so at most one matches at any position.
+    /// The heads, in lower case and sorted; none is a prefix of another, so at most one
+    /// matches at any position.
     pub(crate) texts: Vec<Vec<u8>>,
     /// For each head, the rules with an anchor that begins with it, by rule.
     pub(crate) candidates: Vec<Vec<Candidate>>,
 }
 
 impl Heads {
-    /// The heads for `anchors` (see the module docs).
+    /// The heads for `anchors` (see the module docs), in lower case whatever the anchors'.
     pub(crate) fn new(anchors: &[Anchor]) -> Heads {
+        let anchors: Vec<Anchor> = anchors
+            .iter()
+            .map(|a| Anchor {
+                bytes: a.bytes.to_ascii_lowercase(),
+                rule: a.rule,
+            })
+            .collect();
         let whole = minimal(anchors.iter().map(|a| a.bytes.clone()).collect());
         let merged = cut(whole, FINGERPRINT_LEN, |_| false);
         let texts = cut(merged, MIN_HEAD_LEN, |t| passes(t).len() <= MAX_PASSES);
@@ -190,25 +208,33 @@ mod tests {
             anchor("mysql://", 2),
             anchor("mysqlx://", 2),
         ]);
-        assert_eq!(heads.texts, [&b"AKIA"[..], b"ASIA", b"mysql"]);
+        assert_eq!(heads.texts, [&b"akia"[..], b"asia", b"mysql"]);
         assert_eq!(
             heads.candidates[0],
             [
                 Candidate {
                     rule: 0,
-                    anchors: vec![b"AKIA".to_vec()],
+                    anchors: vec![b"akia".to_vec()],
                     head_is_anchor: true,
                 },
                 Candidate {
                     rule: 1,
-                    anchors: vec![b"AKIAX".to_vec()],
+                    anchors: vec![b"akiax".to_vec()],
                     head_is_anchor: false,
                 }
             ]
         );
         assert_eq!(heads.candidates[2][0].anchors.len(), 2);
         assert!(heads.candidates[2][0].is_at(b"mysqlx://h"));
+        assert!(
+            heads.candidates[2][0].is_at(b"MySQLX://h"),
+            "any ASCII case"
+        );
         assert!(!heads.candidates[2][0].is_at(b"mysqldump"));
+        assert!(
+            !heads.candidates[2][0].is_at(b"mysql"),
+            "shorter than the anchor"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, MatchKind, packed};
+use aho_corasick::{AhoCorasick, MatchKind};
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, meta};
 
@@ -102,9 +102,8 @@ pub enum AnchorSearch {
     /// where the CPU has AVX2, else [`AnchorSearch::Portable`].
     #[default]
     Fastest,
-    /// `aho-corasick`'s searcher (Teddy where the CPU has SSSE3 or NEON, else an automaton),
-    /// in passes of at most 32 heads: on every CPU, and the reference the fast one is
-    /// compared with in tests.
+    /// `aho-corasick`'s automaton, ignoring ASCII case, in passes of at most 32 heads: on
+    /// every CPU, and the reference the fast one is compared with in tests.
     Portable,
 }
 
@@ -182,39 +181,28 @@ struct HeadPass {
     heads: Vec<usize>,
 }
 
-/// A multi-literal searcher: Teddy where the CPU has it (SSSE3/AVX2 or NEON), else an
-/// Aho-Corasick automaton. Both report the leftmost occurrence; heads are prefix-free, so
-/// at most one head matches at a position and the choice between them never arises.
+/// A multi-literal searcher that ignores ASCII case: an Aho-Corasick automaton (its packed
+/// Teddy searcher cannot ignore case). It reports the leftmost occurrence; heads are
+/// prefix-free, so at most one head matches at a position and the choice between them never
+/// arises.
 #[derive(Debug)]
-enum HeadSearcher {
-    Teddy(packed::Searcher),
-    Automaton(AhoCorasick),
-}
+struct HeadSearcher(AhoCorasick);
 
 impl HeadSearcher {
     fn new(texts: &[&[u8]]) -> Result<HeadSearcher, RuleError> {
-        let teddy = packed::Config::new()
-            .match_kind(packed::MatchKind::LeftmostFirst)
-            .builder()
-            .extend(texts)
-            .build();
-        match teddy {
-            Some(searcher) => Ok(HeadSearcher::Teddy(searcher)),
-            None => AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(texts)
-                .map(HeadSearcher::Automaton)
-                .map_err(|e| RuleError::Automaton(e.to_string())),
-        }
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .ascii_case_insensitive(true)
+            .build(texts)
+            .map(HeadSearcher)
+            .map_err(|e| RuleError::Automaton(e.to_string()))
     }
 
-    /// The leftmost head in `text[range]`: its start and pattern index.
+    /// The leftmost head in `text[range]`, in any ASCII case: its start and pattern index.
     fn find(&self, text: &[u8], range: Range<usize>) -> Option<(usize, usize)> {
-        let found = match self {
-            HeadSearcher::Teddy(s) => s.find_in(text, aho_corasick::Span::from(range)),
-            HeadSearcher::Automaton(a) => a.find(aho_corasick::Input::new(text).span(range)),
-        };
-        found.map(|m| (m.start(), m.pattern().as_usize()))
+        self.0
+            .find(aho_corasick::Input::new(text).span(range))
+            .map(|m| (m.start(), m.pattern().as_usize()))
     }
 }
 

@@ -21,8 +21,9 @@
 //! Patterns are byte-oriented regexes (`regex-syntax` syntax with Unicode off: `.` and classes
 //! match bytes, `\b` and `\w` are ASCII). Every pattern must begin with literal text: the
 //! literals a match can start with are extracted from the pattern and become the rule's
-//! anchors (see [`crate::Matcher`]). Case-insensitive keywords are written as the casings that
-//! occur (`(?:password|Password|PASSWORD)`): each is an anchor, and `(?i)` would make hundreds.
+//! anchors (see [`crate::Matcher`]). Anchors are found in any ASCII case and the regex decides
+//! which casings count, so a keyword that may be written in any casing is written `(?i:password)`
+//! (one anchor), and one that must be written as it is, plainly.
 //!
 //! A pattern may name one capture group `secret`: the finding's secret is then that group (the
 //! value of `password = value`), and the rest of the match is the evidence around it. Without

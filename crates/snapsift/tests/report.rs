@@ -305,6 +305,28 @@ fn rules_check_runs_a_rule_files_examples() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("must begin with literal text"), "{stderr}");
+
+    // A keyword in any casing, written `(?i)`, is accepted and its examples run.
+    let folded = path_in(&dir, "folded.toml");
+    std::fs::write(
+        &folded,
+        "[[rule]]\nid = \"x\"\nname = \"x\"\nconfidence = \"low\"\n\
+         pattern = '(?i)vendor_secret {0,4}= {0,4}(?P<secret>[a-z0-9]{16})'\n\
+         examples = ['VENDOR_SECRET = k3j4h5g6f7d8s9a0', 'Vendor_Secret=k3j4h5g6f7d8s9a0']\n\
+         negative_examples = ['vendor_secret = short']\n",
+    )
+    .unwrap();
+    let out = snapsift()
+        .args(["rules", "check"])
+        .arg(&folded)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("1 rule(s), 3 example(s), 0 failure(s)"),
+        "{stdout}"
+    );
 }
 
 #[test]

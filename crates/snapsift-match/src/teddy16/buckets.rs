@@ -2,8 +2,8 @@
 //!
 //! A bucket's fingerprint at position `k` accepts every byte whose low nibble is the low nibble
 //! of some member's byte `k` and whose high nibble is the high nibble of some member's byte `k`
-//! (not necessarily the same member's). So members that differ only in the case of a letter
-//! cost nothing (`p` and `P` differ in one bit of the high nibble), while members that differ
+//! (not necessarily the same member's), a letter in either case (literals are found in any
+//! ASCII case: `p` and `P` differ in one bit of the high nibble, so that costs little), while members that differ
 //! in both nibbles let through bytes that no member has: `s`+`p` at one position accepts
 //! `c`, `q`, `S`, `P`, ... as well. Every byte let through in every position is a false
 //! candidate the search stops at and verifies.
@@ -117,12 +117,19 @@ pub(crate) fn tables(literals: &[Vec<u8>], buckets: &[Vec<usize>]) -> Tables {
 }
 
 /// The low and high nibbles (bit `n` for nibble `n`) a bucket of `members` accepts at
-/// position `k`: every nibble where a member is shorter than `k + 1` bytes.
+/// position `k`: both cases of a letter, and every nibble where a member is shorter than
+/// `k + 1` bytes.
 fn nibble_sets(literals: &[Vec<u8>], members: &[usize], k: usize) -> (u16, u16) {
     members
         .iter()
         .fold((0, 0), |(low, high), &m| match literals[m].get(k) {
-            Some(&b) => (low | 1 << (b & 0x0f), high | 1 << (b >> 4)),
+            Some(&b) => {
+                let (lower, upper) = (b.to_ascii_lowercase(), b.to_ascii_uppercase());
+                (
+                    low | 1 << (lower & 0x0f) | 1 << (upper & 0x0f),
+                    high | 1 << (lower >> 4) | 1 << (upper >> 4),
+                )
+            }
             None => (u16::MAX, u16::MAX),
         })
 }

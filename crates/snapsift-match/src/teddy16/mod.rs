@@ -26,10 +26,16 @@
 //!
 //! # The contract
 //!
-//! [`Teddy16::for_each`] reports exactly the positions where a literal occurs: no false
-//! negative, because a literal's own bytes are in its bucket's nibble sets at every position
-//! (and a literal shorter than 4 bytes makes its bucket accept anything beyond its end), and
-//! no false positive, because every candidate is compared with the literal itself. Bucket
+//! Literals are found in any ASCII case (`pass` finds `Pass`, `PASS` and `pAsS`): the rules'
+//! keywords are written in every casing by someone, and a letter's two cases differ in one bit
+//! of the high nibble, so accepting both costs the fingerprint little (see [`buckets`]). The
+//! caller compares what it needs exactly.
+//!
+//! [`Teddy16::for_each`] reports exactly the positions where a literal occurs in some ASCII
+//! case: no false negative, because both cases of a literal's letters are in its bucket's
+//! nibble sets at every position (and a literal shorter than 4 bytes makes its bucket accept
+//! anything beyond its end), and no false positive, because every candidate is compared with
+//! the literal itself, ignoring ASCII case. Bucket
 //! assignment ([`buckets`]) only decides how many candidates there are, that is the speed.
 //! The brute-force comparison test at the bottom checks this on random data.
 
@@ -53,8 +59,8 @@ pub(crate) struct Teddy16 {
 }
 
 impl Teddy16 {
-    /// A search for `literals` (at most 2^32, none empty), or `None` where this CPU cannot run
-    /// it (it needs x86_64 with AVX2).
+    /// A search for `literals` in any ASCII case (at most 2^32, none empty), or `None` where
+    /// this CPU cannot run it (it needs x86_64 with AVX2).
     pub(crate) fn new(literals: &[Vec<u8>]) -> Option<Teddy16> {
         if !has_avx2()
             || literals.iter().any(Vec::is_empty)
@@ -62,18 +68,19 @@ impl Teddy16 {
         {
             return None;
         }
-        let buckets = buckets::assign(literals);
+        let literals: Vec<Vec<u8>> = literals.iter().map(|l| l.to_ascii_lowercase()).collect();
+        let buckets = buckets::assign(&literals);
         Some(Teddy16 {
-            tables: buckets::tables(literals, &buckets),
-            index: PrefixIndex::new(literals),
-            literals: literals.to_vec(),
+            tables: buckets::tables(&literals, &buckets),
+            index: PrefixIndex::new(&literals),
+            literals,
         })
     }
 
-    /// Calls `found(position, literal)` for every occurrence of a literal that lies within
-    /// `text[range]` and starts before `stop`, in order of position. (At most one literal
-    /// occurs at a position if none is a prefix of another; where several do, they come in
-    /// no set order.)
+    /// Calls `found(position, literal)` for every occurrence, in any ASCII case, of a literal
+    /// that lies within `text[range]` and starts before `stop`, in order of position. (At most
+    /// one literal occurs at a position if none is a prefix of another, ignoring case; where
+    /// several do, they come in no set order.)
     ///
     /// # Panics
     ///
@@ -160,7 +167,11 @@ mod tests {
                 literals
                     .iter()
                     .enumerate()
-                    .filter(move |(_, l)| text[p..].starts_with(l))
+                    .filter(move |(_, l)| {
+                        text[p..]
+                            .get(..l.len())
+                            .is_some_and(|t| t.eq_ignore_ascii_case(l))
+                    })
                     .map(move |(i, _)| (p, i))
             })
             .collect()
@@ -246,5 +257,19 @@ mod tests {
             "hf_ starts before, AKIA at stop"
         );
         assert_eq!(search(&t, &text, 0..0, 0), []);
+    }
+
+    #[test]
+    fn finds_literals_in_any_ascii_case() {
+        let Some(t) = Teddy16::new(&[b"PassWord".to_vec(), b"hf_".to_vec()]) else {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        };
+        let text = b"password PASSWORD pAsSwOrD HF_ Hf_ pass\xd0word p@ssword";
+        let found: Vec<usize> = search(&t, text, 0..text.len(), text.len())
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(found, [0, 9, 18, 27, 31]);
     }
 }

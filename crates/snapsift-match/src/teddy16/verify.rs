@@ -1,8 +1,10 @@
 //! Verifying a candidate: which literals, if any, occur where the fingerprint stopped.
 //!
-//! A candidate's first 4 bytes are read as one word. For each prefix length among the
+//! A candidate's first 4 bytes are read as one word, its letters made lower case (literals are
+//! found in any ASCII case, and are held in lower case). For each prefix length among the
 //! literals (a literal's first 4 bytes, or all of it if shorter), a small hash table maps the
-//! prefix to the literals that begin with it, and only those are compared whole. That costs a
+//! prefix to the literals that begin with it, and only those are compared whole, ignoring
+//! ASCII case. That costs a
 //! multiplication and a load or two per candidate whatever the number of literals, and takes
 //! no branch per bucket or per literal, which matters because most candidates are false.
 
@@ -40,7 +42,7 @@ impl PrefixTable {
 }
 
 impl PrefixIndex {
-    /// The index of `literals` (none empty, fewer than `u32::MAX`).
+    /// The index of `literals` (none empty, fewer than `u32::MAX`, in lower case).
     pub(crate) fn new(literals: &[Vec<u8>]) -> PrefixIndex {
         let mut next = vec![NONE; literals.len()];
         let mut tables = Vec::new();
@@ -89,8 +91,8 @@ impl PrefixIndex {
     }
 
     /// Calls `found(position, literal)` for each of `literals` (the ones this index was made
-    /// of) that occurs at `position` of `text`, whose first 4 bytes, zero past the end of
-    /// `text`, are `word`.
+    /// of) that occurs, in any ASCII case, at `position` of `text`, whose first 4 bytes, zero
+    /// past the end of `text`, are `word`.
     #[inline(always)]
     pub(crate) fn verify(
         &self,
@@ -100,6 +102,7 @@ impl PrefixIndex {
         word: u32,
         found: &mut impl FnMut(usize, usize),
     ) {
+        let word = fold_word(word);
         for table in &self.tables {
             let prefix = word & table.mask;
             let mut slot = table.slot_of(prefix);
@@ -116,7 +119,9 @@ impl PrefixIndex {
                 let end = position.saturating_add(bytes.len());
                 let rest_equal = match bytes.get(FINGERPRINT_LEN..) {
                     None | Some([]) => end <= text.len(),
-                    Some(rest) => text.get(position + FINGERPRINT_LEN..end) == Some(rest),
+                    Some(rest) => text
+                        .get(position + FINGERPRINT_LEN..end)
+                        .is_some_and(|t| t.eq_ignore_ascii_case(rest)),
                 };
                 if rest_equal {
                     found(position, literal as usize);
@@ -127,6 +132,19 @@ impl PrefixIndex {
     }
 }
 
+/// `word` with its ASCII capital letters made lower case, all 4 bytes at once: a byte is a
+/// capital if adding `0x80 - b'A'` sets its top bit and adding `0x80 - b'Z' - 1` does not
+/// (bytes with the top bit set are left out first), and then gets `0x20` added.
+fn fold_word(word: u32) -> u32 {
+    const ONES: u32 = 0x0101_0101;
+    let ascii = !word & 0x8080_8080;
+    let seven = word & 0x7f7f_7f7f;
+    let at_least_a = seven.wrapping_add(ONES * (0x80 - u32::from(b'A')));
+    let above_z = seven.wrapping_add(ONES * (0x80 - u32::from(b'Z') - 1));
+    let capital = ascii & at_least_a & !above_z;
+    word | (capital >> 2)
+}
+
 /// The first (up to) 4 bytes of `literal` as a little-endian word, zero past its end.
 pub(crate) fn word(literal: &[u8]) -> u32 {
     let mut bytes = [0u8; 4];
@@ -134,4 +152,23 @@ pub(crate) fn word(literal: &[u8]) -> u32 {
         bytes[k] = b;
     }
     u32::from_le_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folded_word_is_each_byte_in_lower_case() {
+        // Every byte at every one of the 4 places, among neighbours that vary too.
+        for b in 0..=255u8 {
+            for place in 0..4 {
+                let mut bytes = [b'@', b'[', b'`', b'{'];
+                bytes[place] = b;
+                let expected = u32::from_le_bytes(bytes.map(|x| x.to_ascii_lowercase()));
+                let word = u32::from_le_bytes(bytes);
+                assert_eq!(fold_word(word), expected, "{bytes:?}");
+            }
+        }
+    }
 }
