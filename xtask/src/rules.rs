@@ -5,7 +5,7 @@
 //! nothing else matches. That catches a generator producing a secret the scanner would report
 //! differently (a URI running on into the next word) before anyone's test fails on it.
 //!
-//! The patterns mirror `crates/snapsift-match/rules/builtin.toml` (the scanner's source of
+//! The patterns mirror the files of `crates/snapsift-match/rules/` (the scanner's source of
 //! truth); keep them in step when a rule there changes shape.
 
 use std::ops::Range;

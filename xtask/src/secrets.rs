@@ -1,7 +1,7 @@
 //! Fake secrets shaped like real ones, and the record of where each was planted.
 //!
 //! Every value here is drawn from a seeded [`Prng`]: none is, or ever was, a live credential.
-//! They only need the shape snapsift's rules look for (`crates/snapsift-match/rules/builtin.toml`);
+//! They only need the shape snapsift's rules look for (`crates/snapsift-match/rules/`);
 //! the rule ids are the ones the scanner reports.
 
 use serde::{Deserialize, Serialize};

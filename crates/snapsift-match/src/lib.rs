@@ -65,4 +65,4 @@ pub use encoding::{Encoding, utf16le_ascii};
 pub use error::RuleError;
 pub use examples::{ExampleFailure, check_examples};
 pub use matcher::{AnchorSearch, Confirmation, Match, Matcher, Scratch};
-pub use rule::{Confidence, Rule, RuleSet};
+pub use rule::{BUILTIN_FAMILIES, Confidence, Rule, RuleSet};

@@ -3,7 +3,7 @@
 //!
 //! Such a secret is on every machine that installed the package; it protects nothing, and no
 //! one can rotate it. Reporting it would only teach users to skip findings. The list is data
-//! (`rules/published.toml`): each entry is the SHA-256 of the secret's [`normal_form`] (never
+//! (`published.toml` in this crate): each entry is the SHA-256 of the secret's [`normal_form`] (never
 //! the secret itself) and where it is published, which is what `--include-invalid` shows.
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::checks;
 
 /// The list compiled into snapsift.
-const PUBLISHED: &str = include_str!("../rules/published.toml");
+const PUBLISHED: &str = include_str!("../published.toml");
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +37,7 @@ pub(crate) struct Published {
 }
 
 impl Published {
-    /// Parses a list in the format of `rules/published.toml`.
+    /// Parses a list in the format of `published.toml`.
     pub(crate) fn from_toml(text: &str) -> Result<Published, String> {
         let file: PublishedFile = toml::from_str(text).map_err(|e| e.to_string())?;
         Ok(Published {

@@ -36,8 +36,37 @@ use serde::Deserialize;
 use crate::RuleError;
 use crate::checks::Check;
 
-/// The rule pack compiled into snapsift.
-pub const BUILTIN_RULES: &str = include_str!("../rules/builtin.toml");
+/// The rule pack compiled into snapsift: one file per provider family under `rules/` (see
+/// `rules/README.md`), as `(family, text)`, in the order the pack runs them. Rule order breaks
+/// ties where two rules report the same secret, so the families of vendors' own formats come
+/// first and `generic` (a keyword and any value) last.
+pub const BUILTIN_FAMILIES: &[(&str, &str)] = &[
+    ("aws", include_str!("../rules/aws.toml")),
+    ("alibaba", include_str!("../rules/alibaba.toml")),
+    ("private-keys", include_str!("../rules/private-keys.toml")),
+    ("databases", include_str!("../rules/databases.toml")),
+    ("tencent", include_str!("../rules/tencent.toml")),
+    ("huawei", include_str!("../rules/huawei.toml")),
+    ("gcp", include_str!("../rules/gcp.toml")),
+    ("azure", include_str!("../rules/azure.toml")),
+    ("github", include_str!("../rules/github.toml")),
+    ("gitlab", include_str!("../rules/gitlab.toml")),
+    ("slack", include_str!("../rules/slack.toml")),
+    ("stripe", include_str!("../rules/stripe.toml")),
+    ("npm", include_str!("../rules/npm.toml")),
+    ("pypi", include_str!("../rules/pypi.toml")),
+    ("docker", include_str!("../rules/docker.toml")),
+    ("huggingface", include_str!("../rules/huggingface.toml")),
+    ("openai", include_str!("../rules/openai.toml")),
+    ("anthropic", include_str!("../rules/anthropic.toml")),
+    ("sendgrid", include_str!("../rules/sendgrid.toml")),
+    ("shopify", include_str!("../rules/shopify.toml")),
+    ("digitalocean", include_str!("../rules/digitalocean.toml")),
+    ("system", include_str!("../rules/system.toml")),
+    ("urls", include_str!("../rules/urls.toml")),
+    ("kubernetes", include_str!("../rules/kubernetes.toml")),
+    ("generic", include_str!("../rules/generic.toml")),
+];
 
 /// How likely a match of a rule is a real, usable secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -101,6 +130,10 @@ pub struct Rule {
     pub examples: Vec<String>,
     /// Texts in which the rule must find nothing.
     pub negative_examples: Vec<String>,
+    /// The family the rule belongs to: the name of its file under `rules/` for a built-in
+    /// rule, what [`RuleSet::in_family`] names for others (empty until then).
+    #[serde(skip)]
+    pub family: String,
 }
 
 /// Reads a rule's `checks`: each names a known check.
@@ -135,24 +168,53 @@ struct RuleFile {
     rule: Vec<Rule>,
 }
 
+/// The rules of one rule file's text.
+fn parse(text: &str) -> Result<Vec<Rule>, RuleError> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Syntax(e.to_string()))?;
+    Ok(file.rule)
+}
+
 impl RuleSet {
-    /// The built-in rule pack.
+    /// The built-in rule pack: every family of [`BUILTIN_FAMILIES`], in order.
     pub fn builtin() -> Result<RuleSet, RuleError> {
-        RuleSet::from_toml(BUILTIN_RULES)
+        let mut rules = Vec::new();
+        for (family, text) in BUILTIN_FAMILIES {
+            let mut file = parse(text).map_err(|e| match e {
+                RuleError::Syntax(message) => RuleError::Syntax(format!("{family}: {message}")),
+                other => other,
+            })?;
+            for rule in &mut file {
+                rule.family = (*family).to_owned();
+            }
+            rules.append(&mut file);
+        }
+        RuleSet::new(rules)
     }
 
-    /// Parses a rule file.
+    /// Parses a rule file; its rules belong to no family until [`RuleSet::in_family`] names one.
     pub fn from_toml(text: &str) -> Result<RuleSet, RuleError> {
-        let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Syntax(e.to_string()))?;
+        RuleSet::new(parse(text)?)
+    }
+
+    /// This set with every rule in `family`.
+    pub fn in_family(mut self, family: &str) -> RuleSet {
+        for rule in &mut self.rules {
+            rule.family = family.to_owned();
+        }
+        self
+    }
+
+    /// A set of `rules`, whose ids must be unique and whose references must resolve.
+    fn new(rules: Vec<Rule>) -> Result<RuleSet, RuleError> {
         let mut seen = std::collections::HashSet::new();
-        for rule in &file.rule {
+        for rule in &rules {
             if !seen.insert(rule.id.as_str()) {
                 return Err(RuleError::DuplicateId {
                     id: rule.id.clone(),
                 });
             }
         }
-        let set = RuleSet { rules: file.rule };
+        let set = RuleSet { rules };
         set.check_references()?;
         Ok(set)
     }

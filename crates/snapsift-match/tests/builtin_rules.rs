@@ -1,6 +1,6 @@
 //! The built-in rule pack compiles and every rule's examples behave as written.
 
-use snapsift_match::{Matcher, RuleSet, check_examples};
+use snapsift_match::{BUILTIN_FAMILIES, Matcher, RuleSet, check_examples};
 
 #[test]
 fn every_builtin_rule_passes_its_examples() {
@@ -43,4 +43,32 @@ fn a_selection_keeps_the_named_rules_and_drops_pairings_with_the_others() {
     assert!(Matcher::new(&only).is_ok());
     let err = set.only(&["aws.no-such-rule".into()]).unwrap_err();
     assert!(err.to_string().contains("aws.no-such-rule"), "{err}");
+}
+
+#[test]
+fn every_file_under_rules_is_a_family_of_the_pack_and_generic_runs_last() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".toml"))
+        .map(|name| name.trim_end_matches(".toml").to_owned())
+        .collect();
+    files.sort();
+    let mut families: Vec<String> = BUILTIN_FAMILIES
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
+    assert_eq!(families.last().map(String::as_str), Some("generic"));
+    families.sort();
+    assert_eq!(files, families, "rules/ and BUILTIN_FAMILIES differ");
+    let set = RuleSet::builtin().unwrap();
+    for rule in set.rules() {
+        assert!(
+            BUILTIN_FAMILIES.iter().any(|(f, _)| *f == rule.family),
+            "{}: family {:?}",
+            rule.id,
+            rule.family
+        );
+    }
 }

@@ -35,7 +35,12 @@ fn read_file(path: &Path, reads: &mut ReadFiles) -> anyhow::Result<String> {
 
 /// `set` with the rules of the rule file `path`, whose text is `text`, added.
 fn with_file(set: RuleSet, path: &Path, text: &str) -> anyhow::Result<RuleSet> {
-    let added = RuleSet::from_toml(text).with_context(|| format!("{}", path.display()))?;
+    let family = path
+        .file_stem()
+        .map_or_else(|| "user".into(), |s| s.to_string_lossy());
+    let added = RuleSet::from_toml(text)
+        .with_context(|| format!("{}", path.display()))?
+        .in_family(&family);
     set.with_overrides(added)
         .with_context(|| format!("{}", path.display()))
 }
@@ -46,25 +51,37 @@ pub fn run(args: &RulesArgs) -> anyhow::Result<u8> {
         RulesCommand::List { rules, only } => {
             let set = load(rules.as_deref(), only, &mut ReadFiles::default())?;
             let matcher = Matcher::new(&set).context("the rules do not compile")?;
+            // Grouped by family, the families in the order their first rule runs.
+            let mut families: Vec<&str> = Vec::new();
             for rule in matcher.rules() {
-                let checks: Vec<String> = rule.checks.iter().map(|c| c.name().to_owned()).collect();
-                let checks = if checks.is_empty() {
-                    "-".to_owned()
-                } else {
-                    checks.join(",")
-                };
-                println!(
-                    "{:<36} {:<7} {:<28} {}",
-                    rule.id,
-                    rule.confidence.as_str(),
-                    checks,
-                    rule.name
-                );
+                if !families.contains(&rule.family.as_str()) {
+                    families.push(&rule.family);
+                }
+            }
+            for family in &families {
+                for rule in matcher.rules().iter().filter(|r| r.family == *family) {
+                    let checks: Vec<String> =
+                        rule.checks.iter().map(|c| c.name().to_owned()).collect();
+                    let checks = if checks.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        checks.join(",")
+                    };
+                    println!(
+                        "{:<36} {:<14} {:<7} {:<28} {}",
+                        rule.id,
+                        rule.family,
+                        rule.confidence.as_str(),
+                        checks,
+                        rule.name
+                    );
+                }
             }
             // Rule writers need to know what their anchors cost the search.
             eprintln!(
-                "{} rules; the anchor search ({}) looks for {} literals in {} SIMD pass(es) over the bytes",
+                "{} rules in {} families; the anchor search ({}) looks for {} literals in {} SIMD pass(es) over the bytes",
                 matcher.rules().len(),
+                families.len(),
                 matcher.anchor_search_name(),
                 matcher.head_count(),
                 matcher.head_passes()

@@ -114,7 +114,18 @@ fn an_id_and_its_secret_nearby_are_one_finding() {
         .output()
         .unwrap();
     let listed = String::from_utf8(builtin.stdout).unwrap();
-    assert!(listed.contains("aws.access-key-id") && listed.contains("demo.key-secret"));
+    // Each rule with its family: a built-in one's file under rules/, a user's rule file's name.
+    let family_of = |id: &str| {
+        listed
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(str::to_owned)
+    };
+    assert_eq!(family_of("aws.access-key-id").as_deref(), Some("aws"));
+    assert_eq!(family_of("generic.password").as_deref(), Some("generic"));
+    let stem = rules.file_stem().unwrap().to_str().unwrap();
+    assert_eq!(family_of("demo.key-secret").as_deref(), Some(stem));
 }
 
 #[test]
