@@ -110,7 +110,7 @@ fn one_per_secret<'a, 'm>(found: Vec<Reported<'a, 'm>>, rules: &[Rule]) -> Vec<R
         .enumerate()
         .map(|(i, rule)| (rule.id.as_str(), i))
         .collect();
-    let mut best: HashMap<(pair::Stream, u64, usize), usize> = HashMap::new();
+    let mut best: HashMap<(Option<pair::Stream>, u64, usize), usize> = HashMap::new();
     let rank = |r: &Reported<'_, '_>| {
         (
             r.assessment.is_valid(),
@@ -119,8 +119,16 @@ fn one_per_secret<'a, 'm>(found: Vec<Reported<'a, 'm>>, rules: &[Rule]) -> Vec<R
         )
     };
     for (i, r) in found.iter().enumerate() {
+        // The same bytes: on the disk, at one offset whatever file a rule's finding names
+        // (the file pass names the member of a tar, the sweep only the tar); decoded, at one
+        // position of one decoded stream.
         let (stream, at) = pair::position(&r.location, r);
-        let key = (stream, at, r.finding.secret.len());
+        let decoded = r
+            .location
+            .file
+            .as_ref()
+            .is_some_and(|f| f.decoded_offset.is_some());
+        let key = (decoded.then_some(stream), at, r.finding.secret.len());
         match best.get(&key) {
             Some(&j) if rank(&found[j]) >= rank(r) => {}
             _ => {

@@ -2,42 +2,96 @@
 //!
 //! A rule that finds IDs names, in its `[rule.pair]`, the rule that finds their secrets and
 //! how close the two must be. Both halves are findings of their own; where an ID has a secret
-//! of the named rule within that distance, in the same byte stream (the disk, or the decoded
-//! bytes of one file), the two become one finding: the ID's, with the secret attached. Each
-//! secret pairs with at most one ID, the nearest one still unpaired, IDs taken in order.
-//! A secret half no ID claims stays a finding of its own, and so does an ID alone.
+//! of the named rule within that distance in the same byte stream ([`Stream`]), the two become
+//! one finding: the ID's, with the secret attached. Each secret pairs with at most one ID, the
+//! nearest one still unpaired, IDs taken in order. A secret half no ID claims stays a finding
+//! of its own, and so does an ID alone.
+//!
+//! A byte stream is what belongs together: one file's contents, one member of an archive, one
+//! decoded stream; outside files, one run of bytes that no file boundary crosses (a stretch of
+//! free space, a file's slack, the bytes between two partitions). Small files lie next to each
+//! other on the disk, and an ID at the end of one is no credential with a secret at the start
+//! of the next.
+//!
+//! Only valid halves pair: a match a check rejected (shown with `--include-invalid`) never
+//! takes a secret from a valid ID, nor is given to one, so the valid findings are the same
+//! with or without `--include-invalid`.
 
 use std::collections::HashMap;
 
-use crate::printer::Location;
+use snapsift_fs::FileState;
+
+use crate::printer::{Layer, Located, Location};
 
 use super::{Paired, Reported};
 
-/// The byte stream a position counts in: the disk (`None`), or the decoded bytes of a file
-/// (its number and its layer chain).
-pub(super) type Stream = Option<(Option<u64>, String)>;
+/// The byte stream a finding's position counts in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Stream {
+    /// The bytes of one file, as the file's number tells it: its contents (`Allocated`,
+    /// `Deleted`) or its structures (`Metadata`: a directory's blocks, a file's extent tree,
+    /// its inode record), or, through `layers`, one archive member or decoded stream of it.
+    File {
+        /// The first disk byte of the file's volume.
+        volume: u64,
+        /// The file's number (inode, MFT record).
+        id: u64,
+        /// What its bytes are.
+        state: FileState,
+        /// The containers and decodings from the file to the stream, outermost first.
+        layers: Vec<Layer>,
+    },
+    /// Bytes that are no file's contents (free space, slack, filesystem structures of no
+    /// file, the bytes between partitions, a volume whose filesystem is not mapped), as far as
+    /// the layout says the same of them: told by the first disk byte of that run.
+    Run(u64),
+    /// The whole image: its layout is not known (a compressed image stream).
+    Image,
+}
 
-/// Which stream of bytes a finding's position counts in, and its position there.
+/// Which stream of bytes a finding's secret counts in, and its position there.
 ///
-/// Findings in a file's decoded bytes (an archive member, a decompressed file) count in that
-/// file's layer chain; the others by their bytes on the disk.
+/// Secrets in a file's decoded bytes (an archive member of a compressed archive, a
+/// decompressed file) are placed by their offset in that decoded stream; the others by their
+/// bytes on the disk.
 pub(super) fn position(location: &Location<'_>, r: &Reported<'_, '_>) -> (Stream, u64) {
-    let secret_start = u64::try_from(r.finding.secret.start).unwrap_or(u64::MAX);
-    match &location.file {
-        Some(file) if file.decoded_offset.is_some() => {
-            let layers: Vec<String> = file
-                .chain
-                .iter()
-                .map(|l| format!("{}:{}", l.kind, l.member.as_deref().unwrap_or("")))
-                .collect();
-            let stream = (file.id, layers.join("/"));
-            let at = file
-                .decoded_offset
-                .unwrap_or(0)
-                .saturating_add(secret_start);
-            (Some(stream), at)
+    let at = match location.file.as_ref().and_then(|f| f.decoded_offset) {
+        Some(decoded) => {
+            let secret_start = u64::try_from(r.finding.secret.start).unwrap_or(u64::MAX);
+            decoded.saturating_add(secret_start)
         }
-        _ => (None, r.finding.secret_offset()),
+        None => r.finding.secret_offset(),
+    };
+    (stream(location), at)
+}
+
+/// The stream `location` lies in (see [`Stream`]).
+fn stream(location: &Location<'_>) -> Stream {
+    let volume = match location.volume {
+        Located::Volume(v) => v.range.start,
+        Located::Unpartitioned | Located::Unknown => 0,
+    };
+    if let Some(file) = &location.file
+        && let Some(id) = file.id
+    {
+        let in_the_file = matches!(
+            file.state,
+            FileState::Allocated | FileState::Deleted | FileState::Metadata
+        );
+        // Slack and the journal carry a file's number, but their bytes are what lay there
+        // before: a run like free space. A file pass's findings (no run) are in the file.
+        if in_the_file || !file.chain.is_empty() || location.run.is_none() {
+            return Stream::File {
+                volume,
+                id,
+                state: file.state,
+                layers: file.chain.clone(),
+            };
+        }
+    }
+    match &location.run {
+        Some(run) => Stream::Run(run.start),
+        None => Stream::Image,
     }
 }
 
@@ -48,6 +102,7 @@ fn gap(a: (u64, u64), b: (u64, u64)) -> u64 {
 }
 
 /// Folds every pairable secret half into its ID's finding; the rest stay as they are.
+/// Only valid findings pair (see the module docs).
 pub fn pair_up<'a, 'm>(findings: Vec<Reported<'a, 'm>>) -> Vec<Reported<'a, 'm>> {
     let spans: Vec<_> = findings
         .iter()
@@ -59,10 +114,12 @@ pub fn pair_up<'a, 'm>(findings: Vec<Reported<'a, 'm>>) -> Vec<Reported<'a, 'm>>
         .collect();
     let mut by_rule: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, r) in findings.iter().enumerate() {
-        by_rule
-            .entry(r.finding.rule.id.as_str())
-            .or_default()
-            .push(i);
+        if r.assessment.is_valid() {
+            by_rule
+                .entry(r.finding.rule.id.as_str())
+                .or_default()
+                .push(i);
+        }
     }
     // partner[id] = the secret half paired with the ID finding `id`.
     let mut partner: Vec<Option<usize>> = vec![None; findings.len()];
@@ -71,6 +128,9 @@ pub fn pair_up<'a, 'm>(findings: Vec<Reported<'a, 'm>>) -> Vec<Reported<'a, 'm>>
         let Some(pairing) = &r.finding.rule.pair else {
             continue;
         };
+        if !r.assessment.is_valid() {
+            continue;
+        }
         let Some(secrets) = by_rule.get(pairing.secret.as_str()) else {
             continue;
         };
@@ -85,7 +145,7 @@ pub fn pair_up<'a, 'm>(findings: Vec<Reported<'a, 'm>>) -> Vec<Reported<'a, 'm>>
             partner[id] = Some(s);
         }
     }
-    let halves: HashMap<usize, Paired<'m>> = partner
+    let mut halves: HashMap<usize, Paired<'m>> = partner
         .iter()
         .flatten()
         .map(|&s| {
@@ -99,7 +159,6 @@ pub fn pair_up<'a, 'm>(findings: Vec<Reported<'a, 'm>>) -> Vec<Reported<'a, 'm>>
             (s, half)
         })
         .collect();
-    let mut halves = halves;
     findings
         .into_iter()
         .enumerate()

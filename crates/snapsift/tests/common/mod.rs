@@ -193,6 +193,72 @@ pub fn debugfs_script(image: &Path, commands: &str) {
     fs::remove_file(script).unwrap();
 }
 
+/// Makes `image` an empty ext4 filesystem of `size_mib` MiB with 1 KiB blocks, then writes
+/// `files` (name in the root directory, content) into it in order with `debugfs write`, which
+/// gives each file the next free blocks: small files written one after the other lie next to
+/// each other on the disk. The contents are staged in `stage`.
+pub fn ext4_with_files(image: &Path, stage: &Path, size_mib: u64, files: &[(&str, Vec<u8>)]) {
+    run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-b",
+            "1024",
+            image.to_str().unwrap(),
+            &format!("{size_mib}M"),
+        ],
+    );
+    fs::create_dir_all(stage).unwrap();
+    let mut commands = String::new();
+    for (i, (name, content)) in files.iter().enumerate() {
+        let staged = stage.join(format!("file-{i}"));
+        fs::write(&staged, content).unwrap();
+        commands.push_str(&format!("write {} {name}\n", staged.display()));
+    }
+    debugfs_script(image, &commands);
+}
+
+/// Scans `paths` with `extra` options, then again with `--include-invalid` too, and checks
+/// that the first scan's findings are exactly the `valid: true` findings of the second, field
+/// for field and in the same order: a rejected match may only add findings, never take,
+/// hide or change a valid one. Returns the default scan.
+pub fn scan_checking_validity_is_monotonic(paths: &[&Path], extra: &[&str]) -> Scan {
+    let default = Scan::run(paths, extra);
+    let mut with_invalid: Vec<&str> = extra.to_vec();
+    with_invalid.push("--include-invalid");
+    let all = Scan::run(paths, &with_invalid);
+    assert_eq!(
+        default.code == 2,
+        all.code == 2,
+        "{}\n{}",
+        default.stderr,
+        all.stderr
+    );
+    let valid: Vec<&Value> = all.findings.iter().filter(|f| f["valid"] == true).collect();
+    let default_findings: Vec<&Value> = default.findings.iter().collect();
+    if default_findings != valid {
+        let missing: Vec<&&Value> = default_findings
+            .iter()
+            .filter(|f| !valid.contains(f))
+            .collect();
+        let changed: Vec<&&Value> = valid
+            .iter()
+            .filter(|f| !default_findings.contains(f))
+            .collect();
+        panic!(
+            "--include-invalid changed the valid findings of {paths:?}\n\
+             in the default scan only: {missing:#?}\n\
+             valid with --include-invalid only: {changed:#?}"
+        );
+    }
+    assert!(
+        default.findings.iter().all(|f| f["valid"] == true),
+        "a default scan reports valid findings only"
+    );
+    default
+}
+
 /// Runs a shell command line in `dir` (for tools that compress in place or work on
 /// relative paths).
 pub fn sh(dir: &Path, script: &str) {
