@@ -2,8 +2,8 @@
 //! file's contents, one archive member, or, outside files, one run of bytes no file boundary
 //! crosses. Small files written one after the other by `debugfs write` lie next to each other
 //! on the disk; an ID at the end of one is no credential with a secret at the start of the
-//! next. Every image here is also scanned with `--include-invalid`, which may only add
-//! findings.
+//! next. Like every default scan of the tests ([`common::Scan::run`]), each image here is
+//! also scanned with `--include-invalid`, which may only add findings.
 
 mod common;
 
@@ -132,7 +132,7 @@ fn ids_pair_with_secrets_of_their_own_file_only() {
     assert_adjacent(&image, &tencent, &tencent_key);
     assert_adjacent(&image, &own_id, &own_secret);
 
-    let scan = scan_checking_validity_is_monotonic(&[&image], &[]);
+    let scan = Scan::run(&[&image], &[]);
     assert_eq!(scan.code, 1, "{}", scan.stderr);
     // Neighbouring files: each half is a finding of its own, in its own file.
     for (secret, path) in [
@@ -233,7 +233,7 @@ fn in_free_space_halves_pair_within_one_run_only() {
     assert_adjacent(&image, &deleted_id, &live_secret);
     assert_adjacent(&image, &live_id, &free_secret);
 
-    let scan = scan_checking_validity_is_monotonic(&[&image], &[]);
+    let scan = Scan::run(&[&image], &[]);
     assert_eq!(scan.code, 1, "{}", scan.stderr);
     let state = |secret: &str| scan.only(secret)["location"]["state"].clone();
     // Within one run: the deleted file's halves, the halves in free space.
@@ -317,7 +317,7 @@ fn halves_in_two_members_of_one_archive_do_not_pair() {
     );
     assert_adjacent(&image, &split_id, &split_secret);
 
-    let scan = scan_checking_validity_is_monotonic(&[&image], &[]);
+    let scan = Scan::run(&[&image], &[]);
     assert_eq!(scan.code, 1, "{}", scan.stderr);
     for archive in ["/app.tar", "/app.tar.gz"] {
         let in_archive = |secret: &str| -> &Value {

@@ -219,46 +219,6 @@ pub fn ext4_with_files(image: &Path, stage: &Path, size_mib: u64, files: &[(&str
     debugfs_script(image, &commands);
 }
 
-/// Scans `paths` with `extra` options, then again with `--include-invalid` too, and checks
-/// that the first scan's findings are exactly the `valid: true` findings of the second, field
-/// for field and in the same order: a rejected match may only add findings, never take,
-/// hide or change a valid one. Returns the default scan.
-pub fn scan_checking_validity_is_monotonic(paths: &[&Path], extra: &[&str]) -> Scan {
-    let default = Scan::run(paths, extra);
-    let mut with_invalid: Vec<&str> = extra.to_vec();
-    with_invalid.push("--include-invalid");
-    let all = Scan::run(paths, &with_invalid);
-    assert_eq!(
-        default.code == 2,
-        all.code == 2,
-        "{}\n{}",
-        default.stderr,
-        all.stderr
-    );
-    let valid: Vec<&Value> = all.findings.iter().filter(|f| f["valid"] == true).collect();
-    let default_findings: Vec<&Value> = default.findings.iter().collect();
-    if default_findings != valid {
-        let missing: Vec<&&Value> = default_findings
-            .iter()
-            .filter(|f| !valid.contains(f))
-            .collect();
-        let changed: Vec<&&Value> = valid
-            .iter()
-            .filter(|f| !default_findings.contains(f))
-            .collect();
-        panic!(
-            "--include-invalid changed the valid findings of {paths:?}\n\
-             in the default scan only: {missing:#?}\n\
-             valid with --include-invalid only: {changed:#?}"
-        );
-    }
-    assert!(
-        default.findings.iter().all(|f| f["valid"] == true),
-        "a default scan reports valid findings only"
-    );
-    default
-}
-
 /// Runs a shell command line in `dir` (for tools that compress in place or work on
 /// relative paths).
 pub fn sh(dir: &Path, script: &str) {
@@ -407,7 +367,50 @@ impl Scan {
     /// wrote nothing: every file in the directories of `paths` (the images, their backing
     /// files and extents), the files it writes itself (`-o`, `--write-baseline`) aside, has
     /// the same SHA-256 after the scan as before.
+    ///
+    /// A default scan (no `extra`) is run again with `--include-invalid`, and its findings
+    /// must be exactly the `valid: true` findings of that run, field for field and in the
+    /// same order: a match a check rejects may only add findings, never take, hide or change
+    /// a valid one. Every test image scanned with default options is checked so.
     pub fn run(paths: &[&Path], extra: &[&str]) -> Scan {
+        let scan = Scan::run_once(paths, extra);
+        if extra.is_empty() {
+            let all = Scan::run_once(paths, &["--include-invalid"]);
+            scan.assert_valid_findings_of(&all, paths);
+        }
+        scan
+    }
+
+    /// Checks that `self`, a default scan of `paths`, found exactly the valid findings of
+    /// `all`, a scan with `--include-invalid`.
+    fn assert_valid_findings_of(&self, all: &Scan, paths: &[&Path]) {
+        assert_eq!(
+            self.code == 2,
+            all.code == 2,
+            "{}\n{}",
+            self.stderr,
+            all.stderr
+        );
+        let valid: Vec<&Value> = all.findings.iter().filter(|f| f["valid"] == true).collect();
+        let default: Vec<&Value> = self.findings.iter().collect();
+        if default != valid {
+            let missing: Vec<&&Value> = default.iter().filter(|f| !valid.contains(f)).collect();
+            let changed: Vec<&&Value> = valid.iter().filter(|f| !default.contains(f)).collect();
+            panic!(
+                "--include-invalid changed the valid findings of {paths:?}\n\
+                 in the default scan only: {missing:#?}\n\
+                 valid with --include-invalid only: {changed:#?}\n\
+                 (if both are empty, their order changed)"
+            );
+        }
+        assert!(
+            self.findings.iter().all(|f| f["valid"] == true),
+            "a default scan reports valid findings only"
+        );
+    }
+
+    /// Runs `snapsift scan` once, as [`Scan::run`] says.
+    fn run_once(paths: &[&Path], extra: &[&str]) -> Scan {
         let written: Vec<PathBuf> = extra
             .windows(2)
             .filter(|w| ["-o", "--output", "--write-baseline"].contains(&w[0]))
