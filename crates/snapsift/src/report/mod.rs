@@ -3,8 +3,10 @@
 //! The scan hands over every match with where it is. Before anything is printed, each is
 //! assessed by its rule's offline checks (a match they reject is dropped unless
 //! `--include-invalid`), the ID half of a credential is paired with its secret half found
-//! nearby ([`pair`]), every finding gets a stable fingerprint ([`fingerprint`]), and findings a
-//! baseline already lists are suppressed ([`baseline`]).
+//! nearby in the same file or run of free space ([`pair`]; rejected matches never pair),
+//! every finding gets a stable fingerprint ([`fingerprint`]), and findings a baseline already
+//! lists are suppressed ([`baseline`]). What a rejected match may change is only whether it
+//! is reported itself: the valid findings are the same with or without `--include-invalid`.
 
 pub mod baseline;
 pub mod fingerprint;
