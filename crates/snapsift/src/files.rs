@@ -34,12 +34,14 @@ use crate::shard::ShardPlan;
 #[derive(Default)]
 pub struct FileFindings<'m> {
     /// Findings the sweep will see too, by disk offset.
-    twins: HashMap<u64, (FileAt, Finding<'m>)>,
+    twins: HashMap<u64, Pending<'m>>,
     /// Findings in decoded bytes, by what identifies them: (volume start, file number, rule,
     /// secret). The sweep may see them too, inside the same file.
-    decoded: HashMap<DecodedKey, Vec<(FileAt, Finding<'m>)>>,
+    decoded: HashMap<DecodedKey, Vec<Pending<'m>>>,
     /// Findings only the file pass sees.
-    only: Vec<(FileAt, Finding<'m>)>,
+    only: Vec<Pending<'m>>,
+    /// How many findings the pass has handed over so far: the next one's place in its order.
+    added: u64,
     /// What the pass could not read or expand in full (each told on standard error too), with
     /// the file's volume start and number (a shard reports its own files' only).
     pub problems: Vec<((u64, u64), FileProblem)>,
@@ -59,6 +61,11 @@ pub struct MappedImage<'a> {
 
 /// What identifies a decoded finding: (volume start, file number, rule id, secret).
 type DecodedKey = (u64, u64, String, Vec<u8>);
+
+/// A finding of the file pass waiting for the sweep: its place in the pass's order (files,
+/// then their contents), where it is, and the finding. Decoded findings all carry the disk
+/// offset of their file's first byte, so that order is what tells them apart.
+type Pending<'m> = (u64, FileAt, Finding<'m>);
 
 impl<'m> FileFindings<'m> {
     /// Runs the file pass over the files of every filesystem of the image: all of them, or
@@ -168,6 +175,8 @@ impl<'m> FileFindings<'m> {
             return;
         };
         let at = file_at(fs, &entry, &f.chain, Some(&f));
+        let seq = self.added;
+        self.added = self.added.saturating_add(1);
         let Some(on_disk) = f.on_disk else {
             if f.decoded_offset.is_some() {
                 let key = (
@@ -176,21 +185,24 @@ impl<'m> FileFindings<'m> {
                     f.finding.rule.id.clone(),
                     f.finding.secret_text().to_vec(),
                 );
-                self.decoded.entry(key).or_default().push((at, f.finding));
+                self.decoded
+                    .entry(key)
+                    .or_default()
+                    .push((seq, at, f.finding));
             } else {
-                self.only.push((at, f.finding));
+                self.only.push((seq, at, f.finding));
             }
             return;
         };
         match self.twins.entry(on_disk.start) {
             Entry::Vacant(slot) => {
-                slot.insert((at, f.finding));
+                slot.insert((seq, at, f.finding));
             }
             // The same disk bytes read through two files: a deleted file whose blocks a live
             // one now holds. The live file names them.
             Entry::Occupied(mut slot) => {
-                if slot.get().0.state == FileState::Deleted && at.state != FileState::Deleted {
-                    slot.insert((at, f.finding));
+                if slot.get().1.state == FileState::Deleted && at.state != FileState::Deleted {
+                    slot.insert((seq, at, f.finding));
                 }
             }
         }
@@ -205,8 +217,8 @@ impl<'m> FileFindings<'m> {
         volume_start: Option<u64>,
         file: Option<&FileAt>,
     ) -> Option<(FileAt, Finding<'m>)> {
-        if let Some(twin) = self.twins.remove(&finding.offset) {
-            return Some(twin);
+        if let Some((_, at, twin)) = self.twins.remove(&finding.offset) {
+            return Some((at, twin));
         }
         let id = file?.id?;
         let key = (
@@ -216,7 +228,7 @@ impl<'m> FileFindings<'m> {
             finding.secret_text().to_vec(),
         );
         let pending = self.decoded.get_mut(&key)?;
-        let (at, mut decoded) = pending.pop()?;
+        let (_, at, mut decoded) = pending.pop()?;
         if pending.is_empty() {
             self.decoded.remove(&key);
         }
@@ -227,13 +239,14 @@ impl<'m> FileFindings<'m> {
     }
 
     /// What is left once the sweep is done: the findings only the file pass saw, and twins
-    /// the sweep did not report, in disk order.
+    /// the sweep did not report, in disk order, and where that is one, in the file pass's
+    /// order: the same from run to run (the maps hold them in no order).
     pub fn into_rest(self) -> Vec<(FileAt, Finding<'m>)> {
-        let mut rest: Vec<(FileAt, Finding<'m>)> = self.twins.into_values().collect();
+        let mut rest: Vec<Pending<'m>> = self.twins.into_values().collect();
         rest.extend(self.decoded.into_values().flatten());
         rest.extend(self.only);
-        rest.sort_by_key(|(_, f)| f.offset);
-        rest
+        rest.sort_by_key(|(seq, _, f)| (f.offset, *seq));
+        rest.into_iter().map(|(_, at, f)| (at, f)).collect()
     }
 }
 

@@ -1,6 +1,8 @@
 //! Where a finding is, beyond its disk offset: the image, the volume, the file, and for a
 //! secret found inside a file's decoded contents, the chain of containers that led to it.
 
+use std::ops::Range;
+
 use snapsift_fs::{FileState, Filesystem, Scheme, Volume, VolumeMap};
 
 /// The image being scanned and what is known of its layout.
@@ -25,7 +27,7 @@ pub enum Located<'a> {
 }
 
 /// One layer a secret was unpacked from: an archive member or a decoding.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Layer {
     /// The container or encoding: `zip`, `tar`, `gzip`, `utf-16le`...
     pub kind: &'static str,
@@ -85,33 +87,48 @@ pub struct Location<'a> {
     pub scheme: Option<Scheme>,
     /// The file level, where a filesystem map knows it.
     pub file: Option<FileAt>,
+    /// For a byte the sweep found, the disk bytes around it that the layout says the same of:
+    /// the filesystem map's run (one file's data, one stretch of free space, one file's
+    /// slack), the stretch between two partitions, or the whole volume where no filesystem
+    /// is mapped. `None` for a finding of the file pass, and where the layout is not known.
+    pub run: Option<Range<u64>>,
 }
 
 impl<'a> Place<'a> {
     /// Where the disk byte `offset` lies: its volume, and what its filesystem says of it.
     pub fn locate(&self, offset: u64) -> Location<'a> {
         let volume = self.volume_at(offset);
-        let file = match volume {
-            Located::Volume(v) => self.filesystem_of(v).map(|fs| {
-                let found = fs.locate(offset.saturating_sub(v.range.start));
-                FileAt {
-                    filesystem: fs.kind(),
-                    state: found.state,
-                    id_name: fs.id_name(),
-                    id: found.inode,
-                    path: found.path,
-                    chain: Vec::new(),
-                    encoding: None,
-                    file_offset: None,
-                    decoded_offset: None,
+        let (file, run) = match volume {
+            Located::Volume(v) => match self.filesystem_of(v) {
+                Some(fs) => {
+                    let start = v.range.start;
+                    let found = fs.locate(offset.saturating_sub(start));
+                    // The map's run is in volume offsets, and may run past the volume's end.
+                    let run = start.saturating_add(found.run.start)
+                        ..start.saturating_add(found.run.end).min(v.range.end);
+                    let file = FileAt {
+                        filesystem: fs.kind(),
+                        state: found.state,
+                        id_name: fs.id_name(),
+                        id: found.inode,
+                        path: found.path,
+                        chain: Vec::new(),
+                        encoding: None,
+                        file_offset: None,
+                        decoded_offset: None,
+                    };
+                    (Some(file), Some(run))
                 }
-            }),
-            _ => None,
+                None => (None, Some(v.range.clone())),
+            },
+            Located::Unpartitioned => (None, self.between_partitions(offset)),
+            Located::Unknown => (None, None),
         };
         Location {
             volume,
             scheme: self.volumes.map(|m| m.scheme),
             file,
+            run,
         }
     }
 
@@ -121,7 +138,27 @@ impl<'a> Place<'a> {
             volume: self.volume_at(offset),
             scheme: self.volumes.map(|m| m.scheme),
             file: Some(file),
+            run: None,
         }
+    }
+
+    /// The bytes around `offset`, which lies outside every partition, up to the partitions
+    /// on either side (from the disk's start, to the end of what can be addressed).
+    fn between_partitions(&self, offset: u64) -> Option<Range<u64>> {
+        let volumes = &self.volumes?.volumes;
+        let start = volumes
+            .iter()
+            .map(|v| v.range.end)
+            .filter(|&end| end <= offset)
+            .max()
+            .unwrap_or(0);
+        let end = volumes
+            .iter()
+            .map(|v| v.range.start)
+            .filter(|&start| start > offset)
+            .min()
+            .unwrap_or(u64::MAX);
+        Some(start..end)
     }
 
     /// The volume holding `offset`.

@@ -364,6 +364,7 @@ mod tests {
                 volume: Located::Unknown,
                 scheme: None,
                 file: None,
+                run: None,
             },
             finding: Finding {
                 rule,

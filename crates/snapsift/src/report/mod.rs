@@ -3,8 +3,10 @@
 //! The scan hands over every match with where it is. Before anything is printed, each is
 //! assessed by its rule's offline checks (a match they reject is dropped unless
 //! `--include-invalid`), the ID half of a credential is paired with its secret half found
-//! nearby ([`pair`]), every finding gets a stable fingerprint ([`fingerprint`]), and findings a
-//! baseline already lists are suppressed ([`baseline`]).
+//! nearby in the same file or run of free space ([`pair`]; rejected matches never pair),
+//! every finding gets a stable fingerprint ([`fingerprint`]), and findings a baseline already
+//! lists are suppressed ([`baseline`]). What a rejected match may change is only whether it
+//! is reported itself: the valid findings are the same with or without `--include-invalid`.
 
 pub mod baseline;
 pub mod fingerprint;
@@ -110,7 +112,7 @@ fn one_per_secret<'a, 'm>(found: Vec<Reported<'a, 'm>>, rules: &[Rule]) -> Vec<R
         .enumerate()
         .map(|(i, rule)| (rule.id.as_str(), i))
         .collect();
-    let mut best: HashMap<(pair::Stream, u64, usize), usize> = HashMap::new();
+    let mut best: HashMap<(Option<pair::Stream>, u64, usize), usize> = HashMap::new();
     let rank = |r: &Reported<'_, '_>| {
         (
             r.assessment.is_valid(),
@@ -119,8 +121,16 @@ fn one_per_secret<'a, 'm>(found: Vec<Reported<'a, 'm>>, rules: &[Rule]) -> Vec<R
         )
     };
     for (i, r) in found.iter().enumerate() {
+        // The same bytes: on the disk, at one offset whatever file a rule's finding names
+        // (the file pass names the member of a tar, the sweep only the tar); decoded, at one
+        // position of one decoded stream.
         let (stream, at) = pair::position(&r.location, r);
-        let key = (stream, at, r.finding.secret.len());
+        let decoded = r
+            .location
+            .file
+            .as_ref()
+            .is_some_and(|f| f.decoded_offset.is_some());
+        let key = (decoded.then_some(stream), at, r.finding.secret.len());
         match best.get(&key) {
             Some(&j) if rank(&found[j]) >= rank(r) => {}
             _ => {

@@ -193,6 +193,32 @@ pub fn debugfs_script(image: &Path, commands: &str) {
     fs::remove_file(script).unwrap();
 }
 
+/// Makes `image` an empty ext4 filesystem of `size_mib` MiB with 1 KiB blocks, then writes
+/// `files` (name in the root directory, content) into it in order with `debugfs write`, which
+/// gives each file the next free blocks: small files written one after the other lie next to
+/// each other on the disk. The contents are staged in `stage`.
+pub fn ext4_with_files(image: &Path, stage: &Path, size_mib: u64, files: &[(&str, Vec<u8>)]) {
+    run(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-b",
+            "1024",
+            image.to_str().unwrap(),
+            &format!("{size_mib}M"),
+        ],
+    );
+    fs::create_dir_all(stage).unwrap();
+    let mut commands = String::new();
+    for (i, (name, content)) in files.iter().enumerate() {
+        let staged = stage.join(format!("file-{i}"));
+        fs::write(&staged, content).unwrap();
+        commands.push_str(&format!("write {} {name}\n", staged.display()));
+    }
+    debugfs_script(image, &commands);
+}
+
 /// Runs a shell command line in `dir` (for tools that compress in place or work on
 /// relative paths).
 pub fn sh(dir: &Path, script: &str) {
@@ -341,7 +367,50 @@ impl Scan {
     /// wrote nothing: every file in the directories of `paths` (the images, their backing
     /// files and extents), the files it writes itself (`-o`, `--write-baseline`) aside, has
     /// the same SHA-256 after the scan as before.
+    ///
+    /// A default scan (no `extra`) is run again with `--include-invalid`, and its findings
+    /// must be exactly the `valid: true` findings of that run, field for field and in the
+    /// same order: a match a check rejects may only add findings, never take, hide or change
+    /// a valid one. Every test image scanned with default options is checked so.
     pub fn run(paths: &[&Path], extra: &[&str]) -> Scan {
+        let scan = Scan::run_once(paths, extra);
+        if extra.is_empty() {
+            let all = Scan::run_once(paths, &["--include-invalid"]);
+            scan.assert_valid_findings_of(&all, paths);
+        }
+        scan
+    }
+
+    /// Checks that `self`, a default scan of `paths`, found exactly the valid findings of
+    /// `all`, a scan with `--include-invalid`.
+    fn assert_valid_findings_of(&self, all: &Scan, paths: &[&Path]) {
+        assert_eq!(
+            self.code == 2,
+            all.code == 2,
+            "{}\n{}",
+            self.stderr,
+            all.stderr
+        );
+        let valid: Vec<&Value> = all.findings.iter().filter(|f| f["valid"] == true).collect();
+        let default: Vec<&Value> = self.findings.iter().collect();
+        if default != valid {
+            let missing: Vec<&&Value> = default.iter().filter(|f| !valid.contains(f)).collect();
+            let changed: Vec<&&Value> = valid.iter().filter(|f| !default.contains(f)).collect();
+            panic!(
+                "--include-invalid changed the valid findings of {paths:?}\n\
+                 in the default scan only: {missing:#?}\n\
+                 valid with --include-invalid only: {changed:#?}\n\
+                 (if both are empty, their order changed)"
+            );
+        }
+        assert!(
+            self.findings.iter().all(|f| f["valid"] == true),
+            "a default scan reports valid findings only"
+        );
+    }
+
+    /// Runs `snapsift scan` once, as [`Scan::run`] says.
+    fn run_once(paths: &[&Path], extra: &[&str]) -> Scan {
         let written: Vec<PathBuf> = extra
             .windows(2)
             .filter(|w| ["-o", "--output", "--write-baseline"].contains(&w[0]))
