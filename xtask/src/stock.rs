@@ -246,10 +246,15 @@ pub fn scan(snapsift: &Path, disk: &Path, extra: &[&str]) -> Result<ScanResult> 
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let findings = String::from_utf8(output.stdout)?
+    let records = String::from_utf8(output.stdout)?
         .lines()
         .map(serde_json::from_str)
         .collect::<Result<Vec<Value>, _>>()?;
+    // Each image ends with its coverage record, which is no finding.
+    let findings = records
+        .into_iter()
+        .filter(|r| r.get("coverage").is_none())
+        .collect();
     Ok(ScanResult { seconds, findings })
 }
 
