@@ -15,6 +15,20 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// Whether the tests run under CI (`CI=true`), where every tool, privilege and CPU feature a
+/// test needs must be there.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|ci| ci == "true")
+}
+
+/// A test cannot run here, for `reason` (a privilege, a device or a kernel feature is
+/// missing): fails it under `CI=true`, else prints `SKIPPED: reason` for the caller, which
+/// then returns. The one way a test of this crate may skip.
+pub fn unavailable(reason: &str) {
+    assert!(!under_ci(), "unavailable under CI=true: {reason}");
+    println!("SKIPPED: {reason}");
+}
+
 /// Runs `program args...`, failing the test with its output if it does not succeed.
 pub fn run(program: &str, args: &[&str]) -> Output {
     let output = Command::new(program)
