@@ -645,9 +645,11 @@ impl Matcher {
 
     /// Whether `rule`'s automaton, run anchored at `start`, reads to `end` (the rule's
     /// `max_len` from `start`) without dying and without a match ending before `end`: a
-    /// match may go on past the rule's reach. Uses the rule's shared runs, so that the
-    /// hits of a flood of headers without footers cost about their header each, as their
-    /// confirmation does (see `runs`).
+    /// match may go on past the rule's reach. Where the rule's hits go to the shared runs,
+    /// so does this run, so that the hits of a flood of headers without footers cost about
+    /// their header each (see `runs`); elsewhere it runs alone, and under
+    /// [`Confirmation::Shared`] counts towards the span that sends the rule's hits to the
+    /// shared runs.
     fn goes_on_past(
         &self,
         text: &[u8],
@@ -659,15 +661,25 @@ impl Matcher {
         let compiled = &self.compiled[rule];
         let runs = &mut scratch.runs[rule];
         runs.begin(scratch.text_count);
-        let window = compiled.max_len;
-        match runs.strict.run(
-            &compiled.strict,
-            text,
-            start,
-            end,
-            window,
-            &mut scratch.work,
-        ) {
+        let long = compiled.max_len > MAX_PLAIN_LEN;
+        let shared = match self.confirmation {
+            Confirmation::Shared => long && runs.shared,
+            Confirmation::SharedOnly => long,
+            Confirmation::Plain => false,
+        };
+        let work = &mut scratch.work;
+        let found = if shared {
+            let window = compiled.max_len;
+            runs.strict
+                .run(&compiled.strict, text, start, end, window, work)
+        } else {
+            if self.confirmation == Confirmation::Shared && long {
+                runs.plain_spans = runs.plain_spans.saturating_add(end - start);
+            }
+            runs.strict
+                .run_alone(&compiled.strict, text, start, end, work)
+        };
+        match found {
             Ok(last) => runs.strict.reached_end() && last.is_none_or(|last| last == end),
             // The lazy DFA gives up only where its cache thrashes, which this configuration
             // (no minimum clear count) never makes it do.

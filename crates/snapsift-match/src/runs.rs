@@ -214,6 +214,44 @@ impl TracedCache {
         Ok(last)
     }
 
+    /// [`TracedCache::run`] without the trace: the run neither reads nor keeps one (nor makes
+    /// the trace's buffer, a few hundred KiB for a long rule), for hits too sparse for sharing
+    /// to pay. Sets [`TracedCache::reached_end`] alike.
+    pub(crate) fn run_alone(
+        &mut self,
+        dfa: &DFA,
+        text: &[u8],
+        start: usize,
+        end: usize,
+        work: &mut u64,
+    ) -> Result<Option<usize>, MatchError> {
+        let input = Input::new(text).range(start..end).anchored(Anchored::Yes);
+        let mut state = dfa.start_state_forward(&mut self.cache, &input)?;
+        let mut last = None;
+        let mut at = start;
+        while at < end {
+            state = dfa
+                .next_state(&mut self.cache, state, text[at])
+                .map_err(|_| MatchError::gave_up(at))?;
+            *work = work.saturating_add(1);
+            if state.is_tagged() {
+                if state.is_match() {
+                    last = Some(at);
+                } else if state.is_dead() {
+                    break;
+                } else if state.is_quit() {
+                    return Err(MatchError::quit(text[at], at));
+                }
+            }
+            at = at.saturating_add(1);
+        }
+        self.reached_end = !state.is_dead();
+        if self.reached_end {
+            last = eoi(dfa, &mut self.cache, text, end, state)?.or(last);
+        }
+        Ok(last)
+    }
+
     /// The run started at `start` is at `at` in the state the trace holds there: takes the
     /// trace's outcome, goes on alone past the trace's window if the trace did not die, and
     /// makes the result the trace. `last` is the last match the run saw before `at`.
