@@ -5,12 +5,14 @@
 //!   input may carry the files an image refers to: backing images, extents);
 //! * [`disk`]: reading a [`snapsift_disk::Disk`] the way the sweep does, checking its contract;
 //! * [`filesystem`]: mapping volumes and filesystems and reading every file they list;
-//! * [`unpack`]: expanding one file's bytes and reading every leaf.
+//! * [`unpack`]: expanding one file's bytes and reading every leaf;
+//! * [`checks`]: running the offline checks that parse key bodies, whole and cut.
 //!
 //! Work per input is bounded ([`READ_BUDGET`]) so that an input that maps terabytes of
 //! legitimate data does not read as a hang; memory and time beyond that are what libFuzzer's
 //! `-rss_limit_mb` and `-timeout` catch.
 
+pub mod checks;
 pub mod disk;
 pub mod filesystem;
 pub mod image;

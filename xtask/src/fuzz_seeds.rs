@@ -1,6 +1,7 @@
 //! `cargo xtask fuzz-seeds`: the seed corpora of the fuzz targets (fuzz/), made from the
-//! sample disk in testdata/ and by the real tools (qemu-img, qemu-io, sgdisk, sfdisk,
-//! mkfs.ext4, debugfs, mkntfs with ntfs-3g, tar, zip, gzip, zstd, xz, bzip2).
+//! sample disk in testdata/, the built-in rules' examples, and by the real tools (qemu-img,
+//! qemu-io, sgdisk, sfdisk, mkfs.ext4, debugfs, mkntfs with ntfs-3g, tar, zip, gzip, zstd, xz,
+//! bzip2, openssl, gpg).
 //!
 //! Seeds go to fuzz/corpus/TARGET/seed-NAME, where `cargo fuzz run TARGET` finds them; the
 //! corpora are not committed (fuzz/.gitignore). Seeds are small (at most a few MiB, mostly
@@ -47,6 +48,7 @@ pub fn run() -> Result<()> {
     seeds.vmdk(&disk)?;
     seeds.archives()?;
     seeds.streams(&disk)?;
+    seeds.checks()?;
     fs::remove_dir_all(&work)?;
     println!("seeds written to {}", display(&seeds.corpus));
     Ok(())
@@ -71,6 +73,14 @@ impl Seeds {
         let dir = self.corpus.join(target);
         fs::create_dir_all(&dir)?;
         fs::write(dir.join(format!("seed-{name}")), input)?;
+        Ok(())
+    }
+
+    /// Saves `bytes` as seed `name` of `target`.
+    fn save_bytes(&self, target: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        let dir = self.corpus.join(target);
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join(format!("seed-{name}")), bytes)?;
         Ok(())
     }
 
@@ -392,6 +402,99 @@ impl Seeds {
             run_tool(Command::new("sh").args(["-c", &script]).current_dir(&dir))?;
             self.save("stream", name, &[&dir.join(name)])?;
         }
+        Ok(())
+    }
+}
+
+impl Seeds {
+    /// The check targets (`check_*`): what each built-in rule's examples match, or their
+    /// secret, for the targets of the rule's checks (text as it is); DER keys made by
+    /// `openssl` behind `check_der`'s label choice; a key exported by `gpg` as OpenPGP
+    /// packets behind `check_pgp`'s flags (a control byte: packets, with their checksum).
+    /// `teddy16` has none: its input is a structure random bytes fill as well.
+    fn checks(&self) -> Result<()> {
+        let rules = snapsift_match::RuleSet::builtin()?;
+        let matcher = snapsift_match::Matcher::new(&rules)?;
+        let mut scratch = matcher.scratch();
+        for (index, rule) in rules.rules().iter().enumerate() {
+            for (number, example) in rule.examples.iter().enumerate() {
+                let mut found = Vec::new();
+                let bytes = example.as_bytes();
+                matcher.find_in(bytes, 0..bytes.len(), &mut scratch, &mut found);
+                for m in found.iter().filter(|m| m.rule == index) {
+                    let text = matcher.text_of(bytes, m);
+                    let secret = &text[m.secret_in_text()];
+                    for check in &rule.checks {
+                        let (target, input) = match check.name() {
+                            "pem-key" => ("check_pem", &text[..]),
+                            "pgp-private-key" => ("check_pgp", &text[..]),
+                            "putty-key" => ("check_putty", &text[..]),
+                            "jwt" => ("check_jwt", secret),
+                            "base64" | "docker-auth" => ("check_base64", secret),
+                            _ => continue,
+                        };
+                        self.save_bytes(target, &format!("{}-{number}", rule.id), input)?;
+                    }
+                }
+            }
+        }
+        let dir = self.dir("checks")?;
+        // (label index in check_der's list, the openssl command writing the DER to stdout)
+        for (name, label, script) in [
+            (
+                "rsa-pkcs1",
+                0u8,
+                "openssl genrsa 1024 2>/dev/null | openssl rsa -traditional -outform DER",
+            ),
+            (
+                "ec-sec1",
+                1,
+                "openssl ecparam -name prime256v1 -genkey -noout -outform DER",
+            ),
+            (
+                "dsa",
+                2,
+                "openssl dsaparam -genkey 1024 2>/dev/null | openssl dsa -outform DER",
+            ),
+            (
+                "rsa-pkcs8",
+                3,
+                "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -outform DER",
+            ),
+            (
+                "ed25519-pkcs8",
+                3,
+                "openssl genpkey -algorithm ed25519 -outform DER",
+            ),
+            (
+                "ed25519-encrypted",
+                4,
+                "openssl genpkey -algorithm ed25519 | openssl pkcs8 -topk8 -passout pass:seed -outform DER",
+            ),
+        ] {
+            let der = run_tool(Command::new("sh").args(["-c", script]).current_dir(&dir))?;
+            self.save_bytes("check_der", name, &[&[label][..], &der.stdout].concat())?;
+        }
+        let home = dir.join("gnupg");
+        fs::create_dir_all(&home)?;
+        fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        let gpg = |args: &[&str]| {
+            run_tool(
+                Command::new("gpg")
+                    .arg("--homedir")
+                    .arg(&home)
+                    .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+                    .args(args),
+            )
+        };
+        let uid = "fuzz seed <seed@snapsift.invalid>";
+        gpg(&["--quick-gen-key", uid, "ed25519", "sign", "never"])?;
+        let packets = gpg(&["--export-secret-keys", uid])?.stdout;
+        self.save_bytes(
+            "check_pgp",
+            "gpg-ed25519-packets",
+            &[&[1u8][..], &packets].concat(),
+        )?;
         Ok(())
     }
 }

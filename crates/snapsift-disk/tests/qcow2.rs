@@ -349,8 +349,8 @@ fn a_block_device_named_as_backing_file_is_refused() {
         .output();
     let device = match attached {
         Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap().trim().to_owned(),
-        _ => {
-            println!("SKIPPED: loop devices unavailable (not root?)");
+        attached => {
+            unavailable(&format!("loop devices unavailable: {attached:?}"));
             return;
         }
     };

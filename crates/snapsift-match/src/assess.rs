@@ -41,13 +41,27 @@ impl Rule {
     /// a secret that passes them all is still rejected if it is a published one (see the
     /// `published` module).
     pub fn assess(&self, matched: &[u8], secret: &[u8]) -> Assessment {
-        let evidence = Evidence { matched, secret };
+        self.assess_evidence(Evidence {
+            matched,
+            secret,
+            truncated: false,
+        })
+    }
+
+    /// [`Rule::assess`] for a match that may have been cut at the rule's `max_len`
+    /// ([`crate::Match::truncated`]): a cut one has the fact `truncated: true`, and its
+    /// block checks check what the cut block shows (see [`crate::checks::Evidence`]).
+    pub fn assess_evidence(&self, evidence: Evidence<'_>) -> Assessment {
+        let secret = evidence.secret;
         let mut assessment = Assessment {
             confidence: self.confidence,
             passed: Vec::new(),
             facts: Vec::new(),
             rejected: None,
         };
+        if evidence.truncated {
+            assessment.facts.push(Fact::new("truncated", "true"));
+        }
         let mut validated = false;
         for check in &self.checks {
             match check.run(&evidence) {

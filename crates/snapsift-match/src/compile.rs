@@ -51,6 +51,9 @@ pub(crate) struct CompiledRule {
     pub(crate) secret_group: Option<usize>,
     /// A byte every match contains beyond its anchor, if the rule has a gate (see `gate`).
     pub(crate) gate: Option<u8>,
+    /// Whether the pattern can match more than `max_len` characters (its `max_len` is set
+    /// below the pattern's own bound): a match that reaches `max_len` is reported cut there.
+    pub(crate) truncatable: bool,
 }
 
 /// Parses, checks and compiles one rule.
@@ -65,6 +68,10 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
             message: e.to_string(),
         })?;
     let max_len = match_len_bound(rule, &hir)?;
+    let truncatable = hir
+        .properties()
+        .maximum_len()
+        .is_none_or(|longest| longest > max_len);
     let anchors = anchors(rule, &hir)?;
     // Every match begins with an anchor, so it is at least as long as the shortest one.
     let shortest_anchor = anchors.iter().map(Vec::len).min().unwrap_or(MIN_ANCHOR_LEN);
@@ -86,7 +93,13 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
         .group_info()
         .to_index(regex_automata::PatternID::ZERO, SECRET_GROUP);
     Ok(CompiledRule {
-        gate: gate(&hir, &anchors, max_len),
+        // A gate byte may lie past the cut of a match the rule reports cut.
+        gate: if truncatable {
+            None
+        } else {
+            gate(&hir, &anchors, max_len)
+        },
+        truncatable,
         anchors,
         regex,
         strict,

@@ -55,6 +55,8 @@ mod published;
 pub mod rule;
 mod runs;
 mod teddy16;
+#[doc(hidden)]
+pub mod testing;
 mod text_bytes;
 mod utf16_runs;
 mod zero;

@@ -41,6 +41,11 @@ pub struct Match {
     pub secret_start: usize,
     /// Offset one past the last byte of the secret.
     pub secret_end: usize,
+    /// Whether the match was cut at its rule's `max_len`: the rule's automaton was still
+    /// reading when it got there, so the text may go on as part of the match (a PGP key block
+    /// longer than 64 KiB). A cut match that ends no match of the rule is its first `max_len`
+    /// characters, all of them the secret.
+    pub truncated: bool,
 }
 
 impl Match {
@@ -244,6 +249,8 @@ pub struct Scratch {
     narrowed: Vec<u8>,
     /// For each candidate, the furthest end of its rule's candidates up to it.
     reaches: Vec<usize>,
+    /// For each candidate, the furthest end of its rule's truncated candidates up to it.
+    cut_reaches: Vec<usize>,
     /// For each rule, the state of the shared confirmation.
     runs: Vec<RuleRuns>,
     /// Counts the searched texts, so that a rule's runs know when their text changed.
@@ -424,6 +431,7 @@ impl Matcher {
             candidates: Vec::new(),
             narrowed: Vec::new(),
             reaches: Vec::new(),
+            cut_reaches: Vec::new(),
             runs: self
                 .compiled
                 .iter()
@@ -472,12 +480,14 @@ impl Matcher {
     ///   function of its start and the bytes near it. A UTF-16LE match lies in a run of
     ///   UTF-16LE text at least as long as the shortest match, which is found from any whole
     ///   aligned block of it (see `utf16_runs`), so from the bytes within that length after
-    ///   the match's start;
+    ///   the match's start. Whether a match is cut at `max_len` ([`Match::truncated`]) is
+    ///   decided on the same bytes: the rule's automaton still reading when it gets there;
     /// * of two matches of one rule where one contains the other, only the outer one is a
-    ///   finding (`jdbc:mysql://...` is not also reported as `mysql://...`), and a match inside
-    ///   a match of a rule that `supersedes` its rule is not a finding either. An outer match
-    ///   starts at most [`Matcher::max_match_len`] bytes before the inner one, inside the
-    ///   context, so this choice is made the same way in every chunk.
+    ///   finding (`jdbc:mysql://...` is not also reported as `mysql://...`), nor is a match
+    ///   that starts inside a truncated one of its rule (whose end is unknown), and a match
+    ///   inside a match of a rule that `supersedes` its rule is not a finding either. An outer
+    ///   match starts at most [`Matcher::max_match_len`] bytes before the inner one, inside
+    ///   the context, so this choice is made the same way in every chunk.
     ///
     /// Runs of all-zero 4 KiB blocks are skipped, which loses nothing: no head contains a NUL
     /// byte, and UTF-16LE text holds no NUL character.
@@ -582,7 +592,8 @@ impl Matcher {
         scratch: &mut Scratch,
     ) -> Option<Match> {
         let compiled = &self.compiled[rule];
-        let end = start.saturating_add(compiled.max_len).min(text.len());
+        let reach = start.saturating_add(compiled.max_len);
+        let end = reach.min(text.len());
         if let Some(byte) = compiled.gate
             && memchr::memchr(byte, &text[start..end]).is_none()
         {
@@ -592,17 +603,30 @@ impl Matcher {
             // A short rule's regex reads little from each hit; its own search is faster than
             // stepping an automaton here.
             Confirmation::Shared if compiled.max_len > MAX_PLAIN_LEN => {
-                self.adaptive_match_end(text, rule, start, end, scratch)?
+                self.adaptive_match_end(text, rule, start, end, scratch)
             }
             Confirmation::SharedOnly if compiled.max_len > MAX_PLAIN_LEN => {
-                self.shared_only_match_end(text, rule, start, end, scratch)?
+                self.shared_only_match_end(text, rule, start, end, scratch)
             }
             Confirmation::Shared | Confirmation::SharedOnly | Confirmation::Plain => {
-                self.plain_match_end(text, rule, start, end, scratch)?
+                self.plain_match_end(text, rule, start, end, scratch)
             }
         };
-        let range = start..found;
-        let secret = self.secret(text, rule, range.clone(), scratch);
+        // Only a window the rule's whole reach fits in can show a match cut by `max_len`
+        // rather than by the end of the text (the same in every chunk: the overlap contract
+        // gives each match its rule's reach of context).
+        let truncated = compiled.truncatable
+            && end == reach
+            && found.is_none_or(|found| found == end)
+            && self.goes_on_past(text, rule, start, end, scratch);
+        let (range, secret) = match found {
+            Some(found) => {
+                let range = start..found;
+                (range.clone(), self.secret(text, rule, range, scratch))
+            }
+            None if truncated => (start..end, start..end),
+            None => return None,
+        };
         Some(Match {
             rule,
             start: place.offset(range.start),
@@ -610,7 +634,52 @@ impl Matcher {
             encoding: place.encoding(),
             secret_start: place.offset(secret.start),
             secret_end: place.offset(secret.end),
+            truncated,
         })
+    }
+
+    /// Whether `rule`'s automaton, run anchored at `start`, reads to `end` (the rule's
+    /// `max_len` from `start`) without dying and without a match ending before `end`: a
+    /// match may go on past the rule's reach. Where the rule's hits go to the shared runs,
+    /// so does this run, so that the hits of a flood of headers without footers cost about
+    /// their header each (see `runs`); elsewhere it runs alone, and under
+    /// [`Confirmation::Shared`] counts towards the span that sends the rule's hits to the
+    /// shared runs.
+    fn goes_on_past(
+        &self,
+        text: &[u8],
+        rule: usize,
+        start: usize,
+        end: usize,
+        scratch: &mut Scratch,
+    ) -> bool {
+        let compiled = &self.compiled[rule];
+        let runs = &mut scratch.runs[rule];
+        runs.begin(scratch.text_count);
+        let long = compiled.max_len > MAX_PLAIN_LEN;
+        let shared = match self.confirmation {
+            Confirmation::Shared => long && runs.shared,
+            Confirmation::SharedOnly => long,
+            Confirmation::Plain => false,
+        };
+        let work = &mut scratch.work;
+        let found = if shared {
+            let window = compiled.max_len;
+            runs.strict
+                .run(&compiled.strict, text, start, end, window, work)
+        } else {
+            if self.confirmation == Confirmation::Shared && long {
+                runs.plain_spans = runs.plain_spans.saturating_add(end - start);
+            }
+            runs.strict
+                .run_alone(&compiled.strict, text, start, end, work)
+        };
+        match found {
+            Ok(last) => runs.strict.reached_end() && last.is_none_or(|last| last == end),
+            // The lazy DFA gives up only where its cache thrashes, which this configuration
+            // (no minimum clear count) never makes it do.
+            Err(_) => false,
+        }
     }
 
     /// The end of `rule`'s match anchored at `start` and ending by `end`: by the rule's own
@@ -749,8 +818,9 @@ impl Matcher {
     }
 
     /// Moves to `out` the candidates that start in `span`, are not contained in another
-    /// candidate of the same rule and encoding, and are not contained in a candidate of a rule
-    /// that supersedes theirs.
+    /// candidate of the same rule and encoding, do not start inside a truncated one of them
+    /// (whose end is unknown), and are not contained in a candidate of a rule that supersedes
+    /// theirs.
     fn keep_outermost(&self, span: Range<usize>, scratch: &mut Scratch, out: &mut Vec<Match>) {
         let candidates = &mut scratch.candidates;
         // By rule and encoding, then start; for one start the longest first.
@@ -762,21 +832,29 @@ impl Matcher {
         // encoding, which all start no later than candidates[i].
         let reaches = &mut scratch.reaches;
         reaches.clear();
+        // cut_reaches[i]: the same for the truncated ones among them (0 if none).
+        let cut_reaches = &mut scratch.cut_reaches;
+        cut_reaches.clear();
         let mut previous: Option<Match> = None;
         for m in candidates.iter() {
             let same_kind = previous.is_some_and(|p| (p.rule, p.encoding) == (m.rule, m.encoding));
-            let reach = match reaches.last() {
-                Some(&reach) if same_kind => reach.max(m.end),
-                _ => m.end,
+            let (reach, cut_reach) = match (reaches.last(), cut_reaches.last()) {
+                (Some(&reach), Some(&cut_reach)) if same_kind => (reach.max(m.end), cut_reach),
+                _ => (m.end, 0),
             };
             reaches.push(reach);
+            cut_reaches.push(if m.truncated {
+                cut_reach.max(m.end)
+            } else {
+                cut_reach
+            });
             previous = Some(*m);
         }
         let first_new = out.len();
         for (i, m) in candidates.iter().enumerate() {
             let contained = i > 0
                 && (candidates[i - 1].rule, candidates[i - 1].encoding) == (m.rule, m.encoding)
-                && reaches[i - 1] >= m.end;
+                && (reaches[i - 1] >= m.end || cut_reaches[i - 1] > m.start);
             if !contained && span.contains(&m.start) && !self.is_superseded(m, candidates, reaches)
             {
                 out.push(*m);

@@ -46,6 +46,9 @@ pub(crate) struct TracedCache {
     trace: Trace,
     /// States of the run under way, before it merges with or replaces the trace.
     pending: Vec<LazyStateID>,
+    /// Whether the last run reached the end of its window alive (see
+    /// [`TracedCache::reached_end`]).
+    reached_end: bool,
 }
 
 /// The states of one finished run, by haystack position.
@@ -98,7 +101,14 @@ impl TracedCache {
                 clears: 0,
             },
             pending: Vec::with_capacity(window.saturating_add(1).min(4096)),
+            reached_end: false,
         }
+    }
+
+    /// Whether the last [`TracedCache::run`] that returned `Ok` read to the end of its window
+    /// without its automaton dying: a match could still go on past the window.
+    pub(crate) fn reached_end(&self) -> bool {
+        self.reached_end
     }
 
     /// Forgets the trace: the next runs are over another text.
@@ -177,6 +187,7 @@ impl TracedCache {
         };
         *work = work.saturating_add(steps);
         self.pending = pending;
+        self.reached_end = !state.is_dead();
         match result {
             Merge::At(at) => return self.merge(dfa, text, start, at, end, last, work),
             Merge::Failed(e) => {
@@ -199,6 +210,44 @@ impl TracedCache {
             self.trace.clears = clears;
         } else if self.cache.clear_count() != clears {
             self.trace.valid = false;
+        }
+        Ok(last)
+    }
+
+    /// [`TracedCache::run`] without the trace: the run neither reads nor keeps one (nor makes
+    /// the trace's buffer, a few hundred KiB for a long rule), for hits too sparse for sharing
+    /// to pay. Sets [`TracedCache::reached_end`] alike.
+    pub(crate) fn run_alone(
+        &mut self,
+        dfa: &DFA,
+        text: &[u8],
+        start: usize,
+        end: usize,
+        work: &mut u64,
+    ) -> Result<Option<usize>, MatchError> {
+        let input = Input::new(text).range(start..end).anchored(Anchored::Yes);
+        let mut state = dfa.start_state_forward(&mut self.cache, &input)?;
+        let mut last = None;
+        let mut at = start;
+        while at < end {
+            state = dfa
+                .next_state(&mut self.cache, state, text[at])
+                .map_err(|_| MatchError::gave_up(at))?;
+            *work = work.saturating_add(1);
+            if state.is_tagged() {
+                if state.is_match() {
+                    last = Some(at);
+                } else if state.is_dead() {
+                    break;
+                } else if state.is_quit() {
+                    return Err(MatchError::quit(text[at], at));
+                }
+            }
+            at = at.saturating_add(1);
+        }
+        self.reached_end = !state.is_dead();
+        if self.reached_end {
+            last = eoi(dfa, &mut self.cache, text, end, state)?.or(last);
         }
         Ok(last)
     }
@@ -255,6 +304,8 @@ impl TracedCache {
             self.trace.end = position;
             self.trace.dead = state.is_dead();
         }
+        // A trace that died did so before this run's end (else it would not be mergeable).
+        self.reached_end = !self.trace.dead;
         self.trace.last_match = last;
         if self.cache.clear_count() != clears {
             self.trace.valid = false;

@@ -160,8 +160,14 @@ fn more_distinct_anchors_than_one_automaton_takes_are_all_found() {
         text.push_str(&format!("{name}_123456 "));
     }
     let set = RuleSet::from_toml(&toml).unwrap();
+    if !snapsift_match::testing::has_avx2() {
+        snapsift_match::testing::unavailable("this CPU has no AVX2: teddy16 is untested here");
+    }
     for kind in [AnchorSearch::Portable, AnchorSearch::Fastest] {
         let m = Matcher::with_anchor_search(&set, kind).unwrap();
+        if kind == AnchorSearch::Fastest && snapsift_match::testing::has_avx2() {
+            assert_eq!(m.anchor_search_name(), "teddy16");
+        }
         assert_eq!(m.head_count(), 100);
         let passes = match m.anchor_search_name() {
             "teddy16" => 1,

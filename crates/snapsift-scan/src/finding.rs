@@ -23,6 +23,9 @@ pub struct Finding<'m> {
     pub secret: Range<usize>,
     /// The line around it, as text.
     pub context: Context,
+    /// Whether the match was cut at its rule's `max_len` ([`snapsift_match::Match::truncated`]):
+    /// `text` is then the match's first `max_len` characters.
+    pub truncated: bool,
 }
 
 impl Finding<'_> {
@@ -36,6 +39,15 @@ impl Finding<'_> {
     /// The secret's bytes, as text.
     pub fn secret_text(&self) -> &[u8] {
         self.text.get(self.secret.clone()).unwrap_or(&self.text)
+    }
+
+    /// What the rule's checks say of it (see [`Rule::assess_evidence`]).
+    pub fn assess(&self) -> snapsift_match::Assessment {
+        self.rule.assess_evidence(snapsift_match::checks::Evidence {
+            matched: &self.text,
+            secret: self.secret_text(),
+            truncated: self.truncated,
+        })
     }
 
     /// Offset of the secret's first byte on the disk.

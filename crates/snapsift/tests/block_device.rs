@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::loop_device::LoopDevice;
+use common::loop_device::{LoopDevice, attach_or_skip};
 use common::*;
 
 const MIB: u64 = 1 << 20;
@@ -30,18 +30,13 @@ fn disk_image(path: &Path) -> Vec<String> {
 }
 
 /// The test disk image (in a temporary directory) attached to a loop device, or `None` after
-/// printing why loop devices are unavailable.
+/// printing why loop devices are unavailable (a failure under `CI=true`).
 fn attached_disk() -> Option<(tempfile::TempDir, PathBuf, LoopDevice)> {
     let dir = workdir();
     let image = path_in(&dir, "disk.img");
     disk_image(&image);
-    match LoopDevice::attach(&image) {
-        Ok(device) => Some((dir, image, device)),
-        Err(reason) => {
-            println!("SKIPPED: loop devices unavailable: {reason}");
-            None
-        }
-    }
+    let device = attach_or_skip(&image)?;
+    Some((dir, image, device))
 }
 
 #[test]
@@ -139,7 +134,7 @@ fn a_writable_loop_device_is_never_written() {
     let device = match LoopDevice::attach_writable(&image) {
         Ok(device) => device,
         Err(reason) => {
-            println!("SKIPPED: loop devices unavailable: {reason}");
+            unavailable(&format!("loop devices unavailable: {reason}"));
             return;
         }
     };

@@ -96,3 +96,62 @@ fn output_does_not_depend_on_chunking() {
         );
     }
 }
+
+/// The overlap contract, for keys longer than a page: an 8192-bit RSA key (6.2 KiB) and a
+/// 71 KiB PGP key block (a photo ID makes it long) planted across chunk boundaries, cut after
+/// their first byte, in their middle and before their last byte, are each found once, at
+/// their offset, whole (the PGP block cut at its rule's 64 KiB and marked so) and valid,
+/// at chunk sizes from one page to the default. An overlap of one page loses them.
+#[test]
+fn keys_longer_than_a_page_across_chunk_boundaries_are_found() {
+    const MIB: u64 = 1 << 20;
+    const PGP_REACH: usize = 65536;
+    let dir = workdir();
+    let rsa = rsa_pem_key_of(8192).trim_end().to_owned();
+    let pgp = pgp_key_with_photo(dir.path(), 54_000).trim_end().to_owned();
+    assert!(rsa.len() > 6000, "{}", rsa.len());
+    assert!(pgp.len() > 70 * 1024, "{}", pgp.len());
+    let mut secrets = Secrets::new(19);
+    let mut bytes = secrets.filler(8 * MIB as usize);
+    // Every MiB is a chunk boundary at each chunk size below.
+    let plants: Vec<(u64, &str)> = vec![
+        (MIB - 1, &rsa),
+        (2 * MIB - rsa.len() as u64 / 2, &rsa),
+        (3 * MIB - (rsa.len() as u64 - 1), &rsa),
+        (4 * MIB - 1, &pgp),
+        (5 * MIB - 30_000, &pgp),
+        (6 * MIB - PGP_REACH as u64, &pgp),
+        (7 * MIB - (pgp.len() as u64 - 1), &pgp),
+    ];
+    for &(offset, key) in &plants {
+        let at = offset as usize;
+        bytes[at - 1] = b'\n';
+        bytes[at..at + key.len()].copy_from_slice(key.as_bytes());
+        bytes[at + key.len()] = b'\n';
+    }
+    let disk = path_in(&dir, "long-keys.img");
+    std::fs::write(&disk, &bytes).unwrap();
+    let expected: Vec<(String, u64, String)> = plants
+        .iter()
+        .map(|&(offset, key)| match key.strip_prefix("-----BEGIN PGP") {
+            Some(_) => ("pgp.private-key".into(), offset, key[..PGP_REACH].into()),
+            None => ("private-key.rsa".into(), offset, key.into()),
+        })
+        .collect();
+    for chunk_size in [4096, 65536, MIB, 8 * MIB] {
+        let scan = Scan::run(
+            &[&disk],
+            &["--chunk-size", &chunk_size.to_string(), "--threads", "2"],
+        );
+        assert_eq!(scan.code, 1, "{}", scan.stderr);
+        assert_eq!(scan.triples(), expected, "chunk size {chunk_size}");
+        for finding in &scan.findings {
+            assert_eq!(finding["valid"], true, "{finding}");
+            let truncated = finding["facts"]["truncated"].as_str();
+            match finding["rule"].as_str() {
+                Some("pgp.private-key") => assert_eq!(truncated, Some("true")),
+                _ => assert_eq!(truncated, None),
+            }
+        }
+    }
+}

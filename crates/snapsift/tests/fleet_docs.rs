@@ -53,12 +53,14 @@ fn test_disk(dir: &tempfile::TempDir) -> PathBuf {
 }
 
 /// The disk as the workers see it: a read-only loop device (or, without root, the image
-/// itself), behind a symbolic link `name` in `dir` that names it alike for every shard.
+/// itself, a failure under `CI=true`), behind a symbolic link `name` in `dir` that names it alike for every shard.
 fn attached(dir: &tempfile::TempDir, disk: &Path, name: &str) -> (PathBuf, Option<LoopDevice>) {
     let (target, device) = match LoopDevice::attach(disk) {
         Ok(device) => (device.device.clone(), Some(device)),
         Err(reason) => {
-            println!("note: scanning the image file, not a loop device: {reason}");
+            unavailable(&format!(
+                "loop devices unavailable, the image file is scanned instead: {reason}"
+            ));
             (disk.to_path_buf(), None)
         }
     };
@@ -181,7 +183,9 @@ fn the_aws_batch_worker_scans_shards_and_merges_them_into_the_full_report() {
     let device_path = match &device {
         Ok(device) => device.device.clone(),
         Err(reason) => {
-            println!("note: scanning the image file, not a loop device: {reason}");
+            unavailable(&format!(
+                "loop devices unavailable, the image file is scanned instead: {reason}"
+            ));
             disk.clone()
         }
     };

@@ -360,11 +360,7 @@ fn a_full_disk_is_one_message_naming_the_output_and_status_2() {
         .unwrap();
     if !mounted.status.success() {
         let why = String::from_utf8_lossy(&mounted.stderr);
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "cannot mount a tmpfs: {why}"
-        );
-        println!("SKIPPED: cannot mount a tmpfs: {why}");
+        unavailable(&format!("cannot mount a tmpfs: {why}"));
         return;
     }
     let report = mount.join("report.jsonl");

@@ -10,6 +10,15 @@ use std::process::{Command, Output};
 
 use snapsift_disk::{Disk, DiskError};
 
+/// A test cannot run here, for `reason` (a privilege or a device is missing): fails it under
+/// `CI=true`, where everything a test needs must be there, else prints `SKIPPED: reason` for
+/// the caller, which then returns. The one way a test of this crate may skip.
+pub fn unavailable(reason: &str) {
+    let under_ci = std::env::var("CI").is_ok_and(|ci| ci == "true");
+    assert!(!under_ci, "unavailable under CI=true: {reason}");
+    println!("SKIPPED: {reason}");
+}
+
 /// Runs `program args...`, failing the test with its output if it does not succeed.
 pub fn run(program: &str, args: &[&str]) -> Output {
     let output = Command::new(program)

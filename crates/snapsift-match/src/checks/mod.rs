@@ -90,6 +90,10 @@ pub struct Evidence<'a> {
     pub matched: &'a [u8],
     /// The secret within the match.
     pub secret: &'a [u8],
+    /// Whether the match was cut at its rule's `max_len` ([`crate::Match::truncated`]): a
+    /// block check then checks what the cut block shows (`pgp-private-key`: the armor's data
+    /// so far begins with a Secret-Key packet) or fails saying the block is cut.
+    pub truncated: bool,
 }
 
 /// One fact a check learned, reported with the finding, e.g. `("aws_account_id",
@@ -188,7 +192,7 @@ impl Check {
     /// | `alibaba-key-id` | secret | `LTAI` + 12 or 20 of `[A-Za-z0-9]` with letters and digits |
     /// | `base64:N` | secret | it decodes as base64 to at least `N` bytes (`N >= 1`) |
     /// | `pem-key` | match | a PEM private key block whose body parses as its label says |
-    /// | `pgp-private-key` | match | an armored OpenPGP private key block, CRC-24 matching, first packet a Secret-Key packet |
+    /// | `pgp-private-key` | match | an armored OpenPGP private key block, CRC-24 matching, first packet a Secret-Key packet; cut at the rule's `max_len`: the armor's whole lines so far decode to a first packet that is a Secret-Key packet |
     /// | `putty-key` | match | a PuTTY `.ppk` (v2 or v3) with every field in place |
     /// | `shadow-hash` | secret | a crypt(3) hash of a scheme a cracker can attack, not locked |
     /// | `docker-auth` | secret | base64 of `user:password`, both non-empty, the password no placeholder; facts `user`, and `weak` as for `placeholder` |
@@ -298,7 +302,13 @@ impl Check {
             Kind::AwsKeyId => aws::check(secret),
             Kind::AlibabaKeyId => alibaba::check(secret),
             Kind::Base64(min) => base64::check(secret, min),
+            Kind::PemKey | Kind::PuttyKey if evidence.truncated => Err(format!(
+                "the block was cut at the rule's max_len, before its end: a {} block this \
+                 long is no key",
+                self.name()
+            )),
             Kind::PemKey => pem::check(matched),
+            Kind::PgpPrivateKey if evidence.truncated => pgp::check_cut(matched),
             Kind::PgpPrivateKey => pgp::check(matched),
             Kind::PuttyKey => putty::check(matched),
             Kind::ShadowHash => crypt::check(secret),
@@ -400,12 +410,50 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_match_is_assessed_as_cut() {
+        let set = crate::RuleSet::builtin().unwrap();
+        let rule = |id: &str| set.rules().iter().find(|r| r.id == id).unwrap();
+        let cut = |text: &str| -> Vec<u8> { text.as_bytes()[..text.len() - 40].to_vec() };
+        fn evidence(text: &[u8]) -> Evidence<'_> {
+            Evidence {
+                matched: text,
+                secret: text,
+                truncated: true,
+            }
+        }
+        // A PGP key block cut before its END line: what shows of it is a key.
+        let pgp = cut(testdata::PGP_ED25519);
+        let assessment = rule("pgp.private-key").assess_evidence(evidence(&pgp));
+        assert_eq!(assessment.rejected, None);
+        assert_eq!(
+            assessment.facts,
+            [
+                Fact::new("truncated", "true"),
+                Fact::new("key_type", "ed25519")
+            ]
+        );
+        // Not marked cut, the same bytes lack their END line.
+        assert!(!rule("pgp.private-key").assess(&pgp, &pgp).is_valid());
+        // A PEM block longer than any key is no key.
+        let pem = cut(testdata::RSA_512_PKCS1);
+        let assessment = rule("private-key.rsa").assess_evidence(evidence(&pem));
+        let rejected = assessment.rejected.unwrap();
+        assert_eq!(rejected.check, "pem-key");
+        assert!(rejected.reason.contains("cut at the rule's max_len"));
+        assert!(assessment.facts.contains(&Fact::new("truncated", "true")));
+    }
+
+    #[test]
     fn oversized_evidence_fails_unread() {
         let big = vec![b'A'; MAX_EVIDENCE + 1];
         for spec in NAMES {
             let check = Check::parse(&spec.replace(":N", ":1")).unwrap();
             for (matched, secret) in [(&big[..], &b"x"[..]), (&big[..], &big[..])] {
-                let v = check.run(&Evidence { matched, secret });
+                let v = check.run(&Evidence {
+                    matched,
+                    secret,
+                    truncated: false,
+                });
                 assert!(!v.passed(), "{spec}");
             }
         }
@@ -431,15 +479,19 @@ mod tests {
         }
     }
 
-    /// Every check on `input` as both match and secret: must return, not panic.
+    /// Every check on `input` as both match and secret, whole and cut: must return, not
+    /// panic.
     pub(crate) fn run_all(input: &[u8]) -> Vec<Verdict> {
         NAMES
             .iter()
-            .map(|spec| {
+            .flat_map(|spec| {
                 let check = Check::parse(&spec.replace(":N", ":4")).unwrap();
-                check.run(&Evidence {
-                    matched: input,
-                    secret: input,
+                [false, true].map(|truncated| {
+                    check.run(&Evidence {
+                        matched: input,
+                        secret: input,
+                        truncated,
+                    })
                 })
             })
             .collect()
@@ -524,6 +576,7 @@ mod tests {
                         .run(&Evidence {
                             matched: bytes,
                             secret: bytes,
+                            truncated: false,
                         })
                         .passed()
                 })

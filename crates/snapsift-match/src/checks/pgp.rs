@@ -16,7 +16,7 @@
 use super::base64::{Alphabet, Skip, decode};
 use super::der::oid_string;
 use super::pem::find_block;
-use super::text::{lines, unescape};
+use super::text::{find, lines, unescape};
 use super::{Fact, Outcome};
 
 /// The CRC-24 of RFC 4880 §6.1.
@@ -105,6 +105,14 @@ fn be(bytes: &[u8]) -> usize {
 
 /// The first packet's tag and body (RFC 4880 §4.2, RFC 9580 §4.2).
 fn first_packet(data: &[u8]) -> Result<(u8, &[u8]), String> {
+    let (tag, len, mut rest) = first_packet_header(data)?;
+    let body = take(&mut rest, len, "the Secret-Key packet")?;
+    Ok((tag, body))
+}
+
+/// The first packet's header: its tag, which must be a Secret-Key packet's, the body's
+/// length, and the bytes after the header.
+fn first_packet_header(data: &[u8]) -> Result<(u8, usize, &[u8]), String> {
     let mut rest = data;
     let head = byte(&mut rest, "the first packet")?;
     if head & 0x80 == 0 {
@@ -156,8 +164,7 @@ fn first_packet(data: &[u8]) -> Result<(u8, &[u8]), String> {
             "the first packet is {name} (tag {tag}), not a Secret-Key packet (tag 5)"
         ));
     }
-    let body = take(&mut rest, len, "the Secret-Key packet")?;
-    Ok((tag, body))
+    Ok((tag, len, rest))
 }
 
 /// Skips a multiprecision integer and returns its bit count.
@@ -316,6 +323,42 @@ pub(super) fn check(matched: &[u8]) -> Outcome {
     secret_key(body)
 }
 
+/// `pgp-private-key` on a match cut at its rule's `max_len`: no END line, no checksum in
+/// view. The armor's whole lines (the last one may stop inside a base64 quad) decode as
+/// base64 to data whose first packet is a Secret-Key packet; that packet, where it lies whole
+/// within the cut, must parse, and gives its facts.
+pub(super) fn check_cut(matched: &[u8]) -> Outcome {
+    const BEGIN: &[u8] = b"-----BEGIN PGP PRIVATE KEY BLOCK-----";
+    let start = find(matched, BEGIN)
+        .ok_or_else(|| "there is no -----BEGIN PGP PRIVATE KEY BLOCK----- line".to_string())?;
+    let text = unescape(
+        matched
+            .get(start.saturating_add(BEGIN.len())..)
+            .unwrap_or_default(),
+    );
+    let whole_lines = text
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .and_then(|end| text.get(..end))
+        .unwrap_or_default();
+    let (data, _) = dearmor(whole_lines)?;
+    let (_, len, body) = first_packet_header(&data)?;
+    match body.get(..len) {
+        Some(body) => secret_key(body),
+        None => {
+            // Cut inside the packet: its version is all there is to check.
+            let version = body.first().copied().unwrap_or(0);
+            if (2..=6).contains(&version) {
+                Ok(Vec::new())
+            } else {
+                Err(format!(
+                    "the Secret-Key packet has version {version}, not 2 to 6"
+                ))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::base64::encode;
@@ -379,6 +422,54 @@ mod tests {
         let data = data_of(PGP_ED25519);
         assert_eq!(armor(&data, true), format!("{PGP_ED25519}\n"));
         assert!(check(armor(&data, false).as_bytes()).is_ok());
+    }
+
+    /// `key`'s armor with `extra` bytes of a further packet after its data: a key block
+    /// made long (as a photo ID makes it), cut at `cut` characters as a rule's `max_len`
+    /// cuts a match.
+    fn long_and_cut(key: &str, extra: usize, cut: usize) -> Vec<u8> {
+        let mut data = data_of(key);
+        data.extend([0xd1, 0xff]); // A User Attribute packet (new format, tag 17).
+        data.extend((extra as u32).to_be_bytes());
+        data.extend((0..extra).map(|i| i as u8));
+        armor(&data, true).as_bytes()[..cut].to_vec()
+    }
+
+    #[test]
+    fn a_cut_key_block_passes_on_its_first_packet() {
+        for (key, facts) in [
+            (PGP_ED25519, vec![Fact::new("key_type", "ed25519")]),
+            (
+                PGP_RSA_1024,
+                vec![Fact::new("key_type", "rsa"), Fact::new("key_bits", "1024")],
+            ),
+        ] {
+            let first_packet_armored = key.len() * 3 / 4;
+            for cut in [first_packet_armored, 5000, 50_000, 65_536] {
+                let block = long_and_cut(key, 70_000, cut);
+                assert_eq!(check_cut(&block), Ok(facts.clone()), "cut at {cut}");
+                // Whole checks need the END line.
+                assert!(check(&block).is_err());
+            }
+            // Cut inside the Secret-Key packet: its version is all that shows.
+            assert_eq!(check_cut(&long_and_cut(key, 70_000, 150)), Ok(vec![]));
+        }
+    }
+
+    #[test]
+    fn a_cut_block_that_is_no_secret_key_fails() {
+        // A public key block's first packet, under a private key block's BEGIN line.
+        let mut public = data_of(PGP_ED25519);
+        public[0] = 0x98; // Old format, tag 6 (Public-Key), one length byte.
+        public.extend(std::iter::repeat_n(7, 30_000));
+        let block = armor(&public, false);
+        let cut = &block.as_bytes()[..20_000];
+        let why = check_cut(cut).unwrap_err();
+        assert!(why.contains("Public-Key packet"), "{why}");
+        // No BEGIN line; no data before the cut; data that is not base64.
+        assert!(check_cut(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n").is_err());
+        assert!(check_cut(b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgEaw").is_err());
+        assert!(check_cut(b"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n!!!!\n\n").is_err());
     }
 
     #[test]

@@ -376,6 +376,7 @@ mod tests {
                     bytes: line.clone().into_bytes(),
                     secret: 6..line.len(),
                 },
+                truncated: false,
             },
             assessment: Assessment {
                 confidence: Confidence::High,

@@ -169,7 +169,7 @@ pub fn prepare<'a, 'm>(
     let mut stats = PrepareStats::default();
     let mut assessed: Vec<Reported<'a, 'm>> = Vec::with_capacity(found.len());
     for (location, finding) in found {
-        let assessment = finding.rule.assess(&finding.text, finding.secret_text());
+        let assessment = finding.assess();
         if !assessment.is_valid() && !options.include_invalid {
             stats.rejected = stats.rejected.saturating_add(1);
             continue;

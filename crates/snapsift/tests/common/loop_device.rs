@@ -1,7 +1,8 @@
 //! Loop devices: an image file as a real block device (`losetup`), detached on drop.
 //!
 //! They need root and `/dev/loop-control`; where those are missing, attaching says why, and
-//! the tests that need a device say so and return.
+//! the tests that need a device say so and return, or fail under `CI=true`
+//! ([`super::unavailable`]).
 
 use std::path::{Path, PathBuf};
 
@@ -78,14 +79,7 @@ impl Drop for LoopDevice {
 /// saying why loop devices are unavailable (the test then returns). Under `CI=true` it never
 /// skips: an unavailable loop device fails the test.
 pub fn attach_or_skip(image: &Path) -> Option<LoopDevice> {
-    match LoopDevice::attach(image) {
-        Ok(device) => Some(device),
-        Err(reason) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-            panic!("loop devices unavailable under CI=true: {reason}")
-        }
-        Err(reason) => {
-            println!("SKIPPED: loop devices unavailable: {reason}");
-            None
-        }
-    }
+    LoopDevice::attach(image)
+        .map_err(|reason| super::unavailable(&format!("loop devices unavailable: {reason}")))
+        .ok()
 }

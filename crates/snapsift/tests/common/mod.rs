@@ -15,6 +15,20 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// Whether the tests run under CI (`CI=true`), where every tool, privilege and CPU feature a
+/// test needs must be there.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|ci| ci == "true")
+}
+
+/// A test cannot run here, for `reason` (a privilege, a device or a kernel feature is
+/// missing): fails it under `CI=true`, else prints `SKIPPED: reason` for the caller, which
+/// then returns. The one way a test of this crate may skip.
+pub fn unavailable(reason: &str) {
+    assert!(!under_ci(), "unavailable under CI=true: {reason}");
+    println!("SKIPPED: {reason}");
+}
+
 /// Runs `program args...`, failing the test with its output if it does not succeed.
 pub fn run(program: &str, args: &[&str]) -> Output {
     let output = Command::new(program)
@@ -122,7 +136,55 @@ pub fn openssh_key(dir: &Path, name: &str) -> String {
 
 /// A fresh RSA private key in PEM (PKCS#1) made by `openssl`.
 pub fn rsa_pem_key() -> String {
-    let out = run("openssl", &["genrsa", "-traditional", "1024"]);
+    rsa_pem_key_of(1024)
+}
+
+/// A fresh RSA private key of `bits` bits in PEM (PKCS#1) made by `openssl`.
+pub fn rsa_pem_key_of(bits: u32) -> String {
+    let out = run("openssl", &["genrsa", "-traditional", &bits.to_string()]);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A fresh OpenPGP private key block made by `gpg` (in a keyring of its own in `dir`): an
+/// Ed25519 key with a photo ID of `photo_len` bytes (a JPEG header and random bytes), which
+/// makes the block about 4/3 of that long, as `gpg --armor --export-secret-keys` writes it.
+pub fn pgp_key_with_photo(dir: &Path, photo_len: usize) -> String {
+    let home = dir.join("gnupg");
+    fs::create_dir_all(&home).unwrap();
+    fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let home = home.to_str().unwrap();
+    let uid = "snapsift test <test@snapsift.invalid>";
+    let gpg_with = |args: &[&str]| -> Vec<String> {
+        ["--homedir", home, "--batch", "--pinentry-mode", "loopback"]
+            .iter()
+            .chain(&["--passphrase", ""])
+            .chain(args)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let run_gpg = |args: &[&str]| {
+        let args = gpg_with(args);
+        run("gpg", &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    run_gpg(&["--quick-gen-key", uid, "ed25519", "sign", "never"]);
+    let mut photo = vec![0xff, 0xd8, 0xff, 0xe0, 0, 16, b'J', b'F', b'I', b'F', 0];
+    let mut bytes = Secrets::new(photo_len as u64);
+    photo.extend((0..photo_len).map(|_| bytes.next() as u8));
+    photo.extend([0xff, 0xd9]);
+    let photo_path = dir.join("photo.jpg");
+    fs::write(&photo_path, photo).unwrap();
+    // `addphoto` asks for the file, then whether so large a photo is meant.
+    let mut edit = Command::new("gpg")
+        .args(gpg_with(&["--command-fd", "0", "--edit-key", uid]))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("gpg is installed");
+    let commands = format!("addphoto\n{}\ny\nsave\n", photo_path.display());
+    std::io::Write::write_all(&mut edit.stdin.take().unwrap(), commands.as_bytes()).unwrap();
+    assert!(edit.wait().unwrap().success(), "gpg --edit-key addphoto");
+    let out = run_gpg(&["--armor", "--export-secret-keys", uid]);
     String::from_utf8(out.stdout).unwrap()
 }
 
