@@ -311,6 +311,16 @@ impl RuleRuns {
         }
     }
 
+    /// The runs of the rule's automata, made on first use.
+    fn traced(&mut self, compiled: &CompiledRule) -> &mut TracedRuns {
+        self.traced.get_or_insert_with(|| {
+            Box::new(TracedRuns {
+                relaxed: TracedCache::new(&compiled.relaxed, compiled.max_len),
+                strict: TracedCache::new(&compiled.strict, compiled.max_len),
+            })
+        })
+    }
+
     /// Records a match from `start` to `end`, if it reaches further than the outermost so far.
     fn note_match(&mut self, start: usize, end: usize) {
         if self.outer.is_none_or(|(_, outer_end)| end > outer_end) {
@@ -663,19 +673,18 @@ impl Matcher {
             Confirmation::Plain => false,
         };
         let work = &mut scratch.work;
+        if !shared && self.confirmation == Confirmation::Shared && long {
+            runs.plain_spans = runs.plain_spans.saturating_add(end - start);
+        }
+        let strict = &mut runs.traced(compiled).strict;
         let found = if shared {
             let window = compiled.max_len;
-            runs.strict
-                .run(&compiled.strict, text, start, end, window, work)
+            strict.run(&compiled.strict, text, start, end, window, work)
         } else {
-            if self.confirmation == Confirmation::Shared && long {
-                runs.plain_spans = runs.plain_spans.saturating_add(end - start);
-            }
-            runs.strict
-                .run_alone(&compiled.strict, text, start, end, work)
+            strict.run_alone(&compiled.strict, text, start, end, work)
         };
         match found {
-            Ok(last) => runs.strict.reached_end() && last.is_none_or(|last| last == end),
+            Ok(last) => strict.reached_end() && last.is_none_or(|last| last == end),
             // The lazy DFA gives up only where its cache thrashes, which this configuration
             // (no minimum clear count) never makes it do.
             Err(_) => false,
@@ -738,12 +747,8 @@ impl Matcher {
         let window = compiled.max_len;
         let runs = &mut scratch.runs[rule];
         let work = &mut scratch.work;
-        let traced = runs.traced.get_or_insert_with(|| {
-            Box::new(TracedRuns {
-                relaxed: TracedCache::new(&compiled.relaxed, window),
-                strict: TracedCache::new(&compiled.strict, window),
-            })
-        });
+        let outer = runs.outer;
+        let traced = runs.traced(compiled);
         // No match of the relaxed pattern, none of the rule's; else its furthest end bounds
         // the rule's match.
         let Ok(bound) = traced
@@ -753,9 +758,7 @@ impl Matcher {
             return self.plain_match_end(text, rule, start, end, scratch);
         };
         let bound = bound?;
-        if runs
-            .outer
-            .is_some_and(|(outer_start, outer_end)| outer_start <= start && bound <= outer_end)
+        if outer.is_some_and(|(outer_start, outer_end)| outer_start <= start && bound <= outer_end)
         {
             return None;
         }

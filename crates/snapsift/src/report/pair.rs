@@ -231,6 +231,7 @@ mod tests {
                     bytes: secret.clone().into_bytes(),
                     secret: 0..secret.len(),
                 },
+                truncated: false,
             },
             assessment: Assessment {
                 confidence: Confidence::Medium,
