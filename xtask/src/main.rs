@@ -25,6 +25,7 @@
 // xtask only ever handles data it generated itself, so overflow and truncation checks would be
 // noise here; the workspace-wide lints stay on for the crates that parse untrusted disks.
 #![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![forbid(unsafe_code)]
 
 mod bench;
 mod debian;

@@ -24,6 +24,8 @@
 //! Like `snapsift-disk`, it parses untrusted bytes: parsing is kept apart from I/O, and every
 //! offset computed from on-disk values is checked, never wrapped.
 
+// Nothing here needs `unsafe`: no SIMD, no system calls beyond what std wraps.
+#![forbid(unsafe_code)]
 // Offsets and sizes here come from images we do not trust: no arithmetic may wrap or panic.
 #![cfg_attr(
     not(test),

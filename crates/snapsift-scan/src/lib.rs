@@ -36,6 +36,9 @@
 //! Resident memory is bounded by the thread count and the chunk size, not by the size of the
 //! disk.
 
+// Nothing here needs `unsafe`: no SIMD, no system calls beyond what std wraps.
+#![forbid(unsafe_code)]
+
 use std::ops::Range;
 
 mod ahead;
