@@ -58,7 +58,7 @@ pub use formats::{Format, Image, StreamImage};
 pub use memory::MemoryDisk;
 pub use opener::{MAX_BACKING_DEPTH, Opener, ReferencePolicy, SourceFile};
 pub use raw_file::RawFile;
-pub use window::{Window, page_aligned_range};
+pub use window::page_aligned_range;
 
 use host::Host;
 
@@ -95,16 +95,19 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
         Ok(DataMap::readable(self.data_ranges()?))
     }
 
-    /// The bytes of `range`, either borrowed from a mapping or read into `buf`.
+    /// The bytes of `range`, read with [`Disk::read_exact_at`] into a page-aligned stretch of
+    /// `buf` (growing `buf` when it is too small, otherwise reusing its allocation: the kernel
+    /// copies into page-aligned memory several times faster).
     ///
-    /// The default reads into a page-aligned stretch of `buf` (reusing its allocation: the
-    /// kernel copies into page-aligned memory several times faster); implementations that can
-    /// map the bytes without copying override it. Either way the result is the same bytes.
-    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
+    /// The bytes are always copied into the caller's buffer, so a scanner that reuses one
+    /// buffer per thread holds as much memory as the windows it holds at once, whatever the
+    /// size of the disk. No disk hands out memory mappings: a mapped page whose read fails
+    /// raises `SIGBUS`, which no scan can read around, where a failed read is an error.
+    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<&'a [u8], DiskError> {
         let len = window::range_len(&range)?;
         let aligned = window::page_aligned(buf, len);
         self.read_exact_at(range.start, aligned)?;
-        Ok(Window::Buffer(aligned))
+        Ok(aligned)
     }
 
     /// Whether the disk is read fastest front to back by a single thread.
@@ -113,8 +116,8 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
     /// going while other threads search what was read, gets its bytes fastest. A scanner then
     /// reads the windows in disk order on one thread, ahead of the threads that search them,
     /// with [`Disk::read_exact_at`] into page-aligned buffers (see [`page_aligned_range`]).
-    /// The default, `false`, suits disks read from the page cache or a mapping, where each
-    /// scanning thread reading its own windows costs nothing more.
+    /// The default, `false`, suits disks read from the page cache, where each scanning
+    /// thread reading its own windows costs nothing more.
     fn sequential(&self) -> bool {
         false
     }
