@@ -1,9 +1,10 @@
 //! Read-only random access to a virtual disk.
 //!
 //! This is snapsift's block-device reader layer. Whatever holds the disk (a raw image file, an
-//! attached block device, and in later versions qcow2, VHD, VHDX and VMDK containers) is exposed
-//! through one trait, [`Disk`]: the size of the virtual disk, a positional read, and the list of
-//! byte ranges worth reading.
+//! attached block device, a qcow2, VHD, VHDX or VMDK container, the first disk of an OVA) is
+//! exposed through one trait, [`Disk`]: the size of the virtual disk, a positional read, and
+//! the list of byte ranges worth reading. A raw image compressed as a whole (zstd, gzip) can
+//! only be read front to back: it is a [`StreamImage`] ([`open_image`]).
 //!
 //! # Contract
 //!
