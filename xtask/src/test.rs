@@ -6,12 +6,11 @@
 //! command to install them is printed and the tests run anyway (those needing a missing tool
 //! then fail, saying which).
 
-use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
 
-use crate::workspace::{self, run_tool};
+use crate::shared::workspace::{self, is_root, on_path, run_tool};
 
 /// (tool, Debian package) for every external tool the tests and xtask run.
 const TOOLS: &[(&str, &str)] = &[
@@ -81,22 +80,4 @@ pub fn run() -> Result<ExitCode> {
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => ExitCode::FAILURE,
     })
-}
-
-/// Whether `tool` is an executable in $PATH or in the sbin directories (not in a non-root
-/// user's PATH on Debian, though their tools run fine on image files).
-/// Whether `tool` is an executable on `PATH` (or in the sbin directories).
-pub fn on_path(tool: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(Into::into))
-        .any(|dir| Path::new(&dir).join(tool).is_file())
-}
-
-/// Whether xtask runs as root.
-pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

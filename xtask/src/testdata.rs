@@ -11,7 +11,7 @@
 //! mke2fs defaults, directory order). Regenerating without changing anything gives no diff.
 //!
 //! Before writing, the image is checked: each secret is on it exactly once, and the rules find
-//! exactly the planted secrets with exactly their recorded extents (see [`crate::rules`]).
+//! exactly the planted secrets with exactly their recorded extents (see [`crate::shared::rules`]).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -21,14 +21,15 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::image::{self, Ext4, GptDisk, MIB};
-use crate::keys::RsaKey;
-use crate::locate;
-use crate::rng::Prng;
-use crate::rules;
-use crate::secrets::{self, ALIBABA_KEY_ID, AWS_KEY_ID, CONNECTION_URI, Planted};
-use crate::text::{Flavor, TextGen};
-use crate::workspace::{self, display, run_tool};
+use crate::shared::image::{self, Ext4, GptDisk, MIB};
+use crate::shared::keys::RsaKey;
+use crate::shared::locate;
+use crate::shared::rng::Prng;
+use crate::shared::rules;
+use crate::shared::sample_disk::{IMAGE_NAME, SECRETS_NAME};
+use crate::shared::secrets::{self, ALIBABA_KEY_ID, AWS_KEY_ID, CONNECTION_URI, Planted};
+use crate::shared::text::{Flavor, TextGen};
+use crate::shared::workspace::{self, display, run_tool};
 
 /// Seed of everything generated for the sample. Changing it changes every secret.
 const SEED: u64 = 0x5eed_5a4d_0001;
@@ -48,10 +49,6 @@ const DISK_GUID: &str = "5A4D5349-4654-4000-8000-000000000002";
 const PARTITION_GUID: &str = "5A4D5349-4654-4000-8000-000000000003";
 /// The file deleted after the file system is built.
 const DELETED_FILE: &str = "/tmp/restore-db.sh";
-/// The compressed image and the secrets list, in testdata/.
-pub const IMAGE_NAME: &str = "sample-disk.img.zst";
-/// The list of planted secrets, in testdata/.
-pub const SECRETS_NAME: &str = "sample-disk.secrets.json";
 /// The deployment user's uid and gid.
 const DEPLOY_ID: u32 = 1000;
 
@@ -179,7 +176,7 @@ fn populate(tree: &mut Tree, rng: &mut Prng, planted: &mut Vec<Planted>) -> Resu
     for host in ["github.com", "db-primary.internal", "10.0.3.17"] {
         known_hosts.push_str(&format!(
             "{host} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{}\n",
-            rng.chars(crate::rng::BASE64, 43)
+            rng.chars(crate::shared::rng::BASE64, 43)
         ));
     }
     tree.file("/root/.ssh/known_hosts", known_hosts, 0o644)?;
@@ -306,10 +303,10 @@ fn populate(tree: &mut Tree, rng: &mut Prng, planted: &mut Vec<Planted>) -> Resu
     let mongo = format!(
         "mongodb+srv://restore:{}@cluster0.{}.mongodb.net/orders?retryWrites=true",
         secrets::password(rng),
-        rng.chars(crate::rng::LOWER, 5)
+        rng.chars(crate::shared::rng::LOWER, 5)
     );
     let mut session_token = Vec::new();
-    rng.push_chars(&mut session_token, crate::rng::BASE64, 356);
+    rng.push_chars(&mut session_token, crate::shared::rng::BASE64, 356);
     let script = format!(
         "#!/bin/sh\n# one-off restore of the orders database from last night's dump\nset -eu\n\
          export AWS_ACCESS_KEY_ID={asia}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_SESSION_TOKEN={}\n\

@@ -1,9 +1,10 @@
 //! Read-only random access to a virtual disk.
 //!
 //! This is snapsift's block-device reader layer. Whatever holds the disk (a raw image file, an
-//! attached block device, and in later versions qcow2, VHD, VHDX and VMDK containers) is exposed
-//! through one trait, [`Disk`]: the size of the virtual disk, a positional read, and the list of
-//! byte ranges worth reading.
+//! attached block device, a qcow2, VHD, VHDX or VMDK container, the first disk of an OVA) is
+//! exposed through one trait, [`Disk`]: the size of the virtual disk, a positional read, and
+//! the list of byte ranges worth reading. A raw image compressed as a whole (zstd, gzip) can
+//! only be read front to back: it is a [`StreamImage`] ([`open_image`]).
 //!
 //! # Contract
 //!
@@ -25,6 +26,8 @@
 //! [`BlockDevice`] for a block device, a container reader for qcow2 and the other image formats
 //! ([`Format`]), and a [`DiskError::NotADisk`] for anything else.
 
+// `unsafe` is for the system calls std does not wrap, in `host` alone (see there).
+#![deny(unsafe_code)]
 // Offsets and sizes here come from images we do not trust: no arithmetic may wrap or panic.
 #![cfg_attr(
     not(test),
@@ -35,6 +38,10 @@ mod block_device;
 mod data_map;
 mod error;
 mod formats;
+// The system calls std does not wrap (posix_fadvise, fcntl, lseek with SEEK_DATA/SEEK_HOLE,
+// the BLKGETSIZE64 and BLKSSZGET ioctls): each is given an open descriptor and, where it
+// writes, a pointer to a local of the type the call writes; its result is checked.
+#[allow(unsafe_code)]
 mod host;
 mod memory;
 mod opener;
@@ -52,7 +59,7 @@ pub use formats::{Format, Image, StreamImage};
 pub use memory::MemoryDisk;
 pub use opener::{MAX_BACKING_DEPTH, Opener, ReferencePolicy, SourceFile};
 pub use raw_file::RawFile;
-pub use window::{Window, page_aligned_range};
+pub use window::page_aligned_range;
 
 use host::Host;
 
@@ -89,16 +96,19 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
         Ok(DataMap::readable(self.data_ranges()?))
     }
 
-    /// The bytes of `range`, either borrowed from a mapping or read into `buf`.
+    /// The bytes of `range`, read with [`Disk::read_exact_at`] into a page-aligned stretch of
+    /// `buf` (growing `buf` when it is too small, otherwise reusing its allocation: the kernel
+    /// copies into page-aligned memory several times faster).
     ///
-    /// The default reads into a page-aligned stretch of `buf` (reusing its allocation: the
-    /// kernel copies into page-aligned memory several times faster); implementations that can
-    /// map the bytes without copying override it. Either way the result is the same bytes.
-    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
+    /// The bytes are always copied into the caller's buffer, so a scanner that reuses one
+    /// buffer per thread holds as much memory as the windows it holds at once, whatever the
+    /// size of the disk. No disk hands out memory mappings: a mapped page whose read fails
+    /// raises `SIGBUS`, which no scan can read around, where a failed read is an error.
+    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<&'a [u8], DiskError> {
         let len = window::range_len(&range)?;
         let aligned = window::page_aligned(buf, len);
         self.read_exact_at(range.start, aligned)?;
-        Ok(Window::Buffer(aligned))
+        Ok(aligned)
     }
 
     /// Whether the disk is read fastest front to back by a single thread.
@@ -107,8 +117,8 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
     /// going while other threads search what was read, gets its bytes fastest. A scanner then
     /// reads the windows in disk order on one thread, ahead of the threads that search them,
     /// with [`Disk::read_exact_at`] into page-aligned buffers (see [`page_aligned_range`]).
-    /// The default, `false`, suits disks read from the page cache or a mapping, where each
-    /// scanning thread reading its own windows costs nothing more.
+    /// The default, `false`, suits disks read from the page cache, where each scanning
+    /// thread reading its own windows costs nothing more.
     fn sequential(&self) -> bool {
         false
     }

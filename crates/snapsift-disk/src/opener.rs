@@ -75,8 +75,8 @@ impl ReferencePolicy {
 /// [`ReferencePolicy`] allows.
 ///
 /// Formats with overlays (qcow2 backing files, VHD and VHDX differencing disks, VMDK delta
-/// disks) call [`Opener::open_backing`] with the name the overlay records, VMDK descriptors
-/// [`Opener::open_reference`] with an extent's; relative names are resolved from the naming
+/// disks) call its `open_backing` with the name the overlay records, VMDK descriptors its
+/// `open_reference` with an extent's; relative names are resolved from the naming
 /// image's directory, as the hypervisors that wrote them do.
 #[derive(Debug, Default)]
 pub struct Opener {

@@ -4,7 +4,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use crate::host::Host;
-use crate::{Disk, DiskError, Window, check_bounds, window, window::range_len};
+use crate::{Disk, DiskError, check_bounds};
 
 /// Holes shorter than this are read rather than skipped: merging them keeps the range list short
 /// on fragmented sparse files, and reading a short hole costs next to nothing.
@@ -46,17 +46,6 @@ impl Disk for RawFile {
 
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
         self.host.data_ranges(MIN_SKIPPED_HOLE)
-    }
-
-    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
-        let len = range_len(&range)?;
-        check_bounds(range.start, len, self.size())?;
-        if len == 0 {
-            return Ok(Window::Buffer(&[]));
-        }
-        let aligned = window::page_aligned(buf, len);
-        self.host.read_exact_at(range.start, aligned)?;
-        Ok(Window::Buffer(aligned))
     }
 
     fn kind(&self) -> &'static str {

@@ -1,30 +1,9 @@
-//! [`Window`]: bytes of a disk range, mapped or copied.
+//! The page-aligned buffers [`Disk::window`](crate::Disk::window) reads a range of a disk
+//! into, and the length of such a range.
 
-use std::ops::{Deref, Range};
+use std::ops::Range;
 
 use crate::DiskError;
-
-/// The bytes of one range of a disk.
-///
-/// A window borrows a buffer the caller owns, so a scanner that reuses one buffer per thread
-/// keeps its resident memory bounded by the windows it holds at once, not by the size of the
-/// disk. (No disk hands out memory mappings: a mapped page whose read fails raises `SIGBUS`,
-/// which no scan can read around.)
-#[derive(Debug)]
-pub enum Window<'a> {
-    /// Bytes copied into a caller's buffer.
-    Buffer(&'a [u8]),
-}
-
-impl Deref for Window<'_> {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Window::Buffer(bytes) => bytes,
-        }
-    }
-}
 
 /// Memory page size assumed for alignment; a larger real page only costs speed, never bytes.
 const PAGE: usize = 4096;

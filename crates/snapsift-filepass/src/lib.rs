@@ -31,6 +31,9 @@
 //! around seams are read further. Files are spread over the scan's threads, each with its own
 //! matcher scratch. Memory is bounded by [`Limits`] and the findings kept.
 
+// Nothing here needs `unsafe`: no SIMD, no system calls beyond what std wraps.
+#![forbid(unsafe_code)]
+
 mod error;
 mod file;
 mod finding;

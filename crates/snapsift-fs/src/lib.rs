@@ -1,17 +1,19 @@
 //! Volume and filesystem parsers: from a disk offset to a partition, a file and its state.
 //!
-//! This crate is the middle layer of snapsift, between the disk reader (`snapsift-disk`) and
-//! the scan: the byte sweep reads every byte of a disk, and this layer says where each byte is.
+//! This crate reads a disk through `snapsift-disk`. The byte sweep (`snapsift-scan`) reads
+//! every byte of a disk without knowing what it is; this crate says where each byte is, so
+//! that the binary can place every finding, and lists the files the file pass
+//! (`snapsift-filepass`) reads.
 //!
-//! What it holds now:
+//! What it holds:
 //! * [`VolumeMap`]: the partition table (GPT, MBR with extended partitions, none, or nothing
 //!   recognised) and the content of each volume, mapping a disk offset to its volume;
 //! * [`Ext4Map`]: for an ext2/3/4 volume, what every byte is (file data, slack, a deleted
-//!   file's blocks, free space, metadata, journal) with the inode and path. It walks the
-//!   filesystem's own structures: `ext4-view`, named by the design card, exposes paths and file
-//!   contents but no inode numbers, extents, bitmaps or deleted inodes, and is not `Send`; it
-//!   remains the candidate for reading live files' logical contents in the file pass.
-//!
+//!   file's blocks, free space, metadata, journal) with the inode and path, by its own walker
+//!   of the filesystem's structures (superblock, group descriptors, bitmaps, inodes, extent
+//!   trees and block maps, directories), which also gives the file pass each file's logical
+//!   contents. (The `ext4-view` crate exposes paths and file contents but no inode numbers,
+//!   extents, bitmaps or deleted inodes, and is not `Send`: the tests use it as an oracle.)
 //! * [`NtfsMap`]: the same for an NTFS volume (MFT records for inodes, `path:stream` for
 //!   alternate data streams, the MFT mapped record by record), with the `ntfs` crate reading
 //!   the boot sector and the MFT's place and everything else parsed here (see [`ntfs`] for
@@ -24,6 +26,8 @@
 //! Like `snapsift-disk`, it parses untrusted bytes: parsing is kept apart from I/O, and every
 //! offset computed from on-disk values is checked, never wrapped.
 
+// Nothing here needs `unsafe`: no SIMD, no system calls beyond what std wraps.
+#![forbid(unsafe_code)]
 // Offsets and sizes here come from images we do not trust: no arithmetic may wrap or panic.
 #![cfg_attr(
     not(test),

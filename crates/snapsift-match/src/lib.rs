@@ -42,9 +42,15 @@
 //! bytes around the span as context; its documentation states the overlap contract under which
 //! chunked scanning neither loses nor doubles a match.
 
+// `unsafe` is for SIMD alone: entering the AVX2 passes, whose safety `cpu` argues once, and
+// loading vectors from byte arrays; and for reading bytes as words in `zero`.
+#![deny(unsafe_code)]
+
 mod assess;
 pub mod checks;
 mod compile;
+#[allow(unsafe_code)]
+mod cpu;
 mod encoding;
 mod error;
 mod examples;
@@ -58,7 +64,9 @@ mod teddy16;
 #[doc(hidden)]
 pub mod testing;
 mod text_bytes;
+#[allow(unsafe_code)]
 mod utf16_runs;
+#[allow(unsafe_code)]
 mod zero;
 
 pub use assess::{Assessment, Rejection};

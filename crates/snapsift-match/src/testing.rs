@@ -22,7 +22,7 @@ pub fn unavailable(reason: &str) {
 
 /// Whether this CPU runs the fast anchor search, `teddy16` (x86_64 with AVX2).
 pub fn has_avx2() -> bool {
-    teddy16::has_avx2()
+    crate::cpu::Avx2::detect().is_some()
 }
 
 /// The `teddy16` search itself, for the differential fuzz target (`fuzz/fuzz_targets/teddy16.rs`)

@@ -18,6 +18,8 @@
 
 use std::ops::Range;
 
+use crate::cpu::Avx2;
+
 /// Bit `i` set for every even `i`: the even bytes of 64.
 const EVEN: u64 = 0x5555_5555_5555_5555;
 /// Bit `i` set for every odd `i`: the odd bytes of 64.
@@ -40,9 +42,8 @@ pub(crate) struct Utf16Runs<'h> {
     /// For runs starting at even and at odd offsets, the end of the last run walked: blocks
     /// inside it are not walked again.
     walked_to: [usize; 2],
-    /// Whether the CPU has AVX2, which halves the instructions of the byte masks.
-    #[cfg(target_arch = "x86_64")]
-    avx2: bool,
+    /// Where the CPU has AVX2, which halves the instructions of the byte masks.
+    avx2: Option<Avx2>,
 }
 
 impl<'h> Utf16Runs<'h> {
@@ -60,8 +61,7 @@ impl<'h> Utf16Runs<'h> {
             block_starts: (0..64).step_by(granule).fold(0, |m, b| m | 1 << b),
             min_units,
             walked_to: [0; 2],
-            #[cfg(target_arch = "x86_64")]
-            avx2: std::arch::is_x86_feature_detected!("avx2"),
+            avx2: Avx2::detect(),
         }
     }
 
@@ -120,18 +120,18 @@ impl Utf16Runs<'_> {
     /// where they start, and their even and odd blocks (see [`Utf16Runs::text_blocks`]).
     fn next_blocks(&mut self) -> Option<(usize, u64, u64)> {
         #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: the CPU has AVX2 (checked in `new`).
-            return unsafe { self.next_blocks_avx2() };
+        if let Some(avx2) = self.avx2 {
+            // SAFETY: `avx2` proves the CPU has AVX2 (see `crate::cpu`).
+            return unsafe { self.next_blocks_avx2(avx2) };
         }
         self.scan(nul_and_high_bytes)
     }
 
+    /// [`Utf16Runs::next_blocks`], compiled for AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn next_blocks_avx2(&mut self) -> Option<(usize, u64, u64)> {
-        // SAFETY: this function only runs where the CPU has AVX2.
-        self.scan(|bytes| unsafe { nul_and_high_bytes_avx2(bytes) })
+    fn next_blocks_avx2(&mut self, _avx2: Avx2) -> Option<(usize, u64, u64)> {
+        self.scan(|bytes| nul_and_high_bytes_avx2(bytes))
     }
 
     /// [`Utf16Runs::next_blocks`] with the given way of making the byte masks; inlined into
@@ -202,21 +202,14 @@ impl Iterator for Utf16Runs<'_> {
 }
 
 /// [`nul_and_high_bytes`] with 256-bit vectors.
-///
-/// # Safety
-///
-/// The CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn nul_and_high_bytes_avx2(bytes: &[u8; 64]) -> (u64, u64) {
-    use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_setzero_si256,
-    };
+fn nul_and_high_bytes_avx2(bytes: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{_mm256_cmpeq_epi8, _mm256_movemask_epi8, _mm256_setzero_si256};
     let (mut nul, mut high) = (0, 0);
-    for (i, chunk) in bytes.chunks_exact(32).enumerate() {
-        // SAFETY: `chunk` is 32 readable bytes and the load has no alignment requirement.
-        let v = unsafe { _mm256_loadu_si256(chunk.as_ptr().cast::<__m256i>()) };
+    for (i, chunk) in bytes.as_chunks::<32>().0.iter().enumerate() {
+        let v = crate::cpu::load256(chunk);
         let n = _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256()));
         nul |= u64::from(n as u32) << (32 * i);
         high |= u64::from(_mm256_movemask_epi8(v) as u32) << (32 * i);
@@ -298,8 +291,8 @@ mod tests {
         let mut portable = Utf16Runs::new(haystack, 0..haystack.len(), min_units);
         #[cfg(target_arch = "x86_64")]
         {
-            if portable.avx2 {
-                portable.avx2 = false;
+            if portable.avx2.is_some() {
+                portable.avx2 = None;
                 assert_eq!(sorted(portable), runs);
             } else {
                 crate::testing::unavailable("this CPU has no AVX2: its byte masks are untested");
@@ -378,8 +371,8 @@ mod tests {
         let expected = (mask(&[0, 1, 15, 16, 31, 40, 63]), mask(&[5, 17, 62]));
         assert_eq!(nul_and_high_bytes(&bytes), expected);
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2.
+        if let Some(_avx2) = Avx2::detect() {
+            // SAFETY: `_avx2` proves the CPU has AVX2 (see `crate::cpu`).
             assert_eq!(unsafe { nul_and_high_bytes_avx2(&bytes) }, expected);
         } else {
             crate::testing::unavailable("this CPU has no AVX2: its byte masks are untested");

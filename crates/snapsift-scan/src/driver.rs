@@ -126,7 +126,8 @@ fn each_reads_its_own<'m>(
     })
 }
 
-/// Reads `chunk`'s window (into `buffer`, or from the disk's own memory) and searches it; a window that cannot be read whole is read around its unreadable blocks.
+/// Reads `chunk`'s window into `buffer` and searches it; a window that cannot be read whole is
+/// read around its unreadable blocks.
 fn scan_own_window<'m>(
     work: &Work<'_, 'm>,
     chunk: &Chunk,
@@ -138,7 +139,7 @@ fn scan_own_window<'m>(
     if !salvage::touches(work.lost, &chunk.window)
         && let Ok(window) = disk.window(chunk.window.clone(), buffer)
     {
-        let findings = scanner.scan(&window, chunk.window.start, owned);
+        let findings = scanner.scan(window, chunk.window.start, owned);
         return Ok(ChunkScan::new(findings, Vec::new(), chunk));
     }
     let len =

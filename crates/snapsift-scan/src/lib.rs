@@ -25,8 +25,8 @@
 //! the bytes that fail, block by block ([`Unreadable`], see `salvage.rs`), those blocks are
 //! searched as zeros, and the [`ScanSummary`] lists them, so that a partial scan says which
 //! bytes it did not see. Stretches the disk itself knows it cannot read (an image whose table
-//! for them is lost: [`snapsift_disk::Disk::data_map`]) are not read at all, only listed. Only an error that is not about the disk's bytes (the sink, the
-//! threads) stops a scan.
+//! for them is lost: [`snapsift_disk::Disk::data_map`]) are not read at all, only listed.
+//! Only an error that is not about the disk's bytes (the sink, the threads) stops a scan.
 //!
 //! # Memory
 //!
@@ -35,6 +35,9 @@
 //! more are read or waiting. Findings are the only other thing queued between threads.
 //! Resident memory is bounded by the thread count and the chunk size, not by the size of the
 //! disk.
+
+// Nothing here needs `unsafe`: no SIMD, no system calls beyond what std wraps.
+#![forbid(unsafe_code)]
 
 use std::ops::Range;
 

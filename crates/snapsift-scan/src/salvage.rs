@@ -158,7 +158,7 @@ pub(crate) fn merge(list: &mut Vec<Unreadable>, more: Vec<Unreadable>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snapsift_disk::{MemoryDisk, Window};
+    use snapsift_disk::MemoryDisk;
 
     /// A memory disk whose reads fail when they touch `bad`.
     #[derive(Debug)]
@@ -186,17 +186,6 @@ mod tests {
 
         fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
             Ok(vec![0..self.size()])
-        }
-
-        fn window<'a>(
-            &self,
-            range: Range<u64>,
-            buf: &'a mut Vec<u8>,
-        ) -> Result<Window<'a>, DiskError> {
-            let len = (range.end - range.start) as usize;
-            buf.resize(len, 0);
-            self.read_exact_at(range.start, buf)?;
-            Ok(Window::Buffer(buf))
         }
 
         fn kind(&self) -> &'static str {

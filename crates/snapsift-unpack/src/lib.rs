@@ -39,6 +39,8 @@
 //!   or the visitor returns an error; corrupt input is never an error.
 //! * **No global state.** Everything lives in the call; the types handed out are `Send`.
 
+// Nothing here needs `unsafe`: no SIMD, no system calls beyond what std wraps.
+#![forbid(unsafe_code)]
 // Sizes and offsets here come from files we do not trust: no arithmetic may wrap or panic.
 #![cfg_attr(
     not(test),

@@ -8,9 +8,14 @@
 //! summary lists them). A closed standard output (`| head`) ends the run quietly with status
 //! 0, as ripgrep does; SIGINT and SIGTERM with 130 and 143 ([`interrupt`]).
 
+// `unsafe` is for one system call std does not wrap, in `input` alone (see there).
+#![deny(unsafe_code)]
+
 mod cli;
 mod coverage;
 mod files;
+// fcntl on an open descriptor, to clear the O_NONBLOCK the open needed.
+#[allow(unsafe_code)]
 mod input;
 mod interrupt;
 mod manifest;

@@ -292,6 +292,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // std::env::set_var
     fn shards_are_read_from_numbers_or_the_environment() {
         assert_eq!(shard("2/5").unwrap(), Shard { index: 2, count: 5 });
         assert!(shard("5/5").is_err());

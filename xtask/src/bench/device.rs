@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use super::generate::Manifest;
 use super::measure::{RUNS, Row, Run, score, time_snapsift, timed};
-use crate::workspace::{self, bytes, describe, display};
+use crate::shared::workspace::{self, bytes, describe, display, is_root};
 
 /// The label of the row of `snapsift scan` on the loop device.
 const SNAPSIFT_ON_DEVICE: &str = "`snapsift scan` on the loop device, cold cache";
@@ -199,15 +199,4 @@ impl Drop for LoopDevice {
             ),
         }
     }
-}
-
-/// Whether this process runs as root, by its effective uid in /proc/self/status.
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status").is_ok_and(|status| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|ids| ids.split_whitespace().nth(1))
-            == Some("0")
-    })
 }

@@ -2,7 +2,7 @@
 //! realistic mix, with secrets planted in live files and in the free blocks of deleted ones.
 //!
 //! Content, by share of the file data:
-//! * log text (42%): access logs, JSON lines, syslog (see [`crate::text`]), with the live
+//! * log text (42%): access logs, JSON lines, syslog (see [`crate::shared::text`]), with the live
 //!   planted secrets spread through them;
 //! * binaries (24%): ELF files of this machine (/usr/bin, /usr/lib, ...) concatenated;
 //! * random data (24%): incompressible, like media, archives, encrypted blobs;
@@ -25,12 +25,12 @@ use std::time::Instant;
 use anyhow::{Result, anyhow};
 use serde::{Deserialize, Serialize};
 
-use crate::image::{self, Ext4, GptDisk, MIB};
-use crate::locate;
-use crate::rng::Prng;
-use crate::secrets::{self, ALIBABA_KEY_ID, AWS_KEY_ID, CONNECTION_URI, PemKind, Planted};
-use crate::text::{Flavor, TextGen};
-use crate::workspace::{bytes, display, run_tool};
+use crate::shared::image::{self, Ext4, GptDisk, MIB};
+use crate::shared::locate;
+use crate::shared::rng::Prng;
+use crate::shared::secrets::{self, ALIBABA_KEY_ID, AWS_KEY_ID, CONNECTION_URI, PemKind, Planted};
+use crate::shared::text::{Flavor, TextGen};
+use crate::shared::workspace::{bytes, display, run_tool};
 
 /// Bump when the generated image changes, so cached images are rebuilt.
 pub const GENERATOR_VERSION: u32 = 2;

@@ -19,13 +19,14 @@ mod device;
 mod generate;
 mod measure;
 pub mod read;
+mod report;
 mod rivals;
 pub mod worstcase;
 
 use anyhow::{Result, ensure};
 
-use crate::image::MIB;
-use crate::workspace;
+use crate::shared::image::MIB;
+use crate::shared::workspace;
 
 /// Runs the benchmark on an image of `size_gib` GiB; `keep` leaves intermediate files; a rival
 /// scanner's run is killed after `rival_timeout` seconds.

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use snapsift_match::{Matcher, RuleSet};
 
-use crate::rng::{BASE64, Prng};
+use crate::shared::rng::{BASE64, Prng};
 
 /// Runs per haystack; the fastest is kept (the machine's noise only ever slows a run).
 const RUNS: usize = 3;
@@ -182,11 +182,11 @@ pub fn run(mib: f64, only: Option<&str>) -> Result<()> {
     let report = measure(mib, only)?;
     let table = report.table();
     println!("\n{table}");
-    let dir = crate::workspace::target_dir().join("bench");
+    let dir = crate::shared::workspace::target_dir().join("bench");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("worstcase.md");
     std::fs::write(&path, &table)?;
-    println!("(written to {})", crate::workspace::display(&path));
+    println!("(written to {})", crate::shared::workspace::display(&path));
     Ok(())
 }
 

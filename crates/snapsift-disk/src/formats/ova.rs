@@ -17,7 +17,7 @@
 
 use crate::formats::detect::{self, Format};
 use crate::host::Host;
-use crate::{Disk, DiskError, Opener, Window};
+use crate::{Disk, DiskError, Opener};
 
 use std::ops::Range;
 
@@ -388,10 +388,6 @@ impl Disk for OvaDisk {
 
     fn data_map(&self) -> Result<crate::DataMap, DiskError> {
         self.inner.data_map()
-    }
-
-    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
-        self.inner.window(range, buf)
     }
 
     fn kind(&self) -> &'static str {

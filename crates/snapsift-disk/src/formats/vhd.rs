@@ -49,7 +49,7 @@ use super::lost::{LostBlocks, read_table};
 use super::parent::{self, windows_file_name, windows_path};
 use super::refusal::Refusal;
 use crate::host::Host;
-use crate::{DataMap, Disk, DiskError, Opener, RawFile, Window, check_bounds};
+use crate::{DataMap, Disk, DiskError, Opener, RawFile, check_bounds};
 
 /// The format's name in errors.
 const FORMAT: &str = "VHD";
@@ -454,10 +454,6 @@ impl Disk for FixedVhd {
 
     fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
         self.raw.data_ranges()
-    }
-
-    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
-        self.raw.window(range, buf)
     }
 
     fn kind(&self) -> &'static str {

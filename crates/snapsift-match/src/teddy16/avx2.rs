@@ -8,6 +8,7 @@ use std::arch::x86_64::{
 use std::ops::Range;
 
 use super::{FINGERPRINT_LEN, Teddy16};
+use crate::cpu::{Avx2, load256};
 
 /// Positions per step.
 const STEP: usize = 32;
@@ -29,21 +30,26 @@ struct Registers {
 /// Steps are taken in batches, and a batch's candidates are verified after it: the SIMD
 /// loop then has no branch that depends on the data, whereas a branch into verification
 /// at every step with a candidate is mispredicted about as often as it is taken.
-///
-/// # Safety
-///
-/// The CPU must have AVX2.
+pub(super) fn for_each(
+    _avx2: Avx2,
+    teddy: &Teddy16,
+    text: &[u8],
+    starts: Range<usize>,
+    found: impl FnMut(usize, usize),
+) {
+    // SAFETY: `_avx2` proves the CPU has AVX2 (see `crate::cpu`).
+    unsafe { for_each_avx2(teddy, text, starts, found) }
+}
+
+/// [`for_each`], compiled for AVX2.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn for_each(
+fn for_each_avx2(
     teddy: &Teddy16,
     text: &[u8],
     starts: Range<usize>,
     mut found: impl FnMut(usize, usize),
 ) {
-    let load = |table: &[u8; 32]| {
-        // SAFETY: `table` is 32 readable bytes; the load has no alignment requirement.
-        unsafe { _mm256_loadu_si256(table.as_ptr().cast::<__m256i>()) }
-    };
+    let load = |table: &[u8; 32]| load256(table);
     let t = &teddy.tables;
     let registers = Registers {
         low: t.low.map(|sets| sets.each_ref().map(load)),
@@ -60,8 +66,7 @@ pub(super) unsafe fn for_each(
                 break;
             };
             let window: &[u8; STEP_READS] = window.try_into().expect("sliced to size");
-            // SAFETY: the CPU has AVX2 (this function's contract).
-            let positions = unsafe { step(&registers, window) };
+            let positions = step(&registers, window);
             batch[count] = (at, positions);
             count += usize::from(positions != 0);
             at += STEP;
@@ -79,21 +84,16 @@ pub(super) unsafe fn for_each(
         let tail = &text[at..];
         let n = tail.len().min(STEP_READS);
         window[..n].copy_from_slice(&tail[..n]);
-        // SAFETY: the CPU has AVX2 (this function's contract).
-        let positions = unsafe { step(&registers, &window) };
+        let positions = step(&registers, &window);
         candidates(teddy, text, at, positions, &starts, &mut found);
         at += STEP;
     }
 }
 
 /// A bit for each of the 32 positions starting `window` that some bucket accepts.
-///
-/// # Safety
-///
-/// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn step(r: &Registers, window: &[u8; STEP_READS]) -> u32 {
+fn step(r: &Registers, window: &[u8; STEP_READS]) -> u32 {
     let nibble = _mm256_set1_epi8(0x0f);
     let mut a = _mm256_set1_epi8(-1);
     let mut b = a;

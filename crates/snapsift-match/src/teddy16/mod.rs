@@ -47,10 +47,14 @@ use std::ops::Range;
 use buckets::{FINGERPRINT_LEN, Tables};
 use verify::PrefixIndex;
 
+use crate::cpu::Avx2;
+
 /// A search for many literals at once (see the module docs). Immutable once built, and
 /// `Send + Sync`; searching needs no scratch memory.
 #[derive(Debug)]
 pub(crate) struct Teddy16 {
+    /// A `Teddy16` runs only where the CPU has AVX2.
+    avx2: Avx2,
     literals: Vec<Vec<u8>>,
     /// The fingerprint of each bucket.
     tables: Tables,
@@ -62,15 +66,14 @@ impl Teddy16 {
     /// A search for `literals` in any ASCII case (at most 2^32, none empty), or `None` where
     /// this CPU cannot run it (it needs x86_64 with AVX2).
     pub(crate) fn new(literals: &[Vec<u8>]) -> Option<Teddy16> {
-        if !has_avx2()
-            || literals.iter().any(Vec::is_empty)
-            || u32::try_from(literals.len()).is_err()
-        {
+        let avx2 = Avx2::detect()?;
+        if literals.iter().any(Vec::is_empty) || u32::try_from(literals.len()).is_err() {
             return None;
         }
         let literals: Vec<Vec<u8>> = literals.iter().map(|l| l.to_ascii_lowercase()).collect();
         let buckets = buckets::assign(&literals);
         Some(Teddy16 {
+            avx2,
             tables: buckets::tables(&literals, &buckets),
             index: PrefixIndex::new(&literals),
             literals,
@@ -95,14 +98,11 @@ impl Teddy16 {
         let text = &text[..range.end];
         let starts = range.start..stop.min(range.end);
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: a `Teddy16` is only made where the CPU has AVX2 (see `new`).
-        unsafe {
-            avx2::for_each(self, text, starts, found)
-        }
+        avx2::for_each(self.avx2, self, text, starts, found);
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (text, starts, found);
-            unreachable!("a Teddy16 is only made on x86_64");
+            let _ = (self.avx2, text, starts, found);
+            unreachable!("an Avx2 is only made on x86_64");
         }
     }
 
@@ -121,19 +121,8 @@ impl Teddy16 {
     }
 }
 
-/// Whether this CPU can run a [`Teddy16`].
-pub(crate) fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
 mod avx2;
 
 #[cfg(test)]
@@ -161,7 +150,7 @@ mod tests {
         let search = Teddy16::new(literals);
         assert_eq!(
             search.is_some(),
-            has_avx2(),
+            crate::cpu::Avx2::detect().is_some(),
             "teddy16 runs exactly where AVX2 is"
         );
         if search.is_none() {

@@ -17,7 +17,7 @@
 //! Not read: internal snapshots. Their clusters hold the guest's older data, which this reader
 //! does not show; only the active disk is read.
 //!
-//! Why not the `qcow2-rs` crate the design card names: it is async-first (a runtime per
+//! Why not the `qcow2-rs` crate: it is async-first (a runtime per
 //! reader), inflates zlib only and refuses images with any incompatible feature bit set, which
 //! rules out zstd, extended L2 and dirty images; this reader is synchronous, shares one
 //! descriptor between scanning threads with positional reads, and needs no runtime.

@@ -11,9 +11,9 @@
 //!   inside [`Disk::read_exact_at`], so threads reading at once inflate in parallel.
 //! * **Descriptor files** (`# Disk DescriptorFile`) naming `FLAT`, `SPARSE` and `ZERO` extents:
 //!   monolithicFlat, twoGbMaxExtentFlat, twoGbMaxExtentSparse and hand-written `custom`
-//!   descriptors. Extent files are found relative to the descriptor's directory (absolute names
-//!   are used as they are), and opened only where the [`crate::ReferencePolicy`] allows. A flat extent is read like a raw image (mapped windows, holes of the
-//!   file skipped).
+//!   descriptors. Extent files are found relative to the descriptor's directory (absolute
+//!   names are used as they are), and opened only where the [`crate::ReferencePolicy`] allows.
+//!   A flat extent is read like a raw image (with `pread`, holes of the file skipped).
 //!
 //! Refused with [`DiskError::Unsupported`]: ESX's extent types (`VMFS`, `VMFSSPARSE`/COWD,
 //! `SESPARSE`, raw device mappings) and any other unknown extent type; `NOACCESS` extents;
@@ -41,8 +41,7 @@ use std::path::{Path, PathBuf};
 
 use super::refusal::Refusal;
 use crate::host::Host;
-use crate::window::{page_aligned, range_len};
-use crate::{DataMap, Disk, DiskError, Opener, RawFile, Unreadable, Window, check_bounds};
+use crate::{DataMap, Disk, DiskError, Opener, RawFile, Unreadable, check_bounds};
 
 use descriptor::{Access, ExtentLine, MAX_DESCRIPTOR_BYTES};
 use sparse::{GrainScratch, SECTOR, SparseExtent};
@@ -460,25 +459,6 @@ impl Disk for VmdkDisk {
         let mut map = crate::ranges::with_parent(own, &hidden, self.parent.as_deref(), self.size)?;
         map.data = crate::ranges::normalize_joining(map.data, MIN_SKIPPED_GAP);
         Ok(map)
-    }
-
-    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<Window<'a>, DiskError> {
-        let len = range_len(&range)?;
-        check_bounds(range.start, len, self.size)?;
-        if len > 0 {
-            // A window within one flat extent is a window of that file: mapped, not copied.
-            let extent = self.extent_at(range.start)?;
-            if let ExtentData::Flat(raw) = &extent.data
-                && range.end <= extent.start.saturating_add(extent.len)
-            {
-                let start = range.start.saturating_sub(extent.start);
-                let end = range.end.saturating_sub(extent.start);
-                return raw.window(start..end, buf);
-            }
-        }
-        let aligned = page_aligned(buf, len);
-        self.read_exact_at(range.start, aligned)?;
-        Ok(Window::Buffer(aligned))
     }
 
     fn kind(&self) -> &'static str {

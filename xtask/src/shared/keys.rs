@@ -12,7 +12,7 @@
 use num_bigint::BigUint;
 use num_traits::{One, Zero};
 
-use crate::rng::Prng;
+use crate::shared::rng::Prng;
 
 /// An RSA private key with its CRT parameters, as PKCS#1 lists them.
 pub struct RsaKey {
@@ -280,7 +280,7 @@ pub fn pem(label: &str, der: &[u8], width: usize) -> String {
 
 /// Standard base64 with padding (RFC 4648).
 pub fn base64(data: &[u8]) -> String {
-    let alphabet = crate::rng::BASE64;
+    let alphabet = crate::shared::rng::BASE64;
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [

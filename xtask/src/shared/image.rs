@@ -13,7 +13,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::workspace::run_tool;
+use crate::shared::workspace::run_tool;
 
 /// Bytes per sector in the GPT (and the disk images' logical sector size).
 pub const SECTOR: u64 = 512;

@@ -1,4 +1,5 @@
-//! Where things are in the workspace, and running the commands xtask depends on.
+//! Where things are in the workspace, and running the commands xtask depends on (and
+//! whether they are there).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -106,4 +107,24 @@ pub fn bytes(n: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// Whether `tool` is an executable in $PATH or in the sbin directories (not in a non-root
+/// user's PATH on Debian, though their tools run fine on image files).
+pub fn on_path(tool: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(Into::into))
+        .any(|dir| Path::new(&dir).join(tool).is_file())
+}
+
+/// Whether this process runs as root, by its effective uid in /proc/self/status.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
 }

@@ -8,8 +8,8 @@
 
 use std::io::Write;
 
-use crate::rng::Prng;
-use crate::secrets::{self, Planted};
+use crate::shared::rng::Prng;
+use crate::shared::secrets::{self, Planted};
 
 /// What a text file mostly contains.
 #[derive(Clone, Copy, Debug)]
@@ -145,7 +145,7 @@ impl TextGen {
                 );
                 self.ip(out);
                 let port = self.rng.range(30_000, 60_999);
-                let fp = self.rng.chars(crate::rng::BASE64, 43);
+                let fp = self.rng.chars(crate::shared::rng::BASE64, 43);
                 let _ = writeln!(out, " port {port} ssh2: ED25519 SHA256:{fp}");
             }
             1 => {
@@ -353,7 +353,11 @@ impl TextGen {
                 "?utm_source=newsletter&utm_medium=email&utm_campaign=spring-{}",
                 self.rng.below(30)
             ),
-            3 => write!(out, "?q={}&lang=en", self.rng.chars(crate::rng::LOWER, 7)),
+            3 => write!(
+                out,
+                "?q={}&lang=en",
+                self.rng.chars(crate::shared::rng::LOWER, 7)
+            ),
             4 => {
                 out.extend_from_slice(b"?response_type=code&client_id=web&state=");
                 secrets::push_token(&mut self.rng, out);
@@ -428,7 +432,7 @@ pub fn civil(unix: u64) -> (u64, usize, u64, u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules;
+    use crate::shared::rules;
 
     #[test]
     fn civil_dates() {

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys;
-use crate::rng::{ALNUM, BASE32, BASE64, HEX, LOWER, Prng};
+use crate::shared::keys;
+use crate::shared::rng::{ALNUM, BASE32, BASE64, HEX, LOWER, Prng};
 
 /// Rule id of AWS access key IDs (AKIA, ASIA, ABIA, ACCA).
 pub const AWS_KEY_ID: &str = "aws.access-key-id";
@@ -358,7 +358,7 @@ pub fn hex(rng: &mut Prng, len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules;
+    use crate::shared::rules;
 
     /// The benchmark's fake keys are shaped well enough to pass the scanner's own `pem-key`
     /// check, so that the benchmark counts them as findings.
