@@ -21,7 +21,11 @@ const PARTS: [(u64, u64); 2] = [(MIB, 28 * MIB), (29 * MIB, 28 * MIB)];
 fn block_of(fs: &Path, path: &str, offset: u64) -> u64 {
     let out = run(
         "debugfs",
-        &["-R", &format!("bmap {path} {}", offset / 4096), fs.to_str().unwrap()],
+        &[
+            "-R",
+            &format!("bmap {path} {}", offset / 4096),
+            fs.to_str().unwrap(),
+        ],
     );
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
@@ -38,7 +42,10 @@ fn patch_file(fs: &Path, path: &str, offset: u64, bytes: &[u8]) {
 
 /// An ext4 image of 8 MiB at `fs` holding `files`.
 fn ext4(dir: &Path, fs: &Path, files: &[(&str, Vec<u8>)]) {
-    let stage = dir.join(format!("tree-{}", fs.file_name().unwrap().to_str().unwrap()));
+    let stage = dir.join(format!(
+        "tree-{}",
+        fs.file_name().unwrap().to_str().unwrap()
+    ));
     for (path, bytes) in files {
         let at = stage.join(path.trim_start_matches('/'));
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
@@ -46,20 +53,45 @@ fn ext4(dir: &Path, fs: &Path, files: &[(&str, Vec<u8>)]) {
     }
     let out = run(
         "mkfs.ext4",
-        &["-q", "-b", "4096", "-d", stage.to_str().unwrap(), fs.to_str().unwrap(), "8M"],
+        &[
+            "-q",
+            "-b",
+            "4096",
+            "-d",
+            stage.to_str().unwrap(),
+            fs.to_str().unwrap(),
+            "8M",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn secrets_in_ext4_inside_logical_volumes_are_found_with_path_and_volume() {
     let dir = workdir();
     let image = dir.path().join("lvm.img");
-    std::fs::File::create(&image).unwrap().set_len(64 * MIB).unwrap();
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(64 * MIB)
+        .unwrap();
     let disk = image.to_str().unwrap();
     let out = run(
         "sgdisk",
-        &["-n", "1:2048:+28M", "-t", "1:8e00", "-n", "2:0:+28M", "-t", "2:8e00", disk],
+        &[
+            "-n",
+            "1:2048:+28M",
+            "-t",
+            "1:8e00",
+            "-n",
+            "2:0:+28M",
+            "-t",
+            "2:8e00",
+            disk,
+        ],
     );
     assert!(out.status.success());
     let Some(lvm) = Lvm::attach(&image, &PARTS) else {
@@ -80,19 +112,30 @@ fn secrets_in_ext4_inside_logical_volumes_are_found_with_path_and_volume() {
         secrets.alnum(40)
     );
     let root_fs = dir.path().join("root.img");
-    ext4(dir.path(), &root_fs, &[("/root/.aws/credentials", credentials.clone().into_bytes())]);
+    ext4(
+        dir.path(),
+        &root_fs,
+        &[("/root/.aws/credentials", credentials.clone().into_bytes())],
+    );
     write_volume(&image, &layout["root"], &std::fs::read(&root_fs).unwrap());
 
     // A text file of 300,000 bytes in the striped volume, and a secret written over the
     // place where its bytes cross from one 64 KiB chunk to the next.
     let uri = secrets.postgres_uri();
     let data_fs = dir.path().join("data.img");
-    ext4(dir.path(), &data_fs, &[("/srv/app.log", secrets.filler(300_000))]);
+    ext4(
+        dir.path(),
+        &data_fs,
+        &[("/srv/app.log", secrets.filler(300_000))],
+    );
     let chunks: &[Chunk] = &layout["data"];
     let seam = (4096..300_000 - 4096)
         .step_by(4096)
         .find(|&f| {
-            let before = disk_offset(chunks, block_of(&data_fs, "/srv/app.log", f - 1) * 4096 + 4095);
+            let before = disk_offset(
+                chunks,
+                block_of(&data_fs, "/srv/app.log", f - 1) * 4096 + 4095,
+            );
             let after = disk_offset(chunks, block_of(&data_fs, "/srv/app.log", f) * 4096);
             after != before + 1
         })
@@ -137,7 +180,8 @@ fn secrets_in_ext4_inside_logical_volumes_are_found_with_path_and_volume() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("/root/.aws/credentials  (allocated, inode ") && text.contains("volume vg0/root (ext4)"),
+        text.contains("/root/.aws/credentials  (allocated, inode ")
+            && text.contains("volume vg0/root (ext4)"),
         "{text}"
     );
 }
