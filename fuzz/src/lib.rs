@@ -5,6 +5,7 @@
 //!   input may carry the files an image refers to: backing images, extents);
 //! * [`disk`]: reading a [`snapsift_disk::Disk`] the way the sweep does, checking its contract;
 //! * [`filesystem`]: mapping volumes and filesystems and reading every file they list;
+//! * [`lvm`]: LVM2 checksums made to match, so that mutations reach the metadata parsers;
 //! * [`unpack`]: expanding one file's bytes and reading every leaf.
 //!
 //! Work per input is bounded ([`READ_BUDGET`]) so that an input that maps terabytes of
@@ -14,6 +15,7 @@
 pub mod disk;
 pub mod filesystem;
 pub mod image;
+pub mod lvm;
 pub mod unpack;
 
 /// The most bytes one input may have read through a disk or a file's contents. Tables that

@@ -8,35 +8,34 @@ mod common;
 use std::io::Read;
 use std::path::Path;
 
-use common::lvm::{Chunk, Lvm, disk_offset, write_volume};
+use common::lvm::{Chunk, Lvm, PARTS, disk_offset, two_pv_disk, write_volume};
 use common::{run, workdir};
 use snapsift_fs::{Content, Volume, VolumeMap};
 
 const MIB: u64 = 1 << 20;
-/// The two partitions of the test disks, as (offset, size) in bytes.
-const PARTS: [(u64, u64); 2] = [(MIB, 28 * MIB), (29 * MIB, 28 * MIB)];
+/// The test disk in `dir`, its first `pvs` partitions made PVs with `options` and joined in
+/// group `vg0`; `None` where loop devices are unavailable (outside CI).
+fn group(dir: &Path, pvs: usize, options: &[&str]) -> Option<(std::path::PathBuf, Lvm)> {
+    let image = dir.join("lvm.img");
+    two_pv_disk(&image);
+    let lvm = Lvm::attach(&image, &PARTS[..pvs])?;
+    let devices: Vec<String> = (0..pvs).map(|i| lvm.device(i)).collect();
+    let mut args = vec!["pvcreate", "-y"];
+    args.extend_from_slice(options);
+    args.extend(devices.iter().map(String::as_str));
+    lvm.run(&args);
+    let mut args = vec!["vgcreate", "vg0"];
+    args.extend(devices.iter().map(String::as_str));
+    lvm.run(&args);
+    Some((image, lvm))
+}
 
-/// A 64 MiB GPT disk with two 28 MiB Linux LVM partitions.
-fn lvm_disk(path: &Path) {
-    std::fs::File::create(path)
-        .unwrap()
-        .set_len(64 * MIB)
-        .unwrap();
-    let p = path.to_str().unwrap();
-    run(
-        "sgdisk",
-        &[
-            "-n",
-            "1:2048:+28M",
-            "-t",
-            "1:8e00",
-            "-n",
-            "2:0:+28M",
-            "-t",
-            "2:8e00",
-            p,
-        ],
-    );
+/// Asserts that every volume of `layout` (the oracle's, for group `vg0`) is mapped as it
+/// says.
+fn assert_group(map: &VolumeMap, layout: &std::collections::BTreeMap<String, Vec<Chunk>>) {
+    for (name, chunks) in layout {
+        assert_layout(map, logical(map, &format!("vg0/{name}")), chunks);
+    }
 }
 
 fn read(path: &Path) -> VolumeMap {
@@ -169,14 +168,10 @@ fn assert_files(
 #[test]
 fn linear_and_striped_volumes_lie_where_lvs_says() {
     let dir = workdir();
-    let image = dir.path().join("lvm.img");
-    lvm_disk(&image);
-    let Some(lvm) = Lvm::attach(&image, &PARTS) else {
+    let Some((image, lvm)) = group(dir.path(), 2, &[]) else {
         return;
     };
     let (a, b) = (lvm.device(0), lvm.device(1));
-    lvm.run(&["pvcreate", "-y", &a, &b]);
-    lvm.run(&["vgcreate", "vg0", &a, &b]);
     lvm.lvcreate("vg0", "lin", &["-L", "8M"], &[&a]);
     lvm.lvcreate("vg0", "str", &["-L", "8M", "-i", "2", "-I", "64k"], &[]);
     lvm.lvcreate("vg0", "other", &["-L", "4M"], &[&a]);
@@ -303,14 +298,10 @@ fn names(map: &VolumeMap) -> Vec<String> {
 #[test]
 fn the_newest_metadata_copy_is_used_whichever_pv_holds_it() {
     let dir = workdir();
-    let image = dir.path().join("lvm.img");
-    lvm_disk(&image);
-    let Some(lvm) = Lvm::attach(&image, &PARTS) else {
+    let Some((image, lvm)) = group(dir.path(), 2, &[]) else {
         return;
     };
     let (a, b) = (lvm.device(0), lvm.device(1));
-    lvm.run(&["pvcreate", "-y", &a, &b]);
-    lvm.run(&["vgcreate", "vg0", &a, &b]);
     lvm.lvcreate("vg0", "first", &["-L", "4M"], &[&a]);
     // Each PV's metadata area, from its header to its first extent.
     let area = |part: (u64, u64)| part.0 + 4096..part.0 + MIB;
@@ -336,32 +327,19 @@ fn the_newest_metadata_copy_is_used_whichever_pv_holds_it() {
             ["vg0/first", "vg0/second"],
             "stale copy on PV {stale}"
         );
-        for (name, chunks) in &layout {
-            assert_layout(&map, logical(&map, &format!("vg0/{name}")), chunks);
-        }
+        assert_group(&map, &layout);
     }
 }
 
 #[test]
 fn metadata_that_wraps_round_its_ring_buffer_is_read() {
     let dir = workdir();
-    let image = dir.path().join("lvm.img");
-    lvm_disk(&image);
-    let Some(lvm) = Lvm::attach(&image, &PARTS[..1]) else {
+    // A metadata area of 60 KiB: some tens of changes go round it.
+    let options = ["--metadatasize", "16k", "--dataalignment", "64k"];
+    let Some((image, lvm)) = group(dir.path(), 1, &options) else {
         return;
     };
     let a = lvm.device(0);
-    // A metadata area of 60 KiB: some tens of changes go round it.
-    lvm.run(&[
-        "pvcreate",
-        "-y",
-        "--metadatasize",
-        "16k",
-        "--dataalignment",
-        "64k",
-        &a,
-    ]);
-    lvm.run(&["vgcreate", "vg0", &a]);
     lvm.lvcreate("vg0", "kept", &["-L", "4M"], &[]);
     lvm.lvcreate("vg0", "also", &["-L", "4M"], &[]);
     let size = pvck_header(&lvm, &a, "mda_header_1.size");
@@ -392,22 +370,16 @@ fn metadata_that_wraps_round_its_ring_buffer_is_read() {
     let mut expected: Vec<String> = layout.keys().map(|k| format!("vg0/{k}")).collect();
     expected.sort();
     assert_eq!(names(&map), expected);
-    for (name, chunks) in &layout {
-        assert_layout(&map, logical(&map, &format!("vg0/{name}")), chunks);
-    }
+    assert_group(&map, &layout);
 }
 
 #[test]
 fn a_damaged_metadata_copy_is_passed_over_and_noted() {
     let dir = workdir();
-    let image = dir.path().join("lvm.img");
-    lvm_disk(&image);
-    let Some(lvm) = Lvm::attach(&image, &PARTS[..1]) else {
+    let Some((image, lvm)) = group(dir.path(), 1, &["--pvmetadatacopies", "2"]) else {
         return;
     };
     let a = lvm.device(0);
-    lvm.run(&["pvcreate", "-y", "--pvmetadatacopies", "2", &a]);
-    lvm.run(&["vgcreate", "vg0", &a]);
     lvm.lvcreate("vg0", "root", &["-L", "4M"], &[]);
     let layout = lvm.layout("vg0");
     // "metadata text at 4608 crc 0x... # vgname vg0 seqno 2": bytes from the PV's start.
@@ -449,14 +421,9 @@ fn a_damaged_metadata_copy_is_passed_over_and_noted() {
 #[test]
 fn thin_pools_and_snapshots_are_noted_not_mapped() {
     let dir = workdir();
-    let image = dir.path().join("lvm.img");
-    lvm_disk(&image);
-    let Some(lvm) = Lvm::attach(&image, &PARTS[..1]) else {
+    let Some((image, lvm)) = group(dir.path(), 1, &[]) else {
         return;
     };
-    let a = lvm.device(0);
-    lvm.run(&["pvcreate", "-y", &a]);
-    lvm.run(&["vgcreate", "vg0", &a]);
     lvm.lvcreate("vg0", "base", &["-L", "8M"], &[]);
     // lvcreate needs device-mapper for these kinds; vgcfgrestore writes them as LVM does.
     let backup = dir.path().join("vg0.txt");

@@ -12,10 +12,7 @@ mod lvm;
 use std::path::Path;
 
 use common::{Scan, Secrets, run, workdir};
-use lvm::{Chunk, Lvm, disk_offset, write_volume};
-
-const MIB: u64 = 1 << 20;
-const PARTS: [(u64, u64); 2] = [(MIB, 28 * MIB), (29 * MIB, 28 * MIB)];
+use lvm::{Chunk, Lvm, PARTS, disk_offset, two_pv_disk, write_volume};
 
 /// The block of file `path` holding its byte `offset`, in the ext4 image `fs`, from debugfs.
 fn block_of(fs: &Path, path: &str, offset: u64) -> u64 {
@@ -74,26 +71,8 @@ fn ext4(dir: &Path, fs: &Path, files: &[(&str, Vec<u8>)]) {
 fn secrets_in_ext4_inside_logical_volumes_are_found_with_path_and_volume() {
     let dir = workdir();
     let image = dir.path().join("lvm.img");
-    std::fs::File::create(&image)
-        .unwrap()
-        .set_len(64 * MIB)
-        .unwrap();
+    two_pv_disk(&image);
     let disk = image.to_str().unwrap();
-    let out = run(
-        "sgdisk",
-        &[
-            "-n",
-            "1:2048:+28M",
-            "-t",
-            "1:8e00",
-            "-n",
-            "2:0:+28M",
-            "-t",
-            "2:8e00",
-            disk,
-        ],
-    );
-    assert!(out.status.success());
     let Some(lvm) = Lvm::attach(&image, &PARTS) else {
         return;
     };

@@ -13,6 +13,36 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The two partitions of [`two_pv_disk`], as (offset, size) in bytes.
+pub const PARTS: [(u64, u64); 2] = [(1 << 20, 28 << 20), (29 << 20, 28 << 20)];
+
+/// Makes `path` a 64 MiB GPT disk with two 28 MiB Linux LVM partitions ([`PARTS`]).
+pub fn two_pv_disk(path: &Path) {
+    std::fs::File::create(path)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let status = Command::new("sgdisk")
+        .args([
+            "-n",
+            "1:2048:+28M",
+            "-t",
+            "1:8e00",
+            "-n",
+            "2:0:+28M",
+            "-t",
+            "2:8e00",
+        ])
+        .arg(path)
+        .output()
+        .expect("sgdisk is installed");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
 /// Loop devices on partitions of an image, and the LVM configuration that sees only them;
 /// the devices are detached on drop.
 pub struct Lvm {

@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use super::super::Problem;
+use super::super::{Problem, le32, le64};
 
 /// A label and its PV header must fit in one sector.
 pub(crate) const SECTOR: usize = 512;
@@ -36,22 +36,6 @@ pub(crate) fn crc(previous: u32, bytes: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new_with_initial(!previous);
     hasher.update(bytes);
     !hasher.finalize()
-}
-
-fn le32(bytes: &[u8], at: usize) -> u32 {
-    let mut word = [0u8; 4];
-    if let Some(src) = bytes.get(at..at.saturating_add(4)) {
-        word.copy_from_slice(src);
-    }
-    u32::from_le_bytes(word)
-}
-
-fn le64(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0u8; 8];
-    if let Some(src) = bytes.get(at..at.saturating_add(8)) {
-        word.copy_from_slice(src);
-    }
-    u64::from_le_bytes(word)
 }
 
 /// What a PV's label says.
