@@ -27,6 +27,9 @@ use metadata::VolumeGroup;
 
 /// Metadata texts longer than this are not read (LVM's default metadata area is 1 MiB).
 const MAX_TEXT: u64 = 16 << 20;
+/// At most this many bytes of metadata text are read from one disk in all: hostile tables
+/// can make thousands of PVs point at the same large text.
+const MAX_TOTAL_TEXT: u64 = 64 << 20;
 /// At most this many visible logical volumes are considered per disk.
 const MAX_LOGICAL: usize = 4096;
 /// Stripe chunks smaller than LVM's smallest (4 KiB) are refused.
@@ -49,7 +52,10 @@ pub(crate) fn logical_volumes(
     notes: &mut Vec<String>,
 ) -> Vec<Volume> {
     let mut pvs: Vec<FoundPv> = Vec::new();
-    let mut groups: Vec<VolumeGroup> = Vec::new();
+    let mut uuids: HashSet<String> = HashSet::new();
+    // The newest copy of each group's metadata, by the group's id.
+    let mut newest: HashMap<String, VolumeGroup> = HashMap::new();
+    let mut budget = MAX_TOTAL_TEXT;
     for volume in volumes {
         if volume.content != Content::Lvm || volume.logical.is_some() {
             continue;
@@ -58,12 +64,12 @@ pub(crate) fn logical_volumes(
             Some(n) => format!("partition {n}"),
             None => "the disk".to_owned(),
         };
-        match read_pv(disk, &volume.range, &mut groups) {
+        match read_pv(disk, &volume.range, &mut budget, &mut newest) {
             Ok((uuid, problems)) => {
                 for Problem(problem) in problems {
                     notes.push(format!("{name} (LVM2 PV): {problem}"));
                 }
-                if pvs.iter().any(|pv| pv.uuid == uuid) {
+                if !uuids.insert(uuid.clone()) {
                     notes.push(format!(
                         "{name} (LVM2 PV) has the UUID of another PV on this disk; it is not \
                          used"
@@ -79,24 +85,17 @@ pub(crate) fn logical_volumes(
             Err(Problem(problem)) => notes.push(format!("{name} (LVM2 PV): {problem}")),
         }
     }
-    // The newest copy of each group's metadata.
-    let mut newest: HashMap<String, VolumeGroup> = HashMap::new();
-    for group in groups {
-        match newest.get(&group.id) {
-            Some(known) if known.seqno >= group.seqno => {}
-            _ => {
-                newest.insert(group.id.clone(), group);
-            }
-        }
-    }
     let mut groups: Vec<VolumeGroup> = newest.into_values().collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let by_uuid: HashMap<&str, &FoundPv> = pvs.iter().map(|pv| (pv.uuid.as_str(), pv)).collect();
     let mut mapped = Mapped::default();
     let mut out = Vec::new();
     let mut considered = 0usize;
     for group in &groups {
         // A snapshot is a hidden volume of type `snapshot` naming its origin and its
         // copy-on-write store, a volume holding no filesystem: noted under the store's name.
+        let group_pvs: HashMap<&str, &metadata::PhysicalVolume> =
+            group.pvs.iter().map(|pv| (pv.key.as_str(), pv)).collect();
         let cow_stores: HashSet<&str> = group
             .lvs
             .iter()
@@ -128,7 +127,7 @@ pub(crate) fn logical_volumes(
                     continue;
                 }
                 None if cow_stores.contains(lv.name.as_str()) => continue,
-                None => map_lv(group, lv, &pvs, &mut mapped),
+                None => map_lv(group, &group_pvs, lv, &by_uuid, &mut mapped),
             };
             let full_name = format!("{}/{}", group.name, lv.name);
             match found {
@@ -166,12 +165,14 @@ pub(crate) fn logical_volumes(
     out
 }
 
-/// Reads the PV at `range`: its UUID, and the volume groups of its metadata areas (added to
-/// `groups`), with the problems of areas that could not be read.
+/// Reads the PV at `range`: its UUID, and the volume groups of its metadata areas (kept in
+/// `newest` where they are the newest copy of their group), with the problems of areas that
+/// could not be read. The texts read are counted against `budget`.
 fn read_pv(
     disk: &dyn Disk,
     range: &Range<u64>,
-    groups: &mut Vec<VolumeGroup>,
+    budget: &mut u64,
+    newest: &mut HashMap<String, VolumeGroup>,
 ) -> Result<(String, Vec<Problem>), Problem> {
     let pv_len = range.end.saturating_sub(range.start);
     let head_len = (label::SECTOR as u64)
@@ -181,10 +182,16 @@ fn read_pv(
     let pv = label::parse_label(&head)?;
     let mut problems = Vec::new();
     for area in &pv.metadata_areas {
-        let found = read_area(disk, range, area).and_then(|text| {
+        let found = read_area(disk, range, area, budget).and_then(|text| {
             let Some(text) = text else { return Ok(()) };
             let top = text::parse(&text)?;
-            groups.push(metadata::volume_group(&top)?);
+            let group = metadata::volume_group(&top)?;
+            match newest.get(&group.id) {
+                Some(known) if known.seqno >= group.seqno => {}
+                _ => {
+                    newest.insert(group.id.clone(), group);
+                }
+            }
             Ok(())
         });
         if let Err(Problem(problem)) = found {
@@ -198,11 +205,12 @@ fn read_pv(
 }
 
 /// The committed metadata text of the metadata area `area` (bytes of the PV at `pv`),
-/// checksum checked; `None` if the area holds none.
+/// checksum checked, its length taken from `budget`; `None` if the area holds none.
 fn read_area(
     disk: &dyn Disk,
     pv: &Range<u64>,
     area: &Range<u64>,
+    budget: &mut u64,
 ) -> Result<Option<Vec<u8>>, Problem> {
     let pv_len = pv.end.saturating_sub(pv.start);
     if area.end > pv_len {
@@ -226,6 +234,11 @@ fn read_area(
             "its metadata text of {total} bytes is larger than the {MAX_TEXT} bytes read"
         )));
     }
+    *budget = budget.checked_sub(total).ok_or_else(|| {
+        Problem(format!(
+            "not read: the disk's metadata texts exceed the {MAX_TOTAL_TEXT} bytes read"
+        ))
+    })?;
     let mut parts = Vec::new();
     for part in &location.parts {
         parts.push(read(
@@ -273,8 +286,9 @@ impl Mapped {
 /// striped, on PVs of this disk), recorded in `mapped`.
 fn map_lv(
     group: &VolumeGroup,
+    group_pvs: &HashMap<&str, &metadata::PhysicalVolume>,
     lv: &metadata::LogicalVolume,
-    pvs: &[FoundPv],
+    pvs: &HashMap<&str, &FoundPv>,
     mapped: &mut Mapped,
 ) -> Result<Extents, Problem> {
     let mut kinds: Vec<&str> = lv
@@ -317,14 +331,11 @@ fn map_lv(
         let area_len = bytes(area_extents)?;
         let mut starts = Vec::new();
         for (key, first) in &segment.stripes {
-            let pv_meta = group
-                .pvs
-                .iter()
-                .find(|pv| &pv.key == key)
+            let pv_meta = group_pvs
+                .get(key.as_str())
                 .ok_or_else(|| Problem(format!("its PV {key} is not in the group")))?;
             let pv = pvs
-                .iter()
-                .find(|pv| pv.uuid == pv_meta.uuid)
+                .get(pv_meta.uuid.as_str())
                 .ok_or_else(|| Problem(format!("its PV {key} is not on this disk")))?;
             if first
                 .checked_add(area_extents)
@@ -364,4 +375,84 @@ fn map_lv(
         mapped.ranges.insert(range.start, range.end);
     }
     Ok(extents)
+}
+
+#[cfg(test)]
+mod tests {
+    use snapsift_disk::MemoryDisk;
+
+    use super::*;
+
+    /// A PV of `size` bytes whose metadata area (4096 to 1 MiB) holds `text`, checksums
+    /// sealed as LVM writes them.
+    fn pv(text: &[u8], size: usize) -> Vec<u8> {
+        let mut d = vec![0u8; size];
+        let area = (4096u64, (1u64 << 20) - 4096);
+        let mda = &mut d[4096..];
+        mda[4..20].copy_from_slice(b" LVM2 x[5A%r0N*>");
+        mda[20..24].copy_from_slice(&1u32.to_le_bytes());
+        mda[24..32].copy_from_slice(&area.0.to_le_bytes());
+        mda[32..40].copy_from_slice(&area.1.to_le_bytes());
+        mda[40..48].copy_from_slice(&512u64.to_le_bytes());
+        mda[48..56].copy_from_slice(&(text.len() as u64).to_le_bytes());
+        mda[56..60].copy_from_slice(&label::crc(0xf597_a6cf, text).to_le_bytes());
+        let sum = label::crc(0xf597_a6cf, &mda[4..512]);
+        mda[..4].copy_from_slice(&sum.to_le_bytes());
+        mda[512..512 + text.len()].copy_from_slice(text);
+        let s = &mut d[512..1024];
+        s[..8].copy_from_slice(b"LABELONE");
+        s[8..16].copy_from_slice(&1u64.to_le_bytes());
+        s[20..24].copy_from_slice(&32u32.to_le_bytes());
+        s[24..32].copy_from_slice(b"LVM2 001");
+        s[32..64].copy_from_slice(b"kzX0sf6XYBIjAeN2PT0xXm0cgFKnB39k");
+        s[72..80].copy_from_slice(&(1u64 << 20).to_le_bytes());
+        s[104..112].copy_from_slice(&area.0.to_le_bytes());
+        s[112..120].copy_from_slice(&area.1.to_le_bytes());
+        let sum = label::crc(0xf597_a6cf, &s[20..]);
+        s[16..20].copy_from_slice(&sum.to_le_bytes());
+        d
+    }
+
+    const GROUP: &str = "vg {\nid = \"abc\"\nseqno = 1\nextent_size = 2048\n\
+        physical_volumes {\npv0 {\nid = \"kzX0sf-6XYB-IjAe-N2PT-0xXm-0cgF-KnB39k\"\n\
+        pe_start = 2048\npe_count = 2\n}\n}\nlogical_volumes {\nlv {\n\
+        status = [\"VISIBLE\"]\nsegment1 {\nstart_extent = 0\nextent_count = 2\n\
+        type = \"striped\"\nstripe_count = 1\nstripes = [\"pv0\", 0]\n}\n}\n}\n}\n";
+
+    fn whole(size: u64) -> Volume {
+        Volume {
+            range: 0..size,
+            content: Content::Lvm,
+            ..Volume::default()
+        }
+    }
+
+    #[test]
+    fn a_group_on_a_hand_built_pv() {
+        let disk = MemoryDisk::new(pv(GROUP.as_bytes(), 3 << 20));
+        let mut notes = Vec::new();
+        let found = logical_volumes(&disk, &[whole(3 << 20)], &mut notes);
+        assert!(notes.is_empty(), "{notes:?}");
+        let lv = found[0].logical.as_ref().unwrap();
+        assert_eq!(lv.name, "vg/lv");
+        assert_eq!(lv.extents.hull(), (1 << 20)..(3 << 20));
+    }
+
+    #[test]
+    fn many_pvs_naming_one_large_text_stop_at_the_budget() {
+        // 1000 KiB of text (a comment pads it), which 100 volumes all point at: 98 MiB to read.
+        let mut text = GROUP.as_bytes().to_vec();
+        text.extend_from_slice(b"# ");
+        text.resize(text.len() + (1000 << 10), b'x');
+        let size = 3 << 20;
+        let disk = MemoryDisk::new(pv(&text, size));
+        let volumes: Vec<Volume> = (0..100).map(|_| whole(size as u64)).collect();
+        let mut notes = Vec::new();
+        let found = logical_volumes(&disk, &volumes, &mut notes);
+        assert_eq!(found.len(), 1, "the group is still mapped once");
+        let over = notes.iter().filter(|n| n.contains("exceed")).count();
+        let read = (MAX_TOTAL_TEXT / text.len() as u64) as usize;
+        assert!(read < 100);
+        assert_eq!(over, 100 - read, "{notes:?}");
+    }
 }
