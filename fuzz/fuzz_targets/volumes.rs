@@ -1,10 +1,16 @@
-//! GPT (primary and backup) and MBR (with extended partitions) on an in-memory disk, then the
-//! filesystems the volumes hold, as a scan maps them.
+//! GPT (primary and backup) and MBR (with extended partitions) on an in-memory disk, LVM2
+//! physical volumes and their logical volumes, LUKS and other volume headers, then the
+//! filesystems the volumes hold, as a scan maps them. Inputs of even length have their LVM2
+//! checksums sealed first (see `snapsift_fuzz::lvm`), so that the metadata text is parsed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use snapsift_disk::MemoryDisk;
 
 fuzz_target!(|data: &[u8]| {
-    snapsift_fuzz::filesystem::volumes(&MemoryDisk::new(data.to_vec()));
+    let mut disk = data.to_vec();
+    if disk.len() % 2 == 0 {
+        snapsift_fuzz::lvm::seal(&mut disk);
+    }
+    snapsift_fuzz::filesystem::volumes(&MemoryDisk::new(disk));
 });

@@ -5,6 +5,7 @@
 //!   input may carry the files an image refers to: backing images, extents);
 //! * [`disk`]: reading a [`snapsift_disk::Disk`] the way the sweep does, checking its contract;
 //! * [`filesystem`]: mapping volumes and filesystems and reading every file they list;
+//! * [`lvm`]: LVM2 checksums made to match, so that mutations reach the metadata parsers;
 //! * [`unpack`]: expanding one file's bytes and reading every leaf;
 //! * [`checks`]: running the offline checks that parse key bodies, whole and cut.
 //!
@@ -16,6 +17,7 @@ pub mod checks;
 pub mod disk;
 pub mod filesystem;
 pub mod image;
+pub mod lvm;
 pub mod unpack;
 
 /// The most bytes one input may have read through a disk or a file's contents. Tables that

@@ -1,7 +1,7 @@
 //! `cargo xtask fuzz-seeds`: the seed corpora of the fuzz targets (fuzz/), made from the
 //! sample disk in testdata/, the built-in rules' examples, and by the real tools (qemu-img,
 //! qemu-io, sgdisk, sfdisk, mkfs.ext4, debugfs, mkntfs with ntfs-3g, tar, zip, gzip, zstd, xz,
-//! bzip2, openssl, gpg).
+//! bzip2, openssl, gpg; cryptsetup, mkswap, and as root the LVM2 tools on a loop device).
 //!
 //! Seeds go to fuzz/corpus/TARGET/seed-NAME, where `cargo fuzz run TARGET` finds them; the
 //! corpora are not committed (fuzz/.gitignore). Seeds are small (at most a few MiB, mostly
@@ -40,6 +40,7 @@ pub fn run() -> Result<()> {
     };
     let disk = seeds.sample_head()?;
     seeds.volumes(&disk)?;
+    seeds.volume_kinds()?;
     seeds.ext4()?;
     seeds.ntfs()?;
     seeds.qcow2(&disk)?;
@@ -139,6 +140,66 @@ impl Seeds {
             "label: dos\n1,100,83\n101,,5\n102,200,83\n303,,7\n",
         )?;
         self.save("volumes", "sfdisk-extended", &[&mbr])?;
+        Ok(())
+    }
+
+    /// Volumes the layout names: LUKS1 and LUKS2 headers (`cryptsetup luksFormat`, the first
+    /// 64 KiB), a swap area (`mkswap`), and as root an LVM2 PV filling a 3 MiB disk with a
+    /// linear volume in two segments holding ext4 and a second volume (LVM needs a block
+    /// device: a loop device, attached only for the LVM tools).
+    fn volume_kinds(&self) -> Result<()> {
+        let dir = self.dir("volume-kinds")?;
+        let key = dir.join("key");
+        fs::write(&key, "seed")?;
+        for version in ["luks1", "luks2"] {
+            let image = blank(&dir.join(format!("{version}.img")), 20 * MIB)?;
+            let mut args = vec!["luksFormat", "-q", "--type", version, "--key-file"];
+            args.push(key.to_str().context("a UTF-8 path")?);
+            args.extend_from_slice(&["--pbkdf-force-iterations", "1000"]);
+            if version == "luks2" {
+                args.extend_from_slice(&["--pbkdf", "pbkdf2"]);
+            }
+            tool("cryptsetup", &args, &image)?;
+            let head = dir.join(format!("{version}-head.img"));
+            fs::write(&head, &fs::read(&image)?[..(64 * KIB) as usize])?;
+            self.save("volumes", version, &[&head])?;
+        }
+        let swap = blank(&dir.join("swap.img"), 128 * KIB)?;
+        tool("mkswap", &[], &swap)?;
+        self.save("volumes", "swap", &[&swap])?;
+        if !crate::shared::workspace::is_root() {
+            println!("fuzz-seeds: no LVM2 seed (loop devices need root)");
+            return Ok(());
+        }
+        let pv = blank(&dir.join("lvm.img"), 3 * MIB)?;
+        let loop_device = String::from_utf8(
+            run_tool(Command::new("losetup").args(["-f", "--show"]).arg(&pv))?.stdout,
+        )?;
+        let loop_device = loop_device.trim().to_owned();
+        let made = lvm_seed(&dir, &loop_device);
+        run_tool(Command::new("losetup").args(["-d", &loop_device]))?;
+        made?;
+        let fs_image = blank(&dir.join("lvm-ext4.img"), MIB)?;
+        let tree = dir.join("lvm-tree");
+        write_tree(&tree)?;
+        tool(
+            "mkfs.ext4",
+            &[
+                "-q",
+                "-F",
+                "-b",
+                "1024",
+                "-d",
+                tree.to_str().context("a UTF-8 path")?,
+            ],
+            &fs_image,
+        )?;
+        // The volume's first extent is the PV's first (at 64 KiB), 16 of 64 KiB end to end.
+        let ext4 = fs::read(&fs_image)?;
+        let mut disk = fs::read(&pv)?;
+        disk[(64 * KIB) as usize..(64 * KIB + MIB) as usize].copy_from_slice(&ext4);
+        fs::write(&pv, disk)?;
+        self.save("volumes", "lvm", &[&pv])?;
         Ok(())
     }
 
@@ -565,6 +626,65 @@ fn is_mounted(dir: &Path) -> Result<bool> {
 fn blank(path: &Path, len: u64) -> Result<PathBuf> {
     fs::File::create(path)?.set_len(len)?;
     Ok(path.to_owned())
+}
+
+/// Writes a volume group on the PV `device` with the LVM tools, without device-mapper and
+/// with a configuration in `dir` that sees only that device and keeps no backups.
+fn lvm_seed(dir: &Path, device: &str) -> Result<()> {
+    run_tool(Command::new("blockdev").args(["--setrw", device]))?;
+    let conf = dir.join("lvm-conf");
+    fs::create_dir_all(&conf)?;
+    let filter = format!("[ \"a|^{device}$|\", \"r|.*|\" ]");
+    fs::write(
+        conf.join("lvm.conf"),
+        format!(
+            "devices {{ filter = {filter} global_filter = {filter} use_devicesfile = 0 }}\n\
+             backup {{ backup = 0 archive = 0 }}\n\
+             global {{ use_lvmlockd = 0 locking_dir = \"{}\" }}\n\
+             activation {{ udev_sync = 0 udev_rules = 0 }}\n",
+            conf.display()
+        ),
+    )?;
+    let lvm = |args: &[&str]| {
+        run_tool(
+            Command::new(args[0])
+                .args(&args[1..])
+                .env("LVM_SYSTEM_DIR", &conf)
+                .env("LVM_SUPPRESS_FD_WARNINGS", "1"),
+        )
+    };
+    let create = ["--driverloaded", "n", "-an", "-Zn", "-y"];
+    lvm(&[
+        "pvcreate",
+        "-y",
+        "--metadatasize",
+        "16k",
+        "--dataalignment",
+        "64k",
+        device,
+    ])?;
+    lvm(&["vgcreate", "-s", "64k", "seed", device])?;
+    lvm(&[
+        &["lvcreate"][..],
+        &create,
+        &["-L", "1M", "-n", "root", "seed"],
+    ]
+    .concat())?;
+    lvm(&[
+        &["lvcreate"][..],
+        &create,
+        &["-L", "256k", "-n", "other", "seed"],
+    ]
+    .concat())?;
+    lvm(&[
+        "lvextend",
+        "--driverloaded",
+        "n",
+        "-L",
+        "+256k",
+        "seed/root",
+    ])?;
+    Ok(())
 }
 
 /// Runs `program args path`.

@@ -42,6 +42,10 @@ const TOOLS: &[(&str, &str)] = &[
     ("time", "time"),
     // fusermount3: files with bad sectors served over FUSE (tests/partial_scan.rs).
     ("fusermount3", "fuse3"),
+    // LVM2 volume groups written without device-mapper; LUKS headers; swap areas.
+    ("pvcreate", "lvm2"),
+    ("cryptsetup", "cryptsetup-bin"),
+    ("mkswap", "util-linux"),
 ];
 
 /// Installs what is missing (when it can) and runs `cargo test --workspace`.

@@ -335,12 +335,21 @@ pub(crate) trait PathOf: Sync {
     fn path_of(&self, id: u64) -> Option<String>;
 }
 
+/// How a map's file contents are translated as they are given out: a map built on a logical
+/// volume lists them in the volume's offsets, the scan needs the disk's
+/// ([`crate::logical`]).
+pub(crate) trait Remap: Sync + fmt::Debug {
+    /// `content` as the scan reads it.
+    fn remap(&self, content: FileContent) -> FileContent;
+}
+
 /// A filesystem's files, as [`crate::Filesystem::files`] gives them: each built into a
 /// [`FileEntry`] (its path included) when asked for.
 #[derive(Clone, Copy)]
 pub struct Files<'a> {
     list: &'a FileList,
     names: &'a dyn PathOf,
+    remap: Option<&'a dyn Remap>,
 }
 
 impl fmt::Debug for Files<'_> {
@@ -352,7 +361,19 @@ impl fmt::Debug for Files<'_> {
 impl<'a> Files<'a> {
     /// The files of `list`, named by `names`.
     pub(crate) fn new(list: &'a FileList, names: &'a dyn PathOf) -> Files<'a> {
-        Files { list, names }
+        Files {
+            list,
+            names,
+            remap: None,
+        }
+    }
+
+    /// The same files, their contents translated by `remap`.
+    pub(crate) fn remapped(self, remap: &'a dyn Remap) -> Files<'a> {
+        Files {
+            remap: Some(remap),
+            ..self
+        }
     }
 
     /// How many files are listed.
@@ -371,7 +392,7 @@ impl<'a> Files<'a> {
             id: self.list.id(index)?,
             path: self.path(index),
             state: self.list.state(index)?,
-            content: self.list.content(index)?,
+            content: self.content(index)?,
         })
     }
 
@@ -382,7 +403,11 @@ impl<'a> Files<'a> {
 
     /// The logical contents of file `index` (what the file pass reads; no path built).
     pub fn content(&self, index: usize) -> Option<FileContent> {
-        self.list.content(index)
+        let content = self.list.content(index)?;
+        Some(match self.remap {
+            Some(remap) => remap.remap(content),
+            None => content,
+        })
     }
 
     /// The path of file `index`, as [`FileEntry::path`] gives it: the path of its number,

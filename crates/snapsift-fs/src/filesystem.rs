@@ -3,7 +3,8 @@
 //! ([`Filesystem::files`]).
 //!
 //! [`open`] picks the map for a volume's content: ext2/3/4 ([`crate::Ext4Map`]) or NTFS
-//! ([`crate::NtfsMap`]).
+//! ([`crate::NtfsMap`]); on an LVM2 logical volume, the map is built on the volume as it
+//! reads and its offsets translated to the disk's ([`crate::logical`]).
 //! Volumes of other kinds have no map: their bytes are swept and reported with the volume
 //! only.
 
@@ -14,7 +15,8 @@ use snapsift_disk::Disk;
 
 use crate::content::FileContent;
 use crate::file_list::Files;
-use crate::volume::{Content, Volume};
+use crate::logical::OnExtents;
+use crate::volume::{Content, LogicalDisk, Volume};
 use crate::{Ext4Map, FsError, NtfsMap};
 
 /// A filesystem, mapped once, then queried for every finding and read by the file pass.
@@ -59,8 +61,24 @@ pub struct FileEntry {
 /// `Ok(None)` for volumes of other kinds; an error if the volume looked like a known
 /// filesystem but could not be mapped (the caller reports it and sweeps the volume anyway).
 pub fn open(disk: &dyn Disk, volume: &Volume) -> Result<Option<Box<dyn Filesystem>>, FsError> {
-    let range: Range<u64> = volume.range.clone();
-    Ok(match volume.content {
+    if let Some(logical) = &volume.logical {
+        let lv_disk = LogicalDisk::new(disk, &logical.extents);
+        let inner = build(&lv_disk, volume.content, 0..logical.extents.size())?;
+        return Ok(inner.map(|inner| {
+            Box::new(OnExtents::new(inner, logical.clone(), volume.range.start))
+                as Box<dyn Filesystem>
+        }));
+    }
+    build(disk, volume.content, volume.range.clone())
+}
+
+/// Maps the filesystem of kind `content` at `range` of `disk`, if snapsift maps that kind.
+fn build(
+    disk: &dyn Disk,
+    content: Content,
+    range: Range<u64>,
+) -> Result<Option<Box<dyn Filesystem>>, FsError> {
+    Ok(match content {
         Content::Ext => Some(Box::new(Ext4Map::build(disk, range)?)),
         Content::Ntfs => Some(Box::new(NtfsMap::build(disk, range)?)),
         _ => None,

@@ -7,7 +7,9 @@
 //!
 //! What it holds:
 //! * [`VolumeMap`]: the partition table (GPT, MBR with extended partitions, none, or nothing
-//!   recognised) and the content of each volume, mapping a disk offset to its volume;
+//!   recognised), the LVM2 logical volumes on its partitions (linear and striped ones mapped
+//!   through their [`Extents`]) and the content of each volume (encrypted ones named: LUKS1,
+//!   LUKS2, BitLocker), mapping a disk offset to its volume;
 //! * [`Ext4Map`]: for an ext2/3/4 volume, what every byte is (file data, slack, a deleted
 //!   file's blocks, free space, metadata, journal) with the inode and path, by its own walker
 //!   of the filesystem's structures (superblock, group descriptors, bitmaps, inodes, extent
@@ -39,6 +41,7 @@ mod error;
 pub mod ext4;
 pub mod file_list;
 pub mod filesystem;
+pub mod logical;
 pub mod ntfs;
 mod paint;
 pub mod volume;
@@ -49,4 +52,4 @@ pub use ext4::Ext4Map;
 pub use file_list::{FileList, Files};
 pub use filesystem::{FileEntry, FileLocation, FileState, Filesystem, open};
 pub use ntfs::NtfsMap;
-pub use volume::{Content, Scheme, Volume, VolumeMap};
+pub use volume::{Content, Extents, LogicalDisk, LogicalVolume, Scheme, Volume, VolumeMap};

@@ -6,6 +6,10 @@
 //! image, a partition table that cannot be read) has a coverage record too, with its
 //! [`ImageCoverage::error`], so that a report over many images says which ones it lacks.
 //!
+//! An encrypted volume (LUKS1, LUKS2, BitLocker) is swept as it is, but its contents cannot
+//! be read without its key: its bytes of data are listed as unreadable too, with the reason
+//! `encrypted (LUKS2)` ([`ImageCoverage::add_unreadable`]), so such a scan is never complete.
+//!
 //! Content a limit of the file pass cut (an archive nested too deep, a suspected
 //! decompression bomb, too many members...) was not searched either:
 //! [`ImageCoverage::file_problems`] lists every file the pass could not read or expand in
@@ -180,6 +184,39 @@ impl ImageCoverage {
         coverage
     }
 
+    /// Lists `ranges` (sorted) as unreadable too, less what is listed already (with its own
+    /// reason), and no longer counts their bytes as scanned.
+    pub fn add_unreadable(&mut self, ranges: Vec<UnreadableRange>) {
+        for range in ranges {
+            let mut pieces = Vec::new();
+            let mut start = range.start;
+            for known in &self.unreadable {
+                if known.end <= start || known.start >= range.end {
+                    continue;
+                }
+                if known.start > start {
+                    pieces.push(start..known.start);
+                }
+                start = start.max(known.end);
+            }
+            if start < range.end {
+                pieces.push(start..range.end);
+            }
+            for piece in pieces {
+                let len = piece.end.saturating_sub(piece.start);
+                self.unreadable_bytes = self.unreadable_bytes.saturating_add(len);
+                self.scanned_bytes = self.scanned_bytes.saturating_sub(len);
+                self.unreadable.push(UnreadableRange {
+                    start: piece.start,
+                    end: piece.end,
+                    reason: range.reason.clone(),
+                });
+            }
+            self.unreadable.sort_by_key(|u| u.start);
+        }
+        self.complete = self.covers_all();
+    }
+
     /// Whether this record says everything was searched: no error, no unreadable bytes, no
     /// file content cut by a limit.
     pub fn covers_all(&self) -> bool {
@@ -309,4 +346,56 @@ impl ImageCoverage {
 /// `bytes` in binary units, for people.
 fn human(bytes: u64) -> String {
     indicatif::BinaryBytes(bytes).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(start: u64, end: u64, reason: &str) -> UnreadableRange {
+        UnreadableRange {
+            start,
+            end,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn added_ranges_skip_what_is_listed_and_are_not_scanned() {
+        let mut coverage = ImageCoverage {
+            data_bytes: 1000,
+            scanned_bytes: 990,
+            unreadable_bytes: 10,
+            unreadable: vec![range(100, 110, "I/O")],
+            complete: false,
+            ..ImageCoverage::default()
+        };
+        coverage.add_unreadable(vec![
+            range(50, 200, "encrypted (LUKS2)"),
+            range(150, 300, "encrypted (LUKS1)"),
+        ]);
+        let listed: Vec<(u64, u64, &str)> = coverage
+            .unreadable
+            .iter()
+            .map(|u| (u.start, u.end, u.reason.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                (50, 100, "encrypted (LUKS2)"),
+                (100, 110, "I/O"),
+                (110, 200, "encrypted (LUKS2)"),
+                (200, 300, "encrypted (LUKS1)"),
+            ]
+        );
+        assert_eq!(coverage.unreadable_bytes, 250);
+        assert_eq!(coverage.scanned_bytes + coverage.unreadable_bytes, 1000);
+        assert!(!coverage.complete);
+        let mut whole = ImageCoverage {
+            complete: true,
+            ..ImageCoverage::default()
+        };
+        whole.add_unreadable(Vec::new());
+        assert!(whole.complete);
+    }
 }

@@ -43,7 +43,7 @@ use snapsift_match::Matcher;
 use snapsift_scan::{Finding, ScanConfig, Sink};
 
 use cli::{Cli, Command, ScanArgs};
-use coverage::ImageCoverage;
+use coverage::{ImageCoverage, UnreadableRange};
 use files::{FileFindings, MappedImage};
 use input::ReadFiles;
 use manifest::Target;
@@ -263,6 +263,11 @@ fn scan_one(
         }
         Image::Stream(_) => None,
     };
+    let encrypted = match (&image, &volumes) {
+        (Image::Disk(disk), Some(map)) => encrypted_ranges(&**disk, map)
+            .with_context(|| format!("{image_name}: cannot list its data"))?,
+        _ => Vec::new(),
+    };
     let filesystems = match (&image, &volumes) {
         (Image::Disk(disk), Some(map)) => map_filesystems(&image_name, &**disk, map, quiet),
         _ => Vec::new(),
@@ -380,6 +385,7 @@ fn scan_one(
     let file_problems = file_problems.into_iter().map(|(_, p)| p).collect();
     let mut coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
     coverage.notes = notes;
+    coverage.add_unreadable(encrypted);
     if let Some(plan) = &shard {
         coverage.restrict_to_shard(plan);
     }
@@ -483,12 +489,42 @@ fn map_filesystems(
         .collect()
 }
 
-/// `partition 2 (ext4)` or `the disk (ext4)`.
+/// `partition 2 (ext4)`, `volume vg/root (ext4)` or `the disk (ext4)`.
 fn volume_name(volume: &Volume) -> String {
-    match volume.number {
-        Some(n) => format!("partition {n} ({})", volume.content.name()),
-        None => format!("the disk ({})", volume.content.name()),
+    match (&volume.logical, volume.number) {
+        (Some(logical), _) => format!("volume {} ({})", logical.name, volume.content.name()),
+        (None, Some(n)) => format!("partition {n} ({})", volume.content.name()),
+        (None, None) => format!("the disk ({})", volume.content.name()),
     }
+}
+
+/// The bytes of data of the encrypted volumes of `map`, as unreadable ranges (their contents
+/// cannot be read without the key; holes hold no ciphertext), sorted.
+fn encrypted_ranges(disk: &dyn Disk, map: &VolumeMap) -> anyhow::Result<Vec<UnreadableRange>> {
+    let encrypted: Vec<(&Volume, &str)> = map
+        .volumes
+        .iter()
+        .filter_map(|v| Some((v, v.content.encryption()?)))
+        .collect();
+    if encrypted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let data = disk.data_ranges()?;
+    let mut ranges = Vec::new();
+    for (volume, kind) in encrypted {
+        for range in volume.disk_ranges() {
+            let first = data.partition_point(|d| d.end <= range.start);
+            for d in data[first..].iter().take_while(|d| d.start < range.end) {
+                ranges.push(UnreadableRange {
+                    start: d.start.max(range.start),
+                    end: d.end.min(range.end),
+                    reason: format!("encrypted ({kind})"),
+                });
+            }
+        }
+    }
+    ranges.sort_by_key(|r| r.start);
+    Ok(ranges)
 }
 
 /// Tells how the disk is divided, and what was wrong with its tables, on standard error.
@@ -496,9 +532,16 @@ fn report_layout(image: &str, map: &VolumeMap) {
     let volumes: Vec<String> = map
         .volumes
         .iter()
-        .map(|v| match v.number {
-            Some(n) => format!("{n}: {}", v.content.name()),
-            None => v.content.name().to_owned(),
+        .map(|v| {
+            let what = match &v.uuid {
+                Some(uuid) => format!("{}, uuid {uuid}", v.content.name()),
+                None => v.content.name().to_owned(),
+            };
+            match (&v.logical, v.number) {
+                (Some(logical), _) => format!("volume {}: {what}", logical.name),
+                (None, Some(n)) => format!("{n}: {what}"),
+                (None, None) => what,
+            }
         })
         .collect();
     match map.scheme {
@@ -513,6 +556,15 @@ fn report_layout(image: &str, map: &VolumeMap) {
     }
     for note in &map.notes {
         warn(&format!("snapsift: {image}: note: {note}"));
+    }
+    for volume in &map.volumes {
+        if let Some(kind) = volume.content.encryption() {
+            eprintln!(
+                "snapsift: {image}: {} is encrypted ({kind}): its contents cannot be read \
+                 without its key and are listed as unreadable; its bytes are swept as they are",
+                volume_name(volume)
+            );
+        }
     }
 }
 

@@ -81,8 +81,9 @@ pub struct FindingRecord {
 ///
 /// Volume level: `scheme` is `gpt`, `mbr`, `none` (a filesystem fills the disk) or `unknown`
 /// (raw sweep only); `partition` is the partition number as Linux numbers it, `null` outside
-/// partitions and on disks without a table; `volume_offset` is the offset from the start of
-/// the partition (or of the disk). File level, where the filesystem is mapped (ext2/3/4,
+/// partitions, on disks without a table and in LVM2 logical volumes, which `volume` names
+/// (`vg/lv`); `volume_offset` is the offset from the start of the partition (logical volume,
+/// or disk). File level, where the filesystem is mapped (ext2/3/4,
 /// NTFS): `state` (`allocated`, `slack`, `deleted`, `unallocated`, `metadata`, `journal`;
 /// `unpartitioned` outside every partition), `path`, `inode` or `mft_record`, and for secrets
 /// found inside a file's decoded contents `container` (the layers from the file to the
@@ -102,6 +103,9 @@ pub struct LocationRecord {
     /// The partition's name (GPT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition_name: Option<String>,
+    /// The LVM2 logical volume, as `vg/lv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
     /// What the volume holds: `ext4`, `ntfs`, `unknown`...
     pub filesystem: Option<String>,
     /// The offset from the start of the volume.
@@ -252,8 +256,9 @@ impl LocationRecord {
                 record.partition = volume.number;
                 record.partition_type = volume.partition_type.clone();
                 record.partition_name = volume.name.clone();
+                record.volume = volume.logical.as_ref().map(|l| l.name.clone());
                 record.filesystem = Some(volume.content.name().to_owned());
-                record.volume_offset = Some(offset.saturating_sub(volume.range.start));
+                record.volume_offset = Some(volume.offset_of(offset));
             }
             Located::Unpartitioned => record.state = Some("unpartitioned".to_owned()),
             Located::Unknown => {}

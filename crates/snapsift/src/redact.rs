@@ -109,6 +109,7 @@ impl<'m> Redactor<'m> {
             let names = [
                 &mut location.partition_type,
                 &mut location.partition_name,
+                &mut location.volume,
                 &mut location.path,
             ];
             for name in names.into_iter().flatten() {

@@ -1,11 +1,13 @@
 //! What a volume holds, from the signatures at its start (no I/O).
 
+use super::luks;
+
 /// The bytes [`detect`] needs from the start of a volume: enough to reach the btrfs
 /// superblock at 64 KiB.
 pub(crate) const PROBE_LEN: usize = 0x1_0000 + 0x1000;
 
 /// What a volume (or a whole disk without a partition table) holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Content {
     /// ext2, ext3 or ext4.
@@ -24,11 +26,29 @@ pub enum Content {
     Lvm,
     /// Linux swap.
     Swap,
+    /// A LUKS1-encrypted volume.
+    Luks1,
+    /// A LUKS2-encrypted volume.
+    Luks2,
+    /// A BitLocker-encrypted volume.
+    BitLocker,
     /// Nothing recognised: read as raw bytes only.
+    #[default]
     Unknown,
 }
 
 impl Content {
+    /// For an encrypted volume, how the coverage names it (`LUKS2`): its contents cannot be
+    /// read without its key, so they are never reported as scanned. `None` for the others.
+    pub fn encryption(self) -> Option<&'static str> {
+        match self {
+            Content::Luks1 => Some("LUKS1"),
+            Content::Luks2 => Some("LUKS2"),
+            Content::BitLocker => Some("BitLocker"),
+            _ => None,
+        }
+    }
+
     /// The usual name, as output shows it.
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +60,9 @@ impl Content {
             Content::Btrfs => "btrfs",
             Content::Lvm => "lvm2",
             Content::Swap => "swap",
+            Content::Luks1 => "luks1",
+            Content::Luks2 => "luks2",
+            Content::BitLocker => "bitlocker",
             Content::Unknown => "unknown",
         }
     }
@@ -52,6 +75,12 @@ fn has(bytes: &[u8], at: usize, magic: &[u8]) -> bool {
         .is_some_and(|found| found == magic)
 }
 
+/// The sector sizes an LVM2 label may be written in, and how many of the first sectors it
+/// may be in (LVM looks in the first four 512-byte sectors).
+const LVM_LABEL_SECTORS: usize = 4;
+/// The page sizes a swap area may have been made for: its signature ends its first page.
+const SWAP_PAGE_SIZES: [usize; 4] = [4096, 8192, 16384, 65536];
+
 /// Names the content of a volume from its first bytes (up to [`PROBE_LEN`]).
 pub(crate) fn detect(start: &[u8]) -> Content {
     if has(start, 1024 + 56, &[0x53, 0xef]) {
@@ -60,13 +89,27 @@ pub(crate) fn detect(start: &[u8]) -> Content {
         Content::Ntfs
     } else if has(start, 3, b"EXFAT   ") {
         Content::ExFat
+    } else if has(start, 3, b"-FVE-FS-") {
+        Content::BitLocker
+    } else if let Some(version) = luks::version(start) {
+        if version == 1 {
+            Content::Luks1
+        } else {
+            Content::Luks2
+        }
     } else if has(start, 0, b"XFSB") {
         Content::Xfs
     } else if has(start, 0x1_0040, b"_BHRfS_M") {
         Content::Btrfs
-    } else if has(start, 512, b"LABELONE") && has(start, 512 + 24, b"LVM2 001") {
+    } else if (0..LVM_LABEL_SECTORS).any(|sector| {
+        let at = sector.saturating_mul(512);
+        has(start, at, b"LABELONE") && has(start, at.saturating_add(24), b"LVM2 001")
+    }) {
         Content::Lvm
-    } else if has(start, 4096 - 10, b"SWAPSPACE2") {
+    } else if SWAP_PAGE_SIZES
+        .iter()
+        .any(|page| has(start, page.saturating_sub(10), b"SWAPSPACE2"))
+    {
         Content::Swap
     } else if has(start, 510, &[0x55, 0xaa])
         && (has(start, 54, b"FAT1") || has(start, 82, b"FAT32   "))
@@ -74,6 +117,32 @@ pub(crate) fn detect(start: &[u8]) -> Content {
         Content::Fat
     } else {
         Content::Unknown
+    }
+}
+
+/// The UUID the header of a volume holding `content` records, from its first bytes, as its
+/// tools print it: LUKS (`cryptsetup luksUUID`) and swap (`swaplabel`). `None` for other
+/// contents, and for a UUID that is all zeros or not in the form its tools write.
+pub(crate) fn uuid(start: &[u8], content: Content) -> Option<String> {
+    match content {
+        Content::Luks1 | Content::Luks2 => luks::parse(start).ok()?.uuid,
+        Content::Swap => {
+            // swap_header.info: version, last_page, nr_badpages, then the UUID.
+            let raw = start.get(1024 + 12..1024 + 28)?;
+            if raw.iter().all(|&b| b == 0) {
+                return None;
+            }
+            let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            Some(format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -91,5 +160,38 @@ mod tests {
         assert_eq!(detect(&ntfs), Content::Ntfs);
         assert_eq!(detect(&[0u8; 100]), Content::Unknown);
         assert_eq!(detect(&[]), Content::Unknown);
+        let mut bitlocker = vec![0u8; 512];
+        bitlocker[3..11].copy_from_slice(b"-FVE-FS-");
+        assert_eq!(detect(&bitlocker), Content::BitLocker);
+        assert_eq!(Content::BitLocker.encryption(), Some("BitLocker"));
+    }
+
+    #[test]
+    fn lvm_labels_in_any_of_the_first_four_sectors() {
+        for sector in 0..4 {
+            let mut pv = vec![0u8; 4096];
+            pv[sector * 512..][..8].copy_from_slice(b"LABELONE");
+            pv[sector * 512 + 24..][..8].copy_from_slice(b"LVM2 001");
+            assert_eq!(detect(&pv), Content::Lvm, "sector {sector}");
+        }
+        let mut late = vec![0u8; 4096];
+        late[4 * 512..][..8].copy_from_slice(b"LABELONE");
+        late[4 * 512 + 24..][..8].copy_from_slice(b"LVM2 001");
+        assert_eq!(detect(&late), Content::Unknown);
+    }
+
+    #[test]
+    fn swap_of_every_page_size() {
+        for page in SWAP_PAGE_SIZES {
+            let mut swap = vec![0u8; PROBE_LEN];
+            swap[page - 10..page].copy_from_slice(b"SWAPSPACE2");
+            assert_eq!(detect(&swap), Content::Swap, "{page}");
+            assert_eq!(uuid(&swap, Content::Swap), None);
+            swap[1036..1052].copy_from_slice(&[0xab; 16]);
+            assert_eq!(
+                uuid(&swap, Content::Swap).as_deref(),
+                Some("abababab-abab-abab-abab-abababababab")
+            );
+        }
     }
 }

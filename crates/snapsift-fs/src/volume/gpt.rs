@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::Problem;
+use super::{Problem, le32, le64};
 
 /// `EFI PART`.
 const SIGNATURE: &[u8; 8] = b"EFI PART";
@@ -46,22 +46,6 @@ pub(crate) struct Entry {
     pub(crate) lbas: Range<u64>,
     /// The partition's name.
     pub(crate) name: String,
-}
-
-fn le32(bytes: &[u8], at: usize) -> u32 {
-    let mut word = [0u8; 4];
-    if let Some(src) = bytes.get(at..at.saturating_add(4)) {
-        word.copy_from_slice(src);
-    }
-    u32::from_le_bytes(word)
-}
-
-fn le64(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0u8; 8];
-    if let Some(src) = bytes.get(at..at.saturating_add(8)) {
-        word.copy_from_slice(src);
-    }
-    u64::from_le_bytes(word)
 }
 
 /// Parses and checks the header in `sector` (one logical sector).

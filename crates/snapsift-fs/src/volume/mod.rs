@@ -1,23 +1,50 @@
 //! Volumes: how a disk is divided (GPT, MBR with extended partitions, one filesystem filling the
-//! disk, or nothing recognised), and what each part holds.
+//! disk, or nothing recognised), what each part holds, and the LVM2 logical volumes on them.
 //!
 //! [`VolumeMap::read`] never fails on a damaged or hostile table: it falls back to what it can
 //! trust (the backup GPT, the MBR, the whole disk as one unknown volume) and says so in
 //! [`VolumeMap::notes`], because the byte sweep reads every byte whatever the tables say. A
 //! first sector or GPT header that cannot be read (a damaged image) is a table not trusted.
 //! Partitions that reach past the end of the disk are cut at it, and noted.
+//!
+//! LVM2 logical volumes (see [`lvm`]) are volumes too, whose bytes lie on the disk where
+//! their [`Extents`] say, inside their physical volumes; [`VolumeMap::volume_at`] finds a
+//! byte of one in it rather than in its PV.
 
 mod content;
+mod extents;
 mod gpt;
+mod luks;
+mod lvm;
 mod mbr;
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use snapsift_disk::Disk;
 
 pub use content::Content;
+pub use extents::{Extents, LogicalDisk};
 
 use crate::FsError;
+
+/// The little-endian `u32` at `at` of `bytes` (0 where `bytes` ends before it).
+pub(crate) fn le32(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    if let Some(src) = bytes.get(at..at.saturating_add(4)) {
+        word.copy_from_slice(src);
+    }
+    u32::from_le_bytes(word)
+}
+
+/// The little-endian `u64` at `at` of `bytes` (0 where `bytes` ends before it).
+pub(crate) fn le64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    if let Some(src) = bytes.get(at..at.saturating_add(8)) {
+        word.copy_from_slice(src);
+    }
+    u64::from_le_bytes(word)
+}
 
 /// Why a table was not trusted; becomes a note.
 #[derive(Debug)]
@@ -50,13 +77,15 @@ impl Scheme {
     }
 }
 
-/// One part of the disk: a partition, or the whole disk.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One part of the disk: a partition, the whole disk, or an LVM2 logical volume.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Volume {
     /// The partition's number as Linux numbers it (GPT: entry index + 1; MBR: 1-4 primary,
-    /// 5 and up logical); `None` for the whole disk.
+    /// 5 and up logical); `None` for the whole disk and for a logical volume.
     pub number: Option<u32>,
-    /// Where it is on the disk.
+    /// Where it is on the disk; for a logical volume, the smallest range holding all its
+    /// extents, whose bytes between them may belong to others (see [`Volume::logical`]).
+    /// Offsets a filesystem map of the volume gives are relative to its start.
     pub range: Range<u64>,
     /// The partition type: a GPT type's name (or GUID) or an MBR type byte as `0x83`.
     pub partition_type: Option<String>,
@@ -64,6 +93,58 @@ pub struct Volume {
     pub name: Option<String>,
     /// What it holds, from its signatures.
     pub content: Content,
+    /// The UUID its header records, where it says what the volume is (LUKS, swap).
+    pub uuid: Option<String>,
+    /// For an LVM2 logical volume: its name and where its bytes are.
+    pub logical: Option<Arc<LogicalVolume>>,
+}
+
+/// An LVM2 logical volume mapped on the disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogicalVolume {
+    /// `vg/lv`.
+    pub name: String,
+    /// Where its bytes lie on the disk.
+    pub extents: Extents,
+}
+
+impl Volume {
+    /// Whether disk offset `offset` is one of the volume's bytes.
+    pub fn holds(&self, offset: u64) -> bool {
+        match &self.logical {
+            Some(logical) => logical.extents.to_volume(offset).is_some(),
+            None => self.range.contains(&offset),
+        }
+    }
+
+    /// The offset in the volume (for a logical volume, as the volume reads) of disk offset
+    /// `offset`, one of its bytes.
+    pub fn offset_of(&self, offset: u64) -> u64 {
+        match &self.logical {
+            Some(logical) => logical.extents.to_volume(offset).map_or(0, |(at, _)| at),
+            None => offset.saturating_sub(self.range.start),
+        }
+    }
+
+    /// The disk bytes around `offset` (one of the volume's bytes) that lie end to end in the
+    /// volume too: the volume's range, or a logical volume's chunk.
+    pub fn run_at(&self, offset: u64) -> Range<u64> {
+        match &self.logical {
+            Some(logical) => logical
+                .extents
+                .to_volume(offset)
+                .map_or(offset..offset.saturating_add(1), |(_, run)| run),
+            None => self.range.clone(),
+        }
+    }
+
+    /// The disk ranges holding the volume's bytes, sorted.
+    pub fn disk_ranges(&self) -> Vec<Range<u64>> {
+        match &self.logical {
+            Some(logical) => logical.extents.disk_ranges().collect(),
+            None => vec![self.range.clone()],
+        }
+    }
 }
 
 /// The volumes of a disk.
@@ -93,11 +174,8 @@ impl VolumeMap {
                 return Ok(VolumeMap {
                     scheme: Scheme::Unknown,
                     volumes: vec![Volume {
-                        number: None,
                         range: 0..size,
-                        partition_type: None,
-                        name: None,
-                        content: Content::Unknown,
+                        ..Volume::default()
                     }],
                     notes: vec![format!(
                         "the start of the disk cannot be read ({error}): no partition table is \
@@ -134,7 +212,10 @@ impl VolumeMap {
             }
             if volume.range.start < volume.range.end {
                 match probe(disk, volume.range.start) {
-                    Ok(bytes) => volume.content = content::detect(&bytes),
+                    Ok(bytes) => {
+                        volume.content = content::detect(&bytes);
+                        volume.uuid = content::uuid(&bytes, volume.content);
+                    }
                     Err(error) => notes.push(format!(
                         "the start of partition {} cannot be read ({error})",
                         volume.number.unwrap_or(0)
@@ -155,12 +236,16 @@ impl VolumeMap {
         }
         if matches!(scheme, Scheme::Whole | Scheme::Unknown) {
             volumes.push(Volume {
-                number: None,
                 range: 0..size,
-                partition_type: None,
-                name: None,
                 content: whole_content,
+                uuid: content::uuid(&at_start, whole_content),
+                ..Volume::default()
             });
+        }
+        let logical = lvm::logical_volumes(disk, &volumes, &mut notes);
+        if !logical.is_empty() {
+            volumes.extend(logical);
+            volumes.sort_by_key(|v| (v.range.start, v.number));
         }
         Ok(VolumeMap {
             scheme,
@@ -169,13 +254,20 @@ impl VolumeMap {
         })
     }
 
-    /// The volume holding disk offset `offset` (the first, if partitions overlap), or `None`
-    /// for bytes outside every partition.
+    /// The volume holding disk offset `offset`: a logical volume holding it, else the
+    /// partition (the first, if partitions overlap) or whole disk; `None` for bytes outside
+    /// every partition.
     pub fn volume_at(&self, offset: u64) -> Option<&Volume> {
         let after = self.volumes.partition_point(|v| v.range.start <= offset);
-        self.volumes[..after]
+        let before = &self.volumes[..after];
+        before
             .iter()
-            .find(|v| v.range.contains(&offset))
+            .find(|v| v.logical.is_some() && v.holds(offset))
+            .or_else(|| {
+                before
+                    .iter()
+                    .find(|v| v.logical.is_none() && v.range.contains(&offset))
+            })
     }
 }
 
@@ -264,7 +356,7 @@ fn read_gpt_at(
                     ..e.lbas.end.saturating_mul(sector_size),
                 partition_type: Some(gpt::type_name(&e.type_guid)),
                 name: Some(e.name).filter(|n| !n.is_empty()),
-                content: Content::Unknown,
+                ..Volume::default()
             })
             .collect()
     }))
@@ -291,8 +383,7 @@ fn read_mbr(
                 .saturating_add(u64::from(entry.sectors))
                 .saturating_mul(SECTOR),
         partition_type: Some(format!("{:#04x}", entry.kind)),
-        name: None,
-        content: Content::Unknown,
+        ..Volume::default()
     };
     for (slot, entry) in &entries {
         if entry.kind == mbr::GPT_PROTECTIVE {

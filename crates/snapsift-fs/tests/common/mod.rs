@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
+pub mod lvm;
 pub mod ntfs;
 
 use std::io::Write;

@@ -119,7 +119,7 @@ impl<'a> Place<'a> {
                     };
                     (Some(file), Some(run))
                 }
-                None => (None, Some(v.range.clone())),
+                None => (None, Some(v.run_at(offset))),
             },
             Located::Unpartitioned => (None, self.between_partitions(offset)),
             Located::Unknown => (None, None),

@@ -62,7 +62,7 @@ pub const CWD_BASE: &str = "CWD";
 ///   `confidence`, `checks`, `facts`, `valid` and `rejected`, `encoding`, `pair` (the secret
 ///   half, masked with `--redact`), `secret` (complete, or masked with `--redact`),
 ///   `secret_hex`, `context`, and the fields of JSON Lines' `location` (`scheme`,
-///   `partition`, `filesystem`, `volume_offset`, `state`, `path`, `inode` or `mft_record`,
+///   `partition`, `volume`, `filesystem`, `volume_offset`, `state`, `path`, `inode` or `mft_record`,
 ///   `container`, `decoded_offset`, `file_offset`...), inline.
 #[derive(Debug)]
 pub struct SarifPrinter {

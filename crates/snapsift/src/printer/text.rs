@@ -309,7 +309,8 @@ pub(super) fn file_label(location: &LocationRecord) -> String {
     }
 }
 
-/// `  partition 2 (ext4, "root")`, `  unpartitioned space`, or nothing where unknown.
+/// `  partition 2 (ext4, "root")`, `  volume vg/root (ext4)`, `  unpartitioned space`, or
+/// nothing where unknown.
 pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
     let Some(location) = location else {
         return String::new();
@@ -327,6 +328,9 @@ pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
         .as_deref()
         .map(|n| format!(", \"{n}\""))
         .unwrap_or_default();
+    if let Some(volume) = &location.volume {
+        return format!("  volume {volume} ({content})");
+    }
     match location.partition {
         Some(number) => format!("  partition {number} ({content}{name})"),
         // A disk with nothing recognised on it: nothing to say beyond the offset.

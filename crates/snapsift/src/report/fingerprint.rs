@@ -4,11 +4,11 @@
 //! SHA-256 of the secret (so the fingerprint alone never reveals it), and the place, told in
 //! terms that survive the disk being copied, converted to another image format or rescanned
 //! after unrelated changes:
-//! * in a file: the partition number, the path (or file number where no name survives) and
-//!   the archive members down to the secret; not the offset, which moves when the file is
-//!   edited above the secret or its blocks move;
+//! * in a file: the partition number (an LVM2 logical volume's `vg/lv`), the path (or file
+//!   number where no name survives) and the archive members down to the secret; not the
+//!   offset, which moves when the file is edited above the secret or its blocks move;
 //! * elsewhere (free space, slack, a disk without a filesystem snapsift maps): the partition
-//!   number and the offset in the partition (or on the disk).
+//!   number (or `vg/lv`) and the offset in the partition (logical volume, or disk).
 //!
 //! The image's own name is not part of it: a baseline made on one export of a disk applies
 //! to the next. For a paired credential, the ID is the secret that counts.
@@ -36,14 +36,22 @@ pub fn of(r: &Reported<'_, '_>) -> String {
 
 /// The place part of the fingerprint (see the module docs).
 pub fn place(r: &Reported<'_, '_>) -> String {
-    let (partition, volume_start) = match r.location.volume {
+    let (partition, offset) = match r.location.volume {
         Located::Volume(v) => (
-            v.number
-                .map_or_else(|| "disk".to_owned(), |n| format!("p{n}")),
-            v.range.start,
+            match (&v.logical, v.number) {
+                (Some(logical), _) => format!("lv:{}", logical.name),
+                (None, Some(n)) => format!("p{n}"),
+                (None, None) => "disk".to_owned(),
+            },
+            v.offset_of(r.finding.offset),
         ),
-        Located::Unpartitioned => ("unpartitioned".to_owned(), 0),
-        Located::Unknown => ("disk".to_owned(), 0),
+        Located::Unpartitioned | Located::Unknown => {
+            let name = match r.location.volume {
+                Located::Unpartitioned => "unpartitioned",
+                _ => "disk",
+            };
+            (name.to_owned(), r.finding.offset)
+        }
     };
     if let Some(file) = &r.location.file
         && file.id.is_some()
@@ -53,6 +61,5 @@ pub fn place(r: &Reported<'_, '_>) -> String {
             .unwrap_or_else(|| format!("{} {}", file.id_name, file.id.unwrap_or(0)));
         return format!("{partition}:{}:{name}", file.state.as_str());
     }
-    let offset = r.finding.offset.saturating_sub(volume_start);
     format!("{partition}@{offset}")
 }
