@@ -7,7 +7,7 @@
 //! first sector or GPT header that cannot be read (a damaged image) is a table not trusted.
 //! Partitions that reach past the end of the disk are cut at it, and noted.
 //!
-//! LVM2 logical volumes (see [`lvm`]) are volumes too, whose bytes lie on the disk where
+//! LVM2 logical volumes (see the `lvm` module) are volumes too, whose bytes lie on the disk where
 //! their [`Extents`] say, inside their physical volumes; [`VolumeMap::volume_at`] finds a
 //! byte of one in it rather than in its PV.
 
