@@ -2,7 +2,7 @@
 //! (`/usr/bin/time -f %M`) on a disk whose files are decompression bombs and zips nested in
 //! gzip streams (which must be held in memory to be read), on zstd files at the largest
 //! window the file pass decodes, and on a sparse disk of 2^63 bytes; its peak RSS stays under
-//! the 80 MiB the README's benchmark gives for every input.
+//! the 80 MiB the benchmark (docs/benchmark.md) gives for every input.
 
 mod common;
 
