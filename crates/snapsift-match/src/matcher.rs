@@ -270,7 +270,7 @@ impl Scratch {
 }
 
 /// The shared confirmation's state for one rule, over one text.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct RuleRuns {
     /// The text these runs are over (see `Scratch::text_count`).
     text: u64,
@@ -442,17 +442,7 @@ impl Matcher {
             narrowed: Vec::new(),
             reaches: Vec::new(),
             cut_reaches: Vec::new(),
-            runs: self
-                .compiled
-                .iter()
-                .map(|_| RuleRuns {
-                    text: 0,
-                    traced: None,
-                    outer: None,
-                    plain_spans: 0,
-                    shared: false,
-                })
-                .collect(),
+            runs: self.compiled.iter().map(|_| RuleRuns::default()).collect(),
             text_count: 0,
             work: 0,
         }
