@@ -2,29 +2,17 @@
 //! per keyword, whichever anchor search runs), and the rule's regex decides which casings
 //! count.
 
+mod common;
+
 use snapsift_match::{AnchorSearch, Matcher, RuleSet};
 
 /// The rule and secret of every valid finding of the built-in rules in `text`, with the anchor
 /// search `search`.
 fn valid(text: &str, search: AnchorSearch) -> Vec<(String, String)> {
-    let set = RuleSet::builtin().unwrap();
-    let matcher = Matcher::with_anchor_search(&set, search).unwrap();
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    matcher.find_in(bytes, 0..bytes.len(), &mut matcher.scratch(), &mut found);
-    found
-        .iter()
-        .filter_map(|m| {
-            let rule = &matcher.rules()[m.rule];
-            let matched = matcher.text_of(bytes, m);
-            let secret = &matched[m.secret_in_text()];
-            rule.assess(&matched, secret).is_valid().then(|| {
-                (
-                    rule.id.clone(),
-                    String::from_utf8_lossy(secret).into_owned(),
-                )
-            })
-        })
+    common::assess(text, search)
+        .into_iter()
+        .filter(|(_, _, assessment)| assessment.is_valid())
+        .map(|(rule, secret, _)| (rule, secret))
         .collect()
 }
 

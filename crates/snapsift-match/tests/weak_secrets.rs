@@ -3,29 +3,14 @@
 //! placeholder is rejected with its reason; a weak password is kept, marked `weak` with why;
 //! a quoted or unquoted value is reported whole.
 
-use snapsift_match::checks::Fact;
-use snapsift_match::{Assessment, Matcher, RuleSet};
+mod common;
 
-/// What the built-in rules make of `text`: for each match, the rule, the secret and its
-/// assessment.
+use snapsift_match::checks::Fact;
+use snapsift_match::{AnchorSearch, Assessment, RuleSet};
+
+/// What the built-in rules make of `text` (see [`common::assess`]).
 fn assess(text: &str) -> Vec<(String, String, Assessment)> {
-    let matcher = Matcher::new(&RuleSet::builtin().unwrap()).unwrap();
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    matcher.find_in(bytes, 0..bytes.len(), &mut matcher.scratch(), &mut found);
-    found
-        .iter()
-        .map(|m| {
-            let rule = &matcher.rules()[m.rule];
-            let matched = matcher.text_of(bytes, m);
-            let secret = &matched[m.secret_in_text()];
-            (
-                rule.id.clone(),
-                String::from_utf8_lossy(secret).into_owned(),
-                rule.assess(&matched, secret),
-            )
-        })
-        .collect()
+    common::assess(text, AnchorSearch::Fastest)
 }
 
 /// The one match of `rule` in `text`.
