@@ -36,15 +36,18 @@
     warn(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)
 )]
 
+mod block_map;
 pub mod content;
 mod error;
 pub mod ext4;
 pub mod file_list;
 pub mod filesystem;
 pub mod logical;
+mod names;
 pub mod ntfs;
 mod paint;
 pub mod volume;
+mod walk;
 
 pub use content::{ContentReader, FileContent, Piece, Span};
 pub use error::FsError;
