@@ -48,15 +48,6 @@ pub(crate) struct Names {
 pub(crate) struct NamesFull;
 
 impl Names {
-    /// No names yet under the root directory `root`.
-    pub(crate) fn new(root: u64) -> Names {
-        Names {
-            root,
-            links: Vec::new(),
-            blocks: Vec::new(),
-        }
-    }
-
     /// No names yet under `root`, room reserved for `expected` links (if it can be: a hint
     /// only).
     pub(crate) fn with_room(root: u64, expected: u64) -> Names {
@@ -175,7 +166,7 @@ mod tests {
 
     #[test]
     fn paths() {
-        let mut names = Names::new(2);
+        let mut names = Names::with_room(2, 0);
         for (inode, parent, name) in [
             (13, 12, &b".aws"[..]),
             (12, 2, b"root"),
@@ -200,7 +191,7 @@ mod tests {
 
     #[test]
     fn names_that_cannot_be_kept() {
-        let mut names = Names::new(2);
+        let mut names = Names::with_room(2, 0);
         assert_eq!(names.add(1 << 32, 2, b"x"), Err(NamesFull));
         assert_eq!(names.add(12, 2, &[b'x'; 256]), Err(NamesFull));
         assert_eq!(names.add(12, 2, &[b'x'; 255]), Ok(()));
