@@ -519,6 +519,21 @@ fn xfs_extent_btrees_holes_unwritten_reflinks_and_removed_names() {
     // Unwritten extents read as zeros but their blocks are the file's.
     let unwritten = bmap(&image, "/unwritten");
     let stale = unwritten.iter().find(|e| e.3).expect("an unwritten extent");
+    let file = map
+        .files()
+        .into_iter()
+        .find(|f| f.path.as_deref() == Some("/unwritten"));
+    let zeros = file
+        .unwrap()
+        .content
+        .spans
+        .into_iter()
+        .find(|s| s.start == stale.0 * 4096);
+    assert_eq!(
+        zeros.map(|s| s.piece),
+        Some(snapsift_fs::Piece::Zeros),
+        "read as zeros"
+    );
     let hit = map.locate(stale.1 * 4096);
     assert_eq!(
         (hit.state, hit.path.as_deref()),

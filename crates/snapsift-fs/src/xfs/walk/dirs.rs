@@ -118,7 +118,8 @@ impl Walker<'_> {
                 .saturating_add(run.len)
                 .min(data_blocks)
                 .saturating_sub(1);
-            let (mut first, last) = (run.logical / per_block, last / per_block);
+            let shift = u32::from(self.sb.dir_block_log);
+            let (mut first, last) = (run.logical >> shift, last >> shift);
             if blocks.last() == Some(&first) {
                 first = first.saturating_add(1);
             }

@@ -387,7 +387,7 @@ impl Walker<'_> {
             return;
         }
         for k in 0..count {
-            let slot = first.saturating_add(k) % slots;
+            let slot = first.saturating_add(k).checked_rem(slots).unwrap_or(0);
             let agbno = u64::from(be32(agfl, header.saturating_add(slot.saturating_mul(4))));
             if let Some(block) = self.sb.ag_block(ag, agbno) {
                 self.claim_blocks(
@@ -465,7 +465,8 @@ impl Walker<'_> {
                 let agino = chunk.start.saturating_add(i);
                 let at = self.sb.inode_offset(ag, agino);
                 let bytes = end.saturating_sub(i).saturating_mul(inode_size);
-                let in_ag = self.sb.inode_offset(ag, agino.saturating_add(end - i - 1));
+                let last = agino.saturating_add(end.saturating_sub(i).saturating_sub(1));
+                let in_ag = self.sb.inode_offset(ag, last);
                 let (Some(at), Some(_)) = (at, in_ag) else {
                     refused = refused.saturating_add(1);
                     break;
@@ -487,7 +488,8 @@ impl Walker<'_> {
                 for (k, raw) in (i..).zip(records.chunks_exact(record_len)) {
                     if chunk.in_use(k) {
                         let number = first_number.saturating_add(k);
-                        let record_at = at.saturating_add((k - i).saturating_mul(inode_size));
+                        let into = k.saturating_sub(i).saturating_mul(inode_size);
+                        let record_at = at.saturating_add(into);
                         self.visit_inode(number, raw, record_at)?;
                     }
                 }
