@@ -31,7 +31,8 @@
 //!   old path.
 //!
 //! Inode numbers of XFS have up to 64 bits; the map counts the inodes of the chunks it reads
-//! under numbers of its own ([`numbering`]) and gives the inode numbers back out.
+//! under numbers of its own (the private `numbering` module) and gives the inode numbers back
+//! out.
 //!
 //! Parsing is kept apart from I/O: `superblock`, `btree`, `inode`, `dir` and `numbering`
 //! read byte slices and report damage with the byte where they met it; `walk` does the
