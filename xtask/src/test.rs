@@ -16,6 +16,8 @@ use crate::shared::workspace::{self, is_root, on_path, run_tool};
 const TOOLS: &[(&str, &str)] = &[
     ("mkfs.ext4", "e2fsprogs"),
     ("debugfs", "e2fsprogs"),
+    ("mkfs.xfs", "xfsprogs"),
+    ("xfs_db", "xfsprogs"),
     ("sgdisk", "gdisk"),
     ("sfdisk", "fdisk"),
     ("losetup", "util-linux"),

@@ -6,7 +6,7 @@ use snapsift_disk::DiskError;
 ///
 /// A damaged partition table is not an error: the disk is then read as one unknown volume
 /// (see [`crate::VolumeMap::notes`]); nor is a damaged filesystem, mapped as far as it can be
-/// (see [`crate::Ext4Map::notes`], [`crate::NtfsMap::notes`]). Errors are failures to read the disk, and volumes that do
+/// (see [`crate::Ext4Map::notes`], [`crate::NtfsMap::notes`], [`crate::XfsMap::notes`]). Errors are failures to read the disk, and volumes that do
 /// not hold a filesystem the map can read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -20,10 +20,16 @@ pub enum FsError {
     /// The volume holds no NTFS (or one too damaged to be recognised).
     #[error("not an NTFS filesystem: {0}")]
     NotNtfs(String),
+    /// The volume holds no XFS filesystem (or one too damaged to be recognised).
+    #[error("not an XFS filesystem: {0}")]
+    NotXfs(String),
     /// A structure the filesystem needs to be read is damaged beyond use.
     #[error("damaged filesystem: {0}")]
     Corrupt(String),
     /// The filesystem uses something the map does not understand.
     #[error("unsupported ext2/3/4 filesystem: {0}")]
     Unsupported(String),
+    /// The XFS filesystem uses something the map does not understand.
+    #[error("unsupported XFS filesystem: {0}")]
+    UnsupportedXfs(String),
 }

@@ -333,6 +333,12 @@ impl FileList {
 pub(crate) trait PathOf: Sync {
     /// The absolute path of file `id`, as [`crate::FileLocation::path`] gives it.
     fn path_of(&self, id: u64) -> Option<String>;
+
+    /// The number output gives file `id` of the list: `id` itself, unless the map lists its
+    /// files under numbers of its own (XFS inode numbers have 64 bits, the list's 30).
+    fn number(&self, id: u64) -> u64 {
+        id
+    }
 }
 
 /// How a map's file contents are translated as they are given out: a map built on a logical
@@ -389,7 +395,7 @@ impl<'a> Files<'a> {
     /// File `index`, path and contents built.
     pub fn get(&self, index: usize) -> Option<FileEntry> {
         Some(FileEntry {
-            id: self.list.id(index)?,
+            id: self.id(index)?,
             path: self.path(index),
             state: self.list.state(index)?,
             content: self.content(index)?,
@@ -398,7 +404,7 @@ impl<'a> Files<'a> {
 
     /// The number (inode, MFT record) of file `index`.
     pub fn id(&self, index: usize) -> Option<u64> {
-        self.list.id(index)
+        self.list.id(index).map(|id| self.names.number(id))
     }
 
     /// The logical contents of file `index` (what the file pass reads; no path built).

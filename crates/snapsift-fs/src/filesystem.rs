@@ -2,8 +2,8 @@
 //! byte to a file ([`Filesystem::locate`]) and the files' logical contents for the file pass
 //! ([`Filesystem::files`]).
 //!
-//! [`open`] picks the map for a volume's content: ext2/3/4 ([`crate::Ext4Map`]) or NTFS
-//! ([`crate::NtfsMap`]); on an LVM2 logical volume, the map is built on the volume as it
+//! [`open`] picks the map for a volume's content: ext2/3/4 ([`crate::Ext4Map`]), NTFS
+//! ([`crate::NtfsMap`]) or XFS ([`crate::XfsMap`]); on an LVM2 logical volume, the map is built on the volume as it
 //! reads and its offsets translated to the disk's ([`crate::logical`]).
 //! Volumes of other kinds have no map: their bytes are swept and reported with the volume
 //! only.
@@ -17,14 +17,14 @@ use crate::content::FileContent;
 use crate::file_list::Files;
 use crate::logical::OnExtents;
 use crate::volume::{Content, LogicalDisk, Volume};
-use crate::{Ext4Map, FsError, NtfsMap};
+use crate::{Ext4Map, FsError, NtfsMap, XfsMap};
 
 /// A filesystem, mapped once, then queried for every finding and read by the file pass.
 ///
 /// Implementations are built once per volume and are immutable afterwards, so one map serves
 /// all the scan's threads.
 pub trait Filesystem: Send + Sync + fmt::Debug {
-    /// The filesystem's kind, as output shows it: `ext4` (also for ext2/3) or `ntfs`.
+    /// The filesystem's kind, as output shows it: `ext4` (also for ext2/3), `ntfs` or `xfs`.
     fn kind(&self) -> &'static str;
 
     /// What [`FileLocation::inode`] numbers are, as output names them: `inode` or
@@ -81,6 +81,7 @@ fn build(
     Ok(match content {
         Content::Ext => Some(Box::new(Ext4Map::build(disk, range)?)),
         Content::Ntfs => Some(Box::new(NtfsMap::build(disk, range)?)),
+        Content::Xfs => Some(Box::new(XfsMap::build(disk, range)?)),
         _ => None,
     })
 }

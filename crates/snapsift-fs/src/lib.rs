@@ -20,6 +20,9 @@
 //!   alternate data streams, the MFT mapped record by record), with the `ntfs` crate reading
 //!   the boot sector and the MFT's place and everything else parsed here (see [`ntfs`] for
 //!   where the line falls and why);
+//! * [`XfsMap`]: the same for an XFS volume (v5 and v4), by its own walker of the AGs'
+//!   headers and B+trees, the inode chunks, the inodes' forks (extent lists and extent
+//!   B+trees) and directories of every form, inode numbers given back in full;
 //! * [`FileContent`]: each listed file's or stream's logical contents for the file pass,
 //!   LZNT1-compressed NTFS units decoded as they are read;
 //! * [`FileList`]: the files a map lists, kept compact (a filesystem may hold tens of
@@ -36,15 +39,19 @@
     warn(clippy::arithmetic_side_effects, clippy::cast_possible_truncation)
 )]
 
+mod block_map;
 pub mod content;
 mod error;
 pub mod ext4;
 pub mod file_list;
 pub mod filesystem;
 pub mod logical;
+mod names;
 pub mod ntfs;
 mod paint;
 pub mod volume;
+mod walk;
+pub mod xfs;
 
 pub use content::{ContentReader, FileContent, Piece, Span};
 pub use error::FsError;
@@ -53,3 +60,4 @@ pub use file_list::{FileList, Files};
 pub use filesystem::{FileEntry, FileLocation, FileState, Filesystem, open};
 pub use ntfs::NtfsMap;
 pub use volume::{Content, Extents, LogicalDisk, LogicalVolume, Scheme, Volume, VolumeMap};
+pub use xfs::XfsMap;

@@ -37,7 +37,6 @@ mod extent;
 mod group;
 mod inode;
 mod map;
-mod names;
 mod superblock;
 mod walk;
 
@@ -46,26 +45,17 @@ use std::ops::Range;
 use snapsift_disk::Disk;
 
 use crate::FsError;
-use crate::content::{Piece, Span};
-use crate::file_list::{FileList, Files};
+use crate::block_map::{BlockMap, Owner};
+use crate::file_list::Files;
 use crate::filesystem::Filesystem;
 pub use crate::filesystem::{FileLocation, FileState};
-use map::{Entry, Owner, Painted};
-use names::Names;
-
-/// Painted intervals a location's run reaches over at most, on each side, when neighbours
-/// painted apart (the spans of one file, contiguous on the disk) say the same: past them the
-/// run stops short (every byte of it still says the same).
-const MAX_RUN_INTERVALS: usize = 1 << 12;
+use crate::names::Names;
 
 /// The map of one ext2/3/4 volume, built once and then queried per hit.
 #[derive(Clone, Debug)]
 pub struct Ext4Map {
-    /// Regular files, for the file pass.
-    files: FileList,
-    /// Sorted, non-overlapping intervals covering the volume; a listed file's run is one
-    /// interval, its data and its slack told apart when asked.
-    painted: Painted,
+    /// The painted map and the regular files listed for the file pass.
+    map: BlockMap,
     /// Inode tables as (byte range in the volume, first inode), sorted.
     tables: Vec<(Range<u64>, u64)>,
     /// Bytes per inode record.
@@ -92,7 +82,7 @@ impl Ext4Map {
     /// What the byte at `offset` (relative to the volume start) is. Offsets past the volume
     /// are `unallocated`, with a `run` from the offset to the end of addressable bytes.
     pub fn locate(&self, offset: u64) -> FileLocation {
-        let Some((entry, run)) = self.resolve(offset) else {
+        let Some((entry, run)) = self.map.resolve(offset) else {
             return FileLocation {
                 state: FileState::Unallocated,
                 inode: None,
@@ -111,72 +101,6 @@ impl Ext4Map {
             path: inode.and_then(|inode| self.names.path(inode)),
             run,
         }
-    }
-
-    /// What the byte at `offset` is, and the bytes around it that say the same (as far as
-    /// [`MAX_RUN_INTERVALS`] neighbours on each side); `None` where no claim covers it.
-    fn resolve(&self, offset: u64) -> Option<(Entry, Range<u64>)> {
-        let index = self.painted.index(offset)?;
-        let (entry, mut run) = self.piece(index, offset)?;
-        let mut left = index;
-        for _ in 0..MAX_RUN_INTERVALS {
-            let Some(before) = left.checked_sub(1) else {
-                break;
-            };
-            let edge = run.start.checked_sub(1);
-            match edge.and_then(|at| self.piece(before, at)) {
-                Some((said, piece)) if said == entry && piece.end == run.start => {
-                    run.start = piece.start;
-                    left = before;
-                }
-                _ => break,
-            }
-        }
-        let mut right = index;
-        for _ in 0..MAX_RUN_INTERVALS {
-            let after = right.saturating_add(1);
-            match self.piece(after, run.end) {
-                Some((said, piece)) if said == entry && piece.start == run.end => {
-                    run.end = piece.end;
-                    right = after;
-                }
-                _ => break,
-            }
-        }
-        Some((entry, run))
-    }
-
-    /// What the byte at `offset` of painted interval `index` is, and the bytes of the
-    /// interval that say the same (a listed file's data, or its slack); `None` for a gap or
-    /// an offset outside the interval.
-    fn piece(&self, index: usize, offset: u64) -> Option<(Entry, Range<u64>)> {
-        let (claimed, range) = self.painted.get(index)?;
-        if !range.contains(&offset) {
-            return None;
-        }
-        let span = match claimed.unpack() {
-            Ok(entry) => return Some((entry, range)),
-            Err(span) => span,
-        };
-        let (file, span) = self.files.span_at(span)?;
-        let id = self.files.id(file)?;
-        let size = self.files.size(file)?;
-        let (data, slack) = span_states(self.files.state(file)?);
-        // The span's bytes before the file's size are its data, the rest its slack.
-        let split = match span {
-            Span {
-                start,
-                len,
-                piece: Piece::Volume(at),
-            } => at.saturating_add(size.saturating_sub(start).min(len)),
-            _ => u64::MAX,
-        };
-        let owner = Owner::Inode(id);
-        Some(if offset < split {
-            (Entry::new(data, owner), range.start..range.end.min(split))
-        } else {
-            (Entry::new(slack, owner), range.start.max(split)..range.end)
-        })
     }
 
     /// The path of `inode`, as [`FileLocation::path`] gives it.
@@ -222,19 +146,11 @@ impl Filesystem for Ext4Map {
     }
 
     fn files(&self) -> Files<'_> {
-        Files::new(&self.files, &self.names)
+        Files::new(&self.map.files, &self.names)
     }
 
     fn notes(&self) -> &[String] {
         &self.notes
-    }
-}
-
-/// The states of a listed file's span, data then slack, for a file in `state`.
-fn span_states(state: FileState) -> (FileState, FileState) {
-    match state {
-        FileState::Deleted => (FileState::Deleted, FileState::Deleted),
-        _ => (FileState::Allocated, FileState::Slack),
     }
 }
 

@@ -7,16 +7,16 @@ use super::{CHUNK, DirData, Walker};
 use crate::FsError;
 use crate::ext4::dir::{self, BlockKind};
 use crate::ext4::inode::Kind;
-use crate::ext4::names::{self, Names};
 use crate::ext4::superblock::{self, INCOMPAT_FILETYPE};
+use crate::names::{self, Names};
 
 impl Walker<'_> {
     /// Walks the directories from the root, breadth first, naming every inode reachable,
     /// and deleted inodes from the deleted entries met on the way.
     pub(super) fn walk_directories(&mut self) -> Result<Names, FsError> {
         let in_use: u64 = self.live.iter().map(|w| u64::from(w.count_ones())).sum();
-        let mut names = Names::with_room(in_use);
         let root = superblock::ROOT_INODE;
+        let mut names = Names::with_room(root, in_use);
         if !self.dirs.contains_key(&root) {
             self.notes
                 .push("the root directory cannot be read: no file has a path".into());

@@ -12,7 +12,7 @@
 //!   painted before the directories are walked, so that the claims are gone before the
 //!   names are gathered: a filesystem of small files costs well under 100 bytes per file;
 //! * directories are walked breadth first from the root, each once, to depth
-//!   [`MAX_DEPTH`](super::names::MAX_DEPTH).
+//!   [`MAX_DEPTH`](crate::names::MAX_DEPTH).
 //!
 //! Reaching a limit, or meeting damage, adds a note and leaves that part of the map to the
 //! block bitmap (in-use blocks without an owner read as `allocated` with no inode).
@@ -28,14 +28,16 @@ use snapsift_disk::Disk;
 
 use super::group::{self, GroupDesc};
 use super::inode::{self, Inode, Kind, Mapping};
-use super::map::{Claimed, Claims, Entry, Layer, Owner, Painted};
-use super::names::Names;
+use super::map::Layer;
 use super::superblock::{self, INCOMPAT_ENCRYPT, INCOMPAT_RECOVER, Superblock};
-use super::{Ext4Map, FileState, span_states};
+use super::{Ext4Map, FileState};
 use crate::FsError;
+use crate::block_map::{BlockMap, Claimed, Claims, Entry, Owner, Painted, span_states};
 use crate::content::{FileContent, Piece, Span};
 use crate::file_list::FileList;
+use crate::names::Names;
 use crate::paint;
+use crate::walk::{Notes, Reader};
 use trees::Mapped;
 
 /// Groups beyond this many are refused (2^24 groups of 128 MiB are 2 PiB).
@@ -44,8 +46,6 @@ const MAX_GROUPS: u64 = 1 << 24;
 const MAX_INODES: u64 = 1 << 27;
 /// Claims kept at most: each costs 24 bytes until the map is painted, an interval 12 after.
 const MAX_CLAIMS: usize = 1 << 26;
-/// Notes kept at most; further ones are counted.
-const MAX_NOTES: usize = 64;
 /// Bytes read at once from an inode table or a run of directory blocks.
 const CHUNK: u64 = 1 << 20;
 
@@ -54,68 +54,6 @@ const CHUNK: u64 = 1 << 20;
 /// deleted inodes may record blocks again), plus some room for tiny filesystems.
 fn read_budget(sb: &Superblock) -> u64 {
     sb.blocks_count.saturating_mul(2).saturating_add(1 << 16)
-}
-
-/// Reads blocks of the volume, refusing what lies outside it.
-struct Reader<'d> {
-    disk: &'d dyn Disk,
-    /// The volume's first byte on the disk.
-    start: u64,
-    /// The volume's length.
-    len: u64,
-    /// Bytes per block.
-    block_size: u64,
-}
-
-impl Reader<'_> {
-    /// `len` bytes at volume offset `offset`, or `None` if they are not all in the volume.
-    fn bytes(&self, offset: u64, len: u64) -> Result<Option<Vec<u8>>, FsError> {
-        let inside = offset.checked_add(len).is_some_and(|end| end <= self.len);
-        let (Some(at), Ok(size), true) =
-            (self.start.checked_add(offset), usize::try_from(len), inside)
-        else {
-            return Ok(None);
-        };
-        let mut buf = vec![0u8; size];
-        self.disk.read_exact_at(at, &mut buf)?;
-        Ok(Some(buf))
-    }
-
-    /// `count` blocks from `block`, or `None` if they are not all in the volume.
-    fn blocks(&self, block: u64, count: u64) -> Result<Option<Vec<u8>>, FsError> {
-        match (
-            block.checked_mul(self.block_size),
-            count.checked_mul(self.block_size),
-        ) {
-            (Some(offset), Some(len)) => self.bytes(offset, len),
-            _ => Ok(None),
-        }
-    }
-}
-
-/// Notes, capped.
-#[derive(Default)]
-struct Notes {
-    kept: Vec<String>,
-    dropped: u64,
-}
-
-impl Notes {
-    fn push(&mut self, note: String) {
-        if self.kept.len() < MAX_NOTES {
-            self.kept.push(note);
-        } else {
-            self.dropped = self.dropped.saturating_add(1);
-        }
-    }
-
-    fn finish(mut self) -> Vec<String> {
-        if self.dropped > 0 {
-            self.kept
-                .push(format!("{} more problems were not listed", self.dropped));
-        }
-        self.kept
-    }
 }
 
 /// Counts of problems too common to note one by one.
@@ -178,7 +116,7 @@ struct Walker<'d> {
     live: Vec<u64>,
     /// Inodes the directory walk named, as a bitset like `live`.
     named: Vec<u64>,
-    /// Whether names were dropped, past [`MAX_NAME_BYTES`](super::names::MAX_NAME_BYTES).
+    /// Whether names were dropped, past [`MAX_NAME_BYTES`](crate::names::MAX_NAME_BYTES).
     names_full: bool,
     /// Directories in use.
     dirs: HashMap<u64, DirData>,
@@ -859,8 +797,10 @@ impl Walker<'_> {
             self.notes.push(note);
         }
         Ext4Map {
-            files: self.files,
-            painted,
+            map: BlockMap {
+                files: self.files,
+                painted,
+            },
             tables: self.tables,
             inode_size: self.sb.inode_size,
             inodes_count: self.sb.inodes_count,

@@ -1,5 +1,5 @@
-//! Names of inodes: one link (parent directory and name) per inode, from which a path is
-//! built on demand. Storing links rather than whole paths keeps memory to one name per file:
+//! Names of inodes (ext2/3/4 inodes, or the map's own numbers for XFS inodes): one link
+//! (parent directory and name) per inode, from which a path is built on demand. Storing links rather than whole paths keeps memory to one name per file:
 //! each link is 12 bytes, sorted by inode once the walk is done, and the names lie end to end
 //! in blocks of [`BLOCK`] bytes, each its length byte then its bytes exactly as the directory
 //! holds them (bytes that are not UTF-8 are replaced only when a path is built).
@@ -9,7 +9,6 @@
 //! and below the allocator's threshold for mapping pages of their own, the old copies stay
 //! in the process's heap: the names would cost twice what they hold.)
 
-use super::superblock::ROOT_INODE;
 use crate::file_list::PathOf;
 
 /// Paths deeper than this are not built (the directory walk stops there too).
@@ -34,8 +33,10 @@ struct Link {
 /// link the walk met, breadth first, so one of the shortest paths of a hard-linked file),
 /// and inodes not in use named by a deleted entry (or by an entry of a deleted directory).
 /// An inode has one name at most: it is in use or not.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Names {
+    /// The root directory's number: its path is `/`.
+    root: u64,
     /// Links, in the order added until [`Names::sorted`].
     links: Vec<Link>,
     /// The names' bytes, in blocks of [`BLOCK`] bytes.
@@ -47,14 +48,16 @@ pub(crate) struct Names {
 pub(crate) struct NamesFull;
 
 impl Names {
-    /// No names yet, room reserved for `expected` links (if it can be: a hint only).
-    pub(crate) fn with_room(expected: u64) -> Names {
+    /// No names yet under `root`, room reserved for `expected` links (if it can be: a hint
+    /// only).
+    pub(crate) fn with_room(root: u64, expected: u64) -> Names {
         let mut links = Vec::new();
         if let Ok(expected) = usize::try_from(expected) {
             // The pages are taken only as links fill them.
             let _ = links.try_reserve_exact(expected);
         }
         Names {
+            root,
             links,
             blocks: Vec::new(),
         }
@@ -132,7 +135,7 @@ impl Names {
         let mut parts: Vec<&[u8]> = Vec::new();
         let mut at = inode;
         for _ in 0..=MAX_DEPTH {
-            if at == ROOT_INODE {
+            if at == self.root {
                 if parts.is_empty() {
                     return Some("/".into());
                 }
@@ -163,7 +166,7 @@ mod tests {
 
     #[test]
     fn paths() {
-        let mut names = Names::default();
+        let mut names = Names::with_room(2, 0);
         for (inode, parent, name) in [
             (13, 12, &b".aws"[..]),
             (12, 2, b"root"),
@@ -188,7 +191,7 @@ mod tests {
 
     #[test]
     fn names_that_cannot_be_kept() {
-        let mut names = Names::default();
+        let mut names = Names::with_room(2, 0);
         assert_eq!(names.add(1 << 32, 2, b"x"), Err(NamesFull));
         assert_eq!(names.add(12, 2, &[b'x'; 256]), Err(NamesFull));
         assert_eq!(names.add(12, 2, &[b'x'; 255]), Ok(()));
@@ -201,7 +204,7 @@ mod tests {
 
     #[test]
     fn names_fill_block_after_block() {
-        let mut names = Names::with_room(3);
+        let mut names = Names::with_room(2, 3);
         let name = |i: u64| format!("{i:0>250}");
         for i in 0..10_000 {
             names.add(100 + i, 2, name(i).as_bytes()).unwrap();
