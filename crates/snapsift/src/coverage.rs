@@ -23,9 +23,9 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use snapsift_scan::{ScanSummary, Unreadable};
 
-use crate::printer::path_with_members;
-use crate::record::LayerRecord;
 use crate::shard::ShardPlan;
+use snapsift_engine::Layer;
+use snapsift_engine::place::path_with_members;
 
 /// What the scan of one image covered.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -89,7 +89,7 @@ pub struct FileProblem {
     /// The archive members and decodings from the file down to the problem, outermost
     /// first, each `{"kind", "member"}`; empty for the file itself.
     #[serde(default)]
-    pub container: Vec<LayerRecord>,
+    pub container: Vec<Layer>,
     /// The limit that cut the content, if a limit did; `null` for data that is corrupt,
     /// encrypted or in an unsupported format.
     #[serde(default)]

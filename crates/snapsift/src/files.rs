@@ -25,10 +25,9 @@ use snapsift_match::Matcher;
 use snapsift_scan::Finding;
 
 use crate::coverage::{FileProblem, LimitRecord};
-use crate::printer::{FileAt, Layer};
 use crate::progress::Progress;
-use crate::record::LayerRecord;
 use crate::shard::ShardPlan;
+use snapsift_engine::place::FileAt;
 
 /// The file pass's findings of one image, with where each is.
 #[derive(Default)]
@@ -131,14 +130,7 @@ impl<'m> FileFindings<'m> {
                 let record = FileProblem {
                     path: at.path,
                     offset: problem.disk_offset,
-                    container: at
-                        .chain
-                        .into_iter()
-                        .map(|l| LayerRecord {
-                            kind: l.kind.to_owned(),
-                            member: l.member,
-                        })
-                        .collect(),
+                    container: at.chain,
                     limit: problem.limit.map(|l| LimitRecord {
                         name: l.name.to_owned(),
                         value: l.value,
@@ -263,13 +255,7 @@ fn file_at(
         id_name: fs.id_name(),
         id: Some(entry.id),
         path: entry.path.clone(),
-        chain: chain
-            .iter()
-            .map(|l| Layer {
-                kind: l.kind.as_str(),
-                member: l.member.clone(),
-            })
-            .collect(),
+        chain: chain.to_vec(),
         encoding: finding.and_then(|f| f.encoding),
         file_offset: finding.and_then(|f| f.file_offset),
         decoded_offset: finding.and_then(|f| f.decoded_offset),

@@ -11,6 +11,7 @@
 // `unsafe` is for one system call std does not wrap, in `input` alone (see there).
 #![deny(unsafe_code)]
 
+mod baseline;
 mod cli;
 mod coverage;
 mod files;
@@ -23,9 +24,7 @@ mod merge;
 mod output;
 mod printer;
 mod progress;
-mod record;
 mod redact;
-mod report;
 mod rules;
 mod shard;
 
@@ -42,19 +41,20 @@ use snapsift_fs::{Filesystem, Scheme, Volume, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::{Finding, ScanConfig, Sink};
 
+use baseline::BaselineWriter;
 use cli::{Cli, Command, ScanArgs};
 use coverage::{ImageCoverage, UnreadableRange};
 use files::{FileFindings, MappedImage};
 use input::ReadFiles;
 use manifest::Target;
 use output::{Output, OutputError};
-use printer::{Located, Location, Place, Printer};
+use printer::Printer;
 use progress::Progress;
-use record::FindingRecord;
 use redact::Redactor;
-use report::ReportOptions;
-use report::baseline::BaselineWriter;
 use shard::ShardPlan;
+use snapsift_engine::place::{Located, Location, Place};
+use snapsift_engine::record::FindingRecord;
+use snapsift_engine::report::{self, ReportOptions};
 use snapsift_filepass::FilePassConfig;
 
 /// Exit status when nothing was found.
@@ -100,7 +100,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let baseline = args
         .baseline
         .as_deref()
-        .map(|path| report::baseline::Baseline::load(path, &mut reads))
+        .map(|path| baseline::load(path, &mut reads))
         .transpose()?;
     let options = ReportOptions {
         include_invalid: args.include_invalid,

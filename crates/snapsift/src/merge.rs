@@ -38,11 +38,11 @@ use crate::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
 use crate::input::{Lines, ReadFiles};
 use crate::output::{Output, OutputError};
 use crate::printer;
-use crate::record::FindingRecord;
-#[cfg(test)]
-use crate::record::LayerRecord;
 use crate::redact::{self, Redactor};
 use crate::{exit_status, rules};
+#[cfg(test)]
+use snapsift_engine::Layer;
+use snapsift_engine::record::FindingRecord;
 
 /// What the inputs say of one image.
 #[derive(Default)]
@@ -390,8 +390,8 @@ mod tests {
         let problem = |path: &str, limit: Option<(&str, u64)>| FileProblem {
             path: Some(path.into()),
             offset: 4096,
-            container: vec![LayerRecord {
-                kind: "gzip".into(),
+            container: vec![Layer {
+                kind: snapsift_engine::LayerKind::Gzip,
                 member: None,
             }],
             limit: limit.map(|(name, value)| LimitRecord {

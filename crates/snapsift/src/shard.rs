@@ -35,8 +35,8 @@ use anyhow::{Context, bail};
 use snapsift_fs::{FileContent, Filesystem, Piece, VolumeMap};
 use snapsift_scan::intersect;
 
-use crate::printer::Located;
-use crate::report::Reported;
+use snapsift_engine::place::Located;
+use snapsift_engine::report::Reported;
 
 /// Bytes swept beyond a shard's own on each side.
 pub const MARGIN: u64 = 1 << 20;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Printer, TOOL_VERSION, escape, jsonl};
 use crate::coverage::ImageCoverage;
-use crate::record::FindingRecord;
+use snapsift_engine::record::FindingRecord;
 
 /// Writes one JSON document once every image is scanned:
 ///

@@ -1,8 +1,8 @@
 //! Printers: sinks that write findings in one output format.
 //!
 //! Each printer turns a [`FindingRecord`] into bytes on a writer (masked before, with
-//! `--redact`: see `crate::redact`); [`shown`] says how secrets and context are made
-//! printable and how a secret is masked, and [`escape`] how text read from an image is
+//! `--redact`: see `crate::redact`); `snapsift_engine::shown` says how secrets and context
+//! are made printable and how a secret is masked, and [`escape`] how text read from an image is
 //! written so that no terminal acts on it. A printer of a
 //! format that is one document (a JSON array, SARIF) or that groups findings (text) keeps what
 //! it needs and writes it at [`Printer::finish`].
@@ -10,16 +10,13 @@
 pub mod escape;
 mod json;
 mod jsonl;
-mod place;
 mod sarif;
-pub mod shown;
 mod text;
 
 use std::io::{self, Write};
 
 pub use json::JsonPrinter;
 pub use jsonl::JsonlPrinter;
-pub use place::{FileAt, Layer, Located, Location, Place, path_with_members};
 pub use sarif::SarifPrinter;
 pub use text::TextPrinter;
 
@@ -27,7 +24,7 @@ use snapsift_match::Rule;
 
 use crate::cli::Format;
 use crate::coverage::ImageCoverage;
-use crate::record::FindingRecord;
+use snapsift_engine::record::FindingRecord;
 
 /// Writes findings in one format.
 pub trait Printer {

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::shown::printable;
 use super::{Printer, escape};
 use crate::coverage::ImageCoverage;
-use crate::record::{FindingRecord, LocationRecord};
+use snapsift_engine::record::{ByteState, FindingRecord, LocationRecord};
+use snapsift_engine::shown::printable;
+use snapsift_match::Encoding;
 
 /// Writes the report once every image is scanned: one block per secret, however many places
 /// hold it (copies, backups, the old blocks of a deleted file), with each place on a line.
@@ -118,7 +119,12 @@ impl TextPrinter {
 
     /// The heading of `r`'s block: what it is, not where.
     fn heading(r: &FindingRecord) -> Vec<String> {
-        let mut lines = vec![format!("{} [{}] {}", r.rule, r.confidence, r.rule_name)];
+        let mut lines = vec![format!(
+            "{} [{}] {}",
+            r.rule,
+            r.confidence.as_str(),
+            r.rule_name
+        )];
         if !r.checks.is_empty() || !r.facts.is_empty() {
             let facts: Vec<String> = r
                 .facts
@@ -172,8 +178,8 @@ impl Printer for TextPrinter {
             offset = r.offset,
             length = r.length
         ));
-        if let Some(encoding) = &r.encoding {
-            line.push_str(&format!(" of {encoding}"));
+        if r.encoding != Encoding::Utf8 {
+            line.push_str(&format!(" of {}", r.encoding.as_str()));
         }
         let place = PlaceLine {
             order: (self.image_rank(&r.image), r.offset, self.seen),
@@ -276,14 +282,13 @@ fn join_prefixed(prefix: &str, facts: &[String]) -> String {
 pub(super) fn in_a_file(location: &LocationRecord) -> bool {
     location
         .state
-        .as_deref()
-        .is_some_and(|state| state != "unpartitioned")
+        .is_some_and(|state| state != ByteState::Unpartitioned)
 }
 
 /// The file line: `/etc/app.jar!/config.properties  (allocated, inode 12, zip, utf-16le)`,
 /// or the state alone where no file is known: `unallocated  (ext4, no file)`.
 pub(super) fn file_label(location: &LocationRecord) -> String {
-    let state = location.state.as_deref().unwrap_or_default();
+    let state = location.state.map_or("", ByteState::as_str);
     let mut facts = vec![state.to_owned()];
     let id = location.file_id();
     if let Some((id_name, id)) = id {
@@ -293,8 +298,13 @@ pub(super) fn file_label(location: &LocationRecord) -> String {
         };
         facts.push(format!("{name} {id}"));
     }
-    facts.extend(location.container.iter().map(|l| l.kind.clone()));
-    facts.extend(location.encoding.clone());
+    facts.extend(
+        location
+            .container
+            .iter()
+            .map(|l| l.kind.as_str().to_owned()),
+    );
+    facts.extend(location.encoding.map(|e| e.as_str().to_owned()));
     if let Some(offset) = location.decoded_offset {
         facts.push(format!("decoded offset {offset}"));
     }
@@ -315,7 +325,7 @@ pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
     let Some(location) = location else {
         return String::new();
     };
-    if location.state.as_deref() == Some("unpartitioned") {
+    if location.state == Some(ByteState::Unpartitioned) {
         return "  unpartitioned space".into();
     }
     // Only a finding in a volume has an offset in it.
@@ -345,9 +355,9 @@ mod tests {
     use snapsift_scan::{Context, Finding};
 
     use super::*;
-    use crate::printer::{Located, Location};
     use crate::redact::{Redactor, secrets_of};
     use crate::report::{Paired, Reported};
+    use snapsift_engine::place::{Located, Location};
 
     fn rule<'r>(rules: &'r RuleSet, id: &str) -> &'r Rule {
         rules.rules().iter().find(|r| r.id == id).unwrap()
@@ -508,18 +518,18 @@ mod tests {
         let mut record = FindingRecord::new(&findings[0]);
         record.context = "key \\u{1b} = AKIAQ2W3E4R5T6Y7U2I3 \u{202e}".into();
         record.location = Some(LocationRecord {
-            scheme: "gpt".into(),
+            scheme: snapsift_fs::Scheme::Gpt,
             partition: Some(1),
             partition_name: Some("ro\x1bot".into()),
             filesystem: Some("ext4".into()),
             volume_offset: Some(10),
-            state: Some("allocated".into()),
+            state: Some(ByteState::File(snapsift_fs::FileState::Allocated)),
             path: Some(
                 "/tmp/x\x1b]0;pwned\x07\r\n    forged  (allocated)\u{202e}gpj.exe\\n".into(),
             ),
             inode: Some(12),
-            container: vec![crate::record::LayerRecord {
-                kind: "tar".into(),
+            container: vec![snapsift_engine::Layer {
+                kind: snapsift_engine::LayerKind::Tar,
                 member: Some("m\u{85}\u{7f}".into()),
             }],
             ..LocationRecord::default()

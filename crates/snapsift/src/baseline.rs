@@ -1,4 +1,5 @@
-//! Baselines: the findings a team has already dealt with, by fingerprint.
+//! Baseline files: the findings a team has already dealt with, by fingerprint (the engine's
+//! `Baseline` suppresses them).
 //!
 //! `snapsift scan --write-baseline FILE` writes every finding's fingerprint (with its rule and
 //! place, for people; never the secret, and a secret in a file's name is masked as `--redact`
@@ -9,26 +10,21 @@
 //! {"snapsift_baseline": 1, "findings": [{"fingerprint": "…", "rule": "…", "place": "…"}]}
 //! ```
 
-use std::collections::HashSet;
 use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use super::{Reported, fingerprint};
+use snapsift_engine::report::Reported;
+use snapsift_engine::report::fingerprint::{self, Baseline};
+
 use crate::input::{self, ReadFiles};
 use crate::printer::escape;
 use crate::redact::Redactor;
 
 /// The version of the baseline format this build reads and writes.
 const FORMAT_VERSION: u32 = 1;
-
-/// The fingerprints of a baseline file.
-#[derive(Debug, Default)]
-pub struct Baseline {
-    fingerprints: HashSet<String>,
-}
 
 #[derive(Serialize, Deserialize)]
 struct BaselineFile {
@@ -45,29 +41,22 @@ struct Entry {
     place: String,
 }
 
-impl Baseline {
-    /// Reads a baseline file (at most 64 MiB, as [`crate::input`] reads the files a user
-    /// names), one of the files the run reads (`reads`).
-    pub fn load(path: &Path, reads: &mut ReadFiles) -> anyhow::Result<Baseline> {
-        let bytes = input::read_bytes(path, "baseline", reads)?;
-        let file: BaselineFile = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a snapsift baseline", path.display()))?;
-        if file.snapsift_baseline != FORMAT_VERSION {
-            bail!(
-                "{}: baseline format {} is not supported (this build reads {FORMAT_VERSION})",
-                path.display(),
-                file.snapsift_baseline
-            );
-        }
-        Ok(Baseline {
-            fingerprints: file.findings.into_iter().map(|e| e.fingerprint).collect(),
-        })
+/// Reads a baseline file (at most 64 MiB, as [`crate::input`] reads the files a user
+/// names), one of the files the run reads (`reads`).
+pub fn load(path: &Path, reads: &mut ReadFiles) -> anyhow::Result<Baseline> {
+    let bytes = input::read_bytes(path, "baseline", reads)?;
+    let file: BaselineFile = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a snapsift baseline", path.display()))?;
+    if file.snapsift_baseline != FORMAT_VERSION {
+        bail!(
+            "{}: baseline format {} is not supported (this build reads {FORMAT_VERSION})",
+            path.display(),
+            file.snapsift_baseline
+        );
     }
-
-    /// Whether the baseline lists `fingerprint`.
-    pub fn contains(&self, fingerprint: &str) -> bool {
-        self.fingerprints.contains(fingerprint)
-    }
+    Ok(Baseline::new(
+        file.findings.into_iter().map(|e| e.fingerprint),
+    ))
 }
 
 /// Collects the entries of a baseline being written.

@@ -20,8 +20,9 @@
 use std::collections::HashMap;
 
 use snapsift_fs::FileState;
+use snapsift_unpack::Layer;
 
-use crate::printer::{Layer, Located, Location};
+use crate::place::{Located, Location};
 
 use super::{Paired, Reported};
 
