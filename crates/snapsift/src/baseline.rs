@@ -21,7 +21,7 @@ use snapsift_engine::report::fingerprint::{self, Baseline};
 
 use crate::input::{self, ReadFiles};
 use crate::printer::escape;
-use crate::redact::Redactor;
+use snapsift_engine::redact::Redactor;
 
 /// The version of the baseline format this build reads and writes.
 const FORMAT_VERSION: u32 = 1;

@@ -24,10 +24,10 @@ use snapsift_fs::{FileEntry, FileState, Files, Filesystem, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::Finding;
 
-use crate::coverage::{FileProblem, LimitRecord};
 use crate::progress::Progress;
-use crate::shard::ShardPlan;
+use snapsift_engine::coverage::{FileProblem, LimitRecord};
 use snapsift_engine::place::FileAt;
+use snapsift_engine::shard::ShardPlan;
 
 /// The file pass's findings of one image, with where each is.
 #[derive(Default)]

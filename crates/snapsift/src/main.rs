@@ -13,7 +13,6 @@
 
 mod baseline;
 mod cli;
-mod coverage;
 mod files;
 // fcntl on an open descriptor, to clear the O_NONBLOCK the open needed.
 #[allow(unsafe_code)]
@@ -24,9 +23,7 @@ mod merge;
 mod output;
 mod printer;
 mod progress;
-mod redact;
 mod rules;
-mod shard;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -43,18 +40,18 @@ use snapsift_scan::{Finding, ScanConfig, Sink};
 
 use baseline::BaselineWriter;
 use cli::{Cli, Command, ScanArgs};
-use coverage::{ImageCoverage, UnreadableRange};
 use files::{FileFindings, MappedImage};
 use input::ReadFiles;
 use manifest::Target;
 use output::{Output, OutputError};
 use printer::Printer;
 use progress::Progress;
-use redact::Redactor;
-use shard::ShardPlan;
+use snapsift_engine::coverage::{ImageCoverage, UnreadableRange};
 use snapsift_engine::place::{Located, Location, Place};
 use snapsift_engine::record::FindingRecord;
+use snapsift_engine::redact::Redactor;
 use snapsift_engine::report::{self, ReportOptions};
+use snapsift_engine::shard::{self, ShardPlan};
 use snapsift_filepass::FilePassConfig;
 
 /// Exit status when nothing was found.
@@ -140,7 +137,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             Err(error) if error.is::<OutputError>() => return Err(error),
             Err(error) => {
                 warn(&format!("snapsift: error: {error:#}"));
-                ImageCoverage::failed(&target.name, &error)
+                ImageCoverage::failed(&target.name, format!("{error:#}"))
             }
         };
         findings = findings.saturating_add(coverage.findings);

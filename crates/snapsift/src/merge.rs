@@ -19,7 +19,7 @@
 //!   with findings but no coverage line (a report cut short) is incomplete too.
 //!
 //! * `--redact` masks, in every record, the secrets of every record merged and those the
-//!   rules find in the record's own strings (see `crate::redact`): a shard that did not redact
+//!   rules find in the record's own strings (see `snapsift_engine::redact`): a shard that did not redact
 //!   its report is masked here as a whole scan would be.
 //!
 //! The exit status is `snapsift scan`'s, for the merged report.
@@ -32,17 +32,17 @@ use serde_json::Value;
 use snapsift_match::Matcher;
 
 use crate::cli::MergeArgs;
-#[cfg(test)]
-use crate::coverage::{FileProblem, LimitRecord};
-use crate::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
 use crate::input::{Lines, ReadFiles};
 use crate::output::{Output, OutputError};
 use crate::printer;
-use crate::redact::{self, Redactor};
 use crate::{exit_status, rules};
 #[cfg(test)]
 use snapsift_engine::Layer;
+#[cfg(test)]
+use snapsift_engine::coverage::{FileProblem, LimitRecord};
+use snapsift_engine::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
 use snapsift_engine::record::FindingRecord;
+use snapsift_engine::redact::{self, Redactor};
 
 /// What the inputs say of one image.
 #[derive(Default)]

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde_json::{Value, json};
 
 use super::{Printer, TOOL_VERSION, escape, jsonl};
-use crate::coverage::ImageCoverage;
+use snapsift_engine::coverage::ImageCoverage;
 use snapsift_engine::record::FindingRecord;
 
 /// Writes one JSON document once every image is scanned:

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::{Printer, escape};
-use crate::coverage::ImageCoverage;
+use snapsift_engine::coverage::ImageCoverage;
 use snapsift_engine::record::FindingRecord;
 
 /// Writes each finding as one JSON object on one line: the [`FindingRecord`], whose docs

@@ -1,7 +1,7 @@
 //! Printers: sinks that write findings in one output format.
 //!
 //! Each printer turns a [`FindingRecord`] into bytes on a writer (masked before, with
-//! `--redact`: see `crate::redact`); `snapsift_engine::shown` says how secrets and context
+//! `--redact`: see `snapsift_engine::redact`); `snapsift_engine::shown` says how secrets and context
 //! are made printable and how a secret is masked, and [`escape`] how text read from an image is
 //! written so that no terminal acts on it. A printer of a
 //! format that is one document (a JSON array, SARIF) or that groups findings (text) keeps what
@@ -23,7 +23,7 @@ pub use text::TextPrinter;
 use snapsift_match::Rule;
 
 use crate::cli::Format;
-use crate::coverage::ImageCoverage;
+use snapsift_engine::coverage::ImageCoverage;
 use snapsift_engine::record::FindingRecord;
 
 /// Writes findings in one format.

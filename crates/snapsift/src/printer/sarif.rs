@@ -10,7 +10,7 @@ use snapsift_match::{Confidence, Rule};
 
 use super::text::{file_label, in_a_file, volume_label};
 use super::{Printer, TOOL_VERSION, escape, jsonl};
-use crate::coverage::ImageCoverage;
+use snapsift_engine::coverage::ImageCoverage;
 use snapsift_engine::record::FindingRecord;
 use snapsift_engine::shown::{self, printable};
 

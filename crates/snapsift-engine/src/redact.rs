@@ -1,4 +1,4 @@
-//! `--redact`: no full secret anywhere in the report.
+//! Redaction (`--redact`): no full secret anywhere in the report.
 //!
 //! A finding's own secret is not the only one its record could show: its context line may
 //! hold the secret half it was paired with (`AWS_ACCESS_KEY_ID=AKIA… AWS_SECRET_ACCESS_KEY=…`
@@ -29,8 +29,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use sha2::{Digest, Sha256};
 use snapsift_match::{Match, Matcher, Scratch};
 
-use snapsift_engine::record::FindingRecord;
-use snapsift_engine::shown::{mask, printable};
+use crate::record::FindingRecord;
+use crate::shown::{mask, printable};
 
 /// Masks the secrets of a set of records.
 pub struct Redactor<'m> {
@@ -238,8 +238,8 @@ mod tests {
     use snapsift_match::RuleSet;
 
     use super::*;
-    use snapsift_engine::Layer;
-    use snapsift_engine::record::{LocationRecord, PairRecord};
+    use crate::Layer;
+    use crate::record::{LocationRecord, PairRecord};
     use snapsift_match::{Confidence, Encoding};
 
     fn matcher() -> Matcher {
@@ -323,7 +323,7 @@ mod tests {
             path: Some(format!("/home/u/{token}.txt")),
             partition_name: Some(format!("p-{suppressed}")),
             container: vec![Layer {
-                kind: snapsift_engine::LayerKind::Tar,
+                kind: crate::LayerKind::Tar,
                 member: Some(format!("keys/{suppressed}/{token}")),
             }],
             ..LocationRecord::default()
