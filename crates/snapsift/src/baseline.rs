@@ -16,12 +16,11 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use snapsift_engine::report::Reported;
-use snapsift_engine::report::fingerprint::{self, Baseline};
+use snapsift_engine::report::fingerprint::Baseline;
+use snapsift_engine::scan::BaselineEntry;
 
 use crate::input::{self, ReadFiles};
 use crate::printer::escape;
-use snapsift_engine::redact::Redactor;
 
 /// The version of the baseline format this build reads and writes.
 const FORMAT_VERSION: u32 = 1;
@@ -62,18 +61,13 @@ pub fn load(path: &Path, reads: &mut ReadFiles) -> anyhow::Result<Baseline> {
 /// Collects the entries of a baseline being written.
 #[derive(Debug, Default)]
 pub struct BaselineWriter {
-    entries: Vec<(String, String, String)>,
+    entries: Vec<BaselineEntry>,
 }
 
 impl BaselineWriter {
-    /// Adds `r`, its place with every secret `redactor` finds in it masked (the fingerprint
-    /// is of the place as it is).
-    pub fn add(&mut self, r: &Reported<'_, '_>, redactor: &mut Redactor<'_>) {
-        self.entries.push((
-            r.fingerprint.clone(),
-            r.finding.rule.id.clone(),
-            redactor.masked(&fingerprint::place(r)),
-        ));
+    /// Adds the entries of one image's findings (their places masked by the engine).
+    pub fn extend(&mut self, entries: Vec<BaselineEntry>) {
+        self.entries.extend(entries);
     }
 
     /// Writes the baseline, sorted and without duplicates, to `out`.
@@ -85,10 +79,10 @@ impl BaselineWriter {
             findings: self
                 .entries
                 .into_iter()
-                .map(|(fingerprint, rule, place)| Entry {
-                    fingerprint,
-                    rule,
-                    place,
+                .map(|e| Entry {
+                    fingerprint: e.fingerprint,
+                    rule: e.rule,
+                    place: e.place,
                 })
                 .collect(),
         };

@@ -230,6 +230,17 @@ fn parse_shard(text: &str) -> anyhow::Result<Shard> {
     Ok(Shard::new(index, count)?)
 }
 
+impl From<Format> for crate::printer::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => crate::printer::Format::Text,
+            Format::Jsonl => crate::printer::Format::Jsonl,
+            Format::Json => crate::printer::Format::Json,
+            Format::Sarif => crate::printer::Format::Sarif,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,7 @@ use snapsift_match::Matcher;
 use crate::cli::MergeArgs;
 use crate::input::{Lines, ReadFiles};
 use crate::output::{Output, OutputError};
-use crate::printer;
+use crate::printer::{self, PrinterConfig};
 use crate::{exit_status, rules};
 #[cfg(test)]
 use snapsift_engine::Layer;
@@ -103,7 +103,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
 
     // Never over a report being read.
     let mut out = Output::open(args.output.as_deref(), &reads)?;
-    let mut printer = printer::for_format(args.format, rules.rules());
+    let mut printer = printer::new(PrinterConfig {
+        format: args.format.into(),
+        rules: rules.rules(),
+    });
     let (mut failed, mut partial, mut total) = (false, false, 0u64);
     for (findings, coverage) in &merged {
         for finding in findings {

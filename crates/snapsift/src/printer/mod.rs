@@ -22,7 +22,6 @@ pub use text::TextPrinter;
 
 use snapsift_match::Rule;
 
-use crate::cli::Format;
 use snapsift_engine::coverage::ImageCoverage;
 use snapsift_engine::record::FindingRecord;
 
@@ -41,9 +40,31 @@ pub trait Printer {
     }
 }
 
-/// The printer of `format`; `rules` are the rules in force, which a document format
-/// describes.
-pub fn for_format(format: Format, rules: &[Rule]) -> Box<dyn Printer> {
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Readable text, grouped by secret ([`TextPrinter`]).
+    Text,
+    /// JSON Lines ([`JsonlPrinter`]).
+    Jsonl,
+    /// One JSON document ([`JsonPrinter`]).
+    Json,
+    /// SARIF 2.1.0 ([`SarifPrinter`]).
+    Sarif,
+}
+
+/// What a printer is made from.
+#[derive(Clone, Copy, Debug)]
+pub struct PrinterConfig<'a> {
+    /// The format it writes.
+    pub format: Format,
+    /// The rules in force, which a document format describes.
+    pub rules: &'a [Rule],
+}
+
+/// The printer `config` asks for.
+pub fn new(config: PrinterConfig<'_>) -> Box<dyn Printer> {
+    let PrinterConfig { format, rules } = config;
     match format {
         Format::Text => Box::new(TextPrinter::new()),
         Format::Jsonl => Box::new(JsonlPrinter),

@@ -422,60 +422,45 @@ fn human(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use snapsift_match::{Assessment, Confidence, Encoding, Matcher, Rule, RuleSet};
-    use snapsift_scan::{Context, Finding};
+    use snapsift_engine::record::PairRecord;
+    use snapsift_engine::redact::{Redactor, secrets_of};
+    use snapsift_match::{Confidence, Matcher, RuleSet};
 
     use super::*;
-    use crate::report::{Paired, Reported};
-    use snapsift_engine::place::{Located, Location};
-    use snapsift_engine::redact::{Redactor, secrets_of};
 
-    fn rule<'r>(rules: &'r RuleSet, id: &str) -> &'r Rule {
-        rules.rules().iter().find(|r| r.id == id).unwrap()
-    }
-
-    /// A finding of `secret` at `offset` of `image`, located nowhere in particular.
-    fn reported<'a, 'm>(
-        image: &'a str,
-        rule: &'m Rule,
-        secret: &str,
-        offset: u64,
-        pair: Option<Paired<'m>>,
-    ) -> Reported<'a, 'm> {
-        let line = format!("key = {secret}");
-        Reported {
-            image,
-            location: Location {
-                volume: Located::Unknown,
-                scheme: None,
-                file: None,
-                run: None,
-            },
-            finding: Finding {
-                rule,
-                offset,
-                encoding: Encoding::Utf8,
-                text: secret.as_bytes().to_vec(),
-                secret: 0..secret.len(),
-                context: Context {
-                    bytes: line.clone().into_bytes(),
-                    secret: 6..line.len(),
-                },
-                truncated: false,
-            },
-            assessment: Assessment {
-                confidence: Confidence::High,
-                passed: Vec::new(),
-                facts: Vec::new(),
-                rejected: None,
-            },
-            pair,
+    /// A finding of the AWS key ID `secret` at `offset` of `image`, located nowhere in
+    /// particular, with `pair` its paired connection URI.
+    fn record(image: &str, secret: &str, offset: u64, pair: Option<&str>) -> FindingRecord {
+        FindingRecord {
+            image: image.into(),
+            rule: "aws.access-key-id".into(),
+            rule_name: "AWS access key ID".into(),
+            confidence: Confidence::High,
             fingerprint: String::new(),
+            secret: secret.into(),
+            secret_hex: None,
+            offset,
+            length: secret.len() as u64,
+            encoding: Encoding::Utf8,
+            context: format!("key = {secret}"),
+            location: None,
+            checks: Vec::new(),
+            facts: Default::default(),
+            valid: true,
+            rejected: None,
+            pair: pair.map(|secret| PairRecord {
+                rule: "connection-uri.password".into(),
+                secret: secret.into(),
+                offset: 520,
+                checks: Vec::new(),
+            }),
+            redacted: false,
+            identity: None,
         }
     }
 
-    fn report(findings: &[Reported<'_, '_>], redact: bool) -> String {
-        let mut records: Vec<FindingRecord> = findings.iter().map(FindingRecord::new).collect();
+    fn report(findings: &[FindingRecord], redact: bool) -> String {
+        let mut records = findings.to_vec();
         if redact {
             let matcher = Matcher::new(&RuleSet::builtin().unwrap()).unwrap();
             let mut redactor = Redactor::new(&matcher, records.iter().flat_map(secrets_of));
@@ -493,28 +478,15 @@ mod tests {
 
     #[test]
     fn one_block_per_secret_in_order_of_its_first_place() {
-        let rules = RuleSet::builtin().unwrap();
-        let aws = rule(&rules, "aws.access-key-id");
-        let uri = rule(&rules, "connection-uri.password");
         let (x, y) = ("AKIAQ2W3E4R5T6Y7U2I3", "AKIAZZZZE4R5T6Y7U2I3");
-        let pair = || Paired {
-            rule: uri,
-            secret: b"postgres://u:hunter2hunter2@db/x".to_vec(),
-            offset: 520,
-            assessment: Assessment {
-                confidence: Confidence::High,
-                passed: Vec::new(),
-                facts: Vec::new(),
-                rejected: None,
-            },
-        };
+        let pair = "postgres://u:hunter2hunter2@db/x";
         // Not in disk order: the report sorts.
         let findings = [
-            reported("a.img", aws, x, 700, None),
-            reported("a.img", aws, y, 100, None),
-            reported("a.img", aws, x, 300, None),
-            reported("a.img", aws, x, 500, Some(pair())),
-            reported("b.img", aws, x, 10, None),
+            record("a.img", x, 700, None),
+            record("a.img", y, 100, None),
+            record("a.img", x, 300, None),
+            record("a.img", x, 500, Some(pair)),
+            record("b.img", x, 10, None),
         ];
         let text = report(&findings, false);
         let blocks: Vec<&str> = text.split("\n\n").filter(|b| !b.is_empty()).collect();
@@ -548,15 +520,14 @@ mod tests {
     #[test]
     fn masked_secrets_read_back_are_grouped_by_fingerprint_only() {
         let rules = RuleSet::builtin().unwrap();
-        let aws = rule(&rules, "aws.access-key-id");
         // Two secrets that mask alike, the first at two places.
         let (x, y) = ("AKIAQ2W3E4R5T6Y7U2I3", "AKIAZZZZE4R5T6Y7U2I3");
         let findings = [
-            reported("a.img", aws, x, 100, None),
-            reported("a.img", aws, y, 200, None),
-            reported("a.img", aws, x, 300, None),
+            record("a.img", x, 100, None),
+            record("a.img", y, 200, None),
+            record("a.img", x, 300, None),
         ];
-        let mut records: Vec<FindingRecord> = findings.iter().map(FindingRecord::new).collect();
+        let mut records = findings.to_vec();
         for (r, fingerprint) in records.iter_mut().zip(["fx", "fy", "fx"]) {
             r.fingerprint = fingerprint.into();
         }
@@ -583,10 +554,8 @@ mod tests {
 
     #[test]
     fn names_and_contexts_from_the_image_are_escaped_on_their_line() {
-        let rules = RuleSet::builtin().unwrap();
-        let aws = rule(&rules, "aws.access-key-id");
-        let findings = [reported("a.img", aws, "AKIAQ2W3E4R5T6Y7U2I3", 10, None)];
-        let mut record = FindingRecord::new(&findings[0]);
+        let findings = [record("a.img", "AKIAQ2W3E4R5T6Y7U2I3", 10, None)];
+        let mut record = findings[0].clone();
         record.context = "key \\u{1b} = AKIAQ2W3E4R5T6Y7U2I3 \u{202e}".into();
         record.location = Some(LocationRecord {
             scheme: snapsift_fs::Scheme::Gpt,
