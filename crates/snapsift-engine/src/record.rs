@@ -2,8 +2,7 @@
 //!
 //! Inside the engine a finding is borrowed from the matcher's rules and the image's
 //! filesystem maps. What leaves the engine is a [`FindingRecord`]: plain data, exactly the
-//! object `--format jsonl` prints on a line (serde writes the fields in the order they are
-//! declared here). Every printer works from records, so `snapsift merge`, which reads
+//! object `--format jsonl` prints on a line. Every printer works from records, so `snapsift merge`, which reads
 //! records back from JSON Lines files, prints what `snapsift scan` would have printed, in any
 //! format. Fields that take one of a known set of values are enums, serialized by the names
 //! the JSON Lines schema has always used.
@@ -357,4 +356,131 @@ fn is_utf8(encoding: &Encoding) -> bool {
 /// `names` as owned strings.
 fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|&n| n.to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each enum of the schema is written by the name its `as_str` gives, as the JSON Lines
+    /// schema has always written it, and read back from it.
+    #[test]
+    fn enums_are_written_by_their_documented_names() {
+        fn name<T: Serialize>(value: T) -> String {
+            serde_json::to_value(value)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+        fn back<T: for<'de> Deserialize<'de>>(name: &str) -> T {
+            serde_json::from_value(serde_json::Value::from(name)).unwrap()
+        }
+        for c in [Confidence::Low, Confidence::Medium, Confidence::High] {
+            assert_eq!(name(c), c.as_str());
+            assert_eq!(back::<Confidence>(c.as_str()), c);
+        }
+        for e in [Encoding::Utf8, Encoding::Utf16Le] {
+            assert_eq!(name(e), e.as_str());
+            assert_eq!(back::<Encoding>(e.as_str()), e);
+        }
+        for s in [Scheme::Gpt, Scheme::Mbr, Scheme::Whole, Scheme::Unknown] {
+            assert_eq!(name(s), s.name());
+            assert_eq!(back::<Scheme>(s.name()), s);
+        }
+        let states = [
+            FileState::Allocated,
+            FileState::Slack,
+            FileState::Deleted,
+            FileState::Unallocated,
+            FileState::Metadata,
+            FileState::Journal,
+        ];
+        let states = states
+            .into_iter()
+            .map(ByteState::File)
+            .chain([ByteState::Unpartitioned]);
+        for s in states {
+            assert_eq!(name(s), s.as_str());
+            assert_eq!(back::<ByteState>(s.as_str()), s);
+        }
+        assert!(serde_json::from_str::<ByteState>("\"elsewhere\"").is_err());
+        use snapsift_unpack::Kind;
+        let kinds = [
+            Kind::Gzip,
+            Kind::Zip,
+            Kind::Tar,
+            Kind::Zstd,
+            Kind::Xz,
+            Kind::Bzip2,
+            Kind::Utf16Le,
+            Kind::Utf16Be,
+        ];
+        for k in kinds {
+            assert_eq!(name(k), k.as_str());
+            assert_eq!(back::<Kind>(k.as_str()), k);
+        }
+        for e in [
+            LeafEncoding::Bytes,
+            LeafEncoding::Utf16Le,
+            LeafEncoding::Utf16Be,
+        ] {
+            assert_eq!(name(e), e.as_str());
+        }
+    }
+
+    /// A record is written with the documented names, the UTF-8 encoding and empty fields
+    /// left out, and read back as it was.
+    #[test]
+    fn a_record_is_written_with_its_documented_names_and_read_back() {
+        let record = FindingRecord {
+            image: "disk.img".into(),
+            rule: "aws.access-key-id".into(),
+            rule_name: "AWS access key ID".into(),
+            confidence: Confidence::High,
+            fingerprint: "f".into(),
+            secret: "AKIAQ2W3E4R5T6Y7U2I3".into(),
+            secret_hex: None,
+            offset: 7,
+            length: 40,
+            encoding: Encoding::Utf16Le,
+            context: "k=A.K.I.A".into(),
+            location: Some(LocationRecord {
+                scheme: Scheme::Whole,
+                filesystem: Some("ext4".into()),
+                volume_offset: Some(7),
+                state: Some(ByteState::File(FileState::Deleted)),
+                path: Some("/a.zip".into()),
+                inode: Some(12),
+                container: vec![Layer {
+                    kind: snapsift_unpack::Kind::Zip,
+                    member: Some("b.txt".into()),
+                }],
+                encoding: Some(LeafEncoding::Utf16Be),
+                decoded_offset: Some(3),
+                ..LocationRecord::default()
+            }),
+            checks: vec!["aws-key-id".into()],
+            facts: BTreeMap::new(),
+            valid: true,
+            rejected: None,
+            pair: None,
+            redacted: false,
+            identity: None,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            json,
+            r#"{"image":"disk.img","rule":"aws.access-key-id","rule_name":"AWS access key ID","confidence":"high","fingerprint":"f","secret":"AKIAQ2W3E4R5T6Y7U2I3","offset":7,"length":40,"encoding":"utf-16le","context":"k=A.K.I.A","location":{"scheme":"none","partition":null,"filesystem":"ext4","volume_offset":7,"state":"deleted","path":"/a.zip","inode":12,"container":[{"kind":"zip","member":"b.txt"}],"encoding":"utf-16be","decoded_offset":3},"checks":["aws-key-id"],"valid":true}"#
+        );
+        let back: FindingRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, record);
+        let utf8 = FindingRecord {
+            encoding: Encoding::Utf8,
+            ..record
+        };
+        let json = serde_json::to_string(&utf8).unwrap();
+        assert!(!json.contains("\"encoding\":\"utf-8\""), "{json}");
+        assert_eq!(serde_json::from_str::<FindingRecord>(&json).unwrap(), utf8);
+    }
 }
