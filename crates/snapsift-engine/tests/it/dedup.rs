@@ -15,7 +15,7 @@ fn a_secret_across_a_chunk_boundary_is_one_finding_at_its_offset() {
     for chunk in [4096u64, 65_536] {
         disk.fill(0);
         let edge = 4 * chunk as usize;
-        let at = edge - line.len() / 2;
+        let at = edge - line.find(&id).unwrap() - id.len() / 2;
         disk[at..at + line.len()].copy_from_slice(line.as_bytes());
         let mut options = options();
         options.chunk_size = chunk;
