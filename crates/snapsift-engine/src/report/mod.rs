@@ -5,7 +5,7 @@
 //! `--include-invalid`), the ID half of a credential is paired with its secret half found
 //! nearby in the same file or run of free space ([`pair`]; rejected matches never pair),
 //! every finding gets a stable fingerprint ([`fingerprint`]), and findings a baseline already
-//! lists are suppressed ([`baseline`]). What a rejected match may change is only whether it
+//! lists are suppressed ([`fingerprint::Baseline`]). What a rejected match may change is only whether it
 //! is reported itself: the valid findings are the same with or without `--include-invalid`.
 
 pub mod fingerprint;
