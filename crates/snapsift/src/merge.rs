@@ -29,13 +29,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
-use snapsift_match::Matcher;
-
-use crate::cli::MergeArgs;
-use crate::input::{Lines, ReadFiles};
-use crate::output::{Output, OutputError};
-use crate::printer::{self, PrinterConfig};
-use crate::{exit_status, rules};
 #[cfg(test)]
 use snapsift_engine::Layer;
 #[cfg(test)]
@@ -43,6 +36,13 @@ use snapsift_engine::coverage::{FileProblem, LimitRecord};
 use snapsift_engine::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
 use snapsift_engine::record::FindingRecord;
 use snapsift_engine::redact::{self, Redactor};
+use snapsift_match::Matcher;
+
+use crate::cli::MergeArgs;
+use crate::input::{Lines, ReadFiles};
+use crate::output::{Output, OutputError};
+use crate::printer::{self, PrinterConfig};
+use crate::{exit_status, rules};
 
 /// What the inputs say of one image.
 #[derive(Default)]

@@ -11,6 +11,7 @@ pub mod escape;
 mod json;
 mod jsonl;
 mod sarif;
+mod summary;
 mod text;
 
 use std::io::{self, Write};

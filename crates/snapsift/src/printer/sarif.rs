@@ -6,13 +6,13 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
+use snapsift_engine::coverage::ImageCoverage;
+use snapsift_engine::record::FindingRecord;
+use snapsift_engine::shown::{self, printable};
 use snapsift_match::{Confidence, Rule};
 
 use super::text::{file_label, in_a_file, volume_label};
 use super::{Printer, TOOL_VERSION, escape, jsonl};
-use snapsift_engine::coverage::ImageCoverage;
-use snapsift_engine::record::FindingRecord;
-use snapsift_engine::shown::{self, printable};
 
 /// The `$schema` of the log.
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";

@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::{Printer, escape};
 use snapsift_engine::coverage::ImageCoverage;
 use snapsift_engine::record::{ByteState, FindingRecord, LocationRecord};
 use snapsift_engine::shown::printable;
 use snapsift_match::Encoding;
+
+use super::{Printer, escape, summary};
 
 /// Writes the report once every image is scanned: one block per secret, however many places
 /// hold it (copies, backups, the old blocks of a deleted file), with each place on a line.
@@ -258,7 +259,7 @@ impl Printer for TextPrinter {
     fn coverage(&mut self, _out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()> {
         self.complete &= coverage.complete;
         self.noted |= !coverage.notes.is_empty();
-        self.coverage.extend(coverage_lines(coverage));
+        self.coverage.extend(summary::coverage_lines(coverage));
         Ok(())
     }
 }
@@ -347,77 +348,6 @@ pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
         None if content == "unknown" => String::new(),
         None => format!("  ({content})"),
     }
-}
-
-/// The coverage summary of one image, for people: one line, then one line per unreadable range
-/// and per file a limit cut, then the count of file problems.
-fn coverage_lines(coverage: &ImageCoverage) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Some(error) = &coverage.error {
-        lines.push(format!("{}: not scanned: {error}", coverage.image));
-        return lines;
-    }
-    if coverage.complete {
-        lines.push(format!(
-            "{}: complete: {} of data scanned ({} disk)",
-            coverage.image,
-            human(coverage.scanned_bytes),
-            human(coverage.disk_size)
-        ));
-    } else {
-        let cut = coverage.cut_files();
-        let cut = if cut > 0 {
-            format!(", {cut} file(s) cut by a limit")
-        } else {
-            String::new()
-        };
-        lines.push(format!(
-            "{}: PARTIAL: {} of data unreadable in {} range(s){cut}, {} scanned ({} disk)",
-            coverage.image,
-            human(coverage.unreadable_bytes),
-            coverage.unreadable.len(),
-            human(coverage.scanned_bytes),
-            human(coverage.disk_size)
-        ));
-    }
-    for u in &coverage.unreadable {
-        lines.push(format!(
-            "  unreadable: offset {} (0x{:x}) to {} (0x{:x}), {}: {}",
-            u.start,
-            u.start,
-            u.end,
-            u.end,
-            human(u.end.saturating_sub(u.start)),
-            u.reason
-        ));
-    }
-    for note in &coverage.notes {
-        lines.push(format!("  note: {note}"));
-    }
-    for p in coverage.file_problems.iter().filter(|p| p.cut_by_limit()) {
-        let limit = p
-            .limit
-            .as_ref()
-            .map_or(String::new(), |l| format!(" ({} {})", l.name, l.value));
-        lines.push(format!(
-            "  cut by a limit{limit}: {}: {}",
-            p.display_place(),
-            p.message
-        ));
-    }
-    if !coverage.file_problems.is_empty() {
-        lines.push(format!(
-            "  {} file problem(s): content that could not be read or expanded in full \
-             (notes on standard error)",
-            coverage.file_problems.len()
-        ));
-    }
-    lines
-}
-
-/// `bytes` in binary units, for people.
-fn human(bytes: u64) -> String {
-    indicatif::BinaryBytes(bytes).to_string()
 }
 
 #[cfg(test)]
