@@ -9,7 +9,7 @@ use std::sync::Arc;
 use snapsift_disk::Disk;
 use snapsift_fs::{FileContent, Piece};
 use snapsift_scan::{Finding, ReadScanner};
-use snapsift_unpack::{BufferPool, Encoding, Layer, Leaf, LimitReached, Limits, Visitor};
+use snapsift_unpack::{BufferPool, Layer, Leaf, LeafEncoding, LimitReached, Limits, Visitor};
 
 use crate::{FileFinding, FilePassSummary, Problem};
 
@@ -181,7 +181,7 @@ impl FileReader<'_> {
         mut finding: Finding<'m>,
         decoded: u64,
         chain: Vec<Layer>,
-        encoding: Encoding,
+        encoding: LeafEncoding,
     ) -> FileFinding<'m> {
         finding.offset = self.disk_offset_of(self.content, 0);
         FileFinding {
@@ -190,10 +190,7 @@ impl FileReader<'_> {
             chain,
             file_offset: None,
             decoded_offset: Some(decoded),
-            encoding: match encoding {
-                Encoding::Bytes => None,
-                other => Some(other.as_str()),
-            },
+            encoding: (encoding != LeafEncoding::Bytes).then_some(encoding),
             on_disk: None,
         }
     }

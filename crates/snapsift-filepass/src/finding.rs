@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use snapsift_scan::Finding;
-use snapsift_unpack::{Layer, LimitReached};
+use snapsift_unpack::{Layer, LeafEncoding, LimitReached};
 
 /// A secret the file pass found in a file.
 #[derive(Clone, Debug)]
@@ -23,8 +23,9 @@ pub struct FileFinding<'m> {
     /// The secret's offset in the decoded bytes of the innermost layer, when it was decoded
     /// (decompressed, or transcoded from UTF-16).
     pub decoded_offset: Option<u64>,
-    /// The encoding the secret was decoded from (`utf-16le`, `utf-16be`), if any.
-    pub encoding: Option<&'static str>,
+    /// The encoding the secret was decoded from (UTF-16LE, UTF-16BE), if any; never
+    /// [`LeafEncoding::Bytes`].
+    pub encoding: Option<LeafEncoding>,
     /// The disk bytes the secret lies in, verbatim and contiguously, if it does: then the byte
     /// sweep finds it too, at `on_disk.start`, and the two are one occurrence.
     pub on_disk: Option<Range<u64>>,

@@ -50,7 +50,7 @@ use snapsift_unpack::BufferPool;
 
 pub use error::FilePassError;
 pub use finding::{FileFinding, Problem};
-pub use snapsift_unpack::{Encoding, Kind, Layer, LimitReached, Limits};
+pub use snapsift_unpack::{Kind, Layer, LeafEncoding, LimitReached, Limits};
 
 /// How the file pass runs.
 #[derive(Clone, Debug)]

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::ops::Range;
 
+use serde::{Deserialize, Serialize};
 use snapsift_disk::Disk;
 
 use crate::content::FileContent;
@@ -86,8 +87,10 @@ fn build(
     })
 }
 
-/// What a byte of a filesystem's volume is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// What a byte of a filesystem's volume is (serialized by its [`as_str`](FileState::as_str)
+/// name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum FileState {
     /// Data of a file in use.

@@ -9,12 +9,17 @@
 //!
 //! Rules match ASCII text, so a UTF-16 match is made of ASCII characters other than NUL.
 
-/// How a match's text is written in the haystack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+use serde::{Deserialize, Serialize};
+
+/// How a match's text is written in the haystack (serialized by its
+/// [`as_str`](Encoding::as_str) name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Encoding {
     /// The bytes are the text (ASCII or UTF-8).
+    #[serde(rename = "utf-8")]
     Utf8,
     /// Each character is a 16-bit little-endian code unit.
+    #[serde(rename = "utf-16le")]
     Utf16Le,
 }
 

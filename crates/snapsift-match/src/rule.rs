@@ -31,7 +31,7 @@
 //!
 //! Every rule also finds its matches written as UTF-16LE text (see [`crate::Matcher`]).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::RuleError;
 use crate::checks::Check;
@@ -68,8 +68,9 @@ pub const BUILTIN_FAMILIES: &[(&str, &str)] = &[
     ("generic", include_str!("../rules/generic.toml")),
 ];
 
-/// How likely a match of a rule is a real, usable secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+/// How likely a match of a rule is a real, usable secret (serialized by its
+/// [`as_str`](Confidence::as_str) name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// Plausible, but the shape alone is weak evidence.

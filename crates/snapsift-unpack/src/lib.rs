@@ -71,7 +71,7 @@ pub use limits::Limits;
 pub use pool::BufferPool;
 pub use problem::{LimitReached, Problem, XZ_MEMORY_LIMIT};
 pub use sniff::{Kind, SNIFF_LEN, sniff};
-pub use visit::{Encoding, Layer, Leaf, Visitor};
+pub use visit::{Layer, Leaf, LeafEncoding, Visitor};
 
 use budget::Budget;
 use fuse::Faults;

@@ -2,13 +2,16 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{tar, utf16};
 
 /// How many leading bytes [`sniff`] looks at: give it this many, or the whole file if shorter.
 pub const SNIFF_LEN: usize = 4096;
 
-/// A format [`crate::unpack`] expands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A format [`crate::unpack`] expands (serialized by its [`as_str`](Kind::as_str) name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Kind {
     /// gzip, one member or several.
@@ -24,8 +27,10 @@ pub enum Kind {
     /// bzip2, one stream or several.
     Bzip2,
     /// UTF-16 little-endian text.
+    #[serde(rename = "utf-16le")]
     Utf16Le,
     /// UTF-16 big-endian text.
+    #[serde(rename = "utf-16be")]
     Utf16Be,
 }
 

@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 
 use crate::walk::{Fatal, Input, Walker};
-use crate::{Encoding, Kind, Layer, Visitor};
+use crate::{Kind, Layer, LeafEncoding, Visitor};
 
 /// Below this many code units, text without a byte-order mark is too short to tell from
 /// binary data (and too short to hold a secret worth finding).
@@ -90,8 +90,8 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
     /// Visits UTF-16 text, transcoded to UTF-8, as a leaf.
     pub(crate) fn utf16(&mut self, kind: Kind, mut input: Input<'_>) -> Result<(), Fatal<V>> {
         let (big_endian, encoding) = match kind {
-            Kind::Utf16Be => (true, Encoding::Utf16Be),
-            _ => (false, Encoding::Utf16Le),
+            Kind::Utf16Be => (true, LeafEncoding::Utf16Be),
+            _ => (false, LeafEncoding::Utf16Le),
         };
         let mut text = Transcoder::new(input.reader(), big_endian);
         let layer = Layer { kind, member: None };

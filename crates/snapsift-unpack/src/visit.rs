@@ -3,10 +3,13 @@
 use std::fmt;
 use std::io::Read;
 
+use serde::{Deserialize, Serialize};
+
 use crate::{Kind, Problem};
 
-/// One layer between the root input and a leaf.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// One layer between the root input and a leaf. Serialized as `{"kind": "zip", "member":
+/// "a/b.txt"}` (`member` `null` where there is none), as reports write it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Layer {
     /// The format of the layer.
     pub kind: Kind,
@@ -33,30 +36,35 @@ impl fmt::Display for Layer {
     }
 }
 
-/// What a leaf's bytes were before the visitor got them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Encoding {
+/// What a leaf's bytes were before the visitor got them (serialized by its
+/// [`as_str`](LeafEncoding::as_str) name). Not the encoding a match is written in on the disk,
+/// which is `snapsift_match::Encoding`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LeafEncoding {
     /// The bytes as they are in the input (after the decompression of the chain's layers).
+    #[serde(rename = "bytes")]
     Bytes,
     /// UTF-16 little-endian text, transcoded to UTF-8 (unpaired surrogates and a final odd
     /// byte become U+FFFD, a leading byte-order mark is dropped).
+    #[serde(rename = "utf-16le")]
     Utf16Le,
     /// UTF-16 big-endian text, transcoded to UTF-8 likewise.
+    #[serde(rename = "utf-16be")]
     Utf16Be,
 }
 
-impl Encoding {
+impl LeafEncoding {
     /// `bytes`, `utf-16le` or `utf-16be`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Encoding::Bytes => "bytes",
-            Encoding::Utf16Le => "utf-16le",
-            Encoding::Utf16Be => "utf-16be",
+            LeafEncoding::Bytes => "bytes",
+            LeafEncoding::Utf16Le => "utf-16le",
+            LeafEncoding::Utf16Be => "utf-16be",
         }
     }
 }
 
-impl fmt::Display for Encoding {
+impl fmt::Display for LeafEncoding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -77,7 +85,7 @@ pub struct Leaf<'a> {
     /// is where the [`Read`] ends. `None` for streams and transcoded text.
     pub len: Option<u64>,
     /// Whether the content was transcoded to UTF-8.
-    pub encoding: Encoding,
+    pub encoding: LeafEncoding,
 }
 
 /// Receives the leaves and problems of one input.

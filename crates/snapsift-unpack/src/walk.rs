@@ -8,7 +8,8 @@ use crate::fuse::{Fault, Faults, Fused};
 use crate::peek::Peeked;
 use crate::source::{Source, Window};
 use crate::{
-    Encoding, Kind, Layer, Leaf, Limits, Problem, SNIFF_LEN, Summary, UnpackError, Visitor, sniff,
+    Kind, Layer, Leaf, LeafEncoding, Limits, Problem, SNIFF_LEN, Summary, UnpackError, Visitor,
+    sniff,
 };
 
 /// The error that ends a walk.
@@ -184,7 +185,7 @@ impl<'w, V: Visitor + ?Sized> Walker<'w, V> {
                     Some(kind) => self.expand(kind, Input::Ranged(window)),
                     None => {
                         let (origin, len) = (window.origin(), Some(window.len()));
-                        self.leaf(&mut window.clone(), origin, len, Encoding::Bytes, crc32)
+                        self.leaf(&mut window.clone(), origin, len, LeafEncoding::Bytes, crc32)
                     }
                 }
             }
@@ -198,7 +199,7 @@ impl<'w, V: Visitor + ?Sized> Walker<'w, V> {
                 };
                 match sniff(peeked.head()) {
                     Some(kind) => self.expand(kind, Input::Stream(peeked, len)),
-                    None => self.leaf_input(Input::Stream(peeked, len), Encoding::Bytes),
+                    None => self.leaf_input(Input::Stream(peeked, len), LeafEncoding::Bytes),
                 }
             }
         }
@@ -209,7 +210,7 @@ impl<'w, V: Visitor + ?Sized> Walker<'w, V> {
     fn expand(&mut self, kind: Kind, mut input: Input<'_>) -> Result<(), Fatal<V>> {
         let max_depth = self.limits.max_depth;
         if self.chain.len() >= usize::try_from(max_depth).unwrap_or(usize::MAX) {
-            self.leaf_input(input, Encoding::Bytes)?;
+            self.leaf_input(input, LeafEncoding::Bytes)?;
             return self.problem(Problem::TooDeep { kind, max_depth });
         }
         match kind {
@@ -224,7 +225,7 @@ impl<'w, V: Visitor + ?Sized> Walker<'w, V> {
     pub(crate) fn leaf_input(
         &mut self,
         input: Input<'_>,
-        encoding: Encoding,
+        encoding: LeafEncoding,
     ) -> Result<(), Fatal<V>> {
         match input {
             Input::Ranged(mut window) => {
@@ -242,7 +243,7 @@ impl<'w, V: Visitor + ?Sized> Walker<'w, V> {
         content: &mut dyn Read,
         origin: Option<u64>,
         len: Option<u64>,
-        encoding: Encoding,
+        encoding: LeafEncoding,
         crc32: Option<u32>,
     ) -> Result<(), Fatal<V>> {
         let mut content = Checked {

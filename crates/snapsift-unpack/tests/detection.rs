@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Rng, config_text, fake_key, sh, unpack_path, workdir, write};
-use snapsift_unpack::{Encoding, Kind, Limits, SNIFF_LEN, sniff};
+use snapsift_unpack::{Kind, LeafEncoding, Limits, SNIFF_LEN, sniff};
 
 #[test]
 fn utf16_text_from_iconv_is_transcoded() {
@@ -24,10 +24,10 @@ fn utf16_text_from_iconv_is_transcoded() {
          && { printf '\\376\\377'; cat be.txt; } > be-bom.txt",
     );
     for (name, kind, encoding) in [
-        ("le.txt", Kind::Utf16Le, Encoding::Utf16Le),
-        ("be.txt", Kind::Utf16Be, Encoding::Utf16Be),
-        ("le-bom.txt", Kind::Utf16Le, Encoding::Utf16Le),
-        ("be-bom.txt", Kind::Utf16Be, Encoding::Utf16Be),
+        ("le.txt", Kind::Utf16Le, LeafEncoding::Utf16Le),
+        ("be.txt", Kind::Utf16Be, LeafEncoding::Utf16Be),
+        ("le-bom.txt", Kind::Utf16Le, LeafEncoding::Utf16Le),
+        ("be-bom.txt", Kind::Utf16Be, LeafEncoding::Utf16Be),
     ] {
         let path = dir.path().join(name);
         let head = std::fs::read(&path).unwrap();
@@ -80,7 +80,7 @@ fn ordinary_files_are_not_taken_for_containers() {
         assert!(leaf.chain.is_empty(), "{name}");
         assert_eq!(
             (leaf.origin, leaf.encoding),
-            (Some(0), Encoding::Bytes),
+            (Some(0), LeafEncoding::Bytes),
             "{name}"
         );
         assert_eq!(leaf.content, bytes, "{name}");

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{config_text, fake_key, sh, unpack_path, workdir, write};
-use snapsift_unpack::{Encoding, Limits};
+use snapsift_unpack::{LeafEncoding, Limits};
 
 #[test]
 fn a_key_in_a_jar_in_a_war_in_a_tar_gz() {
@@ -40,7 +40,7 @@ fn a_key_in_a_jar_in_a_war_in_a_tar_gz() {
     ];
     let leaf = seen.leaf(&chain);
     assert_eq!(leaf.content, properties.as_bytes());
-    assert_eq!((leaf.origin, leaf.encoding), (None, Encoding::Bytes));
+    assert_eq!((leaf.origin, leaf.encoding), (None, LeafEncoding::Bytes));
     assert!(String::from_utf8_lossy(&leaf.content).contains(&key));
     // Every other member is there too, each once (the manifests jar adds included).
     for other in [

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use common::{Collect, Rng, config_text, fake_key, sh, unpack_into, unpack_path, workdir, write};
 use snapsift_unpack::{
-    Encoding, Kind, Layer, Leaf, Limits, Problem, Summary, UnpackError, Visitor, XZ_MEMORY_LIMIT,
-    unpack,
+    Kind, Layer, Leaf, LeafEncoding, Limits, Problem, Summary, UnpackError, Visitor,
+    XZ_MEMORY_LIMIT, unpack,
 };
 
 /// The expansion budget of the file at `path` under the default limits.
@@ -404,7 +404,7 @@ fn what_is_handed_out_can_cross_threads() {
     send::<Layer>();
     send::<Problem>();
     send::<Summary>();
-    send::<Encoding>();
+    send::<LeafEncoding>();
     send::<UnpackError<io::Error>>();
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Rng, config_text, fake_key, sh, unpack_path, workdir, write};
-use snapsift_unpack::{Encoding, Kind, Limits, Problem};
+use snapsift_unpack::{Kind, LeafEncoding, Limits, Problem};
 
 /// (tool, the chain layer it makes, its file suffix). bzip2 with 100 kB blocks: a block cut
 /// short decodes to nothing, and the truncation test wants some content before the cut.
@@ -37,7 +37,7 @@ fn each_stream_format_with_several_members_gives_their_concatenation() {
         let leaf = seen.leaf(&[layer]);
         assert_eq!(
             (leaf.origin, leaf.len, leaf.encoding),
-            (None, None, Encoding::Bytes)
+            (None, None, LeafEncoding::Bytes)
         );
         assert!(
             seen.problems.is_empty(),

@@ -10,7 +10,7 @@ use common::{
     Collect, Rng, assert_origins, config_text, fake_key, sh, unpack_path, workdir, write,
     write_members,
 };
-use snapsift_unpack::{BufferPool, Encoding, Kind, Limits, Problem, unpack_with_pool};
+use snapsift_unpack::{BufferPool, Kind, LeafEncoding, Limits, Problem, unpack_with_pool};
 
 #[test]
 fn stored_and_deflated_members() {
@@ -99,7 +99,7 @@ fn streams_and_utf16_inside_a_zip() {
         assert_eq!(seen.text(&["zip:app.log.gz", "gzip"]), log, "{name}");
         let text = seen.leaf(&["zip:win16.txt", "utf-16le"]);
         assert_eq!(text.content, utf16.as_bytes(), "{name}");
-        assert_eq!((text.encoding, text.origin), (Encoding::Utf16Le, None));
+        assert_eq!((text.encoding, text.origin), (LeafEncoding::Utf16Le, None));
     }
 }
 

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::shard::Shard;
+use snapsift_engine::shard::Shard;
 
 /// The most scanning threads `--threads` takes: far more than any machine's cores, few
 /// enough to start.
@@ -183,7 +183,7 @@ pub struct ScanArgs {
     /// between N processes or machines: their findings together are one full scan's
     /// (`snapsift merge` joins their JSON Lines). K may be the name of an environment
     /// variable holding it, such as JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX.
-    #[arg(long, value_name = "K/N")]
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
 
     /// Bytes each scanning task reads at once, beside the overlap (a tuning knob, 4 KiB to 1 GiB).
@@ -203,4 +203,66 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for code-scanning dashboards and other SARIF tools.
     Sarif,
+}
+
+/// `K/N`, where K is a number or the name of an environment variable that holds it (so that a
+/// Kubernetes Indexed Job can say `JOB_COMPLETION_INDEX/16` and an AWS Batch array job
+/// `AWS_BATCH_JOB_ARRAY_INDEX/16`, without a shell to expand them).
+fn parse_shard(text: &str) -> anyhow::Result<Shard> {
+    let (index, count) = text
+        .rsplit_once('/')
+        .context("a shard is K/N (K from 0 to N - 1, or an environment variable holding K)")?;
+    let count: u64 = count
+        .parse()
+        .with_context(|| format!("the shard count {count:?} is not a number"))?;
+    let index: u64 = if index.bytes().all(|b| b.is_ascii_digit()) {
+        index
+            .parse()
+            .with_context(|| format!("the shard index {index:?} is not a number"))?
+    } else {
+        let value = std::env::var(index)
+            .with_context(|| format!("the shard index is read from ${index}, which is not set"))?;
+        value
+            .trim()
+            .parse()
+            .with_context(|| format!("the shard index ${index} holds {value:?}, not a number"))?
+    };
+    Ok(Shard::new(index, count)?)
+}
+
+impl From<Format> for crate::printer::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => crate::printer::Format::Text,
+            Format::Jsonl => crate::printer::Format::Jsonl,
+            Format::Json => crate::printer::Format::Json,
+            Format::Sarif => crate::printer::Format::Sarif,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(unsafe_code)] // std::env::set_var
+    fn shards_are_read_from_numbers_or_the_environment() {
+        let shard = parse_shard;
+        assert_eq!(shard("2/5").unwrap(), Shard { index: 2, count: 5 });
+        assert!(shard("5/5").is_err());
+        assert!(shard("0/0").is_err());
+        assert!(shard("0/1000001").is_err_and(|e| e.to_string().contains("at most 1000000")));
+        assert!(shard("1").is_err());
+        assert!(shard("a/b").is_err());
+        // SAFETY (of set_var): tests of this module run on one thread each, and no other
+        // code reads this variable.
+        unsafe { std::env::set_var("SNAPSIFT_TEST_SHARD_INDEX", "3") };
+        assert_eq!(
+            shard("SNAPSIFT_TEST_SHARD_INDEX/4").unwrap(),
+            Shard { index: 3, count: 4 }
+        );
+        let unset = shard("SNAPSIFT_TEST_NOT_SET/4").unwrap_err();
+        assert!(format!("{unset:#}").contains("not set"), "{unset:#}");
+    }
 }

@@ -1,8 +1,9 @@
 //! `snapsift`: find leaked credentials in disk images and attached disks.
 //!
-//! The binary wires the layers together: it opens each path with `snapsift-disk`, compiles
-//! the built-in rules with `snapsift-match`, scans with `snapsift-scan`, and prints findings
-//! with the printers in [`printer`]. Exit status: 0 no findings, 1 findings, 2 error (an
+//! The binary keeps the command line, the output files, progress and the printers: it opens
+//! each path with `snapsift-disk`, compiles the rules with `snapsift-match`, has
+//! `snapsift-engine` scan the image and decide its findings, and prints the records with the
+//! printers in [`printer`]. Exit status: 0 no findings, 1 findings, 2 error (an
 //! image could not be scanned), 3 partial scan (every image was scanned, but some bytes
 //! could not be read or a limit of the file pass cut some file's content: the coverage
 //! summary lists them). A closed standard output (`| head`) ends the run quietly with status
@@ -11,9 +12,8 @@
 // `unsafe` is for one system call std does not wrap, in `input` alone (see there).
 #![deny(unsafe_code)]
 
+mod baseline;
 mod cli;
-mod coverage;
-mod files;
 // fcntl on an open descriptor, to clear the O_NONBLOCK the open needed.
 #[allow(unsafe_code)]
 mod input;
@@ -23,39 +23,29 @@ mod merge;
 mod output;
 mod printer;
 mod progress;
-mod record;
-mod redact;
-mod report;
 mod rules;
-mod shard;
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use snapsift_disk::{Disk, Image, Opener, ReferencePolicy};
-use snapsift_fs::{Filesystem, Scheme, Volume, VolumeMap};
+use snapsift_disk::{Opener, ReferencePolicy};
+use snapsift_engine::coverage::ImageCoverage;
+use snapsift_engine::report::ReportOptions;
+use snapsift_engine::scan::{
+    Level, Observer, Progress as ScanProgress, ScanOptions, Swept, scan_image,
+};
 use snapsift_match::Matcher;
-use snapsift_scan::{Finding, ScanConfig, Sink};
 
+use baseline::BaselineWriter;
 use cli::{Cli, Command, ScanArgs};
-use coverage::{ImageCoverage, UnreadableRange};
-use files::{FileFindings, MappedImage};
 use input::ReadFiles;
 use manifest::Target;
 use output::{Output, OutputError};
-use printer::{Located, Location, Place, Printer};
+use printer::{Printer, PrinterConfig};
 use progress::Progress;
-use record::FindingRecord;
-use redact::Redactor;
-use report::ReportOptions;
-use report::baseline::BaselineWriter;
-use shard::ShardPlan;
-use snapsift_filepass::FilePassConfig;
 
 /// Exit status when nothing was found.
 const EXIT_CLEAN: u8 = 0;
@@ -100,11 +90,19 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     let baseline = args
         .baseline
         .as_deref()
-        .map(|path| report::baseline::Baseline::load(path, &mut reads))
+        .map(|path| baseline::load(path, &mut reads))
         .transpose()?;
-    let options = ReportOptions {
-        include_invalid: args.include_invalid,
-        baseline,
+    let options = ScanOptions {
+        chunk_size: args.chunk_size,
+        threads: args.threads,
+        shard: args.shard,
+        file_pass: !args.no_file_pass,
+        report: ReportOptions {
+            include_invalid: args.include_invalid,
+            baseline,
+        },
+        redact: args.redact,
+        baseline_entries: args.write_baseline.is_some(),
     };
     let references = ReferencePolicy::allowing(&args.allow_path).context("--allow-path")?;
     let targets = manifest::targets(&args.paths, args.manifest.as_deref(), &mut reads)?;
@@ -121,7 +119,10 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
     }
     let mut run = Run {
         out: Output::open(args.output.as_deref(), &reads)?,
-        printer: printer::for_format(args.format, matcher.rules()),
+        printer: printer::new(PrinterConfig {
+            format: args.format.into(),
+            rules: matcher.rules(),
+        }),
         options,
         references,
         baseline_out: match &args.write_baseline {
@@ -140,7 +141,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
             Err(error) if error.is::<OutputError>() => return Err(error),
             Err(error) => {
                 warn(&format!("snapsift: error: {error:#}"));
-                ImageCoverage::failed(&target.name, &error)
+                ImageCoverage::failed(&target.name, format!("{error:#}"))
             }
         };
         findings = findings.saturating_add(coverage.findings);
@@ -185,7 +186,8 @@ fn exit_status(failed: bool, partial: bool, findings: u64, zero_on_findings: boo
 struct Run {
     out: Output,
     printer: Box<dyn Printer>,
-    options: ReportOptions,
+    /// How each image is scanned.
+    options: ScanOptions,
     /// Which files an image may name and have opened (`--allow-path`).
     references: ReferencePolicy,
     /// The baseline being written, with `--write-baseline`, and where.
@@ -194,9 +196,9 @@ struct Run {
     reads: ReadFiles,
 }
 
-/// Scans one image: the file pass first (its findings wait for the sweep, see [`files`]),
-/// then the byte sweep; then the findings, in disk order, are assessed, paired and filtered
-/// ([`report`]) and printed. Returns what the scan covered.
+/// Scans one image with the engine ([`snapsift_engine::scan::scan_image`]) and prints its
+/// findings; what was found before an error is printed all the same, before the error.
+/// Returns what the scan covered.
 fn scan_one(
     target: &Target,
     matcher: &Matcher,
@@ -207,7 +209,6 @@ fn scan_one(
     let quiet = args.quiet;
     let image_name = target.name.clone();
     let path = target.path.as_path();
-    let progress = Progress::new(&image_name, quiet);
     let mut opener = Opener::new(run.references.clone());
     let opened = opener.open_image(path);
     // Every file the image reads (backing files, extents, parents) is now known: the
@@ -225,169 +226,32 @@ fn scan_one(
         }
         Err(error) => return Err(error.into()),
     };
-    let notes = match &image {
-        Image::Disk(disk) => disk.notes(),
-        Image::Stream(_) => Vec::new(),
+    let observer = Told {
+        progress: Progress::new(&image_name, quiet),
+        quiet,
     };
-    if !quiet {
-        for note in &notes {
-            eprintln!("snapsift: {image_name}: note: {note}");
-        }
-    }
-    let shard = match (args.shard, &image) {
-        (None, _) => None,
-        (Some(shard), Image::Disk(disk)) => {
-            let data = disk
-                .data_ranges()
-                .with_context(|| format!("{image_name}: cannot list its data"))?;
-            Some(ShardPlan::new(shard, &data, disk.size()))
-        }
-        (Some(_), Image::Stream(_)) => anyhow::bail!(
-            "{image_name}: a compressed stream is read front to back and cannot be split into \
-             shards: decompress it first, or scan it without --shard"
-        ),
-    };
-    let config = ScanConfig {
-        chunk_size: args.chunk_size,
-        threads: args.threads,
-        only: shard.as_ref().map(|plan| plan.swept.clone()),
-    };
-    let volumes = match &image {
-        Image::Disk(disk) => {
-            let map = VolumeMap::read(&**disk)
-                .with_context(|| format!("{image_name}: cannot read its partition table"))?;
-            if !quiet {
-                report_layout(&image_name, &map);
-            }
-            Some(map)
-        }
-        Image::Stream(_) => None,
-    };
-    let encrypted = match (&image, &volumes) {
-        (Image::Disk(disk), Some(map)) => encrypted_ranges(&**disk, map)
-            .with_context(|| format!("{image_name}: cannot list its data"))?,
-        _ => Vec::new(),
-    };
-    let filesystems = match (&image, &volumes) {
-        (Image::Disk(disk), Some(map)) => map_filesystems(&image_name, &**disk, map, quiet),
-        _ => Vec::new(),
-    };
-    let mut file_findings = match (&image, &volumes) {
-        (Image::Disk(disk), Some(map)) if !args.no_file_pass => {
-            let config = FilePassConfig {
-                threads: args.threads,
-                ..FilePassConfig::default()
-            };
-            let mapped = MappedImage {
-                name: &image_name,
-                disk: &**disk,
-                volumes: map,
-                filesystems: &filesystems,
-            };
-            FileFindings::collect(&mapped, matcher, &config, shard.as_ref(), &progress)?
-        }
-        _ => FileFindings::default(),
-    };
-    progress.start_bytes();
-    let mut sink = CollectSink {
-        place: Place {
-            volumes: volumes.as_ref(),
-            filesystems: &filesystems,
-        },
-        progress: &progress,
-        compressed_read: None,
-        file_findings: &mut file_findings,
-        found: Vec::new(),
-    };
-    let (result, kind) = match image {
-        Image::Disk(disk) => (
-            snapsift_scan::scan(&*disk, matcher, &config, &mut sink),
-            disk.kind(),
-        ),
-        Image::Stream(mut stream) => {
-            // A stream's size is known only at its end: progress follows the compressed file.
-            progress.start(stream.compressed_len());
-            sink.compressed_read = Some(stream.compressed_read());
-            let kind = stream.kind();
-            (
-                snapsift_scan::scan_stream(&mut stream, matcher, &config, &mut sink),
-                kind,
-            )
-        }
-    };
-    progress.finish();
-    // What was found before an error is reported all the same, before the error.
-    let result = result.with_context(|| format!("{image_name} ({kind})"));
-    let mut file_problems = std::mem::take(&mut sink.file_findings.problems);
-    let rest = std::mem::take(sink.file_findings).into_rest();
-    let CollectSink {
-        place, mut found, ..
-    } = sink;
-    for (at, finding) in rest {
-        found.push((place.in_file(finding.offset, at), finding));
-    }
-    found.sort_by_key(|(_, f)| f.offset);
-    let report::Prepared {
-        mut reported,
-        suppressed,
-        stats,
-    } = report::prepare(&image_name, found, matcher.rules(), &run.options);
-    // Found in this shard's margins, reported by its neighbours.
-    let mut not_owned = Vec::new();
-    if let Some(plan) = &shard {
-        // Paired as a full scan pairs them; then only this shard's share is reported.
-        let homes = shard::homes(plan, volumes.as_ref(), &filesystems);
-        (reported, not_owned) = reported
-            .into_iter()
-            .partition(|r| shard::keeps(plan, &homes, r));
-        // A file is read by every shard its bytes reach; its home reports its problems.
-        file_problems.retain(|(file, _)| homes.contains(file));
-    }
-    let mut records: Vec<FindingRecord> = reported.iter().map(FindingRecord::new).collect();
-    // Every secret this scan found in full: a context may show any of them.
-    let found_secrets = || {
-        reported
-            .iter()
-            .chain(&suppressed)
-            .chain(&not_owned)
-            .flat_map(|r| r.secrets())
-    };
-    if args.redact {
-        let mut redactor = Redactor::new(matcher, found_secrets());
-        records.iter_mut().for_each(|r| redactor.redact(r));
-    }
+    let scan = scan_image(&image_name, image, matcher, &run.options, &observer)?;
     if let Some((_, writer)) = run.baseline_out.as_mut() {
-        // Its places name files, whose names may hold a secret: never written in full.
-        let mut redactor = Redactor::new(matcher, found_secrets());
-        for r in &reported {
-            writer.add(r, &mut redactor);
-        }
+        writer.extend(scan.baseline);
     }
-    for record in &records {
+    for record in &scan.records {
         run.printer
             .print(&mut run.out, record)
             .map_err(OutputError::from_io)?;
     }
     // Findings first: on a terminal the summary must not appear in the middle of them.
     run.out.flush().map_err(OutputError::from_io)?;
-    let mut summary = result?;
-    summary.findings = u64::try_from(reported.len()).unwrap_or(u64::MAX);
+    let Swept { summary, coverage } = scan.sweep?;
     if !quiet {
         let seconds = started.elapsed().as_secs_f64();
         eprintln!(
-            "snapsift: {image_name} ({kind}, {}): {} of data scanned in {seconds:.2} s, {} finding(s){}",
+            "snapsift: {image_name} ({}, {}): {} of data scanned in {seconds:.2} s, {} finding(s){}",
+            scan.format,
             human_bytes(summary.disk_size),
             human_bytes(summary.scanned_bytes),
             summary.findings,
-            stats.describe(),
+            scan.stats.describe(),
         );
-    }
-    let file_problems = file_problems.into_iter().map(|(_, p)| p).collect();
-    let mut coverage = ImageCoverage::of_scan(&image_name, kind, &summary, file_problems);
-    coverage.notes = notes;
-    coverage.add_unreadable(encrypted);
-    if let Some(plan) = &shard {
-        coverage.restrict_to_shard(plan);
     }
     if coverage.partial() && !coverage.unreadable.is_empty() {
         // Even with --quiet: the exit status says it, and this says where.
@@ -409,161 +273,28 @@ fn scan_one(
     Ok(coverage)
 }
 
-/// The sink of one disk's sweep: keeps each finding (the file pass's version where it has
-/// one) with its location, and moves the progress bar.
-struct CollectSink<'a, 'm> {
-    place: Place<'a>,
-    progress: &'a Progress,
-    /// For a compressed stream, the compressed bytes read: what the progress bar shows.
-    compressed_read: Option<Arc<AtomicU64>>,
-    /// The file pass's findings waiting for the sweep.
-    file_findings: &'a mut FileFindings<'m>,
-    /// What was found, in the order found.
-    found: Vec<(Location<'a>, Finding<'m>)>,
-}
-
-impl<'m> Sink<'m> for CollectSink<'_, 'm> {
-    fn finding(&mut self, finding: Finding<'m>) -> io::Result<()> {
-        let place = &self.place;
-        let location = place.locate(finding.offset);
-        let volume_start = match location.volume {
-            Located::Volume(volume) => Some(volume.range.start),
-            _ => None,
-        };
-        let twin = self
-            .file_findings
-            .take_twin(&finding, volume_start, location.file.as_ref());
-        self.found.push(match twin {
-            Some((at, twin)) => (place.in_file(twin.offset, at), twin),
-            None => (location, finding),
-        });
-        Ok(())
-    }
-
-    fn begin(&mut self, data_bytes: u64) {
-        if self.compressed_read.is_none() {
-            self.progress.start(data_bytes);
-        }
-    }
-
-    fn progress(&mut self, scanned: u64) {
-        match &self.compressed_read {
-            Some(read) => self.progress.set(read.load(Ordering::Relaxed)),
-            None => self.progress.set(scanned),
-        }
-    }
-}
-
-/// Maps the filesystem of every volume that holds one snapsift maps (one entry per volume,
-/// `None` for the others). A filesystem that cannot be mapped is reported and its volume is
-/// still swept, with findings located by volume only.
-fn map_filesystems(
-    image: &str,
-    disk: &dyn Disk,
-    map: &VolumeMap,
+/// What the engine tells while it scans one image: messages on standard error (info ones
+/// not with `--quiet`), around the progress bar.
+struct Told {
+    progress: Progress,
     quiet: bool,
-) -> Vec<Option<Box<dyn Filesystem>>> {
-    map.volumes
-        .iter()
-        .map(|volume| {
-            let label = volume_name(volume);
-            match snapsift_fs::open(disk, volume) {
-                Ok(Some(fs)) => {
-                    if !quiet {
-                        for note in fs.notes() {
-                            warn(&format!("snapsift: {image}: {label}: note: {note}"));
-                        }
-                    }
-                    Some(fs)
-                }
-                Ok(None) => None,
-                Err(error) => {
-                    warn(&format!(
-                        "snapsift: {image}: {label}: cannot map its filesystem ({error}); \
-                         its bytes are swept without file attribution"
-                    ));
-                    None
-                }
-            }
-        })
-        .collect()
 }
 
-/// `partition 2 (ext4)`, `volume vg/root (ext4)` or `the disk (ext4)`.
-fn volume_name(volume: &Volume) -> String {
-    match (&volume.logical, volume.number) {
-        (Some(logical), _) => format!("volume {} ({})", logical.name, volume.content.name()),
-        (None, Some(n)) => format!("partition {n} ({})", volume.content.name()),
-        (None, None) => format!("the disk ({})", volume.content.name()),
-    }
-}
-
-/// The bytes of data of the encrypted volumes of `map`, as unreadable ranges (their contents
-/// cannot be read without the key; holes hold no ciphertext), sorted.
-fn encrypted_ranges(disk: &dyn Disk, map: &VolumeMap) -> anyhow::Result<Vec<UnreadableRange>> {
-    let encrypted: Vec<(&Volume, &str)> = map
-        .volumes
-        .iter()
-        .filter_map(|v| Some((v, v.content.encryption()?)))
-        .collect();
-    if encrypted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let data = disk.data_ranges()?;
-    let mut ranges = Vec::new();
-    for (volume, kind) in encrypted {
-        for range in volume.disk_ranges() {
-            let first = data.partition_point(|d| d.end <= range.start);
-            for d in data[first..].iter().take_while(|d| d.start < range.end) {
-                ranges.push(UnreadableRange {
-                    start: d.start.max(range.start),
-                    end: d.end.min(range.end),
-                    reason: format!("encrypted ({kind})"),
-                });
-            }
+impl Observer for Told {
+    fn message(&self, level: Level, text: &str) {
+        if level == Level::Info && self.quiet {
+            return;
         }
+        self.progress.suspend(|| warn(&format!("snapsift: {text}")));
     }
-    ranges.sort_by_key(|r| r.start);
-    Ok(ranges)
-}
 
-/// Tells how the disk is divided, and what was wrong with its tables, on standard error.
-fn report_layout(image: &str, map: &VolumeMap) {
-    let volumes: Vec<String> = map
-        .volumes
-        .iter()
-        .map(|v| {
-            let what = match &v.uuid {
-                Some(uuid) => format!("{}, uuid {uuid}", v.content.name()),
-                None => v.content.name().to_owned(),
-            };
-            match (&v.logical, v.number) {
-                (Some(logical), _) => format!("volume {}: {what}", logical.name),
-                (None, Some(n)) => format!("{n}: {what}"),
-                (None, None) => what,
-            }
-        })
-        .collect();
-    match map.scheme {
-        Scheme::Unknown => eprintln!(
-            "snapsift: {image}: no partition table or filesystem recognised: raw sweep only"
-        ),
-        scheme => eprintln!(
-            "snapsift: {image}: partition table {}: {}",
-            scheme.name(),
-            volumes.join(", ")
-        ),
-    }
-    for note in &map.notes {
-        warn(&format!("snapsift: {image}: note: {note}"));
-    }
-    for volume in &map.volumes {
-        if let Some(kind) = volume.content.encryption() {
-            eprintln!(
-                "snapsift: {image}: {} is encrypted ({kind}): its contents cannot be read \
-                 without its key and are listed as unreadable; its bytes are swept as they are",
-                volume_name(volume)
-            );
+    fn progress(&self, progress: ScanProgress) {
+        match progress {
+            ScanProgress::Files(total) => self.progress.start_files(total),
+            ScanProgress::Bytes => self.progress.start_bytes(),
+            ScanProgress::Total(total) => self.progress.start(total),
+            ScanProgress::Done(done) => self.progress.set(done),
+            ScanProgress::Finished => self.progress.finish(),
         }
     }
 }

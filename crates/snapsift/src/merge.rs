@@ -19,7 +19,7 @@
 //!   with findings but no coverage line (a report cut short) is incomplete too.
 //!
 //! * `--redact` masks, in every record, the secrets of every record merged and those the
-//!   rules find in the record's own strings (see `crate::redact`): a shard that did not redact
+//!   rules find in the record's own strings (see `snapsift_engine::redact`): a shard that did not redact
 //!   its report is masked here as a whole scan would be.
 //!
 //! The exit status is `snapsift scan`'s, for the merged report.
@@ -29,19 +29,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+#[cfg(test)]
+use snapsift_engine::Layer;
+#[cfg(test)]
+use snapsift_engine::coverage::{FileProblem, LimitRecord};
+use snapsift_engine::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
+use snapsift_engine::record::FindingRecord;
+use snapsift_engine::redact::{self, Redactor};
 use snapsift_match::Matcher;
 
 use crate::cli::MergeArgs;
-#[cfg(test)]
-use crate::coverage::{FileProblem, LimitRecord};
-use crate::coverage::{ImageCoverage, ShardCoverage, UnreadableRange};
 use crate::input::{Lines, ReadFiles};
 use crate::output::{Output, OutputError};
-use crate::printer;
-use crate::record::FindingRecord;
-#[cfg(test)]
-use crate::record::LayerRecord;
-use crate::redact::{self, Redactor};
+use crate::printer::{self, PrinterConfig};
 use crate::{exit_status, rules};
 
 /// What the inputs say of one image.
@@ -103,7 +103,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<u8> {
 
     // Never over a report being read.
     let mut out = Output::open(args.output.as_deref(), &reads)?;
-    let mut printer = printer::for_format(args.format, rules.rules());
+    let mut printer = printer::new(PrinterConfig {
+        format: args.format.into(),
+        rules: rules.rules(),
+    });
     let (mut failed, mut partial, mut total) = (false, false, 0u64);
     for (findings, coverage) in &merged {
         for finding in findings {
@@ -390,8 +393,8 @@ mod tests {
         let problem = |path: &str, limit: Option<(&str, u64)>| FileProblem {
             path: Some(path.into()),
             offset: 4096,
-            container: vec![LayerRecord {
-                kind: "gzip".into(),
+            container: vec![Layer {
+                kind: snapsift_engine::LayerKind::Gzip,
                 member: None,
             }],
             limit: limit.map(|(name, value)| LimitRecord {

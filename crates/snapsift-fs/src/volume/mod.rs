@@ -21,6 +21,7 @@ mod mbr;
 use std::ops::Range;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use snapsift_disk::Disk;
 
 pub use content::Content;
@@ -50,8 +51,9 @@ pub(crate) fn le64(bytes: &[u8], at: usize) -> u64 {
 #[derive(Debug)]
 pub(crate) struct Problem(pub(crate) String);
 
-/// How the disk is divided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the disk is divided (serialized by its [`name`](Scheme::name)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Scheme {
     /// A GUID partition table.
@@ -60,6 +62,7 @@ pub enum Scheme {
     Mbr,
     /// No partition table: one filesystem (or other known content) fills the disk, as on a
     /// partition device such as `/dev/nvme1n1p1`.
+    #[serde(rename = "none")]
     Whole,
     /// Nothing recognised: the disk is swept as raw bytes only.
     Unknown,

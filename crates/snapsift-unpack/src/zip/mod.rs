@@ -11,7 +11,7 @@ use crate::budget::Metered;
 use crate::fuse::Fused;
 use crate::source::{Buffer, Window};
 use crate::walk::{Body, Fatal, Input, Walker};
-use crate::{Encoding, Kind, Layer, Problem, Visitor};
+use crate::{Kind, Layer, LeafEncoding, Problem, Visitor};
 
 /// A zip read in place.
 type Archive<'a> = ZipArchive<Window<'a>>;
@@ -48,7 +48,7 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
         // A zip that filled all the room it was given may go on: it is too big to hold.
         let result = if held_len == reserved {
             let mut raw = io::Cursor::new(held).chain(reader);
-            self.leaf(&mut raw, None, len, Encoding::Bytes, None)
+            self.leaf(&mut raw, None, len, LeafEncoding::Bytes, None)
                 .and_then(|()| {
                     let max_buffered = self.limits.max_buffered;
                     self.within(Layer::archive(Kind::Zip), |walker| {
@@ -71,7 +71,7 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
         if let Ok(Some(declared)) = declared
             && declared > max_entries
         {
-            self.leaf_input(Input::Ranged(window), Encoding::Bytes)?;
+            self.leaf_input(Input::Ranged(window), LeafEncoding::Bytes)?;
             return self.zip_problem(Problem::TooManyEntries {
                 kind: Kind::Zip,
                 max_entries,
@@ -84,7 +84,7 @@ impl<V: Visitor + ?Sized> Walker<'_, V> {
             Ok(archive) => archive,
             Err(error) => {
                 // Stored members are still in there, readable as they are.
-                self.leaf_input(Input::Ranged(window), Encoding::Bytes)?;
+                self.leaf_input(Input::Ranged(window), LeafEncoding::Bytes)?;
                 return self.zip_problem(Problem::Corrupt {
                     kind: Kind::Zip,
                     detail: format!(

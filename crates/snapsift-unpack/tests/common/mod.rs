@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use snapsift_unpack::{Encoding, Layer, Leaf, Limits, Problem, Summary, Visitor, unpack};
+use snapsift_unpack::{Layer, Leaf, LeafEncoding, Limits, Problem, Summary, Visitor, unpack};
 
 /// A temporary directory for one test's files.
 pub fn workdir() -> tempfile::TempDir {
@@ -89,7 +89,7 @@ pub fn config_text(name: &str, secret: &str) -> String {
 pub struct Seen {
     /// The chain, each layer as it displays (`zip:path`).
     pub chain: Vec<String>,
-    pub encoding: Encoding,
+    pub encoding: LeafEncoding,
     pub origin: Option<u64>,
     pub len: Option<u64>,
     /// The content, up to [`Collect::keep`] bytes.

@@ -3,10 +3,10 @@
 use std::io::{self, Write};
 
 use serde_json::{Value, json};
+use snapsift_engine::coverage::ImageCoverage;
+use snapsift_engine::record::FindingRecord;
 
 use super::{Printer, TOOL_VERSION, escape, jsonl};
-use crate::coverage::ImageCoverage;
-use crate::record::FindingRecord;
 
 /// Writes one JSON document once every image is scanned:
 ///

@@ -2,9 +2,10 @@
 
 use std::io::{self, Write};
 
+use snapsift_engine::coverage::ImageCoverage;
+use snapsift_engine::record::FindingRecord;
+
 use super::{Printer, escape};
-use crate::coverage::ImageCoverage;
-use crate::record::FindingRecord;
 
 /// Writes each finding as one JSON object on one line: the [`FindingRecord`], whose docs
 /// list the fields.

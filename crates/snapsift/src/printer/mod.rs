@@ -1,8 +1,8 @@
 //! Printers: sinks that write findings in one output format.
 //!
 //! Each printer turns a [`FindingRecord`] into bytes on a writer (masked before, with
-//! `--redact`: see `crate::redact`); [`shown`] says how secrets and context are made
-//! printable and how a secret is masked, and [`escape`] how text read from an image is
+//! `--redact`: see `snapsift_engine::redact`); `snapsift_engine::shown` says how secrets and context
+//! are made printable and how a secret is masked, and [`escape`] how text read from an image is
 //! written so that no terminal acts on it. A printer of a
 //! format that is one document (a JSON array, SARIF) or that groups findings (text) keeps what
 //! it needs and writes it at [`Printer::finish`].
@@ -10,24 +10,21 @@
 pub mod escape;
 mod json;
 mod jsonl;
-mod place;
 mod sarif;
-pub mod shown;
+mod summary;
 mod text;
 
 use std::io::{self, Write};
 
 pub use json::JsonPrinter;
 pub use jsonl::JsonlPrinter;
-pub use place::{FileAt, Layer, Located, Location, Place, path_with_members};
 pub use sarif::SarifPrinter;
 pub use text::TextPrinter;
 
 use snapsift_match::Rule;
 
-use crate::cli::Format;
-use crate::coverage::ImageCoverage;
-use crate::record::FindingRecord;
+use snapsift_engine::coverage::ImageCoverage;
+use snapsift_engine::record::FindingRecord;
 
 /// Writes findings in one format.
 pub trait Printer {
@@ -44,9 +41,31 @@ pub trait Printer {
     }
 }
 
-/// The printer of `format`; `rules` are the rules in force, which a document format
-/// describes.
-pub fn for_format(format: Format, rules: &[Rule]) -> Box<dyn Printer> {
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Readable text, grouped by secret ([`TextPrinter`]).
+    Text,
+    /// JSON Lines ([`JsonlPrinter`]).
+    Jsonl,
+    /// One JSON document ([`JsonPrinter`]).
+    Json,
+    /// SARIF 2.1.0 ([`SarifPrinter`]).
+    Sarif,
+}
+
+/// What a printer is made from.
+#[derive(Clone, Copy, Debug)]
+pub struct PrinterConfig<'a> {
+    /// The format it writes.
+    pub format: Format,
+    /// The rules in force, which a document format describes.
+    pub rules: &'a [Rule],
+}
+
+/// The printer `config` asks for.
+pub fn new(config: PrinterConfig<'_>) -> Box<dyn Printer> {
+    let PrinterConfig { format, rules } = config;
     match format {
         Format::Text => Box::new(TextPrinter::new()),
         Format::Jsonl => Box::new(JsonlPrinter),

@@ -6,13 +6,13 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use serde_json::{Map, Value, json};
+use snapsift_engine::coverage::ImageCoverage;
+use snapsift_engine::record::FindingRecord;
+use snapsift_engine::shown::{self, printable};
 use snapsift_match::{Confidence, Rule};
 
-use super::shown::{self, printable};
 use super::text::{file_label, in_a_file, volume_label};
 use super::{Printer, TOOL_VERSION, escape, jsonl};
-use crate::coverage::ImageCoverage;
-use crate::record::FindingRecord;
 
 /// The `$schema` of the log.
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -342,11 +342,7 @@ impl Printer for SarifPrinter {
         if let Some(logical) = logical_location(r) {
             location["logicalLocations"] = json!([logical]);
         }
-        let level = if r.valid {
-            level(r.confidence())
-        } else {
-            "note"
-        };
+        let level = if r.valid { level(r.confidence) } else { "note" };
         self.results.push(json!({
             "ruleId": r.rule,
             "ruleIndex": rule_index,

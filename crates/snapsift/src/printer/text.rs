@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::shown::printable;
-use super::{Printer, escape};
-use crate::coverage::ImageCoverage;
-use crate::record::{FindingRecord, LocationRecord};
+use snapsift_engine::coverage::ImageCoverage;
+use snapsift_engine::record::{ByteState, FindingRecord, LocationRecord};
+use snapsift_engine::shown::printable;
+use snapsift_match::Encoding;
+
+use super::{Printer, escape, summary};
 
 /// Writes the report once every image is scanned: one block per secret, however many places
 /// hold it (copies, backups, the old blocks of a deleted file), with each place on a line.
@@ -29,7 +31,7 @@ use crate::record::{FindingRecord, LocationRecord};
 /// at its first place) and the places, in disk order: the file first where a filesystem map
 /// knows it (path with archive members, state, inode or MFT record), then the image, the
 /// partition and the offset on the disk; a place whose line differs from the first's shows
-/// its own `context:`. With `--redact` secrets come masked (see `crate::redact`). Every line
+/// its own `context:`. With `--redact` secrets come masked (see `snapsift_engine::redact`). Every line
 /// is written escaped ([`escape::text`]): `\\` for a backslash, `\n`, `\r`, `\t`, and
 /// `\u{1b}` for any other control, separator or invisible format character (`\u{202e}`),
 /// so that a name or context from the image cannot forge a line or command the terminal.
@@ -118,7 +120,12 @@ impl TextPrinter {
 
     /// The heading of `r`'s block: what it is, not where.
     fn heading(r: &FindingRecord) -> Vec<String> {
-        let mut lines = vec![format!("{} [{}] {}", r.rule, r.confidence, r.rule_name)];
+        let mut lines = vec![format!(
+            "{} [{}] {}",
+            r.rule,
+            r.confidence.as_str(),
+            r.rule_name
+        )];
         if !r.checks.is_empty() || !r.facts.is_empty() {
             let facts: Vec<String> = r
                 .facts
@@ -172,8 +179,8 @@ impl Printer for TextPrinter {
             offset = r.offset,
             length = r.length
         ));
-        if let Some(encoding) = &r.encoding {
-            line.push_str(&format!(" of {encoding}"));
+        if r.encoding != Encoding::Utf8 {
+            line.push_str(&format!(" of {}", r.encoding.as_str()));
         }
         let place = PlaceLine {
             order: (self.image_rank(&r.image), r.offset, self.seen),
@@ -252,7 +259,7 @@ impl Printer for TextPrinter {
     fn coverage(&mut self, _out: &mut dyn Write, coverage: &ImageCoverage) -> io::Result<()> {
         self.complete &= coverage.complete;
         self.noted |= !coverage.notes.is_empty();
-        self.coverage.extend(coverage.text_lines());
+        self.coverage.extend(summary::coverage_lines(coverage));
         Ok(())
     }
 }
@@ -276,14 +283,13 @@ fn join_prefixed(prefix: &str, facts: &[String]) -> String {
 pub(super) fn in_a_file(location: &LocationRecord) -> bool {
     location
         .state
-        .as_deref()
-        .is_some_and(|state| state != "unpartitioned")
+        .is_some_and(|state| state != ByteState::Unpartitioned)
 }
 
 /// The file line: `/etc/app.jar!/config.properties  (allocated, inode 12, zip, utf-16le)`,
 /// or the state alone where no file is known: `unallocated  (ext4, no file)`.
 pub(super) fn file_label(location: &LocationRecord) -> String {
-    let state = location.state.as_deref().unwrap_or_default();
+    let state = location.state.map_or("", ByteState::as_str);
     let mut facts = vec![state.to_owned()];
     let id = location.file_id();
     if let Some((id_name, id)) = id {
@@ -293,8 +299,13 @@ pub(super) fn file_label(location: &LocationRecord) -> String {
         };
         facts.push(format!("{name} {id}"));
     }
-    facts.extend(location.container.iter().map(|l| l.kind.clone()));
-    facts.extend(location.encoding.clone());
+    facts.extend(
+        location
+            .container
+            .iter()
+            .map(|l| l.kind.as_str().to_owned()),
+    );
+    facts.extend(location.encoding.map(|e| e.as_str().to_owned()));
     if let Some(offset) = location.decoded_offset {
         facts.push(format!("decoded offset {offset}"));
     }
@@ -315,7 +326,7 @@ pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
     let Some(location) = location else {
         return String::new();
     };
-    if location.state.as_deref() == Some("unpartitioned") {
+    if location.state == Some(ByteState::Unpartitioned) {
         return "  unpartitioned space".into();
     }
     // Only a finding in a volume has an offset in it.
@@ -341,60 +352,45 @@ pub(super) fn volume_label(location: Option<&LocationRecord>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use snapsift_match::{Assessment, Confidence, Encoding, Matcher, Rule, RuleSet};
-    use snapsift_scan::{Context, Finding};
+    use snapsift_engine::record::PairRecord;
+    use snapsift_engine::redact::{Redactor, secrets_of};
+    use snapsift_match::{Confidence, Matcher, RuleSet};
 
     use super::*;
-    use crate::printer::{Located, Location};
-    use crate::redact::{Redactor, secrets_of};
-    use crate::report::{Paired, Reported};
 
-    fn rule<'r>(rules: &'r RuleSet, id: &str) -> &'r Rule {
-        rules.rules().iter().find(|r| r.id == id).unwrap()
-    }
-
-    /// A finding of `secret` at `offset` of `image`, located nowhere in particular.
-    fn reported<'a, 'm>(
-        image: &'a str,
-        rule: &'m Rule,
-        secret: &str,
-        offset: u64,
-        pair: Option<Paired<'m>>,
-    ) -> Reported<'a, 'm> {
-        let line = format!("key = {secret}");
-        Reported {
-            image,
-            location: Location {
-                volume: Located::Unknown,
-                scheme: None,
-                file: None,
-                run: None,
-            },
-            finding: Finding {
-                rule,
-                offset,
-                encoding: Encoding::Utf8,
-                text: secret.as_bytes().to_vec(),
-                secret: 0..secret.len(),
-                context: Context {
-                    bytes: line.clone().into_bytes(),
-                    secret: 6..line.len(),
-                },
-                truncated: false,
-            },
-            assessment: Assessment {
-                confidence: Confidence::High,
-                passed: Vec::new(),
-                facts: Vec::new(),
-                rejected: None,
-            },
-            pair,
+    /// A finding of the AWS key ID `secret` at `offset` of `image`, located nowhere in
+    /// particular, with `pair` its paired connection URI.
+    fn record(image: &str, secret: &str, offset: u64, pair: Option<&str>) -> FindingRecord {
+        FindingRecord {
+            image: image.into(),
+            rule: "aws.access-key-id".into(),
+            rule_name: "AWS access key ID".into(),
+            confidence: Confidence::High,
             fingerprint: String::new(),
+            secret: secret.into(),
+            secret_hex: None,
+            offset,
+            length: secret.len() as u64,
+            encoding: Encoding::Utf8,
+            context: format!("key = {secret}"),
+            location: None,
+            checks: Vec::new(),
+            facts: Default::default(),
+            valid: true,
+            rejected: None,
+            pair: pair.map(|secret| PairRecord {
+                rule: "connection-uri.password".into(),
+                secret: secret.into(),
+                offset: 520,
+                checks: Vec::new(),
+            }),
+            redacted: false,
+            identity: None,
         }
     }
 
-    fn report(findings: &[Reported<'_, '_>], redact: bool) -> String {
-        let mut records: Vec<FindingRecord> = findings.iter().map(FindingRecord::new).collect();
+    fn report(findings: &[FindingRecord], redact: bool) -> String {
+        let mut records = findings.to_vec();
         if redact {
             let matcher = Matcher::new(&RuleSet::builtin().unwrap()).unwrap();
             let mut redactor = Redactor::new(&matcher, records.iter().flat_map(secrets_of));
@@ -412,28 +408,15 @@ mod tests {
 
     #[test]
     fn one_block_per_secret_in_order_of_its_first_place() {
-        let rules = RuleSet::builtin().unwrap();
-        let aws = rule(&rules, "aws.access-key-id");
-        let uri = rule(&rules, "connection-uri.password");
         let (x, y) = ("AKIAQ2W3E4R5T6Y7U2I3", "AKIAZZZZE4R5T6Y7U2I3");
-        let pair = || Paired {
-            rule: uri,
-            secret: b"postgres://u:hunter2hunter2@db/x".to_vec(),
-            offset: 520,
-            assessment: Assessment {
-                confidence: Confidence::High,
-                passed: Vec::new(),
-                facts: Vec::new(),
-                rejected: None,
-            },
-        };
+        let pair = "postgres://u:hunter2hunter2@db/x";
         // Not in disk order: the report sorts.
         let findings = [
-            reported("a.img", aws, x, 700, None),
-            reported("a.img", aws, y, 100, None),
-            reported("a.img", aws, x, 300, None),
-            reported("a.img", aws, x, 500, Some(pair())),
-            reported("b.img", aws, x, 10, None),
+            record("a.img", x, 700, None),
+            record("a.img", y, 100, None),
+            record("a.img", x, 300, None),
+            record("a.img", x, 500, Some(pair)),
+            record("b.img", x, 10, None),
         ];
         let text = report(&findings, false);
         let blocks: Vec<&str> = text.split("\n\n").filter(|b| !b.is_empty()).collect();
@@ -467,15 +450,14 @@ mod tests {
     #[test]
     fn masked_secrets_read_back_are_grouped_by_fingerprint_only() {
         let rules = RuleSet::builtin().unwrap();
-        let aws = rule(&rules, "aws.access-key-id");
         // Two secrets that mask alike, the first at two places.
         let (x, y) = ("AKIAQ2W3E4R5T6Y7U2I3", "AKIAZZZZE4R5T6Y7U2I3");
         let findings = [
-            reported("a.img", aws, x, 100, None),
-            reported("a.img", aws, y, 200, None),
-            reported("a.img", aws, x, 300, None),
+            record("a.img", x, 100, None),
+            record("a.img", y, 200, None),
+            record("a.img", x, 300, None),
         ];
-        let mut records: Vec<FindingRecord> = findings.iter().map(FindingRecord::new).collect();
+        let mut records = findings.to_vec();
         for (r, fingerprint) in records.iter_mut().zip(["fx", "fy", "fx"]) {
             r.fingerprint = fingerprint.into();
         }
@@ -502,24 +484,22 @@ mod tests {
 
     #[test]
     fn names_and_contexts_from_the_image_are_escaped_on_their_line() {
-        let rules = RuleSet::builtin().unwrap();
-        let aws = rule(&rules, "aws.access-key-id");
-        let findings = [reported("a.img", aws, "AKIAQ2W3E4R5T6Y7U2I3", 10, None)];
-        let mut record = FindingRecord::new(&findings[0]);
+        let findings = [record("a.img", "AKIAQ2W3E4R5T6Y7U2I3", 10, None)];
+        let mut record = findings[0].clone();
         record.context = "key \\u{1b} = AKIAQ2W3E4R5T6Y7U2I3 \u{202e}".into();
         record.location = Some(LocationRecord {
-            scheme: "gpt".into(),
+            scheme: snapsift_fs::Scheme::Gpt,
             partition: Some(1),
             partition_name: Some("ro\x1bot".into()),
             filesystem: Some("ext4".into()),
             volume_offset: Some(10),
-            state: Some("allocated".into()),
+            state: Some(ByteState::File(snapsift_fs::FileState::Allocated)),
             path: Some(
                 "/tmp/x\x1b]0;pwned\x07\r\n    forged  (allocated)\u{202e}gpj.exe\\n".into(),
             ),
             inode: Some(12),
-            container: vec![crate::record::LayerRecord {
-                kind: "tar".into(),
+            container: vec![snapsift_engine::Layer {
+                kind: snapsift_engine::LayerKind::Tar,
                 member: Some("m\u{85}\u{7f}".into()),
             }],
             ..LocationRecord::default()

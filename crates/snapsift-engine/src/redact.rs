@@ -1,4 +1,4 @@
-//! `--redact`: no full secret anywhere in the report.
+//! Redaction (`--redact`): no full secret anywhere in the report.
 //!
 //! A finding's own secret is not the only one its record could show: its context line may
 //! hold the secret half it was paired with (`AWS_ACCESS_KEY_ID=AKIA… AWS_SECRET_ACCESS_KEY=…`
@@ -29,8 +29,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use sha2::{Digest, Sha256};
 use snapsift_match::{Match, Matcher, Scratch};
 
-use crate::printer::shown::{mask, printable};
 use crate::record::FindingRecord;
+use crate::shown::{mask, printable};
 
 /// Masks the secrets of a set of records.
 pub struct Redactor<'m> {
@@ -238,7 +238,9 @@ mod tests {
     use snapsift_match::RuleSet;
 
     use super::*;
-    use crate::record::{LayerRecord, LocationRecord, PairRecord};
+    use crate::Layer;
+    use crate::record::{LocationRecord, PairRecord};
+    use snapsift_match::{Confidence, Encoding};
 
     fn matcher() -> Matcher {
         Matcher::new(&RuleSet::builtin().unwrap()).unwrap()
@@ -249,13 +251,13 @@ mod tests {
             image: "disk.img".into(),
             rule: "aws.access-key-id".into(),
             rule_name: "AWS access key ID".into(),
-            confidence: "high".into(),
+            confidence: Confidence::High,
             fingerprint: "f".into(),
             secret: secret.into(),
             secret_hex: None,
             offset: 0,
             length: 20,
-            encoding: None,
+            encoding: Encoding::Utf8,
             context: context.into(),
             location: None,
             checks: Vec::new(),
@@ -320,8 +322,8 @@ mod tests {
         r.location = Some(LocationRecord {
             path: Some(format!("/home/u/{token}.txt")),
             partition_name: Some(format!("p-{suppressed}")),
-            container: vec![LayerRecord {
-                kind: "tar".into(),
+            container: vec![Layer {
+                kind: crate::LayerKind::Tar,
                 member: Some(format!("keys/{suppressed}/{token}")),
             }],
             ..LocationRecord::default()

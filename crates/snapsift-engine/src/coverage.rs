@@ -15,16 +15,16 @@
 //! [`ImageCoverage::file_problems`] lists every file the pass could not read or expand in
 //! full, and one that a limit cut makes the coverage incomplete too.
 //!
-//! The process's exit status follows ([`crate::EXIT_PARTIAL`]): a scan with unreadable bytes
-//! or content cut by a limit never exits 0 or 1.
+//! The `snapsift` binary's exit status follows: a scan with unreadable bytes or content cut by
+//! a limit never exits 0 or 1.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use snapsift_scan::{ScanSummary, Unreadable};
 
-use crate::printer::path_with_members;
-use crate::record::LayerRecord;
+use crate::Layer;
+use crate::place::path_with_members;
 use crate::shard::ShardPlan;
 
 /// What the scan of one image covered.
@@ -89,7 +89,7 @@ pub struct FileProblem {
     /// The archive members and decodings from the file down to the problem, outermost
     /// first, each `{"kind", "member"}`; empty for the file itself.
     #[serde(default)]
-    pub container: Vec<LayerRecord>,
+    pub container: Vec<Layer>,
     /// The limit that cut the content, if a limit did; `null` for data that is corrupt,
     /// encrypted or in an unsupported format.
     #[serde(default)]
@@ -260,12 +260,13 @@ impl ImageCoverage {
         });
     }
 
-    /// The coverage of an image that could not be scanned to its end, for `error`.
-    pub fn failed(image: &str, error: &anyhow::Error) -> ImageCoverage {
+    /// The coverage of an image that could not be scanned to its end, for `error` (the
+    /// whole chain of its causes, on one line).
+    pub fn failed(image: &str, error: String) -> ImageCoverage {
         ImageCoverage {
             image: image.to_owned(),
             complete: false,
-            error: Some(format!("{error:#}")),
+            error: Some(error),
             ..ImageCoverage::default()
         }
     }
@@ -275,77 +276,6 @@ impl ImageCoverage {
     pub fn partial(&self) -> bool {
         self.error.is_none() && !self.complete
     }
-
-    /// The summary for people: one line, then one line per unreadable range and per file a
-    /// limit cut, then the count of file problems.
-    pub fn text_lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        if let Some(error) = &self.error {
-            lines.push(format!("{}: not scanned: {error}", self.image));
-            return lines;
-        }
-        if self.complete {
-            lines.push(format!(
-                "{}: complete: {} of data scanned ({} disk)",
-                self.image,
-                human(self.scanned_bytes),
-                human(self.disk_size)
-            ));
-        } else {
-            let cut = self.cut_files();
-            let cut = if cut > 0 {
-                format!(", {cut} file(s) cut by a limit")
-            } else {
-                String::new()
-            };
-            lines.push(format!(
-                "{}: PARTIAL: {} of data unreadable in {} range(s){cut}, {} scanned ({} disk)",
-                self.image,
-                human(self.unreadable_bytes),
-                self.unreadable.len(),
-                human(self.scanned_bytes),
-                human(self.disk_size)
-            ));
-        }
-        for u in &self.unreadable {
-            lines.push(format!(
-                "  unreadable: offset {} (0x{:x}) to {} (0x{:x}), {}: {}",
-                u.start,
-                u.start,
-                u.end,
-                u.end,
-                human(u.end.saturating_sub(u.start)),
-                u.reason
-            ));
-        }
-        for note in &self.notes {
-            lines.push(format!("  note: {note}"));
-        }
-        for p in self.file_problems.iter().filter(|p| p.cut_by_limit()) {
-            let limit = p
-                .limit
-                .as_ref()
-                .map_or(String::new(), |l| format!(" ({} {})", l.name, l.value));
-            lines.push(format!(
-                "  cut by a limit{limit}: {}: {}",
-                p.display_place(),
-                p.message
-            ));
-        }
-        if !self.file_problems.is_empty() {
-            lines.push(format!(
-                "  {} file problem(s): content that could not be read or expanded in full \
-                 (notes on standard error)",
-                self.file_problems.len()
-            ));
-        }
-        lines
-    }
-}
-
-/// `bytes` in binary units, for people.
-fn human(bytes: u64) -> String {
-    indicatif::BinaryBytes(bytes).to_string()
 }
 
 #[cfg(test)]

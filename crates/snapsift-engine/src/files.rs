@@ -24,10 +24,10 @@ use snapsift_fs::{FileEntry, FileState, Files, Filesystem, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::Finding;
 
+use crate::EngineError;
 use crate::coverage::{FileProblem, LimitRecord};
-use crate::printer::{FileAt, Layer};
-use crate::progress::Progress;
-use crate::record::LayerRecord;
+use crate::place::FileAt;
+use crate::scan::{Level, Observer, Progress};
 use crate::shard::ShardPlan;
 
 /// The file pass's findings of one image, with where each is.
@@ -75,8 +75,8 @@ impl<'m> FileFindings<'m> {
         matcher: &'m Matcher,
         config: &FilePassConfig,
         shard: Option<&ShardPlan>,
-        progress: &Progress,
-    ) -> anyhow::Result<FileFindings<'m>> {
+        observer: &dyn Observer,
+    ) -> Result<FileFindings<'m>, EngineError> {
         let MappedImage {
             name,
             disk,
@@ -106,13 +106,14 @@ impl<'m> FileFindings<'m> {
             .zip(filesystems)
             .filter_map(|(volume, fs)| Some(picked(volume.range.start, fs.as_ref()?.files())))
             .sum();
-        progress.start_files(total);
+        observer.progress(Progress::Files(total));
         let mut done_before = 0u64;
         for (volume, fs) in volumes.volumes.iter().zip(filesystems) {
             let Some(fs) = fs else { continue };
             let start = volume.range.start;
             let files = fs.files();
-            let report = |done: u64| progress.set(done_before.saturating_add(done));
+            let report =
+                |done: u64| observer.progress(Progress::Done(done_before.saturating_add(done)));
             let output = snapsift_filepass::run_files(
                 disk,
                 start,
@@ -131,14 +132,7 @@ impl<'m> FileFindings<'m> {
                 let record = FileProblem {
                     path: at.path,
                     offset: problem.disk_offset,
-                    container: at
-                        .chain
-                        .into_iter()
-                        .map(|l| LayerRecord {
-                            kind: l.kind.to_owned(),
-                            member: l.member,
-                        })
-                        .collect(),
+                    container: at.chain,
                     limit: problem.limit.map(|l| LimitRecord {
                         name: l.name.to_owned(),
                         value: l.value,
@@ -146,12 +140,10 @@ impl<'m> FileFindings<'m> {
                     message: problem.message,
                 };
                 let place = record.display_place();
-                progress.suspend(|| {
-                    crate::warn(&format!(
-                        "snapsift: {name}: note: {place}: {}",
-                        record.message
-                    ));
-                });
+                observer.message(
+                    Level::Warning,
+                    &format!("{name}: note: {place}: {}", record.message),
+                );
                 found
                     .problems
                     .push(((volume.range.start, entry.id), record));
@@ -263,13 +255,7 @@ fn file_at(
         id_name: fs.id_name(),
         id: Some(entry.id),
         path: entry.path.clone(),
-        chain: chain
-            .iter()
-            .map(|l| Layer {
-                kind: l.kind.as_str(),
-                member: l.member.clone(),
-            })
-            .collect(),
+        chain: chain.to_vec(),
         encoding: finding.and_then(|f| f.encoding),
         file_offset: finding.and_then(|f| f.file_offset),
         decoded_offset: finding.and_then(|f| f.decoded_offset),

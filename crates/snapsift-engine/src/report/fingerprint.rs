@@ -13,9 +13,11 @@
 //! The image's own name is not part of it: a baseline made on one export of a disk applies
 //! to the next. For a paired credential, the ID is the secret that counts.
 
+use std::collections::HashSet;
+
 use sha2::{Digest, Sha256};
 
-use crate::printer::Located;
+use crate::place::Located;
 
 use super::Reported;
 
@@ -62,4 +64,25 @@ pub fn place(r: &Reported<'_, '_>) -> String {
         return format!("{partition}:{}:{name}", file.state.as_str());
     }
     format!("{partition}@{offset}")
+}
+
+/// The fingerprints of the findings a team has already dealt with (a baseline file's): the
+/// findings that have one are suppressed.
+#[derive(Debug, Default)]
+pub struct Baseline {
+    fingerprints: HashSet<String>,
+}
+
+impl Baseline {
+    /// The baseline of `fingerprints`.
+    pub fn new(fingerprints: impl IntoIterator<Item = String>) -> Baseline {
+        Baseline {
+            fingerprints: fingerprints.into_iter().collect(),
+        }
+    }
+
+    /// Whether the baseline lists `fingerprint`.
+    pub fn contains(&self, fingerprint: &str) -> bool {
+        self.fingerprints.contains(fingerprint)
+    }
 }

@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use snapsift_fs::{FileState, Filesystem, Scheme, Volume, VolumeMap};
+use snapsift_unpack::{Layer, LeafEncoding};
 
 /// The image being scanned and what is known of its layout.
 #[derive(Clone, Copy, Debug)]
@@ -26,15 +27,6 @@ pub enum Located<'a> {
     Unknown,
 }
 
-/// One layer a secret was unpacked from: an archive member or a decoding.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Layer {
-    /// The container or encoding: `zip`, `tar`, `gzip`, `utf-16le`...
-    pub kind: &'static str,
-    /// The member's name inside an archive; `None` for compressed streams and encodings.
-    pub member: Option<String>,
-}
-
 /// What a filesystem says of a finding's bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileAt {
@@ -51,8 +43,8 @@ pub struct FileAt {
     /// The containers and decodings from the file to the secret, outermost first; empty for
     /// a secret in the file's own bytes.
     pub chain: Vec<Layer>,
-    /// The encoding the secret was decoded from (`utf-16le`, `utf-16be`), if any.
-    pub encoding: Option<&'static str>,
+    /// The encoding the secret was decoded from (UTF-16LE, UTF-16BE), if any.
+    pub encoding: Option<LeafEncoding>,
     /// For a secret in the file's own bytes found by the file pass, its offset in the file.
     pub file_offset: Option<u64>,
     /// For a secret found in decoded bytes (decompressed, decoded from UTF-16), its offset in

@@ -2,7 +2,7 @@
 //!
 //! A rule that finds IDs names, in its `[rule.pair]`, the rule that finds their secrets and
 //! how close the two must be. Both halves are findings of their own; where an ID has a secret
-//! of the named rule within that distance in the same byte stream ([`Stream`]), the two become
+//! of the named rule within that distance in the same byte stream (`Stream`), the two become
 //! one finding: the ID's, with the secret attached. Each secret pairs with at most one ID, the
 //! nearest one still unpaired, IDs taken in order. A secret half no ID claims stays a finding
 //! of its own, and so does an ID alone.
@@ -20,8 +20,9 @@
 use std::collections::HashMap;
 
 use snapsift_fs::FileState;
+use snapsift_unpack::Layer;
 
-use crate::printer::{Layer, Located, Location};
+use crate::place::{Located, Location};
 
 use super::{Paired, Reported};
 

@@ -5,10 +5,9 @@
 //! `--include-invalid`), the ID half of a credential is paired with its secret half found
 //! nearby in the same file or run of free space ([`pair`]; rejected matches never pair),
 //! every finding gets a stable fingerprint ([`fingerprint`]), and findings a baseline already
-//! lists are suppressed ([`baseline`]). What a rejected match may change is only whether it
+//! lists are suppressed ([`fingerprint::Baseline`]). What a rejected match may change is only whether it
 //! is reported itself: the valid findings are the same with or without `--include-invalid`.
 
-pub mod baseline;
 pub mod fingerprint;
 pub mod pair;
 
@@ -17,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use snapsift_match::{Assessment, Confidence, Rule};
 use snapsift_scan::Finding;
 
-use crate::printer::Location;
+use crate::place::Location;
 
 /// One finding as reported: what it is, where, how sure, and what it pairs with.
 #[derive(Debug)]
@@ -72,7 +71,7 @@ pub struct ReportOptions {
     /// Keep the matches a check rejected (marked invalid).
     pub include_invalid: bool,
     /// Fingerprints to suppress.
-    pub baseline: Option<baseline::Baseline>,
+    pub baseline: Option<fingerprint::Baseline>,
 }
 
 /// What [`prepare`] did, for the summary line.

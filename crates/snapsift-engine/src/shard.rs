@@ -29,13 +29,12 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::str::FromStr;
 
-use anyhow::{Context, bail};
 use snapsift_fs::{FileContent, Filesystem, Piece, VolumeMap};
 use snapsift_scan::intersect;
 
-use crate::printer::Located;
+use crate::EngineError;
+use crate::place::Located;
 use crate::report::Reported;
 
 /// Bytes swept beyond a shard's own on each side.
@@ -57,36 +56,14 @@ pub struct Shard {
     pub count: u64,
 }
 
-impl FromStr for Shard {
-    type Err = anyhow::Error;
-
-    /// `K/N`, where K is a number or the name of an environment variable that holds it (so
-    /// that a Kubernetes Indexed Job can say `JOB_COMPLETION_INDEX/16` and an AWS Batch array
-    /// job `AWS_BATCH_JOB_ARRAY_INDEX/16`, without a shell to expand them).
-    fn from_str(text: &str) -> anyhow::Result<Shard> {
-        let (index, count) = text
-            .rsplit_once('/')
-            .context("a shard is K/N (K from 0 to N - 1, or an environment variable holding K)")?;
-        let count: u64 = count
-            .parse()
-            .with_context(|| format!("the shard count {count:?} is not a number"))?;
-        let index: u64 = if index.bytes().all(|b| b.is_ascii_digit()) {
-            index
-                .parse()
-                .with_context(|| format!("the shard index {index:?} is not a number"))?
-        } else {
-            let value = std::env::var(index).with_context(|| {
-                format!("the shard index is read from ${index}, which is not set")
-            })?;
-            value.trim().parse().with_context(|| {
-                format!("the shard index ${index} holds {value:?}, not a number")
-            })?
-        };
+impl Shard {
+    /// Part `index` (from 0) of `count`: `count` from 1 to [`MAX_SHARDS`], `index` below it.
+    pub fn new(index: u64, count: u64) -> Result<Shard, EngineError> {
         if count > MAX_SHARDS {
-            bail!("shard {index}/{count}: the count N is at most {MAX_SHARDS}");
+            return Err(EngineError::TooManyShards { index, count });
         }
         if count == 0 || index >= count {
-            bail!("shard {index}/{count}: the index must be below the count, from 0");
+            return Err(EngineError::NoSuchShard { index, count });
         }
         Ok(Shard { index, count })
     }
@@ -287,27 +264,20 @@ fn disk_ranges(volume_start: u64, content: &FileContent) -> impl Iterator<Item =
 mod tests {
     use super::*;
 
-    fn shard(text: &str) -> anyhow::Result<Shard> {
-        text.parse()
-    }
-
     #[test]
-    #[allow(unsafe_code)] // std::env::set_var
-    fn shards_are_read_from_numbers_or_the_environment() {
-        assert_eq!(shard("2/5").unwrap(), Shard { index: 2, count: 5 });
-        assert!(shard("5/5").is_err());
-        assert!(shard("0/0").is_err());
-        assert!(shard("1").is_err());
-        assert!(shard("a/b").is_err());
-        // SAFETY (of set_var): tests of this module run on one thread each, and no other
-        // code reads this variable.
-        unsafe { std::env::set_var("SNAPSIFT_TEST_SHARD_INDEX", "3") };
-        assert_eq!(
-            shard("SNAPSIFT_TEST_SHARD_INDEX/4").unwrap(),
-            Shard { index: 3, count: 4 }
+    fn a_shard_is_below_its_count_and_the_count_is_bounded() {
+        assert_eq!(Shard::new(2, 5).unwrap(), Shard { index: 2, count: 5 });
+        assert!(matches!(
+            Shard::new(5, 5),
+            Err(EngineError::NoSuchShard { .. })
+        ));
+        assert!(Shard::new(0, 0).is_err());
+        let too_many = Shard::new(0, MAX_SHARDS + 1).unwrap_err();
+        assert!(
+            too_many.to_string().contains("at most 1000000"),
+            "{too_many}"
         );
-        let unset = shard("SNAPSIFT_TEST_NOT_SET/4").unwrap_err();
-        assert!(format!("{unset:#}").contains("not set"), "{unset:#}");
+        assert!(Shard::new(MAX_SHARDS - 1, MAX_SHARDS).is_ok());
     }
 
     /// The cuts as first written: all N + 1 of them in a vector, each found by a walk over the
@@ -371,7 +341,6 @@ mod tests {
 
     #[test]
     fn a_million_shards_cost_no_vector_of_cuts() {
-        assert!(shard("0/1000001").is_err_and(|e| e.to_string().contains("at most 1000000")));
         let data = [0..(1u64 << 40)];
         let last = Shard {
             index: MAX_SHARDS - 1,

@@ -1,19 +1,23 @@
 //! A finding as the printers see it: everything said of it, owned, in the JSON Lines schema.
 //!
-//! The scan reports a finding as a [`Reported`] that borrows from the matcher's rules and the
-//! image's filesystem maps. Before it is printed it becomes a [`FindingRecord`]: plain data,
-//! exactly the object `--format jsonl` prints on a line. Every printer works from records, so
-//! `snapsift merge`, which reads records back from JSON Lines files, prints what `snapsift
-//! scan` would have printed, in any format.
+//! Inside the engine a finding is borrowed from the matcher's rules and the image's
+//! filesystem maps. What leaves the engine is a [`FindingRecord`]: plain data, exactly the
+//! object `--format jsonl` prints on a line. Every printer works from records, so `snapsift merge`, which reads
+//! records back from JSON Lines files, prints what `snapsift scan` would have printed, in any
+//! format. Fields that take one of a known set of values are enums, serialized by the names
+//! the JSON Lines schema has always used.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use snapsift_fs::{FileState, Scheme};
 use snapsift_match::{Confidence, Encoding};
+use snapsift_unpack::{Layer, LeafEncoding};
 
-use crate::printer::shown::Shown;
-use crate::printer::{Located, Location, path_with_members};
+use crate::place::{Located, Location, path_with_members};
 use crate::report::Reported;
+use crate::shown::Shown;
 
 /// One finding. Fields, as JSON Lines names them:
 ///
@@ -36,7 +40,7 @@ pub struct FindingRecord {
     /// The rule's name, for people.
     pub rule_name: String,
     /// `high`, `medium` or `low`.
-    pub confidence: String,
+    pub confidence: Confidence,
     /// The stable fingerprint of this secret at this place.
     pub fingerprint: String,
     /// The secret (masked when `redacted`; lossy where it is not UTF-8).
@@ -48,9 +52,10 @@ pub struct FindingRecord {
     pub offset: u64,
     /// The match's length on the disk.
     pub length: u64,
-    /// How the match is written on the disk, where it is not UTF-8 (`utf-16le`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
+    /// How the match is written on the disk; written out only where it is not UTF-8
+    /// (`utf-16le`).
+    #[serde(default = "utf8", skip_serializing_if = "is_utf8")]
+    pub encoding: Encoding,
     /// The line the secret is on, printable (controls as `.`).
     pub context: String,
     /// Where it is; `null` in a compressed image stream.
@@ -91,10 +96,10 @@ pub struct FindingRecord {
 /// when the secret was decoded from UTF-16), `decoded_offset` (its offset in the decoded
 /// bytes) or `file_offset` (for a secret the file pass found in the file's own bytes: across
 /// two pieces of a fragmented file, in an NTFS-compressed file).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocationRecord {
     /// The partition scheme.
-    pub scheme: String,
+    pub scheme: Scheme,
     /// The partition number.
     pub partition: Option<u32>,
     /// The partition's type, as its table names it.
@@ -113,7 +118,7 @@ pub struct LocationRecord {
     pub volume_offset: Option<u64>,
     /// The state of the bytes (`allocated`, `deleted`...; `unpartitioned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<ByteState>,
     /// The file's path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -125,10 +130,10 @@ pub struct LocationRecord {
     pub mft_record: Option<u64>,
     /// The containers from the file to the secret, outermost first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub container: Vec<LayerRecord>,
-    /// The encoding the secret was decoded from.
+    pub container: Vec<Layer>,
+    /// The encoding the secret was decoded from (`utf-16le`, `utf-16be`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
+    pub encoding: Option<LeafEncoding>,
     /// The secret's offset in the file's own bytes (file pass).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_offset: Option<u64>,
@@ -137,13 +142,72 @@ pub struct LocationRecord {
     pub decoded_offset: Option<u64>,
 }
 
-/// One container or decoding between a file and a secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LayerRecord {
-    /// `zip`, `tar`, `gzip`, `utf-16le`...
-    pub kind: String,
-    /// The member's name inside an archive.
-    pub member: Option<String>,
+impl Default for LocationRecord {
+    /// A location in no volume of a disk whose layout is not known, with nothing else said.
+    fn default() -> Self {
+        LocationRecord {
+            scheme: Scheme::Unknown,
+            partition: None,
+            partition_type: None,
+            partition_name: None,
+            volume: None,
+            filesystem: None,
+            volume_offset: None,
+            state: None,
+            path: None,
+            inode: None,
+            mft_record: None,
+            container: Vec::new(),
+            encoding: None,
+            file_offset: None,
+            decoded_offset: None,
+        }
+    }
+}
+
+/// What the bytes of a finding are: what a filesystem map says of them, or, on a partitioned
+/// disk, that they lie outside every partition. Serialized as one string: the
+/// [`FileState`]'s name, or `unpartitioned`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ByteState {
+    /// What the filesystem says of them.
+    File(FileState),
+    /// Outside every partition.
+    Unpartitioned,
+}
+
+impl ByteState {
+    /// `allocated`, `slack`, `deleted`... (see [`FileState::as_str`]) or `unpartitioned`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ByteState::File(state) => state.as_str(),
+            ByteState::Unpartitioned => "unpartitioned",
+        }
+    }
+}
+
+impl fmt::Display for ByteState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ByteState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if name == "unpartitioned" {
+            return Ok(ByteState::Unpartitioned);
+        }
+        let state =
+            FileState::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&name))?;
+        Ok(ByteState::File(state))
+    }
 }
 
 /// Why a check turned a match away (with `--include-invalid`).
@@ -178,7 +242,7 @@ impl FindingRecord {
             image: r.image.to_owned(),
             rule: finding.rule.id.clone(),
             rule_name: finding.rule.name.clone(),
-            confidence: r.confidence().as_str().to_owned(),
+            confidence: r.confidence(),
             fingerprint: r.fingerprint.clone(),
             secret: shown.secret,
             secret_hex: std::str::from_utf8(secret)
@@ -186,8 +250,7 @@ impl FindingRecord {
                 .then(|| secret.iter().map(|b| format!("{b:02x}")).collect()),
             offset: finding.offset,
             length: finding.length(),
-            encoding: (finding.encoding != Encoding::Utf8)
-                .then(|| finding.encoding.as_str().to_owned()),
+            encoding: finding.encoding,
             context: shown.context,
             location: LocationRecord::new(&r.location, finding.offset),
             checks: strings(&r.assessment.passed),
@@ -210,15 +273,6 @@ impl FindingRecord {
             }),
             redacted: false,
             identity: None,
-        }
-    }
-
-    /// The confidence, as the rules grade it (`low` for a value no rule would write).
-    pub fn confidence(&self) -> Confidence {
-        match self.confidence.as_str() {
-            "high" => Confidence::High,
-            "medium" => Confidence::Medium,
-            _ => Confidence::Low,
         }
     }
 
@@ -248,7 +302,7 @@ impl LocationRecord {
     /// layout is not known (a compressed stream).
     fn new(location: &Location<'_>, offset: u64) -> Option<LocationRecord> {
         let mut record = LocationRecord {
-            scheme: location.scheme?.name().to_owned(),
+            scheme: location.scheme?,
             ..LocationRecord::default()
         };
         match location.volume {
@@ -260,26 +314,19 @@ impl LocationRecord {
                 record.filesystem = Some(volume.content.name().to_owned());
                 record.volume_offset = Some(volume.offset_of(offset));
             }
-            Located::Unpartitioned => record.state = Some("unpartitioned".to_owned()),
+            Located::Unpartitioned => record.state = Some(ByteState::Unpartitioned),
             Located::Unknown => {}
         }
         if let Some(file) = &location.file {
             record.filesystem = Some(file.filesystem.to_owned());
-            record.state = Some(file.state.as_str().to_owned());
+            record.state = Some(ByteState::File(file.state));
             record.path = file.path.clone();
             match file.id_name {
                 "mft_record" => record.mft_record = file.id,
                 _ => record.inode = file.id,
             }
-            record.container = file
-                .chain
-                .iter()
-                .map(|l| LayerRecord {
-                    kind: l.kind.to_owned(),
-                    member: l.member.clone(),
-                })
-                .collect();
-            record.encoding = file.encoding.map(str::to_owned);
+            record.container = file.chain.clone();
+            record.encoding = file.encoding;
             record.file_offset = file.file_offset;
             record.decoded_offset = file.decoded_offset;
         }
@@ -296,7 +343,144 @@ impl LocationRecord {
     }
 }
 
+/// The default of [`FindingRecord::encoding`], which is written out only when it is not this.
+fn utf8() -> Encoding {
+    Encoding::Utf8
+}
+
+/// Whether `encoding` is UTF-8 (and goes without saying).
+fn is_utf8(encoding: &Encoding) -> bool {
+    *encoding == Encoding::Utf8
+}
+
 /// `names` as owned strings.
 fn strings(names: &[&str]) -> Vec<String> {
     names.iter().map(|&n| n.to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each enum of the schema is written by the name its `as_str` gives, as the JSON Lines
+    /// schema has always written it, and read back from it.
+    #[test]
+    fn enums_are_written_by_their_documented_names() {
+        fn name<T: Serialize>(value: T) -> String {
+            serde_json::to_value(value)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+        fn back<T: for<'de> Deserialize<'de>>(name: &str) -> T {
+            serde_json::from_value(serde_json::Value::from(name)).unwrap()
+        }
+        for c in [Confidence::Low, Confidence::Medium, Confidence::High] {
+            assert_eq!(name(c), c.as_str());
+            assert_eq!(back::<Confidence>(c.as_str()), c);
+        }
+        for e in [Encoding::Utf8, Encoding::Utf16Le] {
+            assert_eq!(name(e), e.as_str());
+            assert_eq!(back::<Encoding>(e.as_str()), e);
+        }
+        for s in [Scheme::Gpt, Scheme::Mbr, Scheme::Whole, Scheme::Unknown] {
+            assert_eq!(name(s), s.name());
+            assert_eq!(back::<Scheme>(s.name()), s);
+        }
+        let states = [
+            FileState::Allocated,
+            FileState::Slack,
+            FileState::Deleted,
+            FileState::Unallocated,
+            FileState::Metadata,
+            FileState::Journal,
+        ];
+        let states = states
+            .into_iter()
+            .map(ByteState::File)
+            .chain([ByteState::Unpartitioned]);
+        for s in states {
+            assert_eq!(name(s), s.as_str());
+            assert_eq!(back::<ByteState>(s.as_str()), s);
+        }
+        assert!(serde_json::from_str::<ByteState>("\"elsewhere\"").is_err());
+        use snapsift_unpack::Kind;
+        let kinds = [
+            Kind::Gzip,
+            Kind::Zip,
+            Kind::Tar,
+            Kind::Zstd,
+            Kind::Xz,
+            Kind::Bzip2,
+            Kind::Utf16Le,
+            Kind::Utf16Be,
+        ];
+        for k in kinds {
+            assert_eq!(name(k), k.as_str());
+            assert_eq!(back::<Kind>(k.as_str()), k);
+        }
+        for e in [
+            LeafEncoding::Bytes,
+            LeafEncoding::Utf16Le,
+            LeafEncoding::Utf16Be,
+        ] {
+            assert_eq!(name(e), e.as_str());
+        }
+    }
+
+    /// A record is written with the documented names, the UTF-8 encoding and empty fields
+    /// left out, and read back as it was.
+    #[test]
+    fn a_record_is_written_with_its_documented_names_and_read_back() {
+        let record = FindingRecord {
+            image: "disk.img".into(),
+            rule: "aws.access-key-id".into(),
+            rule_name: "AWS access key ID".into(),
+            confidence: Confidence::High,
+            fingerprint: "f".into(),
+            secret: "AKIAQ2W3E4R5T6Y7U2I3".into(),
+            secret_hex: None,
+            offset: 7,
+            length: 40,
+            encoding: Encoding::Utf16Le,
+            context: "k=A.K.I.A".into(),
+            location: Some(LocationRecord {
+                scheme: Scheme::Whole,
+                filesystem: Some("ext4".into()),
+                volume_offset: Some(7),
+                state: Some(ByteState::File(FileState::Deleted)),
+                path: Some("/a.zip".into()),
+                inode: Some(12),
+                container: vec![Layer {
+                    kind: snapsift_unpack::Kind::Zip,
+                    member: Some("b.txt".into()),
+                }],
+                encoding: Some(LeafEncoding::Utf16Be),
+                decoded_offset: Some(3),
+                ..LocationRecord::default()
+            }),
+            checks: vec!["aws-key-id".into()],
+            facts: BTreeMap::new(),
+            valid: true,
+            rejected: None,
+            pair: None,
+            redacted: false,
+            identity: None,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            json,
+            r#"{"image":"disk.img","rule":"aws.access-key-id","rule_name":"AWS access key ID","confidence":"high","fingerprint":"f","secret":"AKIAQ2W3E4R5T6Y7U2I3","offset":7,"length":40,"encoding":"utf-16le","context":"k=A.K.I.A","location":{"scheme":"none","partition":null,"filesystem":"ext4","volume_offset":7,"state":"deleted","path":"/a.zip","inode":12,"container":[{"kind":"zip","member":"b.txt"}],"encoding":"utf-16be","decoded_offset":3},"checks":["aws-key-id"],"valid":true}"#
+        );
+        let back: FindingRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, record);
+        let utf8 = FindingRecord {
+            encoding: Encoding::Utf8,
+            ..record
+        };
+        let json = serde_json::to_string(&utf8).unwrap();
+        assert!(!json.contains("\"encoding\":\"utf-8\""), "{json}");
+        assert_eq!(serde_json::from_str::<FindingRecord>(&json).unwrap(), utf8);
+    }
 }
