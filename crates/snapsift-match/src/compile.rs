@@ -69,6 +69,11 @@ pub(crate) struct CompiledRule {
     /// pattern does not accept (`-----begin rsa private key-----`) is ruled out by comparing
     /// these rather than by running the regex.
     pub(crate) exact_prefixes: Option<Vec<Vec<u8>>>,
+    /// Whether each byte can occur in a match: a text holding a byte that cannot is not the
+    /// beginning of a match that runs past it (see `dense`).
+    pub(crate) alphabet: Box<[bool; 256]>,
+    /// The literals every match ends with, where there are at most [`MAX_EXACT_PREFIXES`].
+    pub(crate) suffixes: Option<Vec<Vec<u8>>>,
     /// Whether the pattern can match more than `max_len` characters (its `max_len` is set
     /// below the pattern's own bound): a match that reaches `max_len` is reported cut there.
     pub(crate) truncatable: bool,
@@ -108,7 +113,10 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
     let strict = lazy_dfa(rule, &hir, MatchKind::LeftmostFirst)?;
     let relaxed = lazy_dfa(rule, &relax(&hir), MatchKind::All)?;
     let loosened = loosen(&hir);
-    let exact_prefixes = exact_prefixes(&hir);
+    let exact_prefixes = literals(&hir, ExtractKind::Prefix);
+    let suffixes = literals(&hir, ExtractKind::Suffix);
+    let mut alphabet = Box::new([false; 256]);
+    mark_alphabet(&hir, &mut alphabet);
     let secret_group = regex
         .group_info()
         .to_index(regex_automata::PatternID::ZERO, SECRET_GROUP);
@@ -121,6 +129,8 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
         },
         truncatable,
         exact_prefixes,
+        suffixes,
+        alphabet,
         anchors,
         regex,
         strict,
@@ -272,11 +282,11 @@ fn match_len_bound(rule: &Rule, hir: &Hir) -> Result<usize, RuleError> {
     Ok(len)
 }
 
-/// The literals every match of `hir` begins with, in the pattern's own case, if there are at
-/// most [`MAX_EXACT_PREFIXES`] and none is empty.
-fn exact_prefixes(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+/// The literals every match of `hir` begins with (`Prefix`) or ends with (`Suffix`), in the
+/// pattern's own case, if there are at most [`MAX_EXACT_PREFIXES`] and none is empty.
+fn literals(hir: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
     let seq = Extractor::new()
-        .kind(ExtractKind::Prefix)
+        .kind(kind)
         .limit_class(MAX_CLASS_EXPANSION)
         .extract(hir);
     let literals = seq.literals()?;
@@ -287,6 +297,45 @@ fn exact_prefixes(hir: &Hir) -> Option<Vec<Vec<u8>>> {
         return None;
     }
     Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+/// Marks in `alphabet` every byte that can occur in a match of `hir`.
+fn mark_alphabet(hir: &Hir, alphabet: &mut [bool; 256]) {
+    match hir.kind() {
+        HirKind::Literal(literal) => {
+            for &b in literal.0.iter() {
+                alphabet[usize::from(b)] = true;
+            }
+        }
+        HirKind::Class(Class::Bytes(bytes)) => {
+            for range in bytes.iter() {
+                for b in range.start()..=range.end() {
+                    alphabet[usize::from(b)] = true;
+                }
+            }
+        }
+        HirKind::Class(Class::Unicode(unicode)) => {
+            // The patterns are parsed without Unicode, so this is ASCII; a character past it
+            // may be any of its UTF-8 bytes.
+            for range in unicode.iter() {
+                let (start, end) = (u32::from(range.start()), u32::from(range.end()));
+                if end > 0x7f {
+                    alphabet[0x80..].fill(true);
+                }
+                for c in start..=end.min(0x7f) {
+                    alphabet[c as usize] = true;
+                }
+            }
+        }
+        HirKind::Repetition(repetition) => mark_alphabet(&repetition.sub, alphabet),
+        HirKind::Capture(capture) => mark_alphabet(&capture.sub, alphabet),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => {
+            for part in parts {
+                mark_alphabet(part, alphabet);
+            }
+        }
+        HirKind::Empty | HirKind::Look(_) => {}
+    }
 }
 
 /// The literal prefixes of the pattern, in lower case: every match starts with one of them in

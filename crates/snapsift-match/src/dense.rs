@@ -338,3 +338,100 @@ impl DenseFilter {
         }
     }
 }
+
+/// Which hits of a rule left out of the automaton (one whose matches may be cut at its length)
+/// can give a match, told without running the rule: a match ends with one of the rule's
+/// suffixes, so one must occur within the rule's reach; a match cut at the rule's length is
+/// the rule's automaton alive over all of it, so every byte there is one the pattern can
+/// read. A hit that passes neither test gives nothing, and is not confirmed.
+#[derive(Debug)]
+pub(crate) struct TruncationScreen {
+    /// The rule's longest match, in characters.
+    max_len: usize,
+    /// The bytes a match can hold.
+    alphabet: Box<[bool; 256]>,
+    /// A search for each literal every match ends with, if there are few.
+    suffixes: Option<Vec<memchr::memmem::Finder<'static>>>,
+}
+
+/// What a [`TruncationScreen`] has learnt of one text so far; hits come in order of position,
+/// so each byte is read about once per screen.
+#[derive(Debug, Default)]
+pub(crate) struct ScreenState {
+    /// A byte outside the alphabet at or after the last hit, if one was found.
+    foreign_at: Option<usize>,
+    /// Bytes before this (from the last hit) are all in the alphabet.
+    clean_to: usize,
+    /// For each suffix, where it next occurs at or after the last hit (`usize::MAX`: nowhere),
+    /// once looked for.
+    suffix_at: Vec<Option<usize>>,
+}
+
+impl TruncationScreen {
+    /// The screen for a rule with these properties.
+    pub(crate) fn new(
+        max_len: usize,
+        alphabet: Box<[bool; 256]>,
+        suffixes: Option<&[Vec<u8>]>,
+    ) -> TruncationScreen {
+        TruncationScreen {
+            max_len,
+            alphabet,
+            suffixes: suffixes.map(|s| {
+                s.iter()
+                    .map(|s| memchr::memmem::Finder::new(s).into_owned())
+                    .collect()
+            }),
+        }
+    }
+
+    /// Whether the rule's hit at `start` of `text` may give a match (see the type's docs).
+    /// `state` must be fresh for each text, and hits must come in increasing order.
+    pub(crate) fn may_match(&self, text: &[u8], start: usize, state: &mut ScreenState) -> bool {
+        let reach = start.saturating_add(self.max_len);
+        self.may_end(text, start, reach.min(text.len()), state)
+            || (reach <= text.len() && self.clean(text, start, reach, state))
+    }
+
+    /// Whether a suffix occurs whole within `text[start..end]`, or the rule has too many
+    /// suffixes to tell.
+    fn may_end(&self, text: &[u8], start: usize, end: usize, state: &mut ScreenState) -> bool {
+        let Some(finders) = &self.suffixes else {
+            return true;
+        };
+        state.suffix_at.resize(finders.len(), None);
+        finders
+            .iter()
+            .zip(&mut state.suffix_at)
+            .any(|(finder, known)| {
+                let at = match *known {
+                    Some(at) if at >= start => at,
+                    _ => text
+                        .get(start..)
+                        .and_then(|rest| finder.find(rest))
+                        .map_or(usize::MAX, |found| start.saturating_add(found)),
+                };
+                *known = Some(at);
+                at.saturating_add(finder.needle().len()) <= end
+            })
+    }
+
+    /// Whether every byte of `text[start..end]` is in the alphabet.
+    fn clean(&self, text: &[u8], start: usize, end: usize, state: &mut ScreenState) -> bool {
+        if let Some(foreign) = state.foreign_at
+            && foreign >= start
+        {
+            return foreign >= end;
+        }
+        let mut at = state.clean_to.max(start);
+        while at < end {
+            if !self.alphabet[usize::from(text[at])] {
+                state.foreign_at = Some(at);
+                return false;
+            }
+            at += 1;
+        }
+        state.clean_to = at;
+        true
+    }
+}

@@ -10,7 +10,7 @@ use regex_automata::{Anchored, Input, meta};
 use crate::runs::TracedCache;
 
 use crate::compile::{CompiledRule, compile};
-use crate::dense::{DenseCache, DenseFilter};
+use crate::dense::{DenseCache, DenseFilter, ScreenState, TruncationScreen};
 use crate::encoding::narrow;
 use crate::heads::{Anchor, Heads};
 use crate::teddy16::Teddy16;
@@ -100,6 +100,8 @@ struct Dense {
     /// The anchors of the other rules (those whose matches may be cut at their length),
     /// and their search, if there are any.
     others: Option<(Heads, HeadSearch)>,
+    /// For each rule, its screen if it is one of those others.
+    screens: Vec<Option<TruncationScreen>>,
     /// The shortest region the filter is run over: it reads [`DenseFilter::reach`] past the
     /// region's end, which a shorter region does not repay.
     min_region: usize,
@@ -139,9 +141,18 @@ impl Dense {
             .reach()
             .saturating_mul(2)
             .max(crate::teddy16::BATCH_POSITIONS);
+        let screens = compiled
+            .iter()
+            .map(|c| {
+                c.truncatable.then(|| {
+                    TruncationScreen::new(c.max_len, c.alphabet.clone(), c.suffixes.as_deref())
+                })
+            })
+            .collect();
         Ok(Some(Dense {
             filter,
             others,
+            screens,
             min_region,
         }))
     }
@@ -329,6 +340,8 @@ pub struct Scratch {
     dense_starts: Vec<(usize, usize)>,
     /// Positions handed to the dense filter (see [`Scratch::dense_positions`]).
     dense_positions: u64,
+    /// For each rule, what its truncation screen knows of the region (see `dense`).
+    screens: Vec<ScreenState>,
 }
 
 impl Scratch {
@@ -548,6 +561,7 @@ impl Matcher {
             dense_cache: DenseCache::default(),
             dense_starts: Vec::new(),
             dense_positions: 0,
+            screens: Vec::new(),
         }
     }
 
@@ -760,18 +774,27 @@ impl Matcher {
             .is_ok();
         if filtered_ok {
             if let Some((heads, search)) = &dense.others {
+                let mut screened = std::mem::take(&mut scratch.screens);
+                screened.clear();
+                screened.resize_with(self.rules.len(), ScreenState::default);
                 search.for_each(
                     text,
                     filtered.start..range_end,
                     filtered.end,
                     |start, head| {
                         for candidate in &heads.candidates[head] {
-                            if candidate.is_at(&text[start..]) {
-                                starts.push((start, candidate.rule));
+                            let rule = candidate.rule;
+                            if candidate.is_at(&text[start..])
+                                && dense.screens[rule]
+                                    .as_ref()
+                                    .is_none_or(|s| s.may_match(text, start, &mut screened[rule]))
+                            {
+                                starts.push((start, rule));
                             }
                         }
                     },
                 );
+                scratch.screens = screened;
             }
             // In order of position, as the hits would come.
             starts.sort_unstable();
