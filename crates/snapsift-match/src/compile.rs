@@ -79,6 +79,16 @@ pub(crate) struct CompiledRule {
     pub(crate) truncatable: bool,
 }
 
+impl CompiledRule {
+    /// Whether a match may begin `text`: it begins with one of the rule's prefixes in the
+    /// pattern's own case, or the rule has too many to tell.
+    pub(crate) fn may_begin(&self, text: &[u8]) -> bool {
+        self.exact_prefixes
+            .as_ref()
+            .is_none_or(|prefixes| prefixes.iter().any(|p| text.starts_with(p)))
+    }
+}
+
 /// Parses, checks and compiles one rule.
 pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
     let hir = regex_syntax::ParserBuilder::new()
@@ -329,6 +339,7 @@ fn mark_alphabet(hir: &Hir, alphabet: &mut [bool; 256]) {
         }
         HirKind::Repetition(repetition) => mark_alphabet(&repetition.sub, alphabet),
         HirKind::Capture(capture) => mark_alphabet(&capture.sub, alphabet),
+        HirKind::Concat(parts) if never_matches(parts) => {}
         HirKind::Concat(parts) | HirKind::Alternation(parts) => {
             for part in parts {
                 mark_alphabet(part, alphabet);
@@ -336,6 +347,22 @@ fn mark_alphabet(hir: &Hir, alphabet: &mut [bool; 256]) {
         }
         HirKind::Empty | HirKind::Look(_) => {}
     }
+}
+
+/// Whether a concatenation asserts a word boundary and its absence at one place (`\b\B`):
+/// the rules write `(?:[\x00-\xff]\b\B)?`, a branch that never matches, to end the prefix
+/// extractor's literals, and its bytes are no part of any match.
+fn never_matches(parts: &[Hir]) -> bool {
+    use regex_syntax::hir::Look;
+    parts
+        .windows(2)
+        .any(|pair| match (pair[0].kind(), pair[1].kind()) {
+            (HirKind::Look(a), HirKind::Look(b)) => matches!(
+                (a, b),
+                (Look::WordAscii, Look::WordAsciiNegate) | (Look::WordAsciiNegate, Look::WordAscii)
+            ),
+            _ => false,
+        })
 }
 
 /// The literal prefixes of the pattern, in lower case: every match starts with one of them in

@@ -354,6 +354,10 @@ pub(crate) struct TruncationScreen {
     suffixes: Option<Vec<memchr::memmem::Finder<'static>>>,
 }
 
+/// How far [`TruncationScreen::may_match`] asks whether a rule's automaton is still alive: a
+/// header flood dies within its header, a cut match is alive over its whole length.
+const ALIVE_PROBE: usize = 64;
+
 /// What a [`TruncationScreen`] has learnt of one text so far; hits come in order of position,
 /// so each byte is read about once per screen.
 #[derive(Debug, Default)]
@@ -386,14 +390,33 @@ impl TruncationScreen {
     }
 
     /// Whether the rule's hit at `start` of `text` may give a match (see the type's docs).
-    /// `state` must be fresh for each text, and hits must come in increasing order.
-    pub(crate) fn may_match(&self, text: &[u8], start: usize, state: &mut ScreenState) -> bool {
+    /// `probe(start, end)` says whether the rule's automaton, run from `start`, saw a match
+    /// or is still alive at `end`, a few dozen bytes on: a cheap test the screen cannot make
+    /// itself, asked last, and only where the suffixes do not decide (a header flood dies
+    /// within its header). `state` must be fresh for each text, and hits must come in
+    /// increasing order.
+    pub(crate) fn may_match(
+        &self,
+        text: &[u8],
+        start: usize,
+        state: &mut ScreenState,
+        probe: impl FnOnce(usize, usize) -> bool,
+    ) -> bool {
         let reach = start.saturating_add(self.max_len);
-        self.may_end(text, start, reach.min(text.len()), state)
-            || (reach <= text.len() && self.clean(text, start, reach, state))
+        let end = reach.min(text.len());
+        if self.suffixes.is_some() {
+            if self.may_end(text, start, end, state) {
+                return true;
+            }
+            // No whole match: only one cut at the rule's length.
+            if reach > text.len() || !self.clean(text, start, reach, state) {
+                return false;
+            }
+        }
+        probe(start, start.saturating_add(ALIVE_PROBE).min(end))
     }
 
-    /// Whether a suffix occurs whole within `text[start..end]`, or the rule has too many
+    /// Whether a suffix occurs whole within `text[start..end]`; true if the rule has too many
     /// suffixes to tell.
     fn may_end(&self, text: &[u8], start: usize, end: usize, state: &mut ScreenState) -> bool {
         let Some(finders) = &self.suffixes else {

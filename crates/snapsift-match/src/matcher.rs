@@ -10,6 +10,8 @@ use regex_automata::{Anchored, Input, meta};
 use crate::runs::TracedCache;
 
 use crate::compile::{CompiledRule, compile};
+use regex_syntax::hir::Hir;
+
 use crate::dense::{DenseCache, DenseFilter, ScreenState, TruncationScreen};
 use crate::encoding::narrow;
 use crate::heads::{Anchor, Heads};
@@ -97,10 +99,10 @@ pub struct Matcher {
 struct Dense {
     /// The automaton of the rules that match only where their pattern does.
     filter: DenseFilter,
-    /// The anchors of the other rules (those whose matches may be cut at their length),
-    /// and their search, if there are any.
+    /// The anchors of the other rules (those whose matches may be cut at their length) that
+    /// have too many prefixes for the filter, and their search, if there are any.
     others: Option<(Heads, HeadSearch)>,
-    /// For each rule, its screen if it is one of those others.
+    /// For each rule whose matches may be cut at its length, its screen.
     screens: Vec<Option<TruncationScreen>>,
     /// The shortest region the filter is run over: it reads [`DenseFilter::reach`] past the
     /// region's end, which a shorter region does not repay.
@@ -110,11 +112,26 @@ struct Dense {
 impl Dense {
     /// The dense pass for `compiled`'s rules, or `None` if no rule can go to the filter.
     fn new(compiled: &[CompiledRule]) -> Result<Option<Dense>, RuleError> {
-        let filtered: Vec<(usize, &regex_syntax::hir::Hir, usize)> = compiled
+        // A rule whose matches may be cut at its length has a match wherever its automaton
+        // reads that far, pattern or not: the filter looks for its prefixes (in the pattern's
+        // own case), which every match and cut match begins with, and the screen decides.
+        let prefixes: Vec<Option<Hir>> = compiled
+            .iter()
+            .map(|c| {
+                let prefixes = c.exact_prefixes.as_ref().filter(|_| c.truncatable)?;
+                Some(Hir::alternation(
+                    prefixes.iter().map(|p| Hir::literal(p.clone())).collect(),
+                ))
+            })
+            .collect();
+        let filtered: Vec<(usize, &Hir, usize)> = compiled
             .iter()
             .enumerate()
-            .filter(|(_, c)| !c.truncatable)
-            .map(|(rule, c)| (rule, &c.loosened, c.max_len))
+            .filter_map(|(rule, c)| match &prefixes[rule] {
+                Some(prefixes) => Some((rule, prefixes, prefixes.properties().maximum_len()?)),
+                None if c.truncatable => None,
+                None => Some((rule, &c.loosened, c.max_len)),
+            })
             .collect();
         let Some(filter) = DenseFilter::new(&filtered)? else {
             return Ok(None);
@@ -122,7 +139,7 @@ impl Dense {
         let others: Vec<Anchor> = compiled
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.truncatable)
+            .filter(|&(rule, c)| c.truncatable && prefixes[rule].is_none())
             .flat_map(|(rule, c)| {
                 c.anchors.iter().map(move |bytes| Anchor {
                     bytes: bytes.clone(),
@@ -774,9 +791,6 @@ impl Matcher {
             .is_ok();
         if filtered_ok {
             if let Some((heads, search)) = &dense.others {
-                let mut screened = std::mem::take(&mut scratch.screens);
-                screened.clear();
-                screened.resize_with(self.rules.len(), ScreenState::default);
                 search.for_each(
                     text,
                     filtered.start..range_end,
@@ -785,20 +799,38 @@ impl Matcher {
                         for candidate in &heads.candidates[head] {
                             let rule = candidate.rule;
                             if candidate.is_at(&text[start..])
-                                && dense.screens[rule]
-                                    .as_ref()
-                                    .is_none_or(|s| s.may_match(text, start, &mut screened[rule]))
+                                && self.compiled[rule].may_begin(&text[start..])
                             {
                                 starts.push((start, rule));
                             }
                         }
                     },
                 );
-                scratch.screens = screened;
             }
             // In order of position, as the hits would come.
             starts.sort_unstable();
             starts.dedup();
+            let mut screened = std::mem::take(&mut scratch.screens);
+            screened.clear();
+            screened.resize_with(self.rules.len(), ScreenState::default);
+            let runs = &mut scratch.runs;
+            let work = &mut scratch.work;
+            let text_count = scratch.text_count;
+            starts.retain(|&(start, rule)| {
+                dense.screens[rule].as_ref().is_none_or(|screen| {
+                    screen.may_match(text, start, &mut screened[rule], |from, to| {
+                        let compiled = &self.compiled[rule];
+                        let runs = &mut runs[rule];
+                        runs.begin(text_count);
+                        let strict = &mut runs.traced(compiled).strict;
+                        // Where the automaton gives up, it may be alive.
+                        strict
+                            .run_alone(&compiled.strict, text, from, to, work)
+                            .map_or(true, |last| last.is_some() || strict.reached_end())
+                    })
+                })
+            });
+            scratch.screens = screened;
 
             for &(start, rule) in &starts {
                 if let Some(m) = self.confirm(text, rule, start, place, scratch) {
@@ -842,9 +874,7 @@ impl Matcher {
         scratch: &mut Scratch,
     ) -> Option<Match> {
         let compiled = &self.compiled[rule];
-        if let Some(prefixes) = &compiled.exact_prefixes
-            && !prefixes.iter().any(|p| text[start..].starts_with(p))
-        {
+        if !compiled.may_begin(&text[start..]) {
             return None;
         }
         let reach = start.saturating_add(compiled.max_len);
