@@ -27,6 +27,15 @@ const MAX_CLASS_EXPANSION: usize = 6;
 /// Anchors shorter than this match too often to be worth confirming one by one.
 const MIN_ANCHOR_LEN: usize = 3;
 
+/// The longest count [`loosen`] keeps: enough for the token lengths (`{16}`, `{40}`) that
+/// tell a key from its bare prefix, small enough that a reverse automaton counting them stays
+/// a few dozen states.
+const LOOSE_COUNT_CAP: u32 = 64;
+
+/// The most case-exact prefixes a rule keeps (see `CompiledRule::exact_prefixes`): past that,
+/// comparing them costs about what the regex does.
+const MAX_EXACT_PREFIXES: usize = 8;
+
 /// A rule ready to run.
 #[derive(Debug)]
 pub(crate) struct CompiledRule {
@@ -43,6 +52,10 @@ pub(crate) struct CompiledRule {
     /// matches wherever the pattern does and the furthest end it finds bounds the pattern's
     /// match (see `runs`).
     pub(crate) relaxed: DFA,
+    /// The pattern the dense-region filter searches for (see `dense`): every repetition
+    /// without its upper bound and with its lower bound capped, so that it matches wherever
+    /// the rule does (and more) and its reverse automaton stays small.
+    pub(crate) loosened: Hir,
     /// The longest match the rule reports, in characters.
     pub(crate) max_len: usize,
     /// The shortest match the rule can make, in characters.
@@ -51,9 +64,29 @@ pub(crate) struct CompiledRule {
     pub(crate) secret_group: Option<usize>,
     /// A byte every match contains beyond its anchor, if the rule has a gate (see `gate`).
     pub(crate) gate: Option<u8>,
+    /// The literals every match begins with, in the pattern's own case, where there are at
+    /// most [`MAX_EXACT_PREFIXES`]: anchors are found in any case, and a hit in a case the
+    /// pattern does not accept (`-----begin rsa private key-----`) is ruled out by comparing
+    /// these rather than by running the regex.
+    pub(crate) exact_prefixes: Option<Vec<Vec<u8>>>,
+    /// Whether each byte can occur in a match: a text holding a byte that cannot is not the
+    /// beginning of a match that runs past it (see `dense`).
+    pub(crate) alphabet: Box<[bool; 256]>,
+    /// The literals every match ends with, where there are at most [`MAX_EXACT_PREFIXES`].
+    pub(crate) suffixes: Option<Vec<Vec<u8>>>,
     /// Whether the pattern can match more than `max_len` characters (its `max_len` is set
     /// below the pattern's own bound): a match that reaches `max_len` is reported cut there.
     pub(crate) truncatable: bool,
+}
+
+impl CompiledRule {
+    /// Whether a match may begin `text`: it begins with one of the rule's prefixes in the
+    /// pattern's own case, or the rule has too many to tell.
+    pub(crate) fn may_begin(&self, text: &[u8]) -> bool {
+        self.exact_prefixes
+            .as_ref()
+            .is_none_or(|prefixes| prefixes.iter().any(|p| text.starts_with(p)))
+    }
 }
 
 /// Parses, checks and compiles one rule.
@@ -89,6 +122,11 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
         })?;
     let strict = lazy_dfa(rule, &hir, MatchKind::LeftmostFirst)?;
     let relaxed = lazy_dfa(rule, &relax(&hir), MatchKind::All)?;
+    let loosened = loosen(&hir);
+    let exact_prefixes = literals(&hir, ExtractKind::Prefix);
+    let suffixes = literals(&hir, ExtractKind::Suffix);
+    let mut alphabet = Box::new([false; 256]);
+    mark_alphabet(&hir, &mut alphabet);
     let secret_group = regex
         .group_info()
         .to_index(regex_automata::PatternID::ZERO, SECRET_GROUP);
@@ -100,10 +138,14 @@ pub(crate) fn compile(rule: &Rule) -> Result<CompiledRule, RuleError> {
             gate(&hir, &anchors, max_len)
         },
         truncatable,
+        exact_prefixes,
+        suffixes,
+        alphabet,
         anchors,
         regex,
         strict,
         relaxed,
+        loosened,
         max_len,
         min_len,
         secret_group,
@@ -189,6 +231,29 @@ fn letter_in_both_cases(class: &Class) -> Option<u8> {
     }
 }
 
+/// `hir` with every repetition that may count past [`LOOSE_COUNT_CAP`] made open-ended (its
+/// lower bound capped at that), captures removed: it matches every text `hir` matches. Short
+/// counts stay exact, because they decide most matches (`[A-Za-z0-9]{30}` followed by a
+/// delimiter is no match in a run of 37); long ones (`{16,4000}`) would make the reverse
+/// automaton count to thousands.
+fn loosen(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Repetition(repetition) => {
+            let short = repetition.max.is_some_and(|max| max <= LOOSE_COUNT_CAP);
+            Hir::repetition(Repetition {
+                min: repetition.min.min(LOOSE_COUNT_CAP),
+                max: if short { repetition.max } else { None },
+                greedy: repetition.greedy,
+                sub: Box::new(loosen(&repetition.sub)),
+            })
+        }
+        HirKind::Capture(capture) => loosen(&capture.sub),
+        HirKind::Concat(parts) => Hir::concat(parts.iter().map(loosen).collect()),
+        HirKind::Alternation(branches) => Hir::alternation(branches.iter().map(loosen).collect()),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => hir.clone(),
+    }
+}
+
 /// `hir` with every repetition made `*` and no capture groups: it matches every string `hir`
 /// matches (each repetition still matches what it did), and its automaton has no counts.
 fn relax(hir: &Hir) -> Hir {
@@ -225,6 +290,79 @@ fn match_len_bound(rule: &Rule, hir: &Hir) -> Result<usize, RuleError> {
         });
     }
     Ok(len)
+}
+
+/// The literals every match of `hir` begins with (`Prefix`) or ends with (`Suffix`), in the
+/// pattern's own case, if there are at most [`MAX_EXACT_PREFIXES`] and none is empty.
+fn literals(hir: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
+    let seq = Extractor::new()
+        .kind(kind)
+        .limit_class(MAX_CLASS_EXPANSION)
+        .extract(hir);
+    let literals = seq.literals()?;
+    if literals.is_empty()
+        || literals.len() > MAX_EXACT_PREFIXES
+        || literals.iter().any(|l| l.as_bytes().is_empty())
+    {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+/// Marks in `alphabet` every byte that can occur in a match of `hir`.
+fn mark_alphabet(hir: &Hir, alphabet: &mut [bool; 256]) {
+    match hir.kind() {
+        HirKind::Literal(literal) => {
+            for &b in literal.0.iter() {
+                alphabet[usize::from(b)] = true;
+            }
+        }
+        HirKind::Class(Class::Bytes(bytes)) => {
+            for range in bytes.iter() {
+                for b in range.start()..=range.end() {
+                    alphabet[usize::from(b)] = true;
+                }
+            }
+        }
+        HirKind::Class(Class::Unicode(unicode)) => {
+            // The patterns are parsed without Unicode, so this is ASCII; a character past it
+            // may be any of its UTF-8 bytes.
+            for range in unicode.iter() {
+                let (start, end) = (u32::from(range.start()), u32::from(range.end()));
+                if end > 0x7f {
+                    alphabet[0x80..].fill(true);
+                }
+                for c in start..=end.min(0x7f) {
+                    alphabet[c as usize] = true;
+                }
+            }
+        }
+        HirKind::Repetition(repetition) => mark_alphabet(&repetition.sub, alphabet),
+        HirKind::Capture(capture) => mark_alphabet(&capture.sub, alphabet),
+        HirKind::Concat(parts) if never_matches(parts) => {}
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => {
+            for part in parts {
+                mark_alphabet(part, alphabet);
+            }
+        }
+        HirKind::Empty | HirKind::Look(_) => {}
+    }
+}
+
+/// Whether a concatenation asserts a word boundary and its absence at one place (`\b\B`):
+/// the rules write `(?:[\x00-\xff]\b\B)?`, a branch that never matches, to end the prefix
+/// extractor's literals, and its bytes are no part of any match.
+fn never_matches(parts: &[Hir]) -> bool {
+    use regex_syntax::hir::Look;
+    parts
+        .windows(2)
+        .any(|pair| match (pair[0].kind(), pair[1].kind()) {
+            (HirKind::Look(a), HirKind::Look(b)) => matches!(
+                (a, b),
+                (Look::WordAscii, Look::WordAsciiNegate) | (Look::WordAsciiNegate, Look::WordAscii)
+            ),
+            _ => false,
+        })
 }
 
 /// The literal prefixes of the pattern, in lower case: every match starts with one of them in

@@ -16,9 +16,13 @@
 //! and where one is there, the rule's regex (`regex-automata`) is run, anchored at the hit and
 //! bounded by the rule's maximum length. Runs from nearby hits of one rule share their work
 //! (`runs`), so that bytes written to make every hit read far (a PEM header repeated without
-//! its footer) cost a bounded amount per byte, not hits × length ([`Confirmation`]). Because anchors are extracted from the patterns
-//! rather than written beside them, and cut only to prefixes, the prefilter cannot miss a
-//! match: every match starts with a head.
+//! its footer) cost a bounded amount per byte, not hits × length ([`Confirmation`]). Where
+//! hits come so densely that confirming them one by one would cost more than reading the
+//! bytes with an automaton (`AKIA AKIA AKIA ...`), the region goes to the dense filter
+//! (`dense`, [`Matcher::with_dense_filter`]): one reverse lazy DFA of every rule at once,
+//! which reports only the positions where a match may begin. Because anchors are extracted
+//! from the patterns rather than written beside them, and cut only to prefixes, the prefilter
+//! cannot miss a match: every match starts with a head.
 //!
 //! UTF-16LE text (Windows' own encoding) is found by a cheap pass for runs of UTF-16LE ASCII
 //! (`utf16_runs`), which are read one byte per character ([`Encoding`]) and searched like any
@@ -51,6 +55,7 @@ pub mod checks;
 mod compile;
 #[allow(unsafe_code)]
 mod cpu;
+mod dense;
 mod encoding;
 mod error;
 mod examples;

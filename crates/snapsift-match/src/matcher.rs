@@ -10,6 +10,9 @@ use regex_automata::{Anchored, Input, meta};
 use crate::runs::TracedCache;
 
 use crate::compile::{CompiledRule, compile};
+use regex_syntax::hir::Hir;
+
+use crate::dense::{DenseCache, DenseFilter, ScreenState, TruncationScreen};
 use crate::encoding::narrow;
 use crate::heads::{Anchor, Heads};
 use crate::teddy16::Teddy16;
@@ -25,6 +28,12 @@ const MAX_PLAIN_LEN: usize = 256;
 /// How many bytes per byte of a text a longer rule's own search may be handed before its hits
 /// go to the shared runs: on ordinary bytes its hits are sparse and it stays below this.
 const PLAIN_SPAN_PER_BYTE: usize = 16;
+
+/// A batch of the anchor search's positions ([`crate::teddy16::BATCH_POSITIONS`], 2 KiB) with
+/// more candidates than this is dense (see `dense`): verifying and confirming that many hits
+/// one by one costs more than the dense filter's pass over the batch. Ordinary text has a few
+/// per batch.
+const DENSE_CANDIDATES: u32 = 16;
 
 /// One match of one rule, as byte offsets into the haystack given to [`Matcher::find_in`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -79,6 +88,91 @@ pub struct Matcher {
     min_match_len: usize,
     /// How hits are confirmed.
     confirmation: Confirmation,
+    /// The pass over regions dense with hits, where the anchor search can tell them (teddy16).
+    dense: Option<Dense>,
+    /// Whether [`Matcher::dense`] is used (see [`Matcher::with_dense_filter`]).
+    dense_on: bool,
+}
+
+/// What the matcher runs over a region dense with hits (see `dense`).
+#[derive(Debug)]
+struct Dense {
+    /// The automaton of the rules that match only where their pattern does.
+    filter: DenseFilter,
+    /// The anchors of the other rules (those whose matches may be cut at their length) that
+    /// have too many prefixes for the filter, and their search, if there are any.
+    others: Option<(Heads, HeadSearch)>,
+    /// For each rule whose matches may be cut at its length, its screen.
+    screens: Vec<Option<TruncationScreen>>,
+    /// The shortest region the filter is run over: it reads [`DenseFilter::reach`] past the
+    /// region's end, which a shorter region does not repay.
+    min_region: usize,
+}
+
+impl Dense {
+    /// The dense pass for `compiled`'s rules, or `None` if no rule can go to the filter.
+    fn new(compiled: &[CompiledRule]) -> Result<Option<Dense>, RuleError> {
+        // A rule whose matches may be cut at its length has a match wherever its automaton
+        // reads that far, pattern or not: the filter looks for its prefixes (in the pattern's
+        // own case), which every match and cut match begins with, and the screen decides.
+        let prefixes: Vec<Option<Hir>> = compiled
+            .iter()
+            .map(|c| {
+                let prefixes = c.exact_prefixes.as_ref().filter(|_| c.truncatable)?;
+                Some(Hir::alternation(
+                    prefixes.iter().map(|p| Hir::literal(p.clone())).collect(),
+                ))
+            })
+            .collect();
+        let filtered: Vec<(usize, &Hir, usize)> = compiled
+            .iter()
+            .enumerate()
+            .filter_map(|(rule, c)| match &prefixes[rule] {
+                Some(prefixes) => Some((rule, prefixes, prefixes.properties().maximum_len()?)),
+                None if c.truncatable => None,
+                None => Some((rule, &c.loosened, c.max_len)),
+            })
+            .collect();
+        let Some(filter) = DenseFilter::new(&filtered)? else {
+            return Ok(None);
+        };
+        let others: Vec<Anchor> = compiled
+            .iter()
+            .enumerate()
+            .filter(|&(rule, c)| c.truncatable && prefixes[rule].is_none())
+            .flat_map(|(rule, c)| {
+                c.anchors.iter().map(move |bytes| Anchor {
+                    bytes: bytes.clone(),
+                    rule,
+                })
+            })
+            .collect();
+        let others = if others.is_empty() {
+            None
+        } else {
+            let heads = Heads::new(&others);
+            let search = HeadSearch::new(&heads, AnchorSearch::Fastest)?;
+            Some((heads, search))
+        };
+        let min_region = filter
+            .reach()
+            .saturating_mul(2)
+            .max(crate::teddy16::BATCH_POSITIONS);
+        let screens = compiled
+            .iter()
+            .map(|c| {
+                c.truncatable.then(|| {
+                    TruncationScreen::new(c.max_len, c.alphabet.clone(), c.suffixes.as_deref())
+                })
+            })
+            .collect();
+        Ok(Some(Dense {
+            filter,
+            others,
+            screens,
+            min_region,
+        }))
+    }
 }
 
 /// How the matcher confirms a hit with its rule's regex; see [`Matcher::with_confirmation`].
@@ -257,6 +351,14 @@ pub struct Scratch {
     text_count: u64,
     /// Bytes the confirmation automata have read (see [`Scratch::confirmation_work`]).
     work: u64,
+    /// The dense filter's lazy DFA cache.
+    dense_cache: DenseCache,
+    /// The positions and rules the dense filter reports in a region.
+    dense_starts: Vec<(usize, usize)>,
+    /// Positions handed to the dense filter (see [`Scratch::dense_positions`]).
+    dense_positions: u64,
+    /// For each rule, what its truncation screen knows of the region (see `dense`).
+    screens: Vec<ScreenState>,
 }
 
 impl Scratch {
@@ -266,6 +368,13 @@ impl Scratch {
     /// the whole span it hands the regex, which bounds what the regex reads.
     pub fn confirmation_work(&self) -> u64 {
         self.work
+    }
+
+    /// How many positions of the searched texts went to the dense filter (see
+    /// [`Matcher::with_dense_filter`]) since this scratch was made, rather than having their
+    /// hits confirmed one by one. Its bytes read are counted in [`Scratch::confirmation_work`].
+    pub fn dense_positions(&self) -> u64 {
+        self.dense_positions
     }
 }
 
@@ -355,6 +464,10 @@ impl Matcher {
         let max_head_len = heads.texts.iter().map(Vec::len).max().unwrap_or(0);
         let max_match_len = compiled.iter().map(|c| c.max_len).max().unwrap_or(0);
         let min_match_len = compiled.iter().map(|c| c.min_len).min().unwrap_or(0);
+        let dense = match head_search {
+            HeadSearch::Teddy16(_) => Dense::new(&compiled)?,
+            HeadSearch::Passes(_) => None,
+        };
         let superseded_by = rules
             .iter()
             .map(|inner| {
@@ -373,6 +486,8 @@ impl Matcher {
             max_match_len,
             min_match_len,
             confirmation: Confirmation::default(),
+            dense,
+            dense_on: true,
         })
     }
 
@@ -381,6 +496,21 @@ impl Matcher {
     pub fn with_confirmation(mut self, confirmation: Confirmation) -> Matcher {
         self.confirmation = confirmation;
         self
+    }
+
+    /// The same matcher, with regions dense with anchor hits handed to one automaton pass
+    /// (`true`, the default where the anchor search is teddy16) or every hit confirmed one by
+    /// one (`false`). Both find the same matches; the filter bounds what a region made of
+    /// anchors costs. The portable anchor search has no dense filter.
+    pub fn with_dense_filter(mut self, on: bool) -> Matcher {
+        self.dense_on = on;
+        self
+    }
+
+    /// Whether regions dense with hits go to the dense filter: it is on and this matcher has
+    /// one (see [`Matcher::with_dense_filter`]).
+    pub fn dense_filter(&self) -> bool {
+        self.dense_on && self.dense.is_some()
     }
 
     /// The rules, indexed by [`Match::rule`].
@@ -445,6 +575,10 @@ impl Matcher {
             runs: self.compiled.iter().map(|_| RuleRuns::default()).collect(),
             text_count: 0,
             work: 0,
+            dense_cache: DenseCache::default(),
+            dense_starts: Vec::new(),
+            dense_positions: 0,
+            screens: Vec::new(),
         }
     }
 
@@ -569,16 +703,164 @@ impl Matcher {
     ) {
         // The runs of each rule start afresh on a new text.
         scratch.text_count = scratch.text_count.wrapping_add(1);
-        self.head_search.for_each(text, range, stop, |start, head| {
-            for candidate in &self.heads.candidates[head] {
-                if !candidate.is_at(&text[start..]) {
-                    continue;
-                }
-                if let Some(m) = self.confirm(text, candidate.rule, start, place, scratch) {
+        let (HeadSearch::Teddy16(teddy), true) = (&self.head_search, self.dense_filter()) else {
+            self.head_search.for_each(text, range, stop, |start, head| {
+                self.confirm_hit(text, start, head, place, scratch);
+            });
+            return;
+        };
+        let stop = stop.min(range.end);
+        let mut from = range.start;
+        while from < stop {
+            let dense_at = teddy.for_each_until_dense(
+                text,
+                from..range.end,
+                stop,
+                Some(DENSE_CANDIDATES),
+                |start, head| self.confirm_hit(text, start, head, place, scratch),
+            );
+            let Some(at) = dense_at else {
+                return;
+            };
+            // At least the batch found dense, so that the search moves on.
+            let end = teddy
+                .dense_end(text, at..range.end, stop, DENSE_CANDIDATES)
+                .max(at.saturating_add(crate::teddy16::BATCH_POSITIONS))
+                .min(stop);
+            self.search_dense(text, at..end, range.end, place, scratch);
+            from = end;
+        }
+    }
+
+    /// Confirms at `start` each rule with an anchor there that begins with head `head`.
+    fn confirm_hit(
+        &self,
+        text: &[u8],
+        start: usize,
+        head: usize,
+        place: Place,
+        scratch: &mut Scratch,
+    ) {
+        for candidate in &self.heads.candidates[head] {
+            if !candidate.is_at(&text[start..]) {
+                continue;
+            }
+            if let Some(m) = self.confirm(text, candidate.rule, start, place, scratch) {
+                scratch.candidates.push(m);
+            }
+        }
+    }
+
+    /// Confirms the hits that start in `region` of `text`, a region dense with them, where
+    /// heads must end by `range_end`: by the dense filter where the region is long enough
+    /// (see `dense`), else, or where the filter gives up, one hit at a time. Finds what
+    /// confirming each hit finds.
+    fn search_dense(
+        &self,
+        text: &[u8],
+        region: Range<usize>,
+        range_end: usize,
+        place: Place,
+        scratch: &mut Scratch,
+    ) {
+        let Some(dense) = &self.dense else {
+            return self.search_hits(text, region, range_end, place, scratch);
+        };
+        // The filter reports where matches begin; a hit also needs its head to end by
+        // `range_end`, which every position more than the longest head before it has, so the
+        // last positions go hit by hit. (`find_in`'s lookahead makes that hold everywhere;
+        // this keeps the argument here.)
+        let filtered = region.start..region.end.min(range_end.saturating_sub(self.max_head_len));
+        if filtered.len() < dense.min_region {
+            return self.search_hits(text, region, range_end, place, scratch);
+        }
+        let mut starts = std::mem::take(&mut scratch.dense_starts);
+        starts.clear();
+        scratch.dense_positions = scratch
+            .dense_positions
+            .saturating_add(filtered.len() as u64);
+        let filtered_ok = dense
+            .filter
+            .starts(
+                &mut scratch.dense_cache,
+                text,
+                filtered.clone(),
+                &mut starts,
+                &mut scratch.work,
+            )
+            .is_ok();
+        if filtered_ok {
+            if let Some((heads, search)) = &dense.others {
+                search.for_each(
+                    text,
+                    filtered.start..range_end,
+                    filtered.end,
+                    |start, head| {
+                        for candidate in &heads.candidates[head] {
+                            let rule = candidate.rule;
+                            if candidate.is_at(&text[start..])
+                                && self.compiled[rule].may_begin(&text[start..])
+                            {
+                                starts.push((start, rule));
+                            }
+                        }
+                    },
+                );
+            }
+            // In order of position, as the hits would come.
+            starts.sort_unstable();
+            starts.dedup();
+            let mut screened = std::mem::take(&mut scratch.screens);
+            screened.clear();
+            screened.resize_with(self.rules.len(), ScreenState::default);
+            let runs = &mut scratch.runs;
+            let work = &mut scratch.work;
+            let text_count = scratch.text_count;
+            starts.retain(|&(start, rule)| {
+                dense.screens[rule].as_ref().is_none_or(|screen| {
+                    screen.may_match(text, start, &mut screened[rule], |from, to| {
+                        let compiled = &self.compiled[rule];
+                        let runs = &mut runs[rule];
+                        runs.begin(text_count);
+                        let strict = &mut runs.traced(compiled).strict;
+                        // Where the automaton gives up, it may be alive.
+                        strict
+                            .run_alone(&compiled.strict, text, from, to, work)
+                            .map_or(true, |last| last.is_some() || strict.reached_end())
+                    })
+                })
+            });
+            scratch.screens = screened;
+
+            for &(start, rule) in &starts {
+                if let Some(m) = self.confirm(text, rule, start, place, scratch) {
                     scratch.candidates.push(m);
                 }
             }
-        });
+        } else {
+            self.search_hits(text, filtered.clone(), range_end, place, scratch);
+        }
+        scratch.dense_starts = starts;
+        self.search_hits(text, filtered.end..region.end, range_end, place, scratch);
+    }
+
+    /// Confirms, one at a time, the hits that start in `region` of `text` and whose heads end
+    /// by `range_end`.
+    fn search_hits(
+        &self,
+        text: &[u8],
+        region: Range<usize>,
+        range_end: usize,
+        place: Place,
+        scratch: &mut Scratch,
+    ) {
+        if region.is_empty() {
+            return;
+        }
+        self.head_search
+            .for_each(text, region.start..range_end, region.end, |start, head| {
+                self.confirm_hit(text, start, head, place, scratch);
+            });
     }
 
     /// Runs `rule`'s regex on `text` anchored at `start`, over at most the rule's `max_len`
@@ -592,6 +874,9 @@ impl Matcher {
         scratch: &mut Scratch,
     ) -> Option<Match> {
         let compiled = &self.compiled[rule];
+        if !compiled.may_begin(&text[start..]) {
+            return None;
+        }
         let reach = start.saturating_add(compiled.max_len);
         let end = reach.min(text.len());
         if let Some(byte) = compiled.gate

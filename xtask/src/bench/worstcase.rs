@@ -48,7 +48,7 @@ const SEPARATORS: &[&[u8]] = &[
     b"/",
 ];
 
-/// The slowest haystack of one rule.
+/// One haystack's measurement.
 struct Worst {
     /// The rule's id.
     rule: String,
@@ -56,22 +56,40 @@ struct Worst {
     unit: Vec<u8>,
     /// Its speed, MB/s.
     mbps: f64,
+    /// How many matches the matcher reported in it.
+    matches: usize,
 }
 
-/// The result: the speed on random bytes and each rule's slowest haystack.
+impl Worst {
+    /// Microseconds per match reported.
+    fn micros_per_match(&self, size: usize) -> f64 {
+        size as f64 / self.mbps / self.matches.max(1) as f64
+    }
+}
+
+/// The result: the speed on random bytes and each rule's slowest haystacks.
+///
+/// Haystacks are told apart by whether they hold matches. Where the repeated unit is no match
+/// (an anchor and a separator, an example cut before it matches), the time per byte is what
+/// an image made to be slow costs, and the target is at most 10 times random bytes' time.
+/// Where every repetition is a match (an example cut after its shortest match), the matcher
+/// reports a finding every few dozen bytes, and the time follows the findings: the table
+/// gives it per match.
 pub struct Report {
     /// Haystack size in bytes.
     size: usize,
     /// MB/s on random bytes.
     random_mbps: f64,
-    /// Each rule's slowest haystack, slowest first.
+    /// Each rule's slowest haystack without a match, slowest first.
     worst: Vec<Worst>,
+    /// Each rule's slowest haystack with matches, slowest first.
+    matching: Vec<Worst>,
     /// Haystacks measured.
     haystacks: usize,
 }
 
 impl Report {
-    /// How many times longer the slowest haystack takes than random bytes.
+    /// How many times longer the slowest haystack without a match takes than random bytes.
     pub fn worst_ratio(&self) -> f64 {
         self.worst
             .first()
@@ -83,8 +101,8 @@ impl Report {
         let Some(worst) = self.worst.first() else {
             return "no rule measured".into();
         };
-        format!(
-            "slowest repeated anchor: {} (`{}`), {:.1} MB/s, {:.2}x the time of random bytes ({:.0} MB/s; {} haystacks of {} MiB, one thread)",
+        let mut line = format!(
+            "slowest repeated unit without a match: {} (`{}`), {:.1} MB/s, {:.2}x the time of random bytes ({:.0} MB/s; {} haystacks of {} MiB, one thread)",
             worst.rule,
             escape(&worst.unit, 40),
             worst.mbps,
@@ -92,10 +110,22 @@ impl Report {
             self.random_mbps,
             self.haystacks,
             self.size as f64 / f64::from(1u32 << 20)
-        )
+        );
+        if let Some(m) = self.matching.first() {
+            let _ = write!(
+                line,
+                "; slowest with matches: {} ({} matches, {:.1} MB/s, {:.2} us per match)",
+                m.rule,
+                m.matches,
+                m.mbps,
+                m.micros_per_match(self.size)
+            );
+        }
+        line
     }
 
-    /// The Markdown table: each rule's slowest haystack, slowest first.
+    /// The Markdown tables: each rule's slowest haystack without a match, then with matches,
+    /// slowest first.
     pub fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -107,7 +137,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| rule | slowest repeated unit | MB/s | x random's time |"
+            "| rule | slowest repeated unit without a match | MB/s | x random's time |"
         );
         let _ = writeln!(out, "|---|---|---:|---:|");
         for w in &self.worst {
@@ -118,6 +148,22 @@ impl Report {
                 escape(&w.unit, 40).replace('|', "\\|"),
                 w.mbps,
                 self.random_mbps / w.mbps
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n| rule | slowest repeated unit with matches | matches | MB/s | us per match |"
+        );
+        let _ = writeln!(out, "|---|---|---:|---:|---:|");
+        for w in &self.matching {
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {:.1} | {:.2} |",
+                w.rule,
+                escape(&w.unit, 40).replace('|', "\\|"),
+                w.matches,
+                w.mbps,
+                w.micros_per_match(self.size)
             );
         }
         out
@@ -136,42 +182,55 @@ pub fn measure(mib: f64, only: Option<&str>) -> Result<Report> {
     let matcher = Matcher::new(&set).context("compiling the built-in rules")?;
     let mut prng = Prng::new(0x5ca1_ab1e);
     let random: Vec<u8> = (0..size).map(|_| prng.u64() as u8).collect();
-    let random_mbps = speed(&matcher, &random);
+    let (random_mbps, _) = speed(&matcher, &random);
     let mut worst = Vec::new();
+    let mut matching = Vec::new();
     let mut haystacks = 0;
     for (index, rule) in matcher.rules().iter().enumerate() {
         if only.is_some_and(|o| !rule.id.contains(o)) {
             continue;
         }
-        let mut slowest: Option<Worst> = None;
+        let mut slowest: [Option<Worst>; 2] = [None, None];
         for unit in units(&matcher, index) {
             let haystack = repeat(&unit, size);
-            let mbps = speed(&matcher, &haystack);
+            let (mbps, matches) = speed(&matcher, &haystack);
             haystacks += 1;
-            if slowest.as_ref().is_none_or(|s| mbps < s.mbps) {
-                slowest = Some(Worst {
+            let slot = &mut slowest[usize::from(matches > 0)];
+            if slot.as_ref().is_none_or(|s| mbps < s.mbps) {
+                *slot = Some(Worst {
                     rule: rule.id.clone(),
                     unit,
                     mbps,
+                    matches,
                 });
             }
         }
-        if let Some(s) = slowest {
-            println!(
-                "{:<36} {:>9.1} MB/s {:>8.2}x  `{}`",
-                s.rule,
-                s.mbps,
-                random_mbps / s.mbps,
-                escape(&s.unit, 48)
-            );
-            worst.push(s);
+        let [without, with] = slowest;
+        for (s, kind) in [(&without, "no match"), (&with, "matches")] {
+            if let Some(s) = s {
+                println!(
+                    "{:<36} {:>9.1} MB/s {:>8.2}x  {:>6} {kind}  `{}`",
+                    s.rule,
+                    s.mbps,
+                    random_mbps / s.mbps,
+                    s.matches,
+                    escape(&s.unit, 48)
+                );
+            }
         }
+        worst.extend(without);
+        matching.extend(with);
     }
     worst.sort_by(|a, b| a.mbps.total_cmp(&b.mbps));
+    matching.sort_by(|a, b| {
+        b.micros_per_match(size)
+            .total_cmp(&a.micros_per_match(size))
+    });
     Ok(Report {
         size,
         random_mbps,
         worst,
+        matching,
         haystacks,
     })
 }
@@ -223,8 +282,9 @@ fn repeat(unit: &[u8], size: usize) -> Vec<u8> {
     unit.iter().copied().cycle().take(size).collect()
 }
 
-/// MB/s of one thread searching `haystack` whole, best of [`RUNS`].
-fn speed(matcher: &Matcher, haystack: &[u8]) -> f64 {
+/// MB/s of one thread searching `haystack` whole, best of [`RUNS`], and how many matches it
+/// reported.
+fn speed(matcher: &Matcher, haystack: &[u8]) -> (f64, usize) {
     let mut scratch = matcher.scratch();
     let mut out = Vec::new();
     let mut best = Duration::MAX;
@@ -239,8 +299,11 @@ fn speed(matcher: &Matcher, haystack: &[u8]) -> f64 {
         );
         best = best.min(start.elapsed());
     }
-    black_box(&out);
-    haystack.len() as f64 / 1e6 / best.as_secs_f64().max(1e-9)
+    let matches = black_box(&out).len();
+    (
+        haystack.len() as f64 / 1e6 / best.as_secs_f64().max(1e-9),
+        matches,
+    )
 }
 
 /// `bytes` as printable ASCII with escapes, cut to `max` characters.

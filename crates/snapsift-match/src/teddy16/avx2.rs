@@ -15,7 +15,7 @@ const STEP: usize = 32;
 /// Bytes one step reads: its positions and the fingerprint's reach past the last.
 const STEP_READS: usize = STEP + FINGERPRINT_LEN - 1;
 /// Steps taken before their candidates are verified (see [`for_each`]).
-const BATCH: usize = 64;
+const BATCH: usize = super::BATCH_POSITIONS / STEP;
 
 /// The tables in registers.
 struct Registers {
@@ -30,15 +30,70 @@ struct Registers {
 /// Steps are taken in batches, and a batch's candidates are verified after it: the SIMD
 /// loop then has no branch that depends on the data, whereas a branch into verification
 /// at every step with a candidate is mispredicted about as often as it is taken.
+///
+/// With `dense_over`, stops before verifying a batch with more candidate positions than that
+/// and returns the batch's first position; else returns `None` when done.
 pub(super) fn for_each(
     _avx2: Avx2,
     teddy: &Teddy16,
     text: &[u8],
     starts: Range<usize>,
+    dense_over: Option<u32>,
     found: impl FnMut(usize, usize),
-) {
+) -> Option<usize> {
     // SAFETY: `_avx2` proves the CPU has AVX2 (see `crate::cpu`).
-    unsafe { for_each_avx2(teddy, text, starts, found) }
+    unsafe { for_each_avx2(teddy, text, starts, dense_over, found) }
+}
+
+/// Where the batches of whole steps from `starts.start` that have more than `dense_over`
+/// candidate positions each end: the first position of the first batch with fewer, or of the
+/// last positions (which are not read as whole steps), or `starts.end`. Nothing is verified.
+pub(super) fn dense_end(
+    _avx2: Avx2,
+    teddy: &Teddy16,
+    text: &[u8],
+    starts: Range<usize>,
+    dense_over: u32,
+) -> usize {
+    // SAFETY: `_avx2` proves the CPU has AVX2 (see `crate::cpu`).
+    unsafe { dense_end_avx2(teddy, text, starts, dense_over) }
+}
+
+/// The fingerprint tables of `teddy`, loaded into registers.
+#[target_feature(enable = "avx2")]
+fn registers(teddy: &Teddy16) -> Registers {
+    let load = |table: &[u8; 32]| load256(table);
+    let t = &teddy.tables;
+    Registers {
+        low: t.low.map(|sets| sets.each_ref().map(load)),
+        high: t.high.map(|sets| sets.each_ref().map(load)),
+    }
+}
+
+/// [`dense_end`], compiled for AVX2.
+#[target_feature(enable = "avx2")]
+fn dense_end_avx2(teddy: &Teddy16, text: &[u8], starts: Range<usize>, dense_over: u32) -> usize {
+    let registers = registers(teddy);
+    let mut at = starts.start;
+    while at < starts.end && at.saturating_add(STEP_READS) <= text.len() {
+        let batch_start = at;
+        let mut candidates = 0;
+        for _ in 0..BATCH {
+            let Some(window) = text.get(at..at + STEP_READS) else {
+                break;
+            };
+            let window: &[u8; STEP_READS] = window.try_into().expect("sliced to size");
+            candidates += step(&registers, window).count_ones();
+            at += STEP;
+            if at >= starts.end {
+                break;
+            }
+        }
+        if candidates <= dense_over {
+            return batch_start;
+        }
+    }
+    at.min(starts.end)
 }
 
 /// [`for_each`], compiled for AVX2.
@@ -47,19 +102,16 @@ fn for_each_avx2(
     teddy: &Teddy16,
     text: &[u8],
     starts: Range<usize>,
+    dense_over: Option<u32>,
     mut found: impl FnMut(usize, usize),
-) {
-    let load = |table: &[u8; 32]| load256(table);
-    let t = &teddy.tables;
-    let registers = Registers {
-        low: t.low.map(|sets| sets.each_ref().map(load)),
-        high: t.high.map(|sets| sets.each_ref().map(load)),
-    };
+) -> Option<usize> {
+    let registers = registers(teddy);
     // Steps with a candidate: where they start, and a bit for each candidate position.
     let mut batch = [(0usize, 0u32); BATCH];
     let mut at = starts.start;
     // Whole steps, read straight from `text`.
     while at < starts.end && at.saturating_add(STEP_READS) <= text.len() {
+        let batch_start = at;
         let mut count = 0;
         for _ in 0..BATCH {
             let Some(window) = text.get(at..at + STEP_READS) else {
@@ -72,6 +124,12 @@ fn for_each_avx2(
             at += STEP;
             if at >= starts.end {
                 break;
+            }
+        }
+        if let Some(limit) = dense_over {
+            let positions: u32 = batch[..count].iter().map(|&(_, p)| p.count_ones()).sum();
+            if positions > limit {
+                return Some(batch_start);
             }
         }
         for &(step_at, positions) in &batch[..count] {
@@ -88,6 +146,7 @@ fn for_each_avx2(
         candidates(teddy, text, at, positions, &starts, &mut found);
         at += STEP;
     }
+    None
 }
 
 /// A bit for each of the 32 positions starting `window` that some bucket accepts.

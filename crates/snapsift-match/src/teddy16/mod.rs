@@ -42,6 +42,10 @@
 mod buckets;
 mod verify;
 
+/// How many positions the search steps through before it verifies their candidates: the
+/// unit in which [`Teddy16::for_each_until_dense`] judges density.
+pub(crate) const BATCH_POSITIONS: usize = 64 * 32;
+
 use std::ops::Range;
 
 use buckets::{FINGERPRINT_LEN, Tables};
@@ -95,13 +99,58 @@ impl Teddy16 {
         stop: usize,
         found: impl FnMut(usize, usize),
     ) {
+        self.for_each_until_dense(text, range, stop, None, found);
+    }
+
+    /// [`Teddy16::for_each`], but with `dense_over` it stops at the first batch of
+    /// [`BATCH_POSITIONS`] positions in which more than `dense_over` positions are candidates,
+    /// before reporting any literal in it, and returns the batch's first position: every
+    /// literal before that position has been reported, none at or after it. Returns `None`
+    /// when it went through `range`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `range` is not within `text`.
+    pub(crate) fn for_each_until_dense(
+        &self,
+        text: &[u8],
+        range: Range<usize>,
+        stop: usize,
+        dense_over: Option<u32>,
+        found: impl FnMut(usize, usize),
+    ) -> Option<usize> {
         let text = &text[..range.end];
         let starts = range.start..stop.min(range.end);
         #[cfg(target_arch = "x86_64")]
-        avx2::for_each(self.avx2, self, text, starts, found);
+        return avx2::for_each(self.avx2, self, text, starts, dense_over, found);
         #[cfg(not(target_arch = "x86_64"))]
         {
-            let _ = (self.avx2, text, starts, found);
+            let _ = (self.avx2, text, starts, dense_over, found);
+            unreachable!("an Avx2 is only made on x86_64");
+        }
+    }
+
+    /// Where the run of batches from `range.start` in which more than `dense_over` positions
+    /// are candidates ends (see [`Teddy16::for_each_until_dense`]): the first position of
+    /// the first batch with fewer, at most `stop`. It reports no literal.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `range` is not within `text`.
+    pub(crate) fn dense_end(
+        &self,
+        text: &[u8],
+        range: Range<usize>,
+        stop: usize,
+        dense_over: u32,
+    ) -> usize {
+        let text = &text[..range.end];
+        let starts = range.start..stop.min(range.end);
+        #[cfg(target_arch = "x86_64")]
+        return avx2::dense_end(self.avx2, self, text, starts, dense_over);
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (self.avx2, text, starts, dense_over);
             unreachable!("an Avx2 is only made on x86_64");
         }
     }
