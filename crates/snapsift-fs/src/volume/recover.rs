@@ -10,7 +10,7 @@
 //! read as zeros), none inside a volume already found (volumes never overlap), and at most
 //! [`MAX_CANDIDATES`] candidates are read (a note says where the search stopped).
 //!
-//! A candidate is a volume only if its superblock (ext4, XFS, NTFS) passes strict checks
+//! A candidate is a volume only if its superblock (ext4, XFS, NTFS, FAT) passes strict checks
 //! ([`identify`]): the magic and every geometry field the filesystem's own parser checks, and more: its checksum
 //! where the filesystem keeps one (ext4 `metadata_csum`, XFS v5), the primary copy (an ext4
 //! backup superblock records its group), and a size of at least [`MIN_LEN`]. Random bytes
@@ -21,7 +21,7 @@ use std::ops::Range;
 use snapsift_disk::Disk;
 
 use super::{Content, Volume, le32, le64};
-use crate::{FsError, ext4, xfs};
+use crate::{FsError, ext4, fat, xfs};
 
 /// Bytes read at a candidate: its first sectors, holding every superblock checked (ext4's at
 /// byte 1024 included).
@@ -49,7 +49,8 @@ pub(crate) struct Found {
 pub(crate) fn identify(start: &[u8]) -> Option<Found> {
     let found = ext(start)
         .or_else(|| xfs_volume(start))
-        .or_else(|| ntfs(start))?;
+        .or_else(|| ntfs(start))
+        .or_else(|| fat(start))?;
     let (content, len) = found;
     (len >= MIN_LEN).then_some(Found { content, len })
 }
@@ -136,6 +137,12 @@ fn ntfs(start: &[u8]) -> Option<(Content, u64)> {
     }
     let len = sectors.checked_add(1)?.checked_mul(bytes_per_sector)?;
     Some((Content::Ntfs, len))
+}
+
+/// A FAT12/16/32 boot sector, checked as the map checks it (see [`fat::boot`]).
+fn fat(start: &[u8]) -> Option<(Content, u64)> {
+    let boot = fat::boot::parse(start).ok()?;
+    Some((Content::Fat, boot.volume_len()))
 }
 
 /// CRC-32C (Castagnoli) of `bytes`, as ext4 and XFS checksum their structures with (XFS
@@ -266,6 +273,9 @@ mod tests {
             bytes[..4].copy_from_slice(b"XFSB");
             bytes[3..11].copy_from_slice(b"NTFS    ");
             bytes[510..512].copy_from_slice(&[0x55, 0xaa]);
+            assert_eq!(identify(&bytes), None);
+            bytes[..3].copy_from_slice(&[0xeb, 0x3c, 0x90]);
+            bytes[54..58].copy_from_slice(b"FAT1");
             assert_eq!(identify(&bytes), None);
         }
         assert_eq!(identify(&[0u8; PROBE_LEN]), None);
