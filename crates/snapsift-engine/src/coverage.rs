@@ -52,7 +52,8 @@ pub struct ImageCoverage {
     pub file_problems: Vec<FileProblem>,
     /// What a reader should know about how the image was read, one sentence each: a
     /// container header at the start of a block device, not followed (the device was swept
-    /// whole as raw bytes). Also on standard error, without `--quiet`.
+    /// whole as raw bytes); a volume recovered by its superblock where no partition table
+    /// names one. Also on standard error, without `--quiet`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// `true` when every byte of data (of the shard, with `--shard`) was searched, no limit

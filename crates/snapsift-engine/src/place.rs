@@ -159,7 +159,9 @@ impl<'a> Place<'a> {
             None => Located::Unknown,
             Some(map) => match map.volume_at(offset) {
                 Some(volume) => Located::Volume(volume),
-                None if matches!(map.scheme, Scheme::Gpt | Scheme::Mbr) => Located::Unpartitioned,
+                None if matches!(map.scheme, Scheme::Gpt | Scheme::Mbr | Scheme::Recovered) => {
+                    Located::Unpartitioned
+                }
                 None => Located::Unknown,
             },
         }

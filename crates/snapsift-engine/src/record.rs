@@ -108,7 +108,8 @@ pub struct LocationRecord {
     /// The partition's name (GPT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition_name: Option<String>,
-    /// The LVM2 logical volume, as `vg/lv`.
+    /// The volume, where it is not a partition: an LVM2 logical volume as `vg/lv`, or
+    /// `recovered at 1048576` for one no partition table names, found by its superblock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<String>,
     /// What the volume holds: `ext4`, `ntfs`, `unknown`...
@@ -310,7 +311,13 @@ impl LocationRecord {
                 record.partition = volume.number;
                 record.partition_type = volume.partition_type.clone();
                 record.partition_name = volume.name.clone();
-                record.volume = volume.logical.as_ref().map(|l| l.name.clone());
+                record.volume = match &volume.logical {
+                    Some(logical) => Some(logical.name.clone()),
+                    None if location.scheme == Some(Scheme::Recovered) => {
+                        Some(format!("recovered at {}", volume.range.start))
+                    }
+                    None => None,
+                };
                 record.filesystem = Some(volume.content.name().to_owned());
                 record.volume_offset = Some(volume.offset_of(offset));
             }

@@ -281,6 +281,11 @@ pub fn scan_image(
             let file_problems = file_problems.into_iter().map(|(_, p)| p).collect();
             let mut coverage = ImageCoverage::of_scan(name, format, &summary, file_problems);
             coverage.notes = notes;
+            if let Some(map) = volumes.as_ref().filter(|m| m.scheme == Scheme::Recovered) {
+                coverage
+                    .notes
+                    .extend(map.volumes.iter().map(recovered_note));
+            }
             coverage.add_unreadable(encrypted);
             if let Some(plan) = &shard {
                 coverage.restrict_to_shard(plan);
@@ -354,7 +359,7 @@ fn map_filesystems(
     map.volumes
         .iter()
         .map(|volume| {
-            let label = volume_name(volume);
+            let label = volume_name(map.scheme, volume);
             match snapsift_fs::open(disk, volume) {
                 Ok(Some(fs)) => {
                     for note in fs.notes() {
@@ -378,13 +383,29 @@ fn map_filesystems(
         .collect()
 }
 
-/// `partition 2 (ext4)`, `volume vg/root (ext4)` or `the disk (ext4)`.
-fn volume_name(volume: &Volume) -> String {
+/// `partition 2 (ext4)`, `volume vg/root (ext4)`, `the volume at 1048576 (ext4)` (found by
+/// its superblock, `scheme` [`Scheme::Recovered`]) or `the disk (ext4)`.
+fn volume_name(scheme: Scheme, volume: &Volume) -> String {
+    let content = volume.content.name();
     match (&volume.logical, volume.number) {
-        (Some(logical), _) => format!("volume {} ({})", logical.name, volume.content.name()),
-        (None, Some(n)) => format!("partition {n} ({})", volume.content.name()),
-        (None, None) => format!("the disk ({})", volume.content.name()),
+        (Some(logical), _) => format!("volume {} ({content})", logical.name),
+        (None, Some(n)) => format!("partition {n} ({content})"),
+        (None, None) if scheme == Scheme::Recovered => {
+            format!("the volume at {} ({content})", volume.range.start)
+        }
+        (None, None) => format!("the disk ({content})"),
     }
+}
+
+/// The coverage's note on a volume no partition table names, found by its superblock.
+fn recovered_note(volume: &Volume) -> String {
+    format!(
+        "recovered volume at {}: {} of {} bytes, found by its superblock (no partition table \
+         names it)",
+        volume.range.start,
+        volume.content.name(),
+        volume.range.end.saturating_sub(volume.range.start)
+    )
 }
 
 /// The bytes of data of the encrypted volumes of `map`, as unreadable ranges (their contents
@@ -432,6 +453,9 @@ fn tell_layout(image: &str, map: &VolumeMap, observer: &dyn Observer) {
             match (&v.logical, v.number) {
                 (Some(logical), _) => format!("volume {}: {what}", logical.name),
                 (None, Some(n)) => format!("{n}: {what}"),
+                (None, None) if map.scheme == Scheme::Recovered => {
+                    format!("at {}: {what}", v.range.start)
+                }
                 (None, None) => what,
             }
         })
@@ -440,6 +464,11 @@ fn tell_layout(image: &str, map: &VolumeMap, observer: &dyn Observer) {
         Scheme::Unknown => {
             format!("{image}: no partition table or filesystem recognised: raw sweep only")
         }
+        Scheme::Recovered => format!(
+            "{image}: no partition table names a volume; volumes recovered by their \
+             superblocks: {}",
+            volumes.join(", ")
+        ),
         scheme => format!(
             "{image}: partition table {}: {}",
             scheme.name(),
@@ -457,7 +486,7 @@ fn tell_layout(image: &str, map: &VolumeMap, observer: &dyn Observer) {
                 &format!(
                     "{image}: {} is encrypted ({kind}): its contents cannot be read without its \
                      key and are listed as unreadable; its bytes are swept as they are",
-                    volume_name(volume)
+                    volume_name(map.scheme, volume)
                 ),
             );
         }

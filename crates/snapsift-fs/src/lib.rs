@@ -7,7 +7,8 @@
 //!
 //! What it holds:
 //! * [`VolumeMap`]: the partition table (GPT, MBR with extended partitions, none, or nothing
-//!   recognised), the LVM2 logical volumes on its partitions (linear and striped ones mapped
+//!   recognised; filesystems found by their superblocks where no table names a volume), the
+//!   LVM2 logical volumes on its partitions (linear and striped ones mapped
 //!   through their [`Extents`]) and the content of each volume (encrypted ones named: LUKS1,
 //!   LUKS2, BitLocker), mapping a disk offset to its volume;
 //! * [`Ext4Map`]: for an ext2/3/4 volume, what every byte is (file data, slack, a deleted
@@ -23,6 +24,10 @@
 //! * [`XfsMap`]: the same for an XFS volume (v5 and v4), by its own walker of the AGs'
 //!   headers and B+trees, the inode chunks, the inodes' forks (extent lists and extent
 //!   B+trees) and directories of every form, inode numbers given back in full;
+//! * [`FatMap`]: the same for a FAT12, FAT16 or FAT32 volume (an EFI system partition), by
+//!   its own walker of the boot sector, the FAT's cluster chains and the directories (long
+//!   names, deleted entries with the clusters they still point to), entries numbered as The
+//!   Sleuth Kit numbers them;
 //! * [`FileContent`]: each listed file's or stream's logical contents for the file pass,
 //!   LZNT1-compressed NTFS units decoded as they are read;
 //! * [`FileList`]: the files a map lists, kept compact (a filesystem may hold tens of
@@ -43,6 +48,7 @@ mod block_map;
 pub mod content;
 mod error;
 pub mod ext4;
+pub mod fat;
 pub mod file_list;
 pub mod filesystem;
 pub mod logical;
@@ -56,6 +62,7 @@ pub mod xfs;
 pub use content::{ContentReader, FileContent, Piece, Span};
 pub use error::FsError;
 pub use ext4::Ext4Map;
+pub use fat::FatMap;
 pub use file_list::{FileList, Files};
 pub use filesystem::{FileEntry, FileLocation, FileState, Filesystem, open};
 pub use ntfs::NtfsMap;

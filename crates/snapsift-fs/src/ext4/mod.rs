@@ -37,7 +37,7 @@ mod extent;
 mod group;
 mod inode;
 mod map;
-mod superblock;
+pub(crate) mod superblock;
 mod walk;
 
 use std::ops::Range;

@@ -74,7 +74,7 @@ const RO_COMPAT_QUOTA: u32 = 0x100;
 /// ro_compat: blocks are allocated in clusters.
 const RO_COMPAT_BIGALLOC: u32 = 0x200;
 /// ro_compat: metadata checksums (implies what `GDT_CSUM` implies).
-const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
+pub(crate) const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 /// ro_compat: project quota inode.
 const RO_COMPAT_PROJECT: u32 = 0x2000;
 

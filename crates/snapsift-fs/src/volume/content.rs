@@ -112,7 +112,9 @@ pub(crate) fn detect(start: &[u8]) -> Content {
     {
         Content::Swap
     } else if has(start, 510, &[0x55, 0xaa])
-        && (has(start, 54, b"FAT1") || has(start, 82, b"FAT32   "))
+        && (has(start, 54, b"FAT1")
+            || has(start, 82, b"FAT32   ")
+            || crate::fat::boot::parse(start).is_ok())
     {
         Content::Fat
     } else {

@@ -6,6 +6,8 @@ use super::Problem;
 const EXTENDED: [u8; 3] = [0x05, 0x0f, 0x85];
 /// The protective partition type of a GPT disk.
 pub(crate) const GPT_PROTECTIVE: u8 = 0xee;
+/// [`GPT_PROTECTIVE`] as a volume's partition type names it.
+pub(crate) const GPT_PROTECTIVE_NAME: &str = "0xee";
 /// A chain of more EBRs than this is taken to loop: Linux numbers at most 256 partitions.
 pub(crate) const MAX_LOGICAL: usize = 256;
 

@@ -5,7 +5,10 @@
 //! trust (the backup GPT, the MBR, the whole disk as one unknown volume) and says so in
 //! [`VolumeMap::notes`], because the byte sweep reads every byte whatever the tables say. A
 //! first sector or GPT header that cannot be read (a damaged image) is a table not trusted.
-//! Partitions that reach past the end of the disk are cut at it, and noted.
+//! Partitions that reach past the end of the disk are cut at it, and noted. A table that
+//! names no volume (empty, zeroed, or a protective MBR whose GPT is lost with its backup)
+//! leaves the disk to a bounded search for filesystem superblocks (the `recover` module):
+//! what it finds are the volumes, [`Scheme::Recovered`].
 //!
 //! LVM2 logical volumes (see the `lvm` module) are volumes too, whose bytes lie on the disk where
 //! their [`Extents`] say, inside their physical volumes; [`VolumeMap::volume_at`] finds a
@@ -17,6 +20,7 @@ mod gpt;
 mod luks;
 mod lvm;
 mod mbr;
+mod recover;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -66,6 +70,9 @@ pub enum Scheme {
     Whole,
     /// Nothing recognised: the disk is swept as raw bytes only.
     Unknown,
+    /// No partition table names a volume (it is empty, zeroed, or damaged beyond its
+    /// backup), but filesystems were found by their superblocks: those are the volumes.
+    Recovered,
 }
 
 impl Scheme {
@@ -76,6 +83,7 @@ impl Scheme {
             Scheme::Mbr => "mbr",
             Scheme::Whole => "none",
             Scheme::Unknown => "unknown",
+            Scheme::Recovered => "recovered",
         }
     }
 }
@@ -235,6 +243,26 @@ impl VolumeMap {
                     pair[0].number.unwrap_or(0),
                     pair[1].number.unwrap_or(0)
                 ));
+            }
+        }
+        // A table that names no volume, or only the protective partition of a GPT lost with
+        // its backup, leaves the disk to a search for filesystems.
+        let lost = match scheme {
+            Scheme::Unknown => true,
+            Scheme::Gpt => volumes.is_empty(),
+            Scheme::Mbr => volumes
+                .iter()
+                .all(|v| v.partition_type.as_deref() == Some(mbr::GPT_PROTECTIVE_NAME)),
+            Scheme::Whole | Scheme::Recovered => false,
+        };
+        if lost {
+            let recovered = recover::search(disk, &mut notes)?;
+            if !recovered.is_empty() {
+                return Ok(VolumeMap {
+                    scheme: Scheme::Recovered,
+                    volumes: recovered,
+                    notes,
+                });
             }
         }
         if matches!(scheme, Scheme::Whole | Scheme::Unknown) {

@@ -45,7 +45,7 @@ mod dir;
 mod inode;
 mod map;
 mod numbering;
-mod superblock;
+pub(crate) mod superblock;
 mod walk;
 
 use std::ops::Range;
