@@ -2,7 +2,8 @@
 //! plain one (each hit's regex alone over the rule's whole reach) finds, on random bytes and
 //! on bytes made of the rules' own anchors and examples, cut and repeated as an attacker would.
 
-use snapsift_match::{Confirmation, Match, Matcher, RuleSet};
+use crate::common::find;
+use snapsift_match::{Confirmation, Matcher, RuleSet};
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Prng(u64);
@@ -30,13 +31,6 @@ fn matchers() -> (Matcher, Matcher) {
         .unwrap()
         .with_confirmation(Confirmation::Plain);
     (shared, plain)
-}
-
-fn find(matcher: &Matcher, hay: &[u8]) -> Vec<Match> {
-    let mut scratch = matcher.scratch();
-    let mut out = Vec::new();
-    matcher.find_in(hay, 0..hay.len(), &mut scratch, &mut out);
-    out
 }
 
 /// Compares the two confirmations on `hay`, in UTF-8 and as UTF-16LE.

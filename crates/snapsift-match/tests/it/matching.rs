@@ -1,16 +1,11 @@
 //! What a match reports beyond its place: the secret group, UTF-16LE text, and rules that
 //! supersede others.
 
-use snapsift_match::{AnchorSearch, Encoding, Match, Matcher, RuleSet};
+use crate::common::find;
+use snapsift_match::{AnchorSearch, Encoding, Matcher, RuleSet};
 
 fn matcher(toml: &str) -> Matcher {
     Matcher::new(&RuleSet::from_toml(toml).unwrap()).unwrap()
-}
-
-fn find(matcher: &Matcher, hay: &[u8]) -> Vec<Match> {
-    let mut out = Vec::new();
-    matcher.find_in(hay, 0..hay.len(), &mut matcher.scratch(), &mut out);
-    out
 }
 
 fn wide(text: &str) -> Vec<u8> {

@@ -1,7 +1,8 @@
 //! `Matcher::find_in` keeps its overlap contract: cutting the input into spans with
 //! `context_len` bytes of context on each side finds exactly what one whole search finds.
 
-use snapsift_match::{AnchorSearch, Encoding, Match, Matcher, RuleSet};
+use crate::common::{chunked, find};
+use snapsift_match::{AnchorSearch, Encoding, Matcher, RuleSet};
 
 fn matcher() -> Matcher {
     Matcher::new(&RuleSet::builtin().unwrap()).unwrap()
@@ -24,35 +25,6 @@ fn corpus(matcher: &Matcher) -> Vec<u8> {
         }
     }
     hay
-}
-
-fn whole(matcher: &Matcher, hay: &[u8]) -> Vec<Match> {
-    let mut out = Vec::new();
-    matcher.find_in(hay, 0..hay.len(), &mut matcher.scratch(), &mut out);
-    out
-}
-
-fn chunked(matcher: &Matcher, hay: &[u8], chunk: usize) -> Vec<Match> {
-    let ctx = matcher.context_len();
-    let mut scratch = matcher.scratch();
-    let mut all = Vec::new();
-    let mut start = 0;
-    while start < hay.len() {
-        let end = (start + chunk).min(hay.len());
-        let lo = start.saturating_sub(ctx);
-        let hi = (end + ctx).min(hay.len());
-        let mut out = Vec::new();
-        matcher.find_in(&hay[lo..hi], start - lo..end - lo, &mut scratch, &mut out);
-        all.extend(out.into_iter().map(|m| Match {
-            start: m.start + lo,
-            end: m.end + lo,
-            secret_start: m.secret_start + lo,
-            secret_end: m.secret_end + lo,
-            ..m
-        }));
-        start = end;
-    }
-    all
 }
 
 #[test]
@@ -79,17 +51,17 @@ fn the_fast_and_the_portable_anchor_search_find_the_same_matches() {
         })
         .collect();
     hay.extend(flipped);
-    let found = whole(&fast, &hay);
+    let found = find(&fast, &hay);
     assert!(found.len() > 100, "{} matches", found.len());
-    assert_eq!(found, whole(&portable, &hay));
-    assert_eq!(chunked(&fast, &hay, 4096), whole(&portable, &hay));
+    assert_eq!(found, find(&portable, &hay));
+    assert_eq!(chunked(&fast, &hay, 4096), find(&portable, &hay));
 }
 
 #[test]
 fn chunked_search_equals_whole_search() {
     let matcher = matcher();
     let hay = corpus(&matcher);
-    let expected = whole(&matcher, &hay);
+    let expected = find(&matcher, &hay);
     let examples: usize = matcher.rules().iter().map(|r| r.examples.len()).sum();
     let wide = expected
         .iter()
@@ -116,7 +88,7 @@ fn chunked_search_equals_whole_search() {
 fn a_jdbc_uri_is_one_finding_not_two() {
     let matcher = matcher();
     let hay = b"url=jdbc:mysql://app:Zq81kLmN0pQr@db-one.internal:3306/app\n";
-    let found = whole(&matcher, hay);
+    let found = find(&matcher, hay);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(&hay[found[0].start..found[0].start + 5], b"jdbc:");
     // Even when the span starts after "jdbc:", inside the outer match, the inner URI is not
@@ -130,7 +102,7 @@ fn a_jdbc_uri_is_one_finding_not_two() {
 fn matches_at_the_very_start_and_end_of_the_input() {
     let matcher = matcher();
     let key = b"AKIAQ2W3E4R5T6Y7U2I3";
-    let found = whole(&matcher, key);
+    let found = find(&matcher, key);
     assert_eq!(found.len(), 1);
     assert_eq!((found[0].start, found[0].end), (0, key.len()));
 }
@@ -166,7 +138,7 @@ negative_examples = []
     )
     .unwrap();
     let matcher = Matcher::new(&rules).unwrap();
-    let found = whole(&matcher, b"AKIAX1234");
+    let found = find(&matcher, b"AKIAX1234");
     let ids: Vec<&str> = found
         .iter()
         .map(|m| matcher.rules()[m.rule].id.as_str())

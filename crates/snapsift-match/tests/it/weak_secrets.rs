@@ -3,14 +3,12 @@
 //! placeholder is rejected with its reason; a weak password is kept, marked `weak` with why;
 //! a quoted or unquoted value is reported whole.
 
-mod common;
-
 use snapsift_match::checks::Fact;
 use snapsift_match::{AnchorSearch, Assessment, RuleSet};
 
-/// What the built-in rules make of `text` (see [`common::assess`]).
+/// What the built-in rules make of `text` (see [`crate::common::assess`]).
 fn assess(text: &str) -> Vec<(String, String, Assessment)> {
-    common::assess(text, AnchorSearch::Fastest)
+    crate::common::assess(text, AnchorSearch::Fastest)
 }
 
 /// The one match of `rule` in `text`.

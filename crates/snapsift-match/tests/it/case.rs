@@ -2,14 +2,12 @@
 //! per keyword, whichever anchor search runs), and the rule's regex decides which casings
 //! count.
 
-mod common;
-
 use snapsift_match::{AnchorSearch, Matcher, RuleSet};
 
 /// The rule and secret of every valid finding of the built-in rules in `text`, with the anchor
 /// search `search`.
 fn valid(text: &str, search: AnchorSearch) -> Vec<(String, String)> {
-    common::assess(text, search)
+    crate::common::assess(text, search)
         .into_iter()
         .filter(|(_, _, assessment)| assessment.is_valid())
         .map(|(rule, secret, _)| (rule, secret))

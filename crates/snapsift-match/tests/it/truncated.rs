@@ -3,6 +3,7 @@
 //! headers without their end is one cut match (each header starts inside the cut match of the
 //! one before), found at a bounded cost per byte.
 
+use crate::common::{chunked, find};
 use snapsift_match::{Confirmation, Encoding, Match, Matcher, RuleSet};
 
 const BEGIN: &str = "-----BEGIN PGP PRIVATE KEY BLOCK-----";
@@ -32,35 +33,6 @@ fn armored(body_len: usize) -> (usize, String) {
 
 fn wide(text: &[u8]) -> Vec<u8> {
     text.iter().flat_map(|&b| [b, 0]).collect()
-}
-
-fn find(matcher: &Matcher, hay: &[u8]) -> Vec<Match> {
-    let mut out = Vec::new();
-    matcher.find_in(hay, 0..hay.len(), &mut matcher.scratch(), &mut out);
-    out
-}
-
-/// The matches of `hay` found in spans of `chunk` bytes with the overlap contract's context.
-fn chunked(matcher: &Matcher, hay: &[u8], chunk: usize) -> Vec<Match> {
-    let ctx = matcher.context_len();
-    let mut scratch = matcher.scratch();
-    let mut all = Vec::new();
-    let mut start = 0;
-    while start < hay.len() {
-        let end = (start + chunk).min(hay.len());
-        let (lo, hi) = (start.saturating_sub(ctx), (end + ctx).min(hay.len()));
-        let mut out = Vec::new();
-        matcher.find_in(&hay[lo..hi], start - lo..end - lo, &mut scratch, &mut out);
-        all.extend(out.into_iter().map(|m| Match {
-            start: m.start + lo,
-            end: m.end + lo,
-            secret_start: m.secret_start + lo,
-            secret_end: m.secret_end + lo,
-            ..m
-        }));
-        start = end;
-    }
-    all
 }
 
 fn matchers() -> Vec<Matcher> {
