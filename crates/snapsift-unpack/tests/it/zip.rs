@@ -2,23 +2,19 @@
 //! stored, with offsets in the root; inside streams, held in memory), and every way a member
 //! or an archive can fail to be read.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{
-    Collect, Rng, assert_origins, config_text, fake_key, sh, unpack_path, workdir, write,
-    write_members,
-};
+use crate::common::{Collect, assert_origins, config_text, fake_key, unpack_path, write_members};
+use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{BufferPool, Encoding, Kind, Limits, Problem, unpack_with_pool};
 
 #[test]
 fn stored_and_deflated_members() {
     let dir = workdir();
     let text = config_text("app", &fake_key(100));
-    let random = Rng(101).bytes(150_000);
-    write(dir.path(), "t/conf/app.properties", &text);
-    write(dir.path(), "t/data/random.bin", &random);
+    let random = Rng::new(101).bytes(150_000);
+    write_file(dir.path(), "t/conf/app.properties", &text);
+    write_file(dir.path(), "t/data/random.bin", &random);
     sh(
         dir.path(),
         "cd t && zip -q -r -0 ../stored.zip conf data && zip -q -r -9 ../deflated.zip conf data",
@@ -50,8 +46,8 @@ fn stored_and_deflated_members() {
 fn stored_zips_nest_in_place_with_their_offsets() {
     let dir = workdir();
     let secret = config_text("inner", &fake_key(110));
-    write(dir.path(), "secret.txt", &secret);
-    write(dir.path(), "readme.txt", "nothing to see\n");
+    write_file(dir.path(), "secret.txt", &secret);
+    write_file(dir.path(), "readme.txt", "nothing to see\n");
     sh(
         dir.path(),
         "zip -q -0 inner.zip secret.txt && zip -q -0 middle.zip inner.zip readme.txt \
@@ -82,8 +78,8 @@ fn streams_and_utf16_inside_a_zip() {
     let dir = workdir();
     let log = config_text("log", &fake_key(120)).repeat(20);
     let utf16 = config_text("windows", &fake_key(121));
-    write(dir.path(), "app.log", &log);
-    write(dir.path(), "win.txt", &utf16);
+    write_file(dir.path(), "app.log", &log);
+    write_file(dir.path(), "win.txt", &utf16);
     sh(
         dir.path(),
         "gzip -c app.log > app.log.gz && iconv -f UTF-8 -t UTF-16LE win.txt > win16.txt \
@@ -107,8 +103,8 @@ fn streams_and_utf16_inside_a_zip() {
 fn a_zip_inside_a_stream_is_held_in_memory_within_the_limit() {
     let dir = workdir();
     let secret = config_text("buffered", &fake_key(130));
-    write(dir.path(), "secret.txt", &secret);
-    write(dir.path(), "noise.bin", Rng(131).bytes(300_000));
+    write_file(dir.path(), "secret.txt", &secret);
+    write_file(dir.path(), "noise.bin", Rng::new(131).bytes(300_000));
     sh(
         dir.path(),
         "zip -q -0 a.zip secret.txt noise.bin && gzip -c a.zip > a.zip.gz",
@@ -147,8 +143,8 @@ fn a_zip_inside_a_stream_is_held_in_memory_within_the_limit() {
 fn zips_held_in_memory_by_threads_at_once_share_one_pool() {
     let dir = workdir();
     let secret = config_text("pooled", &fake_key(140));
-    write(dir.path(), "secret.txt", &secret);
-    write(dir.path(), "noise.bin", Rng(141).bytes(300_000));
+    write_file(dir.path(), "secret.txt", &secret);
+    write_file(dir.path(), "noise.bin", Rng::new(141).bytes(300_000));
     sh(
         dir.path(),
         "zip -q -0 a.zip secret.txt noise.bin && gzip -c a.zip > a.zip.gz",
@@ -187,7 +183,7 @@ fn a_corrupt_member_in_the_middle_does_not_hide_the_others() {
         .map(|i| config_text(&format!("m{i}"), &fake_key(140 + i)).repeat(40))
         .collect();
     for (i, text) in texts.iter().enumerate() {
-        write(dir.path(), &format!("m{i}.txt"), text);
+        write_file(dir.path(), &format!("m{i}.txt"), text);
     }
     sh(dir.path(), "zip -q three.zip m0.txt m1.txt m2.txt");
     let mut bytes = std::fs::read(dir.path().join("three.zip")).unwrap();
@@ -197,7 +193,7 @@ fn a_corrupt_member_in_the_middle_does_not_hide_the_others() {
     for byte in &mut bytes[middle..middle + 8] {
         *byte = !*byte;
     }
-    let path = write(dir.path(), "damaged.zip", &bytes);
+    let path = write_file(dir.path(), "damaged.zip", &bytes);
     let (seen, _) = unpack_path(&path, &Limits::default());
     assert_eq!(seen.text(&["zip:m0.txt"]), texts[0]);
     assert_eq!(seen.text(&["zip:m2.txt"]), texts[2]);
@@ -222,12 +218,12 @@ fn a_corrupt_member_in_the_middle_does_not_hide_the_others() {
 fn a_stored_member_that_does_not_match_its_crc_is_reported() {
     let dir = workdir();
     let text = config_text("crc", &fake_key(150));
-    write(dir.path(), "a.txt", &text);
+    write_file(dir.path(), "a.txt", &text);
     sh(dir.path(), "zip -q -0 a.zip a.txt");
     let mut bytes = std::fs::read(dir.path().join("a.zip")).unwrap();
     let data = local_data(&bytes, "a.txt");
     bytes[data.start] ^= 0x20;
-    let path = write(dir.path(), "bad.zip", &bytes);
+    let path = write_file(dir.path(), "bad.zip", &bytes);
     let (seen, _) = unpack_path(&path, &Limits::default());
     assert_eq!(seen.leaf(&["zip:a.txt"]).content[1..], text.as_bytes()[1..]);
     assert!(
@@ -241,14 +237,14 @@ fn a_stored_member_that_does_not_match_its_crc_is_reported() {
 fn unsupported_and_encrypted_members_are_reported_and_the_rest_read() {
     let dir = workdir();
     let plain = config_text("plain", &fake_key(160));
-    write(dir.path(), "plain.txt", &plain);
+    write_file(dir.path(), "plain.txt", &plain);
     // Compressible, or zip stores it whatever the method asked.
-    write(
+    write_file(
         dir.path(),
         "bz.txt",
         config_text("bz", &fake_key(161)).repeat(50),
     );
-    write(
+    write_file(
         dir.path(),
         "locked.txt",
         config_text("locked", &fake_key(162)),
@@ -279,8 +275,8 @@ fn unsupported_and_encrypted_members_are_reported_and_the_rest_read() {
 #[test]
 fn a_truncated_zip_is_scanned_as_it_is() {
     let dir = workdir();
-    write(dir.path(), "a.txt", config_text("a", &fake_key(170)));
-    write(dir.path(), "b.bin", Rng(171).bytes(50_000));
+    write_file(dir.path(), "a.txt", config_text("a", &fake_key(170)));
+    write_file(dir.path(), "b.bin", Rng::new(171).bytes(50_000));
     sh(
         dir.path(),
         "zip -q -0 a.zip a.txt b.bin && head -c 30000 a.zip > cut.zip",
@@ -328,7 +324,7 @@ fn a_zip_declaring_too_many_members_is_not_opened() {
 fn zip64_archives() {
     let dir = workdir();
     let text = config_text("zip64", &fake_key(180));
-    write(dir.path(), "a.txt", &text);
+    write_file(dir.path(), "a.txt", &text);
     // -fz forces zip64 records; from a pipe the sizes also go in a data descriptor.
     sh(
         dir.path(),

@@ -1,79 +1,25 @@
-//! Shared by the unpack tests: running the real tools that build the inputs, a visitor that
-//! records everything it is handed, and generated fake secrets.
-
-#![allow(dead_code)] // Each test binary uses a different part of this module.
+//! What the unpack tests share beyond snapsift-testkit: a visitor that records everything it
+//! is handed, and the unpacking and checks around it.
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use snapsift_testkit::{Secrets, write_file};
 use snapsift_unpack::{Encoding, Layer, Leaf, Limits, Problem, Summary, Visitor, unpack};
-
-/// A temporary directory for one test's files.
-pub fn workdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("snapsift-unpack-test-")
-        .tempdir()
-        .unwrap()
-}
-
-/// Runs `script` with `sh -e` in `dir`, failing the test with its standard error if it fails.
-pub fn sh(dir: &Path, script: &str) {
-    let output = Command::new("sh")
-        .args(["-ec", script])
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run sh: {e}"));
-    assert!(
-        output.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Writes `content` to `dir/name`, creating the directories on the way.
-pub fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, content).unwrap();
-    path
-}
 
 /// Writes `count` small files `m/00.txt`, `m/01.txt`... under `dir`, for archives with many
 /// members.
 pub fn write_members(dir: &Path, count: usize) {
     for i in 0..count {
-        write(dir, &format!("m/{i:02}.txt"), format!("member {i}\n"));
+        write_file(dir, &format!("m/{i:02}.txt"), format!("member {i}\n"));
     }
 }
 
-/// Deterministic pseudo-random numbers (xorshift64).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// `len` pseudo-random bytes.
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
-
-/// A fake Alibaba Cloud AccessKey ID (`LTAI` and 20 letters and digits), generated from
+/// A fake Alibaba Cloud AccessKey ID (`LTAI5t` and 18 letters and digits), generated from
 /// `seed`: never a real one.
 pub fn fake_key(seed: u64) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-    let tail: String = (0..20)
-        .map(|_| ALPHABET[(rng.next() % ALPHABET.len() as u64) as usize] as char)
-        .collect();
-    format!("LTAI{tail}")
+    Secrets::new(seed).alibaba_key_id()
 }
 
 /// A text file's worth of lines around `secret`.

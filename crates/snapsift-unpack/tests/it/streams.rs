@@ -1,9 +1,8 @@
 //! Compressed streams made by the real tools: gzip, zstd, xz and bzip2, several members
 //! back to back, nested, and cut short; and files that are no container at all.
 
-mod common;
-
-use common::{Rng, config_text, fake_key, sh, unpack_path, workdir, write};
+use crate::common::{config_text, fake_key, unpack_path};
+use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{Encoding, Kind, Limits, Problem};
 
 /// (tool, the chain layer it makes, its file suffix). bzip2 with 100 kB blocks: a block cut
@@ -20,8 +19,8 @@ fn each_stream_format_with_several_members_gives_their_concatenation() {
     let dir = workdir();
     let first = config_text("first", &fake_key(1));
     let second = config_text("second", &fake_key(2));
-    write(dir.path(), "first.txt", &first);
-    write(dir.path(), "second.txt", &second);
+    write_file(dir.path(), "first.txt", &first);
+    write_file(dir.path(), "second.txt", &second);
     for (tool, layer, suffix) in TOOLS {
         // Two members (frames, streams) written one after the other, as `cat a.gz b.gz` does.
         sh(
@@ -57,7 +56,7 @@ fn each_stream_format_with_several_members_gives_their_concatenation() {
 fn streams_nest() {
     let dir = workdir();
     let text = config_text("nested", &fake_key(3));
-    write(dir.path(), "app.properties", &text);
+    write_file(dir.path(), "app.properties", &text);
     sh(
         dir.path(),
         "bzip2 -c app.properties | xz -c | zstd -q -c | gzip -c > nested.gz",
@@ -73,8 +72,8 @@ fn streams_nest() {
 fn a_truncated_stream_gives_what_it_holds_then_a_problem() {
     let dir = workdir();
     // Incompressible, so that cutting the compressed file in half halves the content.
-    let content = Rng(7).bytes(600_000);
-    write(dir.path(), "data.bin", &content);
+    let content = Rng::new(7).bytes(600_000);
+    write_file(dir.path(), "data.bin", &content);
     for (tool, layer, suffix) in TOOLS {
         sh(
             dir.path(),
@@ -115,7 +114,7 @@ fn a_truncated_stream_gives_what_it_holds_then_a_problem() {
 #[test]
 fn corrupt_xz_data_is_a_problem_not_an_error() {
     let dir = workdir();
-    write(
+    write_file(
         dir.path(),
         "a.txt",
         config_text("a", &fake_key(4)).repeat(100),
@@ -126,7 +125,7 @@ fn corrupt_xz_data_is_a_problem_not_an_error() {
     for byte in &mut bytes[middle..middle + 16] {
         *byte ^= 0x5A;
     }
-    let path = write(dir.path(), "bad.xz", &bytes);
+    let path = write_file(dir.path(), "bad.xz", &bytes);
     let (seen, _) = unpack_path(&path, &Limits::default());
     assert_eq!(seen.chains(), ["xz"]);
     assert!(
@@ -143,7 +142,7 @@ fn corrupt_xz_data_is_a_problem_not_an_error() {
 fn a_file_that_is_no_container_is_one_leaf_at_origin_zero() {
     let dir = workdir();
     let text = config_text("plain", &fake_key(5));
-    let path = write(dir.path(), "plain.txt", &text);
+    let path = write_file(dir.path(), "plain.txt", &text);
     let (seen, summary) = unpack_path(&path, &Limits::default());
     assert_eq!(seen.leaves.len(), 1);
     let leaf = &seen.leaves[0];
@@ -152,7 +151,7 @@ fn a_file_that_is_no_container_is_one_leaf_at_origin_zero() {
     assert_eq!(leaf.content, text.as_bytes());
     assert_eq!(summary.expanded, 0);
 
-    let empty = write(dir.path(), "empty", b"");
+    let empty = write_file(dir.path(), "empty", b"");
     let (seen, _) = unpack_path(&empty, &Limits::default());
     assert_eq!(seen.leaves.len(), 1);
     assert_eq!(seen.leaves[0].read, 0);

@@ -3,12 +3,11 @@
 //! nesting past the depth limit, zstd windows past theirs; and the two ways `unpack` fails, a
 //! root that cannot be read and a visitor that gives up.
 
-mod common;
-
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use common::{Collect, Rng, config_text, fake_key, sh, unpack_into, unpack_path, workdir, write};
+use crate::common::{Collect, config_text, fake_key, unpack_into, unpack_path};
+use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{
     Encoding, Kind, Layer, Leaf, Limits, Problem, Summary, UnpackError, Visitor, XZ_MEMORY_LIMIT,
     unpack,
@@ -88,7 +87,7 @@ fn a_gzip_of_zeros_is_a_suspected_bomb() {
 fn a_tar_gz_of_50_mb_of_zeros_then_a_secret_is_read_to_its_end() {
     let dir = workdir();
     let secret = fake_key(77);
-    write(dir.path(), "app/.env", config_text("env", &secret));
+    write_file(dir.path(), "app/.env", config_text("env", &secret));
     sh(
         dir.path(),
         "head -c 50000000 /dev/zero > app/prealloc.db && tar -cf backup.tar -C app prealloc.db .env \
@@ -110,7 +109,7 @@ fn a_tar_gz_of_50_mb_of_zeros_then_a_secret_is_read_to_its_end() {
 /// Returns the outermost.
 fn nested_tar_gz(dir: &Path, levels: u32, secret: &str) -> PathBuf {
     let work = dir.join(format!("nest-{levels}"));
-    write(&work, "secret.txt", config_text("nested", secret));
+    write_file(&work, "secret.txt", config_text("nested", secret));
     sh(
         &work,
         &format!(
@@ -180,7 +179,7 @@ fn a_secret_deeper_than_the_limit_is_a_problem_that_names_it() {
 fn nesting_deeper_than_the_limit_is_visited_as_it_is() {
     let dir = workdir();
     let text = config_text("deep", &fake_key(400));
-    write(dir.path(), "l0", &text);
+    write_file(dir.path(), "l0", &text);
     sh(
         dir.path(),
         "for i in 1 2 3 4 5 6 7 8; do gzip -c l$((i-1)) > l$i; done",
@@ -223,7 +222,7 @@ fn nesting_deeper_than_the_limit_is_visited_as_it_is() {
 fn the_expansion_budget_stops_everything_at_once() {
     let dir = workdir();
     for i in 0..5 {
-        write(
+        write_file(
             dir.path(),
             &format!("d/{i}.txt"),
             config_text(&format!("f{i}"), &fake_key(410 + i)).repeat(30),
@@ -257,8 +256,8 @@ fn a_zstd_window_past_the_limit_is_a_problem_that_names_it() {
     let secret = fake_key(500);
     // 12 MiB that do not compress, so that the whole window is used.
     let mut data = config_text("zstd", &secret).into_bytes();
-    data.extend(Rng(500).bytes(12 << 20));
-    write(dir.path(), "data.bin", &data);
+    data.extend(Rng::new(500).bytes(12 << 20));
+    write_file(dir.path(), "data.bin", &data);
     sh(
         dir.path(),
         "zstd -q -19 -c data.bin > l19.zst && zstd -q --long=25 -c < data.bin > long.zst \
@@ -293,7 +292,7 @@ fn a_zstd_window_past_the_limit_is_a_problem_that_names_it() {
 #[test]
 fn an_xz_dictionary_past_the_memory_limit_is_a_problem_that_names_it() {
     let dir = workdir();
-    write(dir.path(), "a.txt", config_text("xz", &fake_key(501)));
+    write_file(dir.path(), "a.txt", config_text("xz", &fake_key(501)));
     sh(dir.path(), "xz --lzma2=dict=512MiB -c a.txt > big-dict.xz");
     let (seen, _) = unpack_path(&dir.path().join("big-dict.xz"), &Limits::default());
     let problem = Problem::TooMuchMemory {
@@ -330,8 +329,8 @@ impl Seek for Failing {
 #[test]
 fn a_root_that_cannot_be_read_is_an_error() {
     let dir = workdir();
-    write(dir.path(), "a.txt", "a\n".repeat(50_000));
-    write(dir.path(), "b.txt", "b\n".repeat(50_000));
+    write_file(dir.path(), "a.txt", "a\n".repeat(50_000));
+    write_file(dir.path(), "b.txt", "b\n".repeat(50_000));
     sh(
         dir.path(),
         "tar -cf ab.tar a.txt b.txt && gzip -c ab.tar > ab.tar.gz",
@@ -382,7 +381,7 @@ impl Visitor for GiveUp {
 fn a_visitor_error_ends_the_walk() {
     let dir = workdir();
     for i in 0..4 {
-        write(dir.path(), &format!("{i}.txt"), "x\n");
+        write_file(dir.path(), &format!("{i}.txt"), "x\n");
     }
     sh(dir.path(), "zip -q four.zip 0.txt 1.txt 2.txt 3.txt");
     let path = dir.path().join("four.zip");

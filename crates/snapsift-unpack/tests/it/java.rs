@@ -1,9 +1,8 @@
 //! The case the file pass exists for: a Spring Boot jar inside a war inside a tar.gz, built
 //! with the JDK's `jar`, with a key in `BOOT-INF/classes/application.properties`.
 
-mod common;
-
-use common::{config_text, fake_key, sh, unpack_path, workdir, write};
+use crate::common::{config_text, fake_key, unpack_path};
+use snapsift_testkit::{sh, workdir, write_file};
 use snapsift_unpack::{Encoding, Limits};
 
 #[test]
@@ -11,18 +10,18 @@ fn a_key_in_a_jar_in_a_war_in_a_tar_gz() {
     let dir = workdir();
     let key = fake_key(200);
     let properties = config_text("shop", &key);
-    write(
+    write_file(
         dir.path(),
         "jar/BOOT-INF/classes/application.properties",
         &properties,
     );
-    write(
+    write_file(
         dir.path(),
         "jar/BOOT-INF/classes/Shop.class",
         b"\xCA\xFE\xBA\xBE not really a class",
     );
-    write(dir.path(), "war/WEB-INF/web.xml", "<web-app/>\n");
-    write(dir.path(), "war/index.html", "<h1>shop</h1>\n");
+    write_file(dir.path(), "war/WEB-INF/web.xml", "<web-app/>\n");
+    write_file(dir.path(), "war/index.html", "<h1>shop</h1>\n");
     sh(
         dir.path(),
         "mkdir -p war/WEB-INF/lib release \

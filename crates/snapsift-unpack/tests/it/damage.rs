@@ -3,24 +3,23 @@
 //! `Ok` (what is wrong is a problem, not an error). Debug builds check arithmetic, so an
 //! overflow on hostile sizes would panic here.
 
-mod common;
-
 use std::io::Cursor;
 
-use common::{Collect, Rng, config_text, fake_key, sh, workdir, write};
+use crate::common::{Collect, config_text, fake_key};
+use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{Limits, unpack};
 
 #[test]
 fn damaged_archives_and_streams_unpack_without_panic_or_error() {
     let dir = workdir();
     for i in 0..4 {
-        write(
+        write_file(
             dir.path(),
             &format!("t/f{i}.txt"),
             config_text(&format!("f{i}"), &fake_key(500 + i)).repeat(5),
         );
     }
-    write(dir.path(), "t/noise.bin", Rng(510).bytes(3000));
+    write_file(dir.path(), "t/noise.bin", Rng::new(510).bytes(3000));
     sh(
         dir.path(),
         "cd t && zip -q ../deflated.zip * && zip -q -0 ../stored.zip * && zip -q -0 ../nested.zip ../deflated.zip \
@@ -34,7 +33,7 @@ fn damaged_archives_and_streams_unpack_without_panic_or_error() {
         max_expanded: 4 << 20,
         ..Limits::default()
     };
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
     for name in [
         "deflated.zip",
         "stored.zip",

@@ -2,9 +2,8 @@
 //! with and without a byte-order mark; and ordinary files (an ELF binary, random bytes, UTF-8
 //! text, zeros) that must stay plain leaves.
 
-mod common;
-
-use common::{Rng, config_text, fake_key, sh, unpack_path, workdir, write};
+use crate::common::{config_text, fake_key, unpack_path};
+use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{Encoding, Kind, Limits, SNIFF_LEN, sniff};
 
 #[test]
@@ -14,7 +13,7 @@ fn utf16_text_from_iconv_is_transcoded() {
         "{}clé=valeur, 密码, emoji 🔑\r\n",
         config_text("utf16", &fake_key(300))
     );
-    write(dir.path(), "text.txt", &text);
+    write_file(dir.path(), "text.txt", &text);
     // iconv's UTF-16 writes a mark in the machine's order (little-endian here); a big-endian
     // mark is written by hand in front of UTF-16BE.
     sh(
@@ -55,7 +54,7 @@ fn utf16_text_from_iconv_is_transcoded() {
 fn ordinary_files_are_not_taken_for_containers() {
     let dir = workdir();
     let elf = std::fs::read("/bin/ls").unwrap();
-    let random = Rng(301).bytes(1 << 20);
+    let random = Rng::new(301).bytes(1 << 20);
     let utf8 = "Ünïcödé UTF-8 text with a key LTAIxxxx and accents: déjà vu, 密码\n".repeat(200);
     let zeros = vec![0u8; 1 << 20];
     for (name, bytes) in [
@@ -73,7 +72,7 @@ fn ordinary_files_are_not_taken_for_containers() {
                 "{name} at {start}"
             );
         }
-        let path = write(dir.path(), name, &bytes);
+        let path = write_file(dir.path(), name, &bytes);
         let (seen, summary) = unpack_path(&path, &Limits::default());
         assert_eq!(seen.leaves.len(), 1, "{name}");
         let leaf = &seen.leaves[0];

@@ -1,11 +1,8 @@
 //! tar archives made by GNU tar: every header dialect, members read in place (with their
 //! offsets in the archive) or through a compressed stream, and archives cut or damaged.
 
-mod common;
-
-use common::{
-    Rng, assert_origins, config_text, fake_key, sh, unpack_path, workdir, write, write_members,
-};
+use crate::common::{assert_origins, config_text, fake_key, unpack_path, write_members};
+use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{Kind, Limits, Problem};
 
 /// A path longer than the 100 bytes of the name field.
@@ -26,10 +23,10 @@ fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         ("src/empty".to_string(), Vec::new()),
         ("src/block.bin".to_string(), vec![b'x'; 512]),
         // Larger than the readers' buffers and not a multiple of the block size.
-        ("src/random.bin".to_string(), Rng(12).bytes(200_001)),
+        ("src/random.bin".to_string(), Rng::new(12).bytes(200_001)),
     ];
     for (path, content) in &files {
-        write(dir, path, content);
+        write_file(dir, path, content);
     }
     sh(dir, "ln -s short.txt src/link && mkdir -p src/emptydir");
     files
@@ -119,7 +116,7 @@ fn gnu_sparse_members_give_their_data_and_the_archive_goes_on() {
     let mut islands = Vec::new();
     for i in 0..6u64 {
         let text = config_text(&format!("island{i}"), &fake_key(20 + i));
-        write(dir.path(), &format!("island{i}"), &text);
+        write_file(dir.path(), &format!("island{i}"), &text);
         script += &format!(
             "dd if=island{i} of=sparse.img bs=4096 seek={} conv=notrunc status=none\n",
             i * 300 + 7
@@ -127,7 +124,7 @@ fn gnu_sparse_members_give_their_data_and_the_archive_goes_on() {
         islands.push(text);
     }
     let after = config_text("after", &fake_key(30));
-    write(dir.path(), "after.txt", &after);
+    write_file(dir.path(), "after.txt", &after);
     script += "tar --format=gnu -S -cf a.tar sparse.img after.txt";
     sh(dir.path(), &script);
     let archive = dir.path().join("a.tar");
@@ -153,10 +150,10 @@ fn gnu_sparse_members_give_their_data_and_the_archive_goes_on() {
 fn a_truncated_tar_gives_what_it_holds_then_a_problem() {
     let dir = workdir();
     let first = config_text("first", &fake_key(40));
-    let second = Rng(41).bytes(100_000);
-    write(dir.path(), "d/first.txt", &first);
-    write(dir.path(), "d/second.bin", &second);
-    write(dir.path(), "d/third.txt", "never reached");
+    let second = Rng::new(41).bytes(100_000);
+    write_file(dir.path(), "d/first.txt", &first);
+    write_file(dir.path(), "d/second.bin", &second);
+    write_file(dir.path(), "d/third.txt", "never reached");
     sh(
         dir.path(),
         "tar -cf full.tar d/first.txt d/second.bin d/third.txt && head -c 51200 full.tar > cut.tar \
@@ -194,13 +191,13 @@ fn a_truncated_tar_gives_what_it_holds_then_a_problem() {
 #[test]
 fn a_damaged_header_ends_the_archive_with_a_problem() {
     let dir = workdir();
-    write(dir.path(), "a.txt", config_text("a", &fake_key(50)));
-    write(dir.path(), "b.txt", config_text("b", &fake_key(51)));
+    write_file(dir.path(), "a.txt", config_text("a", &fake_key(50)));
+    write_file(dir.path(), "b.txt", config_text("b", &fake_key(51)));
     sh(dir.path(), "tar -cf a.tar a.txt b.txt");
     let mut bytes = std::fs::read(dir.path().join("a.tar")).unwrap();
     // b.txt's header is the third block; change its name.
     bytes[1024] = b'X';
-    let path = write(dir.path(), "bad.tar", &bytes);
+    let path = write_file(dir.path(), "bad.tar", &bytes);
     let (seen, _) = unpack_path(&path, &Limits::default());
     assert_eq!(seen.chains(), ["tar:a.txt"]);
     assert_eq!(seen.problems.len(), 1);
