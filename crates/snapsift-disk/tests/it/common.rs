@@ -1,74 +1,11 @@
 //! Shared by the container-format tests: real images made by real tools, and the checks that a
 //! reader shows exactly the virtual disk an independent tool (`qemu-img convert -O raw`) shows.
 
-#![allow(dead_code)] // Each test binary uses a different part of this module.
-
+use snapsift_disk::{Disk, DiskError};
+use snapsift_testkit::{Rng, qemu_to_raw, run};
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use snapsift_disk::{Disk, DiskError};
-
-/// A test cannot run here, for `reason` (a privilege or a device is missing): fails it under
-/// `CI=true`, where everything a test needs must be there, else prints `SKIPPED: reason` for
-/// the caller, which then returns. The one way a test of this crate may skip.
-pub fn unavailable(reason: &str) {
-    let under_ci = std::env::var("CI").is_ok_and(|ci| ci == "true");
-    assert!(!under_ci, "unavailable under CI=true: {reason}");
-    println!("SKIPPED: {reason}");
-}
-
-/// Runs `program args...`, failing the test with its output if it does not succeed.
-pub fn run(program: &str, args: &[&str]) -> Output {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (is it installed?): {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// A temporary directory for one test's images.
-pub fn workdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("snapsift-disk-test-")
-        .tempdir()
-        .unwrap()
-}
-
-/// A deterministic byte generator (xorshift64*), so failures reproduce.
-pub struct Pattern(u64);
-
-impl Pattern {
-    /// A generator seeded with `seed` (not 0).
-    pub fn new(seed: u64) -> Self {
-        Pattern(seed | 1)
-    }
-
-    /// The next pseudo-random number.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// `len` pseudo-random bytes.
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            out.extend_from_slice(&self.next().to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
-}
 
 /// Writes a raw disk of `size` bytes (a multiple of 1 MiB) that exercises a reader: runs of
 /// random data of varied lengths and alignments, all-zero stretches that are written (not
@@ -78,7 +15,7 @@ pub fn raw_disk(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
     let path = dir.join(name);
     let file = fs::File::create(&path).unwrap();
     file.set_len(size).unwrap();
-    let mut pattern = Pattern::new(seed);
+    let mut pattern = Rng::new(seed);
     let mut offset = 0u64;
     while offset < size {
         // Between 1 byte and 3 MiB, at unaligned offsets, then a gap of up to 2 MiB.
@@ -95,43 +32,6 @@ pub fn raw_disk(dir: &Path, name: &str, size: u64, seed: u64) -> PathBuf {
     file.write_all_at(b"first sector", 0).unwrap();
     file.write_all_at(b"last sector", size - 11).unwrap();
     path
-}
-
-/// `qemu-img convert -f raw -O FORMAT -o OPTIONS RAW IMAGE`: a real image of `raw`.
-pub fn qemu_convert(raw: &Path, format: &str, options: &str, image: &Path) {
-    run(
-        "qemu-img",
-        &[
-            "convert",
-            "-f",
-            "raw",
-            "-O",
-            format,
-            "-o",
-            options,
-            raw.to_str().unwrap(),
-            image.to_str().unwrap(),
-        ],
-    );
-}
-
-/// Converts `image` to a raw file with `qemu-img convert -O raw`: the independent oracle.
-pub fn qemu_to_raw(image: &Path, dir: &Path) -> PathBuf {
-    let raw = dir.join(format!(
-        "{}.oracle.raw",
-        image.file_name().unwrap().to_string_lossy()
-    ));
-    run(
-        "qemu-img",
-        &[
-            "convert",
-            "-O",
-            "raw",
-            image.to_str().unwrap(),
-            raw.to_str().unwrap(),
-        ],
-    );
-    raw
 }
 
 /// Checks that `disk` reads exactly the bytes of the raw file `reference`: its size, every byte
@@ -154,7 +54,7 @@ pub fn assert_reads_like(disk: &dyn Disk, reference: &Path) {
         offset += len;
     }
 
-    let mut pattern = Pattern::new(size as u64);
+    let mut pattern = Rng::new(size as u64);
     for _ in 0..500 {
         let start = (pattern.next() % size as u64) as usize;
         let len = ((pattern.next() % (300 << 10)) as usize).min(size - start);
@@ -193,7 +93,7 @@ pub fn assert_reads_like(disk: &dyn Disk, reference: &Path) {
 /// into `dir`, then [`assert_reads_like`]).
 pub fn assert_like_qemu(image: &Path, dir: &Path) {
     let disk = snapsift_disk::open(image).unwrap();
-    assert_reads_like(&*disk, &qemu_to_raw(image, dir));
+    assert_reads_like(&*disk, &qemu_to_raw(image, None, dir));
 }
 
 /// Sorted, non-overlapping, non-empty, within the disk.

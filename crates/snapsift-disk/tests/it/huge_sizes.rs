@@ -2,12 +2,11 @@
 //! `qemu-img`: each is refused with a clear error naming the image, or read as what it says
 //! without allocating for the size (only the tables the file holds are loaded).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use snapsift_disk::DiskError;
+use snapsift_testkit::{qemu_convert, workdir};
 
 const MIB: u64 = 1 << 20;
 /// The sizes tried, in bytes: 2^63 and the largest a 64-bit field holds.
@@ -17,7 +16,7 @@ const HUGE: [u64; 2] = [1 << 63, u64::MAX];
 fn convert(dir: &Path, format: &str, options: &str, name: &str) -> PathBuf {
     let raw = raw_disk(dir, "disk.raw", 4 * MIB, 11);
     let image = dir.join(name);
-    qemu_convert(&raw, format, options, &image);
+    qemu_convert(&raw, format, &["-o", options], &image);
     image
 }
 

@@ -1,14 +1,13 @@
 //! OVA archives made with GNU tar (ustar, GNU and pax headers) read as the disk inside them,
 //! exactly like `qemu-img convert -O raw` reads that disk; broken archives give clear errors.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use snapsift_disk::DiskError;
+use snapsift_testkit::{Rng, qemu_convert, qemu_to_raw, workdir};
 
 const MIB: u64 = 1 << 20;
 
@@ -37,7 +36,7 @@ fn write_ovf(dir: &Path, disk_name: &str) -> &'static str {
 /// A streamOptimized VMDK of `raw`, named `name` in `dir`.
 fn stream_vmdk(dir: &Path, raw: &Path, name: &str) -> PathBuf {
     let image = dir.join(name);
-    qemu_convert(raw, "vmdk", "subformat=streamOptimized", &image);
+    qemu_convert(raw, "vmdk", &["-o", "subformat=streamOptimized"], &image);
     image
 }
 
@@ -65,7 +64,7 @@ fn stream_optimized_vmdk_in_an_ova() {
 
     let disk = snapsift_disk::open(&ova).unwrap();
     assert_eq!(disk.kind(), "OVA archive (VMDK streamOptimized)");
-    assert_reads_like(&*disk, &qemu_to_raw(&vmdk, dir.path()));
+    assert_reads_like(&*disk, &qemu_to_raw(&vmdk, None, dir.path()));
     let ranges = disk.data_ranges().unwrap();
     assert!(
         total(&ranges) < disk.size(),
@@ -86,7 +85,7 @@ fn long_names_in_pax_gnu_and_ustar_archives() {
     let vmdk = stream_vmdk(dir.path(), &raw, &name);
     let ovf = write_ovf(dir.path(), &name);
     fs::write(dir.path().join("vm.mf"), "SHA256(vm.ovf)= 00\n").unwrap();
-    let expected = qemu_to_raw(&vmdk, dir.path());
+    let expected = qemu_to_raw(&vmdk, None, dir.path());
     for format in ["--format=pax", "--format=gnu", "--format=ustar"] {
         let ova = tar(dir.path(), "vm.ova", &[format], &[ovf, "vm.mf", &long_dir]);
         let disk = snapsift_disk::open(&ova).unwrap_or_else(|e| panic!("{format}: {e}"));
@@ -117,7 +116,7 @@ fn resource_forks_are_skipped_and_raw_disks_are_found() {
         &["._vm-disk1.vmdk", "vm-disk1.vmdk"],
     );
     let disk = snapsift_disk::open(&ova).unwrap();
-    assert_reads_like(&*disk, &qemu_to_raw(&vmdk, dir.path()));
+    assert_reads_like(&*disk, &qemu_to_raw(&vmdk, None, dir.path()));
 
     // No VMDK: the first raw image is the disk, read as the slice of the archive it is.
     fs::rename(&raw, dir.path().join("disk.img")).unwrap();
@@ -189,7 +188,7 @@ fn random_header_damage_never_panics() {
     let name = format!("{}-disk1.vmdk", "x".repeat(120));
     stream_vmdk(dir.path(), &raw, &name);
     let ovf = write_ovf(dir.path(), &name);
-    let mut pattern = Pattern::new(26);
+    let mut pattern = Rng::new(26);
     for format in ["--format=pax", "--format=gnu"] {
         let ova = tar(dir.path(), "vm.ova", &[format], &[ovf, &name]);
         let bytes = fs::read(&ova).unwrap();

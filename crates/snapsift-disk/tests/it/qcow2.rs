@@ -1,28 +1,13 @@
 //! qcow2 images made by `qemu-img` and `qemu-io` read exactly like `qemu-img convert -O raw`
 //! says, through every kind of cluster and backing chain; broken ones give clear errors.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use snapsift_disk::{DiskError, ReferencePolicy};
+use snapsift_testkit::{qemu_img, qemu_io, unavailable, workdir};
 
 const MIB: u64 = 1 << 20;
-
-fn qemu_img(args: &[&str]) {
-    run("qemu-img", args);
-}
-
-/// Runs `qemu-io` commands on an image (`-f qcow2`).
-fn qemu_io(image: &Path, commands: &[&str]) {
-    let mut args = vec!["-f", "qcow2"];
-    for command in commands {
-        args.extend(["-c", command]);
-    }
-    args.push(image.to_str().unwrap());
-    run("qemu-io", &args);
-}
 
 /// Converts `raw` to qcow2 with `options` (`-o ...`), plus `extra` arguments such as `-c`.
 fn convert(dir: &Path, raw: &Path, name: &str, options: &str, extra: &[&str]) -> PathBuf {
@@ -113,6 +98,7 @@ fn extended_l2_subclusters_over_a_backing_image() {
     // unallocated (backing) subclusters in one cluster.
     qemu_io(
         &top,
+        "qcow2",
         &[
             "write -P 0xa1 4096 4096",
             "write -P 0xa2 12288 8192",
@@ -146,6 +132,7 @@ fn a_backing_chain_of_three_with_data_at_each_level() {
     ]);
     qemu_io(
         &mid,
+        "qcow2",
         &[
             "write -P 0x11 0 65536",
             "write -P 0x12 5000000 300000",
@@ -164,6 +151,7 @@ fn a_backing_chain_of_three_with_data_at_each_level() {
     ]);
     qemu_io(
         &top,
+        "qcow2",
         &[
             "write -P 0x21 32768 65536",
             "write -P 0x22 5100000 4096",
@@ -205,6 +193,7 @@ fn a_raw_backing_file_shorter_than_its_overlay() {
     ]);
     qemu_io(
         &top,
+        "qcow2",
         &[
             "write -P 0x33 7000000 3000000",
             "write -P 0x34 19000000 1000",
@@ -245,6 +234,7 @@ fn only_allocated_clusters_are_data() {
     qemu_img(&["create", "-f", "qcow2", image.to_str().unwrap(), "1T"]);
     qemu_io(
         &image,
+        "qcow2",
         &[
             "write -P 0x42 0 1M",
             "write -P 0x43 500G 64k",

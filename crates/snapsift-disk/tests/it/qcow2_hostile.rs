@@ -3,13 +3,12 @@
 //! and with compressed clusters that inflate past their size. Each gives a clear error or
 //! reads as QEMU reads it; none panics, loops or allocates what the file does not hold.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use snapsift_disk::DiskError;
+use snapsift_testkit::{qemu_img, qemu_io, workdir};
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
@@ -23,16 +22,8 @@ const COMPRESSED: u64 = 1 << 62;
 /// A qcow2 image of `size` made by `qemu-img create`, with `writes` done by `qemu-io`.
 fn image(dir: &Path, name: &str, size: &str, writes: &[&str]) -> PathBuf {
     let path = dir.join(name);
-    run(
-        "qemu-img",
-        &["create", "-q", "-f", "qcow2", path.to_str().unwrap(), size],
-    );
-    for write in writes {
-        run(
-            "qemu-io",
-            &["-f", "qcow2", "-c", write, path.to_str().unwrap()],
-        );
-    }
+    qemu_img(&["create", "-q", "-f", "qcow2", path.to_str().unwrap(), size]);
+    qemu_io(&path, "qcow2", writes);
     path
 }
 
@@ -269,7 +260,7 @@ fn with_compressed_cluster(raw: &Path, name: &str, options: &[&str], stream: &[u
     let mut args = vec!["convert", "-q", "-c", "-O", "qcow2"];
     args.extend(options);
     args.extend([raw.to_str().unwrap(), path.to_str().unwrap()]);
-    run("qemu-img", &args);
+    qemu_img(&args);
     let mut tables = Tables::read(&path);
     plant_compressed(&mut tables, stream);
     tables.write(&path);

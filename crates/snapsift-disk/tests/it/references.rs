@@ -3,15 +3,14 @@
 //! a `ReferencePolicy` allows; FIFOs never block, wherever they are named; a block device is
 //! read as its bytes, whatever header it starts with.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use snapsift_disk::{Disk, DiskError, ReferencePolicy};
+use snapsift_testkit::{qemu_convert, qemu_img, qemu_overlay, run, workdir};
 
 const MIB: u64 = 1 << 20;
 
@@ -38,27 +37,6 @@ impl Layout {
     }
 }
 
-/// `qemu-img create -f qcow2 -b BACKING -F FORMAT -u IMAGE 1M`: an empty overlay naming
-/// `backing` as written (not checked: `-u`).
-fn overlay(image: &Path, backing: &str, backing_format: &str) {
-    run(
-        "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            backing,
-            "-F",
-            backing_format,
-            "-u",
-            image.to_str().unwrap(),
-            "1M",
-        ],
-    );
-}
-
 #[test]
 fn a_qcow2_backing_file_outside_its_directory_is_refused_unless_allowed() {
     let layout = Layout::new();
@@ -68,7 +46,7 @@ fn a_qcow2_backing_file_outside_its_directory_is_refused_unless_allowed() {
         credentials.to_str().unwrap().to_owned(),
         "../host/credentials".to_owned(),
     ] {
-        overlay(&top, &reference, "raw");
+        qemu_overlay(&top, &reference, "raw", false);
         let error = snapsift_disk::open(&top).unwrap_err();
         assert_refused(&error, &top, Path::new(&reference), &credentials);
 
@@ -88,7 +66,7 @@ fn a_backing_file_inside_the_directory_tree_is_opened() {
     let top = layout.images.join("top.qcow2");
     // Relative through a subdirectory, and absolute into it.
     for reference in ["base/base.raw", base.to_str().unwrap()] {
-        overlay(&top, reference, "raw");
+        qemu_overlay(&top, reference, "raw", false);
         assert_reads_like(&*snapsift_disk::open(&top).unwrap(), &base);
     }
 }
@@ -100,7 +78,7 @@ fn a_symlink_in_the_image_directory_leading_outside_is_refused() {
     let link = layout.images.join("base.raw");
     std::os::unix::fs::symlink(&credentials, &link).unwrap();
     let top = layout.images.join("top.qcow2");
-    overlay(&top, "base.raw", "raw");
+    qemu_overlay(&top, "base.raw", "raw", false);
     let error = snapsift_disk::open(&top).unwrap_err();
     assert_refused(&error, &top, Path::new("base.raw"), &credentials);
 
@@ -116,7 +94,7 @@ fn a_directory_reached_through_a_symlink_is_the_image_directory() {
     // The image is opened as link/top.qcow2, link -> images: its directory is `images`.
     let layout = Layout::new();
     let base = raw_disk(&layout.images, "base.raw", MIB, 7);
-    overlay(&layout.images.join("top.qcow2"), "base.raw", "raw");
+    qemu_overlay(&layout.images.join("top.qcow2"), "base.raw", "raw", false);
     let link = layout.host.join("link");
     std::os::unix::fs::symlink(&layout.images, &link).unwrap();
     let top = link.join("top.qcow2");
@@ -128,7 +106,12 @@ fn a_vmdk_flat_extent_outside_its_directory_is_refused() {
     let layout = Layout::new();
     let raw = raw_disk(&layout.images, "disk.raw", 2 * MIB, 8);
     let descriptor = layout.images.join("disk.vmdk");
-    qemu_convert(&raw, "vmdk", "subformat=monolithicFlat", &descriptor);
+    qemu_convert(
+        &raw,
+        "vmdk",
+        &["-o", "subformat=monolithicFlat"],
+        &descriptor,
+    );
     let flat = layout.images.join("disk-flat.vmdk");
     let credentials = layout.host.join("credentials");
     fs::rename(&flat, &credentials).unwrap();
@@ -156,22 +139,19 @@ fn a_vmdk_parent_outside_its_directory_is_refused() {
     let layout = Layout::new();
     let raw = raw_disk(&layout.host, "base.raw", MIB, 9);
     let base = layout.host.join("base.vmdk");
-    qemu_convert(&raw, "vmdk", "subformat=monolithicSparse", &base);
+    qemu_convert(&raw, "vmdk", &["-o", "subformat=monolithicSparse"], &base);
     let child = layout.images.join("child.vmdk");
-    run(
-        "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "vmdk",
-            "-b",
-            "../host/base.vmdk",
-            "-F",
-            "vmdk",
-            child.to_str().unwrap(),
-        ],
-    );
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "vmdk",
+        "-b",
+        "../host/base.vmdk",
+        "-F",
+        "vmdk",
+        child.to_str().unwrap(),
+    ]);
     let error = snapsift_disk::open(&child).unwrap_err();
     assert_refused(&error, &child, Path::new("../host/base.vmdk"), &base);
 }
@@ -181,7 +161,7 @@ fn no_reference_at_all_under_the_nothing_policy() {
     let layout = Layout::new();
     let base = raw_disk(&layout.images, "base.raw", MIB, 10);
     let top = layout.images.join("top.qcow2");
-    overlay(&top, "base.raw", "raw");
+    qemu_overlay(&top, "base.raw", "raw", false);
     let error = snapsift_disk::open_with(&top, &ReferencePolicy::nothing()).unwrap_err();
     match &error {
         DiskError::ReferenceRefused {
@@ -245,7 +225,7 @@ fn a_fifo_never_blocks_as_image_backing_file_or_extent() {
     assert_fifo_refused(&error, &fifo);
 
     let top = dir.path().join("top.qcow2");
-    overlay(&top, "fifo", "raw");
+    qemu_overlay(&top, "fifo", "raw", false);
     let error = open_within_seconds(&top).unwrap_err();
     assert_fifo_refused(&error, &fifo);
 

@@ -6,50 +6,23 @@
 //! Needs `qemu-img` (package qemu-utils) and `vhdimount` (package libvhdi-utils, with a usable
 //! /dev/fuse; run as root or with fusermount).
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use common::{
-    Pattern, assert_reads_like, assert_refused, assert_same_bytes, raw_disk, run, total,
-    vhdimount_bytes, workdir,
+use crate::common::{
+    assert_reads_like, assert_refused, assert_same_bytes, raw_disk, total, vhdimount_bytes,
 };
 use snapsift_disk::{Disk, DiskError, ReferencePolicy};
+use snapsift_testkit::{Rng, qemu_convert, qemu_to_raw, workdir};
 
 const MIB: u64 = 1 << 20;
 
 /// Converts `raw` to a VHD with `qemu-img convert -O vpc` and the given options.
 fn qemu_vhd(raw: &Path, name: &str, options: &[&str]) -> PathBuf {
     let image = raw.with_file_name(name);
-    let mut args = vec!["convert", "-O", "vpc"];
-    args.extend_from_slice(options);
-    args.extend([raw.to_str().unwrap(), image.to_str().unwrap()]);
-    run("qemu-img", &args);
+    qemu_convert(raw, "vpc", options, &image);
     image
-}
-
-/// `qemu-img convert -f vpc -O raw`: the oracle. The format must be named: qemu probes a
-/// fixed VHD (whose only footer is at its end) as a raw image, footer included.
-fn qemu_vhd_to_raw(image: &Path, dir: &Path) -> PathBuf {
-    let raw = dir.join(format!(
-        "{}.oracle.raw",
-        image.file_name().unwrap().to_string_lossy()
-    ));
-    run(
-        "qemu-img",
-        &[
-            "convert",
-            "-f",
-            "vpc",
-            "-O",
-            "raw",
-            image.to_str().unwrap(),
-            raw.to_str().unwrap(),
-        ],
-    );
-    raw
 }
 
 /// Converts a raw disk of `size` bytes to a VHD with `options` and checks that snapsift reads it
@@ -60,7 +33,7 @@ fn check_against_qemu(size: u64, seed: u64, options: &[&str], kind: &str) -> Box
     let image = qemu_vhd(&raw, "disk.vhd", options);
     let disk = snapsift_disk::open(&image).unwrap();
     assert_eq!(disk.kind(), kind);
-    assert_reads_like(&*disk, &qemu_vhd_to_raw(&image, dir.path()));
+    assert_reads_like(&*disk, &qemu_to_raw(&image, Some("vpc"), dir.path()));
     disk
 }
 
@@ -115,7 +88,7 @@ fn sparse_dynamic_vhd_has_few_data_ranges() {
         "{} bytes of data ranges in a disk with two written sectors",
         total(&ranges)
     );
-    assert_reads_like(&*disk, &qemu_vhd_to_raw(&image, dir.path()));
+    assert_reads_like(&*disk, &qemu_to_raw(&image, Some("vpc"), dir.path()));
 }
 
 #[test]
@@ -319,7 +292,7 @@ fn write_differencing(path: &Path, parent: &Path, parent_locator: &str, child: &
     image[512..1536].copy_from_slice(&header);
 
     let mut id = [0u8; 16];
-    id.copy_from_slice(&Pattern::new(child.size).bytes(16));
+    id.copy_from_slice(&Rng::new(child.size).bytes(16));
     let footer = footer(4, child.size, id, geometry);
     image[..512].copy_from_slice(&footer);
     image.extend_from_slice(&footer);
@@ -347,7 +320,7 @@ fn expected_child(parent: &[u8], child: &Child) -> Vec<u8> {
 /// rather than the parent's bytes. Such bytes are checked against the expected bytes alone, in
 /// `differencing_vhd_reads_sectors_inside_bitmap_bytes`.
 fn child_sectors(size: u64, block_size: u64, seed: u64) -> Vec<(u64, Vec<u8>)> {
-    let mut pattern = Pattern::new(seed);
+    let mut pattern = Rng::new(seed);
     let per_block = block_size / 512;
     let last = size / 512 - 1;
     let mut sectors: Vec<u64> = (3..16).chain(21..24).chain(100..232).collect();
@@ -365,7 +338,7 @@ fn child_sectors(size: u64, block_size: u64, seed: u64) -> Vec<(u64, Vec<u8>)> {
 fn qemu_parent(dir: &Path, size: u64, seed: u64) -> (PathBuf, Vec<u8>) {
     let raw = raw_disk(dir, "parent.raw", size, seed);
     let parent = qemu_vhd(&raw, "parent.vhd", &["-o", "force_size=on"]);
-    let bytes = fs::read(qemu_vhd_to_raw(&parent, dir)).unwrap();
+    let bytes = fs::read(qemu_to_raw(&parent, Some("vpc"), dir)).unwrap();
     (parent, bytes)
 }
 
@@ -505,7 +478,7 @@ fn differencing_vhd_reads_sectors_inside_bitmap_bytes() {
     let dir = workdir();
     let size = 4 * MIB;
     let (parent, parent_bytes) = qemu_parent(dir.path(), size, 22);
-    let mut pattern = Pattern::new(23);
+    let mut pattern = Rng::new(23);
     let runs = [3u64..5, 6..11, 16..17, 23..25, 31..32, 100..230, 4095..4097];
     let sectors = runs
         .into_iter()

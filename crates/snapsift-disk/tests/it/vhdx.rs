@@ -6,27 +6,22 @@
 //! Needs `qemu-img` (package qemu-utils) and `vhdimount` (package libvhdi-utils, with a usable
 //! /dev/fuse; run as root or with fusermount).
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use common::{
-    Pattern, assert_reads_like, assert_refused, assert_same_bytes, qemu_to_raw, raw_disk, run,
-    total, vhdimount_bytes, workdir,
+use crate::common::{
+    assert_reads_like, assert_refused, assert_same_bytes, raw_disk, total, vhdimount_bytes,
 };
 use snapsift_disk::{Disk, DiskError, ReferencePolicy};
+use snapsift_testkit::{Rng, qemu_convert, qemu_to_raw, workdir};
 
 const MIB: u64 = 1 << 20;
 
 /// Converts `raw` to a VHDX with `qemu-img convert -O vhdx` and the given options.
 fn qemu_vhdx(raw: &Path, name: &str, options: &[&str]) -> PathBuf {
     let image = raw.with_file_name(name);
-    let mut args = vec!["convert", "-O", "vhdx"];
-    args.extend_from_slice(options);
-    args.extend([raw.to_str().unwrap(), image.to_str().unwrap()]);
-    run("qemu-img", &args);
+    qemu_convert(raw, "vhdx", options, &image);
     image
 }
 
@@ -38,7 +33,7 @@ fn check_against_qemu(size: u64, seed: u64, options: &[&str]) -> Box<dyn Disk> {
     let image = qemu_vhdx(&raw, "disk.vhdx", options);
     let disk = snapsift_disk::open(&image).unwrap();
     assert_eq!(disk.kind(), "VHDX image");
-    assert_reads_like(&*disk, &qemu_to_raw(&image, dir.path()));
+    assert_reads_like(&*disk, &qemu_to_raw(&image, None, dir.path()));
     disk
 }
 
@@ -89,7 +84,7 @@ fn sparse_dynamic_vhdx_has_few_data_ranges() {
         "{} bytes of data ranges in a disk with two written sectors",
         total(&ranges)
     );
-    assert_reads_like(&*disk, &qemu_to_raw(&image, dir.path()));
+    assert_reads_like(&*disk, &qemu_to_raw(&image, None, dir.path()));
 }
 
 /// Flips the bits of one byte of `path`.
@@ -109,7 +104,7 @@ fn one_corrupt_header_falls_back_to_the_other_and_two_are_corrupt() {
     let dir = workdir();
     let raw = raw_disk(dir.path(), "disk.raw", 8 * MIB, 6);
     let image = qemu_vhdx(&raw, "disk.vhdx", &[]);
-    let oracle = qemu_to_raw(&image, dir.path());
+    let oracle = qemu_to_raw(&image, None, dir.path());
     flip_byte(&image, (64 << 10) + 200);
     assert_reads_like(&*snapsift_disk::open(&image).unwrap(), &oracle);
     flip_byte(&image, (128 << 10) + 200);
@@ -428,7 +423,7 @@ fn write_differencing(
         let chunk_bitmap = (bitmaps_at + (block / chunk_ratio) * MIB) as usize;
         image[chunk_bitmap + (bit / 8) as usize] |= 1 << (bit % 8);
     }
-    let mut pattern = Pattern::new(child.size ^ 0x5eed);
+    let mut pattern = Rng::new(child.size ^ 0x5eed);
     let mut full = Vec::new();
     for &block in &child.full_blocks {
         let at = allocate(&mut image, &mut bat, block, 6);
@@ -473,14 +468,14 @@ fn expected_child(parent: &[u8], child: &Child, full: &[(u64, Vec<u8>)]) -> Vec<
 fn qemu_parent(dir: &Path, size: u64, seed: u64) -> (PathBuf, Vec<u8>) {
     let raw = raw_disk(dir, "parent.raw", size, seed);
     let parent = qemu_vhdx(&raw, "parent.vhdx", &["-o", "block_size=1M"]);
-    let bytes = fs::read(qemu_to_raw(&parent, dir)).unwrap();
+    let bytes = fs::read(qemu_to_raw(&parent, None, dir)).unwrap();
     (parent, bytes)
 }
 
 /// Sectors of partially present blocks: runs at unaligned sectors in blocks 0 and 5, and the
 /// disk's last sector.
 fn child_sectors(size: u64, seed: u64) -> Vec<(u64, Vec<u8>)> {
-    let mut pattern = Pattern::new(seed);
+    let mut pattern = Rng::new(seed);
     let last = size / 512 - 1;
     let per_mib = MIB / 512;
     let runs = [

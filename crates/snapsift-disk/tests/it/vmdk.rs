@@ -1,14 +1,13 @@
 //! VMDK images made by `qemu-img` (every hosted subformat, custom descriptors, delta disks) read
 //! exactly like `qemu-img convert -O raw` says; damaged and ESX-only ones give clear errors.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use snapsift_disk::{Disk, DiskError};
+use snapsift_testkit::{Rng, qemu_convert, qemu_img, qemu_io, qemu_to_raw, workdir};
 
 const MIB: u64 = 1 << 20;
 
@@ -20,7 +19,12 @@ const ODD_SIZE: u64 = 40 * MIB + 4096;
 /// descriptor, for the split and flat subformats).
 fn convert(dir: &Path, raw: &Path, name: &str, subformat: &str) -> PathBuf {
     let image = dir.join(name);
-    qemu_convert(raw, "vmdk", &format!("subformat={subformat}"), &image);
+    qemu_convert(
+        raw,
+        "vmdk",
+        &["-o", &format!("subformat={subformat}")],
+        &image,
+    );
     image
 }
 
@@ -54,7 +58,7 @@ fn open(image: &Path) -> Box<dyn Disk> {
 
 fn assert_like_qemu(image: &Path, dir: &Path) -> Box<dyn Disk> {
     let disk = open(image);
-    assert_reads_like(&*disk, &qemu_to_raw(image, dir));
+    assert_reads_like(&*disk, &qemu_to_raw(image, None, dir));
     disk
 }
 
@@ -63,7 +67,7 @@ fn mostly_sparse_raw(dir: &Path) -> PathBuf {
     let path = dir.join("sparse.raw");
     let file = fs::File::create(&path).unwrap();
     file.set_len(256 * MIB).unwrap();
-    let mut pattern = Pattern::new(99);
+    let mut pattern = Rng::new(99);
     for at in [0, 100 * MIB + 12_345, 256 * MIB - MIB / 2] {
         file.write_all_at(&pattern.bytes((MIB / 2) as usize), at)
             .unwrap();
@@ -167,9 +171,9 @@ fn custom_descriptor_with_many_extents() {
     let sector = |n: usize| n * 512;
     let mut expected = flat[..sector(2048)].to_vec();
     expected.resize(expected.len() + sector(1000), 0);
-    expected.extend(fs::read(qemu_to_raw(&sparse, dir.path())).unwrap());
+    expected.extend(fs::read(qemu_to_raw(&sparse, None, dir.path())).unwrap());
     expected.extend(&flat[sector(12345)..sector(12345 + 3001)]);
-    expected.extend(fs::read(qemu_to_raw(&stream, dir.path())).unwrap());
+    expected.extend(fs::read(qemu_to_raw(&stream, None, dir.path())).unwrap());
     expected.extend(&flat[sector(2048)..sector(4096)]);
     let expected_path = dir.path().join("custom.expected.raw");
     fs::write(&expected_path, &expected).unwrap();
@@ -233,31 +237,23 @@ fn delta_disk_reads_through_to_its_parent() {
     let raw = raw_disk(dir.path(), "base.raw", 16 * MIB, 11);
     let base = convert(dir.path(), &raw, "base.vmdk", "monolithicSparse");
     let child = dir.path().join("child.vmdk");
-    run(
-        "qemu-img",
+    qemu_img(&[
+        "create",
+        "-f",
+        "vmdk",
+        "-b",
+        "base.vmdk",
+        "-F",
+        "vmdk",
+        child.to_str().unwrap(),
+    ]);
+    qemu_io(
+        &child,
+        "vmdk",
         &[
-            "create",
-            "-f",
-            "vmdk",
-            "-b",
-            "base.vmdk",
-            "-F",
-            "vmdk",
-            child.to_str().unwrap(),
-        ],
-    );
-    run(
-        "qemu-io",
-        &[
-            "-f",
-            "vmdk",
-            "-c",
             "write -P 0xab 1M 64k",
-            "-c",
             "write -P 0xcd 5000k 200k",
-            "-c",
             "write -z 8M 128k",
-            child.to_str().unwrap(),
         ],
     );
     let disk = assert_like_qemu(&child, dir.path());
@@ -283,7 +279,7 @@ fn many_threads_inflate_at_once() {
         for seed in 1..=4u64 {
             let (disk, expected) = (&disk, &expected);
             scope.spawn(move || {
-                let mut pattern = Pattern::new(seed);
+                let mut pattern = Rng::new(seed);
                 for _ in 0..200 {
                     let start = pattern.next() % (32 * MIB);
                     let len = (pattern.next() % (200 << 10)).min(32 * MIB - start);
@@ -486,7 +482,7 @@ fn random_damage_never_panics() {
     let stream = convert(dir.path(), &raw, "stream.vmdk", "streamOptimized");
     let footer = with_footer(&stream);
     let damaged = dir.path().join("damaged.vmdk");
-    let mut pattern = Pattern::new(17);
+    let mut pattern = Rng::new(17);
     for original in [sparse, stream, footer] {
         let bytes = fs::read(&original).unwrap();
         for _ in 0..150 {
