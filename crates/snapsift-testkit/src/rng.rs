@@ -6,10 +6,15 @@
 pub struct Rng(u64);
 
 impl Rng {
-    /// A generator seeded with `seed`. The state is never zero (xorshift's one fixed point);
-    /// the output multiply makes even small seeds start with large numbers.
+    /// A generator seeded with `seed`: distinct seeds give distinct sequences. Zero, xorshift's
+    /// one fixed point, is replaced by a constant; the output multiply makes even small seeds
+    /// start with large numbers.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
+        Rng(if seed == 0 {
+            0x5eed_5eed_5eed_5eed
+        } else {
+            seed
+        })
     }
 
     /// The next number.
