@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::*;
 use snapsift_disk::DiskError;
 use snapsift_testkit::{qemu_convert, workdir};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 /// The sizes tried, in bytes: 2^63 and the largest a 64-bit field holds.

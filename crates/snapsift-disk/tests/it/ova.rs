@@ -5,9 +5,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::*;
 use snapsift_disk::DiskError;
 use snapsift_testkit::{Rng, qemu_convert, qemu_to_raw, workdir};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::*;
 use snapsift_disk::{DiskError, ReferencePolicy};
 use snapsift_testkit::{qemu_img, qemu_io, unavailable, workdir};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 

@@ -6,9 +6,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::common::*;
 use snapsift_disk::DiskError;
 use snapsift_testkit::{qemu_img, qemu_io, workdir};
+
+use crate::common::*;
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;

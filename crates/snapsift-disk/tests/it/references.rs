@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::common::*;
 use snapsift_disk::{Disk, DiskError, ReferencePolicy};
 use snapsift_testkit::{qemu_convert, qemu_img, qemu_overlay, run, workdir};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 

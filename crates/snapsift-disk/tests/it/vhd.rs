@@ -10,11 +10,12 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use snapsift_disk::{Disk, DiskError, ReferencePolicy};
+use snapsift_testkit::{Rng, qemu_convert, qemu_to_raw, workdir};
+
 use crate::common::{
     assert_reads_like, assert_refused, assert_same_bytes, raw_disk, total, vhdimount_bytes,
 };
-use snapsift_disk::{Disk, DiskError, ReferencePolicy};
-use snapsift_testkit::{Rng, qemu_convert, qemu_to_raw, workdir};
 
 const MIB: u64 = 1 << 20;
 

@@ -5,9 +5,10 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::common::*;
 use snapsift_disk::{Disk, DiskError};
 use snapsift_testkit::{Rng, qemu_convert, qemu_img, qemu_io, qemu_to_raw, workdir};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 

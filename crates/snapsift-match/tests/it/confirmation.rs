@@ -2,8 +2,9 @@
 //! plain one (each hit's regex alone over the rule's whole reach) finds, on random bytes and
 //! on bytes made of the rules' own anchors and examples, cut and repeated as an attacker would.
 
-use crate::common::find;
 use snapsift_match::{Confirmation, Matcher, RuleSet};
+
+use crate::common::find;
 
 /// A small deterministic generator (xorshift64*), so a failure can be replayed.
 struct Prng(u64);

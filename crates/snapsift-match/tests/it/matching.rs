@@ -1,8 +1,9 @@
 //! What a match reports beyond its place: the secret group, UTF-16LE text, and rules that
 //! supersede others.
 
-use crate::common::find;
 use snapsift_match::{AnchorSearch, Encoding, Matcher, RuleSet};
+
+use crate::common::find;
 
 fn matcher(toml: &str) -> Matcher {
     Matcher::new(&RuleSet::from_toml(toml).unwrap()).unwrap()

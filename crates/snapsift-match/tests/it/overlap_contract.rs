@@ -1,8 +1,9 @@
 //! `Matcher::find_in` keeps its overlap contract: cutting the input into spans with
 //! `context_len` bytes of context on each side finds exactly what one whole search finds.
 
-use crate::common::{chunked, find};
 use snapsift_match::{AnchorSearch, Encoding, Matcher, RuleSet};
+
+use crate::common::{chunked, find};
 
 fn matcher() -> Matcher {
     Matcher::new(&RuleSet::builtin().unwrap()).unwrap()

@@ -3,8 +3,9 @@
 //! headers without their end is one cut match (each header starts inside the cut match of the
 //! one before), found at a bounded cost per byte.
 
-use crate::common::{chunked, find};
 use snapsift_match::{Confirmation, Encoding, Match, Matcher, RuleSet};
+
+use crate::common::{chunked, find};
 
 const BEGIN: &str = "-----BEGIN PGP PRIVATE KEY BLOCK-----";
 const END: &str = "-----END PGP PRIVATE KEY BLOCK-----";

@@ -5,9 +5,10 @@
 
 use std::io::Cursor;
 
-use crate::common::{Collect, config_text, fake_key};
 use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{Limits, unpack};
+
+use crate::common::{Collect, config_text, fake_key};
 
 #[test]
 fn damaged_archives_and_streams_unpack_without_panic_or_error() {

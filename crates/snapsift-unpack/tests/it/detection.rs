@@ -2,9 +2,10 @@
 //! with and without a byte-order mark; and ordinary files (an ELF binary, random bytes, UTF-8
 //! text, zeros) that must stay plain leaves.
 
-use crate::common::{config_text, fake_key, unpack_path};
 use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{Encoding, Kind, Limits, SNIFF_LEN, sniff};
+
+use crate::common::{config_text, fake_key, unpack_path};
 
 #[test]
 fn utf16_text_from_iconv_is_transcoded() {

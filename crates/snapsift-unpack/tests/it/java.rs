@@ -1,9 +1,10 @@
 //! The case the file pass exists for: a Spring Boot jar inside a war inside a tar.gz, built
 //! with the JDK's `jar`, with a key in `BOOT-INF/classes/application.properties`.
 
-use crate::common::{config_text, fake_key, unpack_path};
 use snapsift_testkit::{sh, workdir, write_file};
 use snapsift_unpack::{Encoding, Limits};
+
+use crate::common::{config_text, fake_key, unpack_path};
 
 #[test]
 fn a_key_in_a_jar_in_a_war_in_a_tar_gz() {

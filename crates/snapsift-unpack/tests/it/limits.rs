@@ -6,12 +6,13 @@
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::common::{Collect, config_text, fake_key, unpack_into, unpack_path};
 use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{
     Encoding, Kind, Layer, Leaf, Limits, Problem, Summary, UnpackError, Visitor, XZ_MEMORY_LIMIT,
     unpack,
 };
+
+use crate::common::{Collect, config_text, fake_key, unpack_into, unpack_path};
 
 /// The expansion budget of the file at `path` under the default limits.
 fn budget_of(path: &Path) -> u64 {

@@ -1,9 +1,10 @@
 //! Compressed streams made by the real tools: gzip, zstd, xz and bzip2, several members
 //! back to back, nested, and cut short; and files that are no container at all.
 
-use crate::common::{config_text, fake_key, unpack_path};
 use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{Encoding, Kind, Limits, Problem};
+
+use crate::common::{config_text, fake_key, unpack_path};
 
 /// (tool, the chain layer it makes, its file suffix). bzip2 with 100 kB blocks: a block cut
 /// short decodes to nothing, and the truncation test wants some content before the cut.

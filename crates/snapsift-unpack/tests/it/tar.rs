@@ -1,9 +1,10 @@
 //! tar archives made by GNU tar: every header dialect, members read in place (with their
 //! offsets in the archive) or through a compressed stream, and archives cut or damaged.
 
-use crate::common::{assert_origins, config_text, fake_key, unpack_path, write_members};
 use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{Kind, Limits, Problem};
+
+use crate::common::{assert_origins, config_text, fake_key, unpack_path, write_members};
 
 /// A path longer than the 100 bytes of the name field.
 const LONG_DIR: &str =

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::common::{Collect, assert_origins, config_text, fake_key, unpack_path, write_members};
 use snapsift_testkit::{Rng, sh, workdir, write_file};
 use snapsift_unpack::{BufferPool, Encoding, Kind, Limits, Problem, unpack_with_pool};
+
+use crate::common::{Collect, assert_origins, config_text, fake_key, unpack_path, write_members};
 
 #[test]
 fn stored_and_deflated_members() {
