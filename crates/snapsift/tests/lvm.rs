@@ -6,13 +6,11 @@
 //! that are not mapped are noted.
 
 mod common;
-#[path = "../../snapsift-fs/tests/common/lvm.rs"]
-mod lvm;
 
 use std::path::Path;
 
 use common::{Scan, Secrets, run, workdir};
-use lvm::{Chunk, Lvm, PARTS, disk_offset, two_pv_disk, write_volume};
+use snapsift_testkit::lvm::{Chunk, Lvm, PARTS, disk_offset, two_pv_disk, write_volume};
 
 /// The block of file `path` holding its byte `offset`, in the ext4 image `fs`, from debugfs.
 fn block_of(fs: &Path, path: &str, offset: u64) -> u64 {

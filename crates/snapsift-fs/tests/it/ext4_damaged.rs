@@ -2,15 +2,14 @@
 //! pointers outside the volume, cycles between directories, truncation and random damage.
 //! The map must come back (or refuse the volume) quickly, never panic, and say what it cut.
 
-mod common;
-
-use common::{Rng, damage, noise, run, workdir};
-
 use std::fs;
 use std::path::Path;
 
 use snapsift_disk::MemoryDisk;
 use snapsift_fs::{Ext4Map, FileState};
+use snapsift_testkit::{Rng, debugfs_script, mkfs_from_tree, noise, run, run_stdout, workdir};
+
+use crate::common::damage;
 
 /// A small ext4 image: nested directories, a 200-entry directory, inline files, a file
 /// fragmented into more extents than its inode holds, deleted files. Returns its bytes.
@@ -25,11 +24,9 @@ fn small_image(dir: &Path, block_size: &str, extra: &[&str]) -> std::path::PathB
     fs::write(tree.join("a/b/c/secret"), b"AKIAIOSFODNN7EXAMPLE\n").unwrap();
     fs::write(tree.join("a/b/file"), noise(999, 5000)).unwrap();
     let image = dir.join("fs.img");
-    let mut args = vec!["-q", "-F", "-b", block_size, "-E", "root_owner=0:0"];
-    args.extend_from_slice(extra);
-    let tree_arg = tree.to_str().unwrap().to_string();
-    args.extend_from_slice(&["-d", &tree_arg, image.to_str().unwrap(), "8M"]);
-    run("mkfs.ext4", &args);
+    let mut options = vec!["-b", block_size];
+    options.extend_from_slice(extra);
+    mkfs_from_tree("mkfs.ext4", &image, &tree, "8M", &options);
     let mut commands = String::new();
     for i in (1..200).step_by(2) {
         commands.push_str(&format!("rm /many/f{i:03}\n"));
@@ -37,23 +34,13 @@ fn small_image(dir: &Path, block_size: &str, extra: &[&str]) -> std::path::PathB
     let host = dir.join("frag.host");
     fs::write(&host, noise(7, 30_000)).unwrap();
     commands.push_str(&format!("write {} frag\n", host.display()));
-    let script = dir.join("cmds");
-    fs::write(&script, commands).unwrap();
-    run(
-        "debugfs",
-        &[
-            "-w",
-            "-f",
-            script.to_str().unwrap(),
-            image.to_str().unwrap(),
-        ],
-    );
+    debugfs_script(&image, &commands);
     image
 }
 
 /// The byte offset of `inode`'s record, from `debugfs imap`.
 fn record_offset(image: &Path, inode: &str, block_size: u64) -> usize {
-    let out = run(
+    let out = run_stdout(
         "debugfs",
         &["-R", &format!("imap {inode}"), image.to_str().unwrap()],
     );
@@ -65,7 +52,7 @@ fn record_offset(image: &Path, inode: &str, block_size: u64) -> usize {
 }
 
 fn etb_of(image: &Path, path: &str) -> u64 {
-    let stat = run(
+    let stat = run_stdout(
         "debugfs",
         &["-R", &format!("stat {path}"), image.to_str().unwrap()],
     );
@@ -159,12 +146,12 @@ fn a_directory_cycle_does_not_loop() {
         let len = bytes.len() as u64;
         (build(bytes).unwrap(), len)
     };
-    let stat = run(
+    let stat = run_stdout(
         "debugfs",
         &["-R", "stat /a/b/c/secret", image.to_str().unwrap()],
     );
     assert!(stat.contains("Flags: 0x80000"), "{stat}");
-    let names = run("debugfs", &["-R", "ls -l /a/b/c", image.to_str().unwrap()]);
+    let names = run_stdout("debugfs", &["-R", "ls -l /a/b/c", image.to_str().unwrap()]);
     let inode: u64 = names
         .lines()
         .find(|l| l.trim_end().ends_with("secret"))
@@ -229,7 +216,7 @@ fn random_damage_never_panics() {
     // Where the structures are: the first groups' metadata, inode tables and directories
     // (mkfs puts them in the first MiB of a small image).
     let hot = 1 << 20;
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut rng = Rng::new(0x5eed_1234_abcd_0001);
     let started = std::time::Instant::now();
     let mut built = 0;
     for round in 0..250 {

@@ -9,10 +9,6 @@
 //! a `BLOCK_UNINIT` group as all free, backup superblocks and descriptors included, where
 //! e2fsprogs (and the kernel) count them in use.
 
-mod common;
-
-use common::{noise, run, workdir};
-
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::ops::Range;
@@ -21,34 +17,15 @@ use std::process::Command;
 
 use snapsift_disk::Disk;
 use snapsift_fs::{Ext4Map, FileState, Filesystem, VolumeMap};
+use snapsift_testkit::{
+    debugfs_script, mkfs_from_tree, noise, run, run_stdout, workdir, write_file,
+};
 
 /// The map is built once and shared by scanning threads.
 const _: fn() = || {
     fn shared<T: Send + Sync>() {}
     shared::<Ext4Map>();
 };
-
-fn write(root: &Path, path: &str, bytes: &[u8]) {
-    let path = root.join(path);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, bytes).unwrap();
-}
-
-/// Runs debugfs commands, one per line, read-write.
-fn debugfs(image: &Path, commands: &str) {
-    let dir = image.parent().unwrap();
-    let script = dir.join("debugfs.cmds");
-    fs::write(&script, commands).unwrap();
-    run(
-        "debugfs",
-        &[
-            "-w",
-            "-f",
-            script.to_str().unwrap(),
-            image.to_str().unwrap(),
-        ],
-    );
-}
 
 fn map_of(image: &Path) -> (Box<dyn Disk>, Ext4Map) {
     let disk = snapsift_disk::open(image).unwrap();
@@ -85,7 +62,7 @@ fn parse_range(text: &str) -> Option<Range<u64>> {
 }
 
 fn dumpe2fs(image: &Path) -> Layout {
-    let out = run("dumpe2fs", &[image.to_str().unwrap()]);
+    let out = run_stdout("dumpe2fs", &[image.to_str().unwrap()]);
     let field = |name: &str| -> u64 {
         out.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -153,7 +130,7 @@ struct Name {
 }
 
 fn fls(image: &Path) -> Vec<Name> {
-    run("fls", &["-r", "-p", image.to_str().unwrap()])
+    run_stdout("fls", &["-r", "-p", image.to_str().unwrap()])
         .lines()
         .filter_map(|line| {
             // "r/r 3019:\tetc/hardlink", "r/r * 15:\td/f11", "r/r * 13(realloc):\td/f1"
@@ -250,7 +227,7 @@ fn fiwalk(image: &Path) -> Vec<FileObject> {
 
 /// The blocks `istat` lists for `inode` (direct and indirect).
 fn istat_blocks(image: &Path, inode: u64) -> Vec<u64> {
-    let out = run("istat", &[image.to_str().unwrap(), &inode.to_string()]);
+    let out = run_stdout("istat", &[image.to_str().unwrap(), &inode.to_string()]);
     let mut blocks = Vec::new();
     let mut in_list = false;
     for line in out.lines() {
@@ -444,7 +421,7 @@ fn compare(image: &Path, map: &Ext4Map) -> Checked {
             .collect();
         let script = image.with_extension("imap");
         fs::write(&script, commands).unwrap();
-        let out = run(
+        let out = run_stdout(
             "debugfs",
             &["-f", script.to_str().unwrap(), image.to_str().unwrap()],
         );
@@ -475,7 +452,7 @@ fn compare(image: &Path, map: &Ext4Map) -> Checked {
     }
 
     // The journal.
-    let fsstat = run("fsstat", &[image.to_str().unwrap()]);
+    let fsstat = run_stdout("fsstat", &[image.to_str().unwrap()]);
     if let Some(journal) = fsstat
         .lines()
         .find_map(|l| l.strip_prefix("Journal Inode: "))
@@ -506,7 +483,7 @@ fn compare(image: &Path, map: &Ext4Map) -> Checked {
     sample.sort();
     sample.dedup();
     for block in sample {
-        let out = run(
+        let out = run_stdout(
             "ifind",
             &["-d", &block.to_string(), image.to_str().unwrap()],
         );
@@ -537,29 +514,29 @@ fn compare(image: &Path, map: &Ext4Map) -> Checked {
 /// A tree with nested directories, a secret, files whose sizes are not multiples of the
 /// block size, a hard link, a slow symlink, a sparse file, and `dir_files` files in /big.
 fn make_tree(root: &Path, dir_files: usize, sparse_at: u64) {
-    write(
+    write_file(
         root,
         "root/.aws/credentials",
         b"[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = \
           wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
     );
-    write(root, "etc/deep/a/b/c/notes.txt", &noise(1, 5000));
-    write(root, "etc/deep/a/b/c/tiny", b"hi\n");
-    write(root, "home/u/data.bin", &noise(2, 40_000));
-    write(root, "home/u/exact", &noise(3, 8192));
-    write(root, "home/u/.ssh/id_ed25519", &noise(4, 411));
+    write_file(root, "etc/deep/a/b/c/notes.txt", noise(1, 5000));
+    write_file(root, "etc/deep/a/b/c/tiny", b"hi\n");
+    write_file(root, "home/u/data.bin", noise(2, 40_000));
+    write_file(root, "home/u/exact", noise(3, 8192));
+    write_file(root, "home/u/.ssh/id_ed25519", noise(4, 411));
     for i in 0..dir_files {
-        write(
+        write_file(
             root,
             &format!("big/entry_{i:05}"),
             format!("{i}\n").as_bytes(),
         );
     }
     for i in 0..60 {
-        write(root, &format!("spread/s{i:03}"), &noise(100 + i, 2000));
+        write_file(root, &format!("spread/s{i:03}"), noise(100 + i, 2000));
     }
-    write(root, "trash/old-key.pem", &noise(5, 3000));
-    write(root, "trash/old-notes.txt", &noise(6, 700));
+    write_file(root, "trash/old-key.pem", noise(5, 3000));
+    write_file(root, "trash/old-notes.txt", noise(6, 700));
     fs::hard_link(root.join("home/u/exact"), root.join("etc/exact-link")).unwrap();
     std::os::unix::fs::symlink("x".repeat(200), root.join("etc/long-link")).unwrap();
     let sparse = fs::File::create(root.join("home/u/sparse")).unwrap();
@@ -579,14 +556,7 @@ fn delete_and_fragment(image: &Path, frag_len: usize) {
     fs::write(&host, noise(9, frag_len)).unwrap();
     commands.push_str(&format!("write {} frag\n", host.display()));
     commands.push_str("rm /trash/old-key.pem\nrm /trash/old-notes.txt\nrmdir /trash\n");
-    debugfs(image, &commands);
-}
-
-fn mkfs(kind: &str, image: &Path, tree: &Path, size: &str, extra: &[&str]) {
-    let mut args = vec!["-q", "-F", "-E", "root_owner=0:0"];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["-d", tree.to_str().unwrap(), image.to_str().unwrap(), size]);
-    run(kind, &args);
+    debugfs_script(image, &commands);
 }
 
 /// Reads every file the map lists through its logical contents and compares it: live files
@@ -667,7 +637,7 @@ fn ext4_with_inline_data_htree_fragments_and_deleted_files() {
     let tree = dir.path().join("tree");
     make_tree(&tree, 3000, 9 << 20);
     let image = dir.path().join("ext4.img");
-    mkfs("mkfs.ext4", &image, &tree, "32M", &["-O", "inline_data"]);
+    mkfs_from_tree("mkfs.ext4", &image, &tree, "32M", &["-O", "inline_data"]);
     // Index the directories (mke2fs -d writes them linear), then delete and fragment.
     let fsck = Command::new("e2fsck")
         .args(["-fyD", image.to_str().unwrap()])
@@ -700,7 +670,7 @@ fn ext4_with_inline_data_htree_fragments_and_deleted_files() {
         Some("/root/.aws/credentials")
     );
     // The big directory is indexed, and every entry was found.
-    let stat = run("debugfs", &["-R", "stat /big", image.to_str().unwrap()]);
+    let stat = run_stdout("debugfs", &["-R", "stat /big", image.to_str().unwrap()]);
     assert!(
         stat.contains("Flags: 0x81000") || stat.contains("Flags: 0x1000"),
         "{stat}"
@@ -717,7 +687,7 @@ fn ext4_4k_blocks_extent_tree_slack_and_deleted_files() {
     let tree = dir.path().join("tree");
     make_tree(&tree, 300, 200 << 20);
     let image = dir.path().join("ext4.img");
-    mkfs("mkfs.ext4", &image, &tree, "32M", &["-b", "4096"]);
+    mkfs_from_tree("mkfs.ext4", &image, &tree, "32M", &["-b", "4096"]);
     delete_and_fragment(&image, 60_000);
     let (_, map) = map_of(&image);
     assert!(map.notes().is_empty(), "{:?}", map.notes());
@@ -730,7 +700,7 @@ fn ext4_4k_blocks_extent_tree_slack_and_deleted_files() {
     );
 
     // /frag has more extents than its inode holds: its tree block is metadata of /frag.
-    let stat = run("debugfs", &["-R", "stat /frag", image.to_str().unwrap()]);
+    let stat = run_stdout("debugfs", &["-R", "stat /frag", image.to_str().unwrap()]);
     let etb: u64 = stat
         .split("(ETB0):")
         .nth(1)
@@ -768,9 +738,9 @@ fn ext3_block_maps_with_double_indirect_blocks() {
     let dir = workdir();
     let tree = dir.path().join("tree");
     make_tree(&tree, 300, 1 << 20);
-    write(&tree, "home/u/double", &noise(8, 300_000));
+    write_file(&tree, "home/u/double", noise(8, 300_000));
     let image = dir.path().join("ext3.img");
-    mkfs("mkfs.ext3", &image, &tree, "24M", &[]);
+    mkfs_from_tree("mkfs.ext3", &image, &tree, "24M", &[]);
     delete_and_fragment(&image, 20_000);
     let (_, map) = map_of(&image);
     assert!(map.notes().is_empty(), "{:?}", map.notes());
@@ -783,7 +753,7 @@ fn ext3_block_maps_with_double_indirect_blocks() {
     );
     // The indirect blocks of /home/u/double and /home/u/sparse are theirs, as metadata.
     for path in ["/home/u/double", "/home/u/sparse"] {
-        let stat = run(
+        let stat = run_stdout(
             "debugfs",
             &["-R", &format!("stat {path}"), image.to_str().unwrap()],
         );
@@ -810,7 +780,7 @@ fn ext2_block_maps_without_journal() {
     let tree = dir.path().join("tree");
     make_tree(&tree, 300, 1 << 20);
     let image = dir.path().join("ext2.img");
-    mkfs("mkfs.ext2", &image, &tree, "16M", &[]);
+    mkfs_from_tree("mkfs.ext2", &image, &tree, "16M", &[]);
     delete_and_fragment(&image, 20_000);
     let (_, map) = map_of(&image);
     assert!(map.notes().is_empty(), "{:?}", map.notes());
@@ -831,7 +801,7 @@ fn meta_bg_descriptors_are_found() {
     let image = dir.path().join("meta_bg.img");
     // 1 KiB blocks, 1024 blocks per group: 40 groups, 16 descriptors per block, so three
     // meta groups with their descriptor blocks in groups 0, 1, 15, 16, 17, 31, 32, 33, 39.
-    mkfs(
+    mkfs_from_tree(
         "mkfs.ext4",
         &image,
         &tree,
@@ -907,11 +877,11 @@ fn ext4_inside_a_gpt_partition() {
     assert!(map.notes().is_empty(), "{:?}", map.notes());
     // TSK with the partition's sector offset.
     let sectors = (start / 512).to_string();
-    let inode: u64 = run("ifind", &["-o", &sectors, "-n", "/home/u/data.bin", d])
+    let inode: u64 = run_stdout("ifind", &["-o", &sectors, "-n", "/home/u/data.bin", d])
         .trim()
         .parse()
         .unwrap();
-    let istat = run("istat", &["-o", &sectors, d, &inode.to_string()]);
+    let istat = run_stdout("istat", &["-o", &sectors, d, &inode.to_string()]);
     let first_block: u64 = istat
         .split("Direct Blocks:")
         .nth(1)
@@ -924,7 +894,7 @@ fn ext4_inside_a_gpt_partition() {
     let loc = map.locate(first_block * 1024 + 100);
     assert_eq!(loc.state, FileState::Allocated);
     assert_eq!(loc.inode, Some(inode));
-    let ffind = run("ffind", &["-o", &sectors, d, &inode.to_string()]);
+    let ffind = run_stdout("ffind", &["-o", &sectors, d, &inode.to_string()]);
     assert_eq!(loc.path.as_deref(), Some(ffind.trim()));
     // The volume's first bytes are the boot block and superblock, not file data.
     assert_eq!(map.locate(0).state, FileState::Metadata);
@@ -933,7 +903,7 @@ fn ext4_inside_a_gpt_partition() {
 /// What `debugfs stat` says of a file: its size, its data runs as (first logical block,
 /// first physical block, blocks), and its tree blocks (extent tree or indirect blocks).
 fn debugfs_blocks(image: &Path, path: &str) -> (u64, Vec<(u64, u64, u64)>, Vec<u64>) {
-    let stat = run(
+    let stat = run_stdout(
         "debugfs",
         &["-R", &format!("stat {path}"), image.to_str().unwrap()],
     );
@@ -1021,9 +991,9 @@ fn sparse_files_triple_indirect_blocks_and_preallocation_against_debugfs() {
     let dir = workdir();
     let tree = dir.path().join("tree");
     make_tree(&tree, 10, 70 << 20); // Past 64 MiB of 1 KiB blocks: triple indirect.
-    write(&tree, "home/u/double", &noise(8, 300_000));
+    write_file(&tree, "home/u/double", noise(8, 300_000));
     let ext2 = dir.path().join("ext2.img");
-    mkfs("mkfs.ext2", &ext2, &tree, "16M", &["-b", "1024"]);
+    mkfs_from_tree("mkfs.ext2", &ext2, &tree, "16M", &["-b", "1024"]);
     let (_, map) = map_of(&ext2);
     assert!(map.notes().is_empty(), "{:?}", map.notes());
     let paths = [
@@ -1033,7 +1003,7 @@ fn sparse_files_triple_indirect_blocks_and_preallocation_against_debugfs() {
         "/etc/deep/a/b/c/tiny",
     ];
     assert!(compare_with_debugfs(&ext2, &map, 1024, &paths) > 1000);
-    let stat = run(
+    let stat = run_stdout(
         "debugfs",
         &["-R", "stat /home/u/sparse", ext2.to_str().unwrap()],
     );
@@ -1043,10 +1013,10 @@ fn sparse_files_triple_indirect_blocks_and_preallocation_against_debugfs() {
     let tree = dir.path().join("tree4");
     make_tree(&tree, 10, 200 << 20);
     let ext4 = dir.path().join("ext4.img");
-    mkfs("mkfs.ext4", &ext4, &tree, "16M", &["-b", "4096"]);
+    mkfs_from_tree("mkfs.ext4", &ext4, &tree, "16M", &["-b", "4096"]);
     let host = dir.path().join("hello");
     fs::write(&host, b"hello world\n").unwrap();
-    debugfs(
+    debugfs_script(
         &ext4,
         &format!("write {} pre\nfallocate /pre 0 19\n", host.display()),
     );
@@ -1067,7 +1037,7 @@ fn bigalloc_is_mapped_by_clusters() {
     let tree = dir.path().join("tree");
     make_tree(&tree, 20, 1 << 20);
     let image = dir.path().join("bigalloc.img");
-    mkfs(
+    mkfs_from_tree(
         "mkfs.ext4",
         &image,
         &tree,

@@ -5,14 +5,11 @@
 //! extents of one file, contiguous on the disk) are joined when asked: the runs must come out
 //! as whole as a map painting every state apart would give them.
 
-mod common;
-
-use common::{noise, run, workdir};
-
 use std::fs;
 
 use snapsift_disk::MemoryDisk;
 use snapsift_fs::{Ext4Map, FileLocation, FileState};
+use snapsift_testkit::{debugfs_script, noise, run, workdir};
 
 /// What a location says of its byte.
 fn said(location: &FileLocation) -> (FileState, Option<u64>, Option<String>) {
@@ -59,17 +56,7 @@ fn runs_are_whole_and_say_one_thing() {
     }
     commands.push_str("fallocate /small/f001 0 40\n");
     commands.push_str("fallocate /small/f005 10 60\n");
-    let script = dir.path().join("cmds");
-    fs::write(&script, commands).unwrap();
-    run(
-        "debugfs",
-        &[
-            "-w",
-            "-f",
-            script.to_str().unwrap(),
-            image.to_str().unwrap(),
-        ],
-    );
+    debugfs_script(&image, &commands);
 
     let bytes = fs::read(&image).unwrap();
     let len = bytes.len() as u64;

@@ -3,14 +3,12 @@
 //! volumes attributed like on a partition, the newest of several metadata copies, metadata
 //! wrapped round its ring buffer, damaged copies, and the kinds that are noted, not mapped.
 
-mod common;
-
 use std::io::Read;
 use std::path::Path;
 
-use common::lvm::{Chunk, Lvm, PARTS, disk_offset, two_pv_disk, write_volume};
-use common::{run, workdir};
 use snapsift_fs::{Content, Volume, VolumeMap};
+use snapsift_testkit::lvm::{Chunk, Lvm, PARTS, disk_offset, two_pv_disk, write_volume};
+use snapsift_testkit::{Rng, mkfs_from_tree, run_stdout, workdir};
 
 const MIB: u64 = 1 << 20;
 /// The test disk in `dir`, its first `pvs` partitions made PVs with `options` and joined in
@@ -75,7 +73,7 @@ fn assert_layout(map: &VolumeMap, volume: &Volume, chunks: &[Chunk]) {
 /// A tree of text files, one larger than a stripe chunk.
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
-    let mut rng = common::Rng(7);
+    let mut rng = Rng::new(7);
     let big: Vec<u8> = (0..300_000)
         .map(|_| b"abcdefgh \n"[rng.below(10) as usize])
         .collect();
@@ -128,7 +126,7 @@ fn assert_files(
     let mut expected_seams = Vec::new();
     let mut previous_end = None;
     for block in 0..blocks {
-        let out = run(
+        let out = run_stdout(
             "debugfs",
             &[
                 "-R",
@@ -193,18 +191,7 @@ fn linear_and_striped_volumes_lie_where_lvs_says() {
     let stage = dir.path().join("tree");
     let files = tree(&stage);
     let fs_image = dir.path().join("fs.img");
-    run(
-        "mkfs.ext4",
-        &[
-            "-q",
-            "-b",
-            "4096",
-            "-d",
-            stage.to_str().unwrap(),
-            fs_image.to_str().unwrap(),
-            "8M",
-        ],
-    );
+    mkfs_from_tree("mkfs.ext4", &fs_image, &stage, "8M", &["-b", "4096"]);
     let bytes = std::fs::read(&fs_image).unwrap();
     write_volume(&image, &layout["str"], &bytes);
     write_volume(&image, &layout["lin"], &bytes);

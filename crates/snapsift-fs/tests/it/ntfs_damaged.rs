@@ -3,17 +3,16 @@
 //! hostile boot sectors, truncation and random damage. The map must come back (or refuse the
 //! volume) quickly, never panic, and say what it cut.
 
-mod common;
-
-use common::ntfs::{Mount, Tree, compressed_dir, fls, istat, mkntfs, text};
-use common::{Rng, damage, noise, workdir};
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use snapsift_disk::MemoryDisk;
 use snapsift_fs::{FileState, Filesystem, NtfsMap};
+use snapsift_testkit::{Mount, Rng, compressed_dir, mkntfs, noise, workdir};
+
+use crate::common::damage;
+use crate::common::ntfs::{Tree, fls, istat, text};
 
 const CLUSTER: u64 = 4096;
 const RECORD: usize = 1024;
@@ -266,7 +265,7 @@ fn random_damage_never_panics() {
     // Where the structures are: the boot sector and the MFT's first clusters (the MFT of a
     // small volume starts at cluster 4; its records 0-127 are 128 KiB).
     let mft = record_offset(&image, 0);
-    let mut rng = Rng(0x5eed_0000_4e74_f500);
+    let mut rng = Rng::new(0x5eed_0000_4e74_f500);
     let started = Instant::now();
     let mut built = 0;
     for round in 0..200 {

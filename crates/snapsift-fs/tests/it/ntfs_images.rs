@@ -6,16 +6,14 @@
 //! resident values and old names, `ifind` for a sample of clusters, and `icat` (which
 //! decompresses LZNT1) for every stream's contents, next to the tree written in.
 
-mod common;
-
-use common::ntfs::{CREDENTIALS, Istat, Mount, Name, Tree, fls, icat, istat, mkntfs, populate};
-use common::{run, workdir};
-
 use std::collections::HashMap;
 use std::fs;
 
 use snapsift_disk::Disk;
 use snapsift_fs::{FileState, Filesystem, NtfsMap, Piece, VolumeMap};
+use snapsift_testkit::{Mount, mkntfs, noise, run, run_stdout, workdir};
+
+use crate::common::ntfs::{CREDENTIALS, Istat, Name, Tree, fls, icat, istat, populate};
 
 /// The map is built once and shared by scanning threads.
 const _: fn() = || {
@@ -296,7 +294,7 @@ impl Fixture {
         sample.sort_unstable();
         sample.dedup();
         for cluster in sample {
-            let out = run(
+            let out = run_stdout(
                 "ifind",
                 &["-d", &cluster.to_string(), self.image.to_str().unwrap()],
             );
@@ -502,7 +500,7 @@ fn ntfs_inside_a_gpt_partition() {
     let mount = Mount::new(&part, &dir.path().join("mnt"));
     let mut tree = Tree::default();
     tree.put(&mount.dir, "Windows/System32/config/creds.txt", CREDENTIALS);
-    tree.put(&mount.dir, "data/blob.bin", &common::noise(77, 50_000));
+    tree.put(&mount.dir, "data/blob.bin", &noise(77, 50_000));
     mount.finish();
     let disk_path = dir.path().join("disk.img");
     fs::File::create(&disk_path)
@@ -567,12 +565,12 @@ fn a_file_with_more_streams_than_its_record_holds_spans_extension_records() {
     // Forty resident streams of 300 bytes do not fit in one 1 KiB record: ntfs-3g moves
     // attributes to extension records listed by an $ATTRIBUTE_LIST.
     let mut tree = Tree::default();
-    tree.put(&mount.dir, "streams.bin", &common::noise(1, 50_000));
+    tree.put(&mount.dir, "streams.bin", &noise(1, 50_000));
     for i in 0..40 {
         tree.put(
             &mount.dir,
             &format!("streams.bin:s{i:02}"),
-            &common::noise(100 + i, 300),
+            &noise(100 + i, 300),
         );
     }
     mount.finish();

@@ -1,14 +1,11 @@
 //! Partition tables made by `sgdisk` and `sfdisk`, read as `sfdisk --json` (numbers, starts,
 //! sizes) and The Sleuth Kit's `mmls` (ranges) read them.
 
-mod common;
-
-use common::{run, run_with_input, workdir};
-
 use std::path::Path;
 
 use snapsift_disk::MemoryDisk;
 use snapsift_fs::{Content, Scheme, VolumeMap};
+use snapsift_testkit::{run, run_stdout, run_with_input, workdir};
 
 const MIB: u64 = 1 << 20;
 
@@ -21,7 +18,7 @@ fn read(path: &Path) -> VolumeMap {
 /// containers left out.
 fn sfdisk_partitions(path: &Path) -> Vec<(u32, u64, u64)> {
     let json: serde_json::Value =
-        serde_json::from_str(&run("sfdisk", &["--json", path.to_str().unwrap()])).unwrap();
+        serde_json::from_str(&run_stdout("sfdisk", &["--json", path.to_str().unwrap()])).unwrap();
     let name = path.to_str().unwrap();
     json["partitiontable"]["partitions"]
         .as_array()
@@ -42,7 +39,7 @@ fn sfdisk_partitions(path: &Path) -> Vec<(u32, u64, u64)> {
 
 /// (start, length) in sectors of every partition `mmls` lists.
 fn mmls_partitions(path: &Path) -> Vec<(u64, u64)> {
-    let mut ranges: Vec<(u64, u64)> = run("mmls", &[path.to_str().unwrap()])
+    let mut ranges: Vec<(u64, u64)> = run_stdout("mmls", &[path.to_str().unwrap()])
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();

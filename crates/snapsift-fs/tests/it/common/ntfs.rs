@@ -1,96 +1,18 @@
-//! NTFS images made by real tools: `mkntfs`, then files written through an `ntfs-3g` mount
-//! (FUSE), then unmounted; and what The Sleuth Kit says of them.
+//! NTFS trees written through an `ntfs-3g` mount ([`snapsift_testkit::Mount`]), and what The
+//! Sleuth Kit says of the images.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-use super::{noise, run};
+use snapsift_testkit::{compressed_dir, noise, run_stdout};
 
 /// A credentials file, small enough to be resident in its MFT record.
 pub const CREDENTIALS: &[u8] = b"[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n\
 aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
-
-/// An NTFS volume mounted with `ntfs-3g` in the foreground (so that unmounting can wait for
-/// it to have written everything).
-pub struct Mount {
-    child: Option<Child>,
-    /// The mount point.
-    pub dir: PathBuf,
-}
-
-impl Mount {
-    /// Mounts `image` at `dir` with Windows-style stream names (`file:stream`) and
-    /// compression allowed.
-    pub fn new(image: &Path, dir: &Path) -> Mount {
-        fs::create_dir_all(dir).unwrap();
-        let child = Command::new("ntfs-3g")
-            .args([
-                "-o",
-                "no_detach,streams_interface=windows,compression",
-                image.to_str().unwrap(),
-                dir.to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot run ntfs-3g (is it installed?)");
-        let mount = Mount {
-            child: Some(child),
-            dir: dir.to_path_buf(),
-        };
-        let started = Instant::now();
-        while !mount.mounted() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "ntfs-3g did not mount"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        mount
-    }
-
-    fn mounted(&self) -> bool {
-        let mounts = fs::read_to_string("/proc/mounts").unwrap();
-        let dir = self.dir.to_str().unwrap();
-        mounts.lines().any(|l| l.split(' ').nth(1) == Some(dir))
-    }
-
-    /// Unmounts and waits for ntfs-3g to have finished writing.
-    pub fn finish(mut self) {
-        run("umount", &[self.dir.to_str().unwrap()]);
-        let status = self.child.take().unwrap().wait().unwrap();
-        assert!(status.success(), "ntfs-3g: {status}");
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("umount")
-                .args(["-l", self.dir.to_str().unwrap()])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Makes an NTFS filesystem filling `image` (created `size` bytes long), quick format.
-pub fn mkntfs(image: &Path, size: u64, cluster: Option<u32>) {
-    fs::File::create(image).unwrap().set_len(size).unwrap();
-    let mut args = vec!["-F", "-Q", "-q"];
-    let cluster_arg = cluster.map(|c| c.to_string());
-    if let Some(c) = &cluster_arg {
-        args.extend(["-c", c]);
-    }
-    args.push(image.to_str().unwrap());
-    run("mkntfs", &args);
-}
 
 /// What a generated tree holds: live files and streams (`/path` or `/path:stream`) with
 /// their contents, and the paths deleted afterwards.
@@ -120,23 +42,6 @@ impl Tree {
         self.live.retain(|k, _| !k.starts_with(&format!("{key}:")));
         self.deleted.insert(key, bytes);
     }
-}
-
-/// Makes `dir` (on an ntfs-3g mount with compression allowed) a directory whose new files
-/// are compressed.
-pub fn compressed_dir(dir: &Path) {
-    fs::create_dir_all(dir).unwrap();
-    run(
-        "setfattr",
-        &[
-            "-h",
-            "-v",
-            "0x00000800",
-            "-n",
-            "system.ntfs_attrib_be",
-            dir.to_str().unwrap(),
-        ],
-    );
 }
 
 /// Text that compresses well.
@@ -222,12 +127,8 @@ pub fn populate(root: &Path, many: usize) -> Tree {
 pub struct Name {
     /// The MFT record.
     pub record: u64,
-    /// The attribute's type and id (`128-4`), if given.
-    pub attribute: Option<String>,
     /// Whether TSK sees it as deleted.
     pub deleted: bool,
-    /// A directory.
-    pub directory: bool,
     /// `/path`, `/path:stream`.
     pub path: String,
 }
@@ -235,7 +136,7 @@ pub struct Name {
 /// `fls -r -p` of the NTFS at sector `offset` of `image`.
 pub fn fls(image: &Path, offset: u64) -> Vec<Name> {
     let offset = offset.to_string();
-    run("fls", &["-r", "-p", "-o", &offset, image.to_str().unwrap()])
+    run_stdout("fls", &["-r", "-p", "-o", &offset, image.to_str().unwrap()])
         .lines()
         .filter_map(|line| {
             let (head, path) = line.split_once(":\t")?;
@@ -250,15 +151,11 @@ pub fn fls(image: &Path, offset: u64) -> Vec<Name> {
                 number = fields.next()?;
             }
             let number = number.trim_end_matches("(realloc)");
-            let (record, attribute) = match number.split_once('-') {
-                Some((r, a)) => (r, Some(a.to_string())),
-                None => (number, None),
-            };
+            // The record, then the attribute's type and id (`67-128-4`) where given.
+            let record = number.split('-').next()?;
             Some(Name {
                 record: record.parse().ok()?,
-                attribute,
                 deleted,
-                directory: kind.starts_with('d'),
                 path: format!("/{path}"),
             })
         })
@@ -297,7 +194,7 @@ pub struct Istat {
 
 /// `istat` of record `record` in the NTFS at sector `offset` of `image`.
 pub fn istat(image: &Path, offset: u64, record: u64) -> Istat {
-    let out = run(
+    let out = run_stdout(
         "istat",
         &[
             "-o",
