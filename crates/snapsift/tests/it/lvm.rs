@@ -5,12 +5,12 @@
 //! (so lies nowhere on the disk in one piece) is found by the file pass, with its path; kinds
 //! that are not mapped are noted.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Scan, Secrets, run, workdir};
 use snapsift_testkit::lvm::{Chunk, Lvm, PARTS, disk_offset, two_pv_disk, write_volume};
+use snapsift_testkit::{Secrets, mkfs_from_tree, run, workdir, write_at};
+
+use crate::common::Scan;
 
 /// The block of file `path` holding its byte `offset`, in the ext4 image `fs`, from debugfs.
 fn block_of(fs: &Path, path: &str, offset: u64) -> u64 {
@@ -31,7 +31,7 @@ fn patch_file(fs: &Path, path: &str, offset: u64, bytes: &[u8]) {
     for (i, b) in bytes.iter().enumerate() {
         let at = offset + i as u64;
         let disk = block_of(fs, path, at) * 4096 + at % 4096;
-        common::write_at(fs, disk, &[*b]);
+        write_at(fs, disk, &[*b]);
     }
 }
 
@@ -46,23 +46,7 @@ fn ext4(dir: &Path, fs: &Path, files: &[(&str, Vec<u8>)]) {
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
         std::fs::write(at, bytes).unwrap();
     }
-    let out = run(
-        "mkfs.ext4",
-        &[
-            "-q",
-            "-b",
-            "4096",
-            "-d",
-            stage.to_str().unwrap(),
-            fs.to_str().unwrap(),
-            "8M",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    mkfs_from_tree("mkfs.ext4", fs, &stage, "8M", &["-b", "4096"]);
 }
 
 #[test]
@@ -145,7 +129,10 @@ fn secrets_in_ext4_inside_logical_volumes_are_found_with_path_and_volume() {
     assert!(uri_at < seam && seam < uri_at + uri.len() as u64);
 
     // The layout names the volumes; the text report too.
-    let out = common::snapsift().args(["scan", disk]).output().unwrap();
+    let out = crate::common::snapsift()
+        .args(["scan", disk])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(

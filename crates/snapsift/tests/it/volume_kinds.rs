@@ -3,13 +3,11 @@
 //! and listed in the coverage as unreadable, so the scan is never complete (exit status 3);
 //! swap areas (`mkswap`) are named, and their bytes swept.
 
-mod common;
-
 use std::path::Path;
 
-use common::{
-    Scan, Secrets, dd_into, mkfs_ext4, run, snapsift_run, sparse_file, workdir, write_at,
-};
+use snapsift_testkit::{Secrets, dd_into, mkfs_ext4, run, sparse_file, workdir, write_at};
+
+use crate::common::{Scan, snapsift_run};
 
 const MIB: u64 = 1 << 20;
 

@@ -1,12 +1,12 @@
 //! The committed sample disk (`cargo xtask testdata`): every secret its manifest lists is
 //! found once, by the listed rule, at the listed offset, and nothing else is found.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::*;
+use snapsift_testkit::workdir;
+
+use crate::common::*;
 
 #[test]
 fn sample_disk_findings_match_its_manifest() {

@@ -3,60 +3,17 @@
 //! scanned by the command line. Every secret is found once, with its path, MFT record and
 //! state; The Sleuth Kit (`ifind -n`) gives the record numbers.
 
-mod common;
-
 use std::fs;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::*;
+use snapsift_testkit::{Mount, Secrets, compressed_dir, mkntfs, offsets_of, run, workdir};
 
-/// `ntfs-3g` in the foreground (so that unmounting waits for everything to be written), with
-/// Windows stream names (`file:stream`) and compression allowed.
-struct Mount {
-    child: Child,
-    dir: std::path::PathBuf,
-}
-
-impl Mount {
-    fn new(image: &Path, dir: &Path) -> Mount {
-        fs::create_dir_all(dir).unwrap();
-        let child = Command::new("ntfs-3g")
-            .args(["-o", "no_detach,streams_interface=windows,compression"])
-            .args([image, dir])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ntfs-3g is installed");
-        let started = Instant::now();
-        let target = dir.to_str().unwrap().to_owned();
-        while !fs::read_to_string("/proc/mounts")
-            .unwrap()
-            .lines()
-            .any(|l| l.split(' ').nth(1) == Some(&target))
-        {
-            assert!(started.elapsed() < Duration::from_secs(20), "no mount");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Mount {
-            child,
-            dir: dir.to_owned(),
-        }
-    }
-
-    fn finish(mut self) {
-        run("umount", &[self.dir.to_str().unwrap()]);
-        assert!(self.child.wait().unwrap().success());
-    }
-}
+use crate::common::*;
 
 #[test]
 fn ntfs_resident_compressed_stream_and_deleted_files() {
     let dir = workdir();
     let image = path_in(&dir, "ntfs.img");
-    sparse_file(&image, 32 << 20);
-    run("mkntfs", &["-F", "-Q", "-q", image.to_str().unwrap()]);
+    mkntfs(&image, 32 << 20, None);
     let mut s = Secrets::new(77);
     let (resident, compressed, stream, deleted) = (
         s.aws_key_id(),
@@ -73,18 +30,7 @@ fn ntfs_resident_compressed_stream_and_deleted_files() {
     )
     .unwrap();
     // New files in a directory marked compressed are LZNT1-compressed.
-    fs::create_dir_all(root.join("Logs")).unwrap();
-    run(
-        "setfattr",
-        &[
-            "-h",
-            "-v",
-            "0x00000800",
-            "-n",
-            "system.ntfs_attrib_be",
-            root.join("Logs").to_str().unwrap(),
-        ],
-    );
+    compressed_dir(&root.join("Logs"));
     let mut log = String::new();
     for i in 0..4000 {
         log.push_str(&format!("2026-11-23 request {i} ok\n"));

@@ -3,15 +3,16 @@
 //! test disk, one process per shard with the engine's index variable set; each merged report
 //! is what a full scan of the disk prints.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::loop_device::LoopDevice;
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{
+    LoopDevice, Secrets, gpt_disk_with_root, mkfs_ext4, sh, unavailable, workdir,
+};
+
+use crate::common::*;
 
 /// The repository root.
 fn root() -> PathBuf {

@@ -3,15 +3,16 @@
 //! reported; a FIFO never hangs a scan; a container header at the start of a block device is
 //! a note, and the whole device is swept as raw bytes.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::loop_device::attach_or_skip;
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{
+    Secrets, attach_or_skip, dd_into, offsets_of, qemu_overlay, run, sparse_file, workdir, write_at,
+};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 
@@ -30,27 +31,6 @@ fn host_credentials(dir: &Path, seed: u64) -> (PathBuf, String) {
         format!("\nDATABASE_URL={secret}\n").as_bytes(),
     );
     (credentials, secret)
-}
-
-/// `qemu-img create -f qcow2 -b BACKING -F raw -u IMAGE 1M`: an empty overlay naming
-/// `backing` as written.
-fn overlay(image: &Path, backing: &str) {
-    run(
-        "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            backing,
-            "-F",
-            "raw",
-            "-u",
-            image.to_str().unwrap(),
-            "1M",
-        ],
-    );
 }
 
 /// Runs `snapsift ARGS...` under `timeout 20`: (exit status, stdout, stderr). A status of
@@ -79,7 +59,7 @@ fn a_backing_file_outside_the_image_directory_is_refused_unless_allowed() {
     fs::create_dir(&images).unwrap();
     let top = images.join("top.qcow2");
     let reference = credentials.to_str().unwrap();
-    overlay(&top, reference);
+    qemu_overlay(&top, reference, "raw", false);
     let top_arg = top.to_str().unwrap();
 
     for format in ["text", "jsonl", "json", "sarif"] {
@@ -127,7 +107,7 @@ fn a_fifo_never_hangs_a_scan() {
     let fifo = path_in(&dir, "fifo");
     run("mkfifo", &[fifo.to_str().unwrap()]);
     let top = path_in(&dir, "top.qcow2");
-    overlay(&top, "fifo");
+    qemu_overlay(&top, "fifo", "raw", false);
     let descriptor = path_in(&dir, "disk.vmdk");
     fs::write(
         &descriptor,
@@ -213,7 +193,7 @@ fn a_qcow2_header_on_a_block_device_neither_hides_it_nor_opens_its_backing_file(
     let dir = workdir();
     let (credentials, host_secret) = host_credentials(dir.path(), 43);
     let small = path_in(&dir, "small.qcow2");
-    overlay(&small, credentials.to_str().unwrap());
+    qemu_overlay(&small, credentials.to_str().unwrap(), "raw", false);
     let disk = path_in(&dir, "disk.img");
     sparse_file(&disk, 32 * MIB);
     dd_into(&disk, &small, 0);

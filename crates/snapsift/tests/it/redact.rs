@@ -4,11 +4,11 @@
 //! `--redact` the same outputs show them, so each check can fail. A baseline's places never
 //! show such a token either.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use snapsift_testkit::{Secrets, mkfs_ext4, workdir};
+
+use crate::common::*;
 
 const FORMATS: [&str; 4] = ["text", "jsonl", "json", "sarif"];
 

@@ -1,18 +1,18 @@
 //! Partial scans: bytes that cannot be read are listed, the rest of the disk is still scanned,
 //! and the exit status is 3, in every output format.
 //!
-//! Bad sectors are simulated by a FUSE file (`common::faulty`) whose reads fail with EIO where
+//! Bad sectors are simulated by a FUSE file (`crate::common::faulty`) whose reads fail with EIO where
 //! they touch a chosen byte range; `qemu-img map` is the oracle for where a qcow2 image keeps
 //! a virtual cluster.
-
-mod common;
 
 use std::ops::Range;
 use std::path::Path;
 
-use common::faulty::FaultyFile;
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{Secrets, qemu_convert, qemu_map, workdir};
+
+use crate::common::faulty::FaultyFile;
+use crate::common::*;
 
 /// Exit status of a scan that could not read every byte.
 const EXIT_PARTIAL: i32 = 3;
@@ -182,11 +182,7 @@ fn a_partial_scan_of_one_image_does_not_hide_an_error_in_another() {
 
 /// Where `qemu-img map` says the virtual bytes at `virtual_offset` lie in the image file.
 fn host_offset(image: &Path, virtual_offset: u64) -> u64 {
-    let map = run(
-        "qemu-img",
-        &["map", "--output=json", image.to_str().unwrap()],
-    );
-    let extents: Vec<Value> = serde_json::from_slice(&map.stdout).unwrap();
+    let extents = qemu_map(image);
     extents
         .iter()
         .find_map(|e| {
@@ -206,7 +202,7 @@ fn a_bad_cluster_of_a_qcow2_image_is_listed_by_its_virtual_offsets() {
     let bad_virtual = (20 << 20) + 3000..(20 << 20) + 3001;
     let planted = planted_disk(&raw, 32 << 20, &bad_virtual);
     let qcow2 = path_in(&dir, "disk.qcow2");
-    qemu_convert(&raw, "qcow2", &qcow2);
+    qemu_convert(&raw, "qcow2", &[], &qcow2);
     let at = host_offset(&qcow2, bad_virtual.start);
     let faulty = FaultyFile::mount(&qcow2, at..at + 1, dir.path());
     let scan = Scan::run(&[&faulty.path], &[]);

@@ -3,14 +3,14 @@
 //! seconds), nothing is read without a limit (each limit is an error naming it), and two image
 //! paths are always two names, whatever bytes they hold.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use snapsift_testkit::{Secrets, run, workdir};
+
+use crate::common::*;
 
 /// Seconds after which a run is taken to hang.
 const HANG: &str = "20";

@@ -2,11 +2,11 @@
 //! and ending at the last byte of the disk are each found exactly once, at the right offset,
 //! whatever the chunk size and thread count.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use snapsift_testkit::{Secrets, openssh_key, pgp_key_with_photo, rsa_pem_key_of, workdir};
+
+use crate::common::*;
 
 const CHUNK: u64 = 64 * 1024;
 

@@ -6,13 +6,13 @@
 //! limit, the coverage is incomplete and the exit status 3, in every format and through
 //! `snapsift merge`. And a whole-image stream compressed with `zstd --long=31` is scanned.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::*;
 use serde_json::{Value, json};
+use snapsift_testkit::{Secrets, debugfs_script, mkfs_ext4, run, sh, workdir};
+
+use crate::common::*;
 
 /// Makes `dir/name.tar.gz` hold, `levels` tar.gz deep, a `secret.txt` with `secret` (with
 /// real tar and gzip): `name.tar.gz` holds `l<levels-1>.tar.gz`... down to `l1.tar.gz`, which

@@ -1,6 +1,6 @@
 //! Damaged images lose the stretch of the disk the damage maps, never the whole image: a table
 //! that cannot be read (qcow2 L2, VHD and VHDX BAT, VMDK grain table: EIO from a FUSE file,
-//! `common::faulty`) or an image cut short (VHD, VHDX, VMDK sparse and streamOptimized, a
+//! `crate::common::faulty`) or an image cut short (VHD, VHDX, VMDK sparse and streamOptimized, a
 //! descriptor whose extent is missing or short) is a partial scan: exit status 3, the lost
 //! stretch listed as unreadable with its cause, and every secret outside it found.
 //!
@@ -9,16 +9,16 @@
 //! (for VHDX, whose map gives no file offsets, where each secret lies in the file), and for
 //! tables the format's own layout, read here with the specification's field offsets.
 
-mod common;
-
 use std::fs::OpenOptions;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use common::faulty::FaultyFile;
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{Secrets, qemu_convert, qemu_map, sparse_file, workdir, write_at};
+
+use crate::common::faulty::FaultyFile;
+use crate::common::*;
 
 /// Exit status of a scan that could not read every byte.
 const EXIT_PARTIAL: i32 = 3;
@@ -44,16 +44,6 @@ fn plant(path: &Path, size: u64, offsets: &[u64]) -> Vec<(u64, String)> {
         .collect()
 }
 
-/// `qemu-img convert -f raw -O FORMAT [-o OPTIONS] RAW IMAGE`.
-fn convert(raw: &Path, format: &str, options: &str, image: &Path) {
-    let mut args = vec!["convert", "-f", "raw", "-O", format];
-    if !options.is_empty() {
-        args.extend(["-o", options]);
-    }
-    args.extend([raw.to_str().unwrap(), image.to_str().unwrap()]);
-    run("qemu-img", &args);
-}
-
 /// A copy of `image` in a directory of its own (named `name`), cut to `len` bytes.
 fn cut_copy(image: &Path, dir: &Path, name: &str, len: u64) -> PathBuf {
     let sub = dir.join(name);
@@ -72,11 +62,7 @@ fn cut_copy(image: &Path, dir: &Path, name: &str, len: u64) -> PathBuf {
 /// The virtual stretches whose bytes `qemu-img map` places at or past file offset `cut` in
 /// `image` (undamaged): what cutting the file there loses.
 fn lost_by_map(image: &Path, cut: u64) -> Vec<Range<u64>> {
-    let map = run(
-        "qemu-img",
-        &["map", "--output=json", image.to_str().unwrap()],
-    );
-    let extents: Vec<Value> = serde_json::from_slice(&map.stdout).unwrap();
+    let extents = qemu_map(image);
     let mut lost = Vec::new();
     for e in extents.iter().filter(|e| e["data"] == true) {
         let start = e["start"].as_u64().unwrap();
@@ -94,11 +80,7 @@ fn lost_by_map(image: &Path, cut: u64) -> Vec<Range<u64>> {
 
 /// The virtual stretches whose bytes `qemu-img map` places in file bytes `bytes` of `image`.
 fn in_file_bytes(image: &Path, bytes: Range<u64>) -> Vec<Range<u64>> {
-    let map = run(
-        "qemu-img",
-        &["map", "--output=json", image.to_str().unwrap()],
-    );
-    let extents: Vec<Value> = serde_json::from_slice(&map.stdout).unwrap();
+    let extents = qemu_map(image);
     extents
         .iter()
         .filter(|e| e["data"] == true)
@@ -216,7 +198,7 @@ fn an_unreadable_qcow2_l2_table_loses_the_stretch_it_maps() {
     let planted = plant(&raw, 64 * MIB, &every(MIB, 64 * MIB));
     let image = path_in(&dir, "disk.qcow2");
     // 4 KiB clusters: an L2 table is one page and maps 512 clusters, 2 MiB.
-    convert(&raw, "qcow2", "cluster_size=4096", &image);
+    qemu_convert(&raw, "qcow2", &["-o", "cluster_size=4096"], &image);
     let bytes = std::fs::read(&image).unwrap();
     let l1 = be64(&bytes, 40) as usize;
     let table = be64(&bytes, l1 + 8 * 10) & 0x00ff_ffff_ffff_fe00;
@@ -244,7 +226,7 @@ fn an_unreadable_page_of_a_qcow2_l1_table_loses_the_gibibyte_it_maps() {
     let planted = plant(&raw, size, &offsets);
     let image = path_in(&dir, "disk.qcow2");
     // 4 KiB clusters: an L1 entry maps 2 MiB, a page of the L1 table 1 GiB.
-    convert(&raw, "qcow2", "cluster_size=4096", &image);
+    qemu_convert(&raw, "qcow2", &["-o", "cluster_size=4096"], &image);
     let l1 = be64(&std::fs::read(&image).unwrap(), 40);
     assert_eq!(l1 % 4096, 0);
     let page = l1 + 4096;
@@ -268,7 +250,7 @@ fn an_unreadable_page_of_a_vmdk_grain_directory_loses_the_tables_it_names() {
     let size = 40 << 30;
     let planted = plant(&raw, size, &every(1 << 30, size));
     let image = path_in(&dir, "disk.vmdk");
-    convert(&raw, "vmdk", "", &image);
+    qemu_convert(&raw, "vmdk", &[], &image);
     let bytes = std::fs::read(&image).unwrap();
     let (grain, per_table, gd) = (
         le64(&bytes, 20) * 512,
@@ -314,7 +296,7 @@ fn an_unreadable_sector_of_a_vhd_bat_loses_the_blocks_it_maps() {
     offsets.sort_unstable();
     let planted = plant(&raw, size, &offsets);
     let image = path_in(&dir, "disk.vhd");
-    convert(&raw, "vpc", "", &image);
+    qemu_convert(&raw, "vpc", &[], &image);
     let bytes = std::fs::read(&image).unwrap();
     let header = be64(&bytes, 16) as usize;
     let bat = be64(&bytes, header + 16);
@@ -374,7 +356,7 @@ fn an_unreadable_page_of_a_vhdx_bat_loses_the_blocks_it_maps() {
     offsets.sort_unstable();
     let planted = plant(&raw, size, &offsets);
     let image = path_in(&dir, "disk.vhdx");
-    convert(&raw, "vhdx", "block_size=1M", &image);
+    qemu_convert(&raw, "vhdx", &["-o", "block_size=1M"], &image);
     let bat = vhdx_region(&std::fs::read(&image).unwrap(), BAT).start;
     // 1 MiB blocks with 512-byte sectors: 4096 blocks a chunk, so entry N is block N here.
     let page = bat + 4096;
@@ -397,7 +379,7 @@ fn an_unreadable_vmdk_grain_table_loses_the_grains_it_maps() {
     let size = 512 * MIB;
     let planted = plant(&raw, size, &every(16 * MIB, size));
     let image = path_in(&dir, "disk.vmdk");
-    convert(&raw, "vmdk", "", &image);
+    qemu_convert(&raw, "vmdk", &[], &image);
     let bytes = std::fs::read(&image).unwrap();
     let (grain, per_table, gd) = (
         le64(&bytes, 20) * 512,
@@ -448,7 +430,7 @@ fn a_vhd_cut_short_loses_the_blocks_past_the_cut() {
     let raw = path_in(&dir, "disk.img");
     let planted = plant(&raw, 64 * MIB, &every(MIB, 64 * MIB));
     let image = path_in(&dir, "disk.vhd");
-    convert(&raw, "vpc", "", &image);
+    qemu_convert(&raw, "vpc", &[], &image);
     let len = std::fs::metadata(&image).unwrap().len();
     // Mid-data twice; then inside the BAT (every block is lost, with it).
     let cuts = [len * 3 / 4, len / 2 + 12345, 1536 + 64];
@@ -479,7 +461,7 @@ fn a_vhdx_cut_short_loses_the_blocks_past_the_cut() {
     let raw = path_in(&dir, "disk.img");
     let planted = plant(&raw, 64 * MIB, &every(MIB, 64 * MIB));
     let image = path_in(&dir, "disk.vhdx");
-    convert(&raw, "vhdx", "block_size=1M", &image);
+    qemu_convert(&raw, "vhdx", &["-o", "block_size=1M"], &image);
     let len = std::fs::metadata(&image).unwrap().len();
     let bytes = std::fs::read(&image).unwrap();
     let metadata_end = vhdx_region(&bytes, METADATA).end;
@@ -533,7 +515,7 @@ fn a_sparse_vmdk_cut_short_loses_the_grains_past_the_cut() {
     let raw = path_in(&dir, "disk.img");
     let planted = plant(&raw, 64 * MIB, &every(MIB, 64 * MIB));
     let image = path_in(&dir, "disk.vmdk");
-    convert(&raw, "vmdk", "", &image);
+    qemu_convert(&raw, "vmdk", &[], &image);
     let len = std::fs::metadata(&image).unwrap().len();
     // Mid-data twice, and mid-grain table (qemu puts the tables in the first 64 KiB).
     let gd = le64(&std::fs::read(&image).unwrap(), 56) * 512;
@@ -587,7 +569,7 @@ fn a_stream_optimized_vmdk_cut_mid_stream_is_read_up_to_the_cut() {
     let raw = path_in(&dir, "disk.img");
     let planted = plant(&raw, 64 * MIB, &every(MIB, 64 * MIB));
     let image = path_in(&dir, "disk.vmdk");
-    convert(&raw, "vmdk", "subformat=streamOptimized", &image);
+    qemu_convert(&raw, "vmdk", &["-o", "subformat=streamOptimized"], &image);
     // VMware writes the grain directory at the end, after the grains, with the real header
     // in the footer (`gdOffset` = GD_AT_END at the start): then a cut takes the only grain
     // directory. The same image with its header saying so stands in for one.
@@ -643,7 +625,12 @@ fn a_vmdk_descriptor_whose_extent_is_missing_or_short_loses_that_extent() {
     let sparse_dir = dir.path().join("sparse");
     std::fs::create_dir(&sparse_dir).unwrap();
     let image = sparse_dir.join("disk.vmdk");
-    convert(&raw, "vmdk", "subformat=twoGbMaxExtentSparse", &image);
+    qemu_convert(
+        &raw,
+        "vmdk",
+        &["-o", "subformat=twoGbMaxExtentSparse"],
+        &image,
+    );
     let second = sparse_dir.join("disk-s002.vmdk");
     std::fs::remove_file(&second).unwrap();
     let descriptor = std::fs::read_to_string(&image).unwrap();
@@ -663,7 +650,7 @@ fn a_vmdk_descriptor_whose_extent_is_missing_or_short_loses_that_extent() {
     let flat_dir = dir.path().join("flat");
     std::fs::create_dir(&flat_dir).unwrap();
     let image = flat_dir.join("disk.vmdk");
-    convert(&raw, "vmdk", "subformat=monolithicFlat", &image);
+    qemu_convert(&raw, "vmdk", &["-o", "subformat=monolithicFlat"], &image);
     let flat = flat_dir.join("disk-flat.vmdk");
     OpenOptions::new()
         .write(true)

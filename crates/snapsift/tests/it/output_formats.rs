@@ -5,13 +5,15 @@
 //! `tests/data`, validated offline) and says the same things; the text report shows the copied
 //! secret once with both places; `--redact` leaves no secret in any format.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use common::*;
+use snapsift_testkit::{
+    Secrets, debugfs_rm, gpt_disk_with_root, mkfs_ext4, openssh_key, workdir, write_at,
+};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 

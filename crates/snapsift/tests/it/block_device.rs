@@ -3,12 +3,13 @@
 //!
 //! Needs root and loop devices; where they are truly unavailable the tests say why and return.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::loop_device::{LoopDevice, attach_or_skip};
-use common::*;
+use snapsift_testkit::{
+    LoopDevice, Secrets, attach_or_skip, hashes_around, run, unavailable, workdir, write_at,
+};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 

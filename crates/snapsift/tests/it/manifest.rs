@@ -2,13 +2,13 @@
 //! image that cannot be scanned (missing, corrupt) does not stop the others, and each finding
 //! names its image.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{Secrets, qemu_convert, workdir, write_at};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 
@@ -52,7 +52,7 @@ fn a_manifest_scans_every_image_and_names_each_by_its_id() {
     );
     raw_disk(&raw, 1);
     raw_disk(&qcow2_source, 2);
-    qemu_convert(&qcow2_source, "qcow2", &qcow2);
+    qemu_convert(&qcow2_source, "qcow2", &[], &qcow2);
     // A qcow2 header cut short: not an image snapsift can read.
     fs::write(&broken, &fs::read(&qcow2).unwrap()[..40]).unwrap();
     let missing = path_in(&dir, "nope.img");

@@ -4,11 +4,11 @@
 //! text report writes each escaped on its one line, and no format (nor a note on standard
 //! error) lets a raw control character through; JSON reads back the names exactly.
 
-mod common;
-
 use serde_json::Value;
 
-use common::*;
+use snapsift_testkit::{Secrets, mkfs_ext4, workdir};
+
+use crate::common::*;
 
 /// Whether `c` may act on a terminal or reorder text: a control character (but the line
 /// breaks between lines of the output), a line separator, a bidi control.

@@ -3,16 +3,18 @@
 //! previous report survives an interrupted or failed run, a closed pipe ends the run
 //! quietly, and a failed write is one message naming the output.
 
-mod common;
-
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::faulty::FaultyFile;
-use common::*;
+use snapsift_testkit::{
+    Secrets, hashes_around, qemu_convert, qemu_overlay, run, unavailable, workdir,
+};
+
+use crate::common::faulty::FaultyFile;
+use crate::common::*;
 
 /// A raw disk of filler text with `n` AWS key IDs on it, one per 4 KiB; returns them.
 fn disk_with_keys(path: &Path, n: usize) -> Vec<String> {
@@ -107,37 +109,15 @@ fn no_file_the_run_reads_is_ever_written_over() {
     let base = path_in(&dir, "base.raw");
     disk_with_keys(&base, 2);
     let overlay = path_in(&dir, "overlay.qcow2");
-    run(
-        "qemu-img",
-        &[
-            "create",
-            "-q",
-            "-f",
-            "qcow2",
-            "-b",
-            "base.raw",
-            "-F",
-            "raw",
-            overlay.to_str().unwrap(),
-        ],
-    );
+    qemu_overlay(&overlay, "base.raw", "raw", true);
     let vmdk_raw = path_in(&dir, "vmdk.raw");
     disk_with_keys(&vmdk_raw, 1);
     let vmdk = path_in(&dir, "disk.vmdk");
-    run(
-        "qemu-img",
-        &[
-            "convert",
-            "-q",
-            "-f",
-            "raw",
-            "-O",
-            "vmdk",
-            "-o",
-            "subformat=monolithicFlat",
-            vmdk_raw.to_str().unwrap(),
-            vmdk.to_str().unwrap(),
-        ],
+    qemu_convert(
+        &vmdk_raw,
+        "vmdk",
+        &["-q", "-o", "subformat=monolithicFlat"],
+        &vmdk,
     );
     let extent = path_in(&dir, "disk-flat.vmdk");
     assert!(

@@ -5,12 +5,12 @@
 //! file, its chain of containers and its encoding; a secret the sweep also sees is reported
 //! once, with the archive member's name.
 
-mod common;
-
 use std::fs;
 
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{Secrets, debugfs_rm, debugfs_script, mkfs_ext4, offsets_of, sh, workdir};
+
+use crate::common::*;
 
 /// The path with members of a finding's location, and its container kinds.
 fn chain(finding: &Value) -> (String, Vec<String>) {

@@ -2,16 +2,18 @@
 //! file's contents, one archive member, or, outside files, one run of bytes no file boundary
 //! crosses. Small files written one after the other by `debugfs write` lie next to each other
 //! on the disk; an ID at the end of one is no credential with a secret at the start of the
-//! next. Like every default scan of the tests ([`common::Scan::run`]), each image here is
+//! next. Like every default scan of the tests ([`crate::common::Scan::run`]), each image here is
 //! also scanned with `--include-invalid`, which may only add findings.
-
-mod common;
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use common::*;
+use snapsift_testkit::{
+    Secrets, debugfs_script, ext4_with_files, offsets_of, run, workdir, write_at,
+};
+
+use crate::common::*;
 
 /// How close the built-in rules want an ID and its secret (`within` of their `[rule.pair]`).
 const WITHIN: u64 = 1024;

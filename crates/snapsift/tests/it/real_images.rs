@@ -3,11 +3,14 @@
 //! oracle) says it is, exactly once, whether it sits in a file, in a deleted file's freed
 //! blocks or in unpartitioned space.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use snapsift_testkit::{
+    Secrets, dd_into, debugfs_rm, gpt_disk_with_root, mkfs_ext4, offsets_of, openssh_key,
+    rsa_pem_key, run, sparse_file, workdir, write_at,
+};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 

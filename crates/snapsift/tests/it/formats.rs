@@ -1,11 +1,11 @@
 //! Every image format gives the findings the same disk gives as raw: same rules, same secrets,
 //! same offsets (virtual-disk offsets, whatever the container).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use snapsift_testkit::{Secrets, openssh_key, qemu_convert, qemu_img, qemu_io, run, workdir};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 
@@ -37,16 +37,9 @@ fn raw_disk_with_secrets(dir: &Path) -> PathBuf {
     path
 }
 
-fn qemu_img(args: &[&str]) {
-    run("qemu-img", args);
-}
-
 fn convert(raw: &Path, format: &str, name: &str, extra: &[&str]) -> PathBuf {
     let out = raw.with_file_name(name);
-    let mut args = vec!["convert", "-f", "raw", "-O", format];
-    args.extend(extra);
-    args.extend([raw.to_str().unwrap(), out.to_str().unwrap()]);
-    qemu_img(&args);
+    qemu_convert(raw, format, extra, &out);
     out
 }
 
@@ -152,10 +145,7 @@ fn a_secret_written_only_into_an_overlay_is_found() {
         payload.display(),
         secret.len() + 15
     );
-    run(
-        "qemu-io",
-        &["-f", "qcow2", "-c", &command, top.to_str().unwrap()],
-    );
+    qemu_io(&top, "qcow2", &[&command]);
 
     let found = findings(&top, &[]);
     let in_overlay: Vec<_> = found.iter().filter(|(_, _, s)| *s == secret).collect();

@@ -7,13 +7,15 @@
 //! with a secret across every 4 KiB boundary: shards are cut on 4 KiB boundaries, so every
 //! cut that falls there splits a secret (and some an ID from its secret).
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{
+    Secrets, debugfs_rm, gpt_disk_with_root, mkfs_ext4, qemu_convert, sh, workdir, write_at,
+};
+
+use crate::common::*;
 
 const MIB: u64 = 1 << 20;
 
@@ -144,7 +146,7 @@ fn shards_together_find_exactly_what_a_full_scan_finds() {
         ("vmdk", "disk.vmdk"),
     ] {
         let out = path_in(&dir, name);
-        qemu_convert(&raw, format, &out);
+        qemu_convert(&raw, format, &[], &out);
         images.push(out);
     }
     for image in &images {
@@ -237,7 +239,7 @@ fn merged_shard_reports_print_what_a_full_scan_prints_in_every_format() {
     let dir = workdir();
     let raw = disk(&dir);
     let qcow2 = path_in(&dir, "disk.qcow2");
-    qemu_convert(&raw, "qcow2", &qcow2);
+    qemu_convert(&raw, "qcow2", &[], &qcow2);
     let reports_dir = workdir();
     let (raw, qcow2) = (raw.to_str().unwrap(), qcow2.to_str().unwrap());
     let n = 3;

@@ -4,13 +4,13 @@
 //! window the file pass decodes, and on a sparse disk of 2^63 bytes; its peak RSS stays under
 //! the 80 MiB the benchmark (docs/benchmark.md) gives for every input.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{Secrets, dd_into, mkfs_ext4, run, sh, sparse_file, workdir, write_at};
+
+use crate::common::*;
 
 /// The benchmark's figure: "Peak RSS stays under 80 MiB for every input".
 const MAX_RSS_KIB: u64 = 80 << 10;

@@ -1,13 +1,13 @@
 //! The command line as a user meets it: exit statuses, error messages, output files, redaction,
 //! formats and progress.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use snapsift_testkit::{Secrets, offsets_of, sparse_file, workdir, write_at};
+
+use crate::common::*;
 
 /// A small disk of filler text with one AWS key ID and one PostgreSQL URI on it.
 fn small_disk(path: &Path) -> (String, String) {

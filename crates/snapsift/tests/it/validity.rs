@@ -3,14 +3,12 @@
 //! order. A match a check rejects never takes, hides or changes a valid one: not as the ID
 //! that claims a real secret, not as the secret a real ID claims.
 //!
-//! [`common::Scan::run`] checks this of every default scan in the CLI tests, whatever the
+//! [`crate::common::Scan::run`] checks this of every default scan in the CLI tests, whatever the
 //! image. Here it is shown on the rules' own examples, positive and negative, each in a file of its own, laid
 //! side by side in ext4 images (in the pack's order and shuffled), between and after the
 //! partitions of a GPT disk, and run together on a raw disk (one stream, written as UTF-8 and
 //! as UTF-16LE), and on the cases that broke it: Tencent's documented example SecretId beside
 //! a real SecretKey.
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -19,7 +17,11 @@ use std::path::Path;
 use serde_json::Value;
 use snapsift_match::RuleSet;
 
-use common::*;
+use snapsift_testkit::{
+    Secrets, ext4_with_files, gpt_disk_with_root, mkfs_ext4, run, workdir, write_at,
+};
+
+use crate::common::*;
 
 /// Every example of every built-in rule, positive ones first, each with a name that says
 /// whose it is, as the text of a file: ending with a newline, as text files do (a value that

@@ -5,14 +5,14 @@
 //! Hostile names ride along and must come back exact: bytes that are not UTF-8, a name of 255
 //! bytes, a directory chain 200 deep.
 
-mod common;
-
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use common::*;
 use serde_json::Value;
+use snapsift_testkit::{Secrets, run, workdir};
+
+use crate::common::*;
 
 /// Small files in the crowded image.
 const FILES: u64 = 200_000;

@@ -1,12 +1,12 @@
 //! The report stage as a user meets it: UTF-16LE text in the byte sweep, user rule files,
 //! ID and secret halves paired, baselines and their fingerprints, and `snapsift rules`.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::*;
+use snapsift_testkit::{Secrets, offsets_of, workdir};
+
+use crate::common::*;
 
 /// UTF-16LE bytes of `text`.
 fn wide(text: &str) -> Vec<u8> {
