@@ -5,6 +5,7 @@ use snapsift_disk::{Disk, DiskError};
 use snapsift_testkit::{Rng, qemu_to_raw, run};
 use std::fs;
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Writes a raw disk of `size` bytes (a multiple of 1 MiB) that exercises a reader: runs of
@@ -176,4 +177,16 @@ pub fn assert_refused(error: &DiskError, image: &Path, reference: &Path, target:
         assert!(message.contains(part), "{part} missing from: {message}");
     }
     assert!(message.contains("--allow-path"), "{message}");
+}
+
+/// Flips the bits of one byte of `path`.
+pub fn flip_byte(path: &Path, offset: u64) {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut byte = [0u8];
+    file.read_exact_at(&mut byte, offset).unwrap();
+    file.write_all_at(&[!byte[0]], offset).unwrap();
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use snapsift_disk::{DiskError, ReferencePolicy};
-use snapsift_testkit::{qemu_img, qemu_io, unavailable, workdir};
+use snapsift_testkit::{qemu_img, qemu_io, qemu_overlay, unavailable, workdir};
 
 use crate::common::*;
 
@@ -121,16 +121,7 @@ fn a_backing_chain_of_three_with_data_at_each_level() {
     let mid = dir.path().join("mid.qcow2");
     let top = dir.path().join("top.qcow2");
     // Relative backing names, resolved from the overlay's directory.
-    qemu_img(&[
-        "create",
-        "-f",
-        "qcow2",
-        "-b",
-        "base.qcow2",
-        "-F",
-        "qcow2",
-        mid.to_str().unwrap(),
-    ]);
+    qemu_overlay(&mid, "base.qcow2", "qcow2", true);
     qemu_io(
         &mid,
         "qcow2",
@@ -140,16 +131,7 @@ fn a_backing_chain_of_three_with_data_at_each_level() {
             "write -z 20000000 1048576",
         ],
     );
-    qemu_img(&[
-        "create",
-        "-f",
-        "qcow2",
-        "-b",
-        "mid.qcow2",
-        "-F",
-        "qcow2",
-        top.to_str().unwrap(),
-    ]);
+    qemu_overlay(&top, "mid.qcow2", "qcow2", true);
     qemu_io(
         &top,
         "qcow2",
@@ -292,16 +274,7 @@ fn broken_images_give_clear_errors() {
 
     let (a, b) = (dir.path().join("a.qcow2"), dir.path().join("b.qcow2"));
     qemu_img(&["create", "-f", "qcow2", a.to_str().unwrap(), "8M"]);
-    qemu_img(&[
-        "create",
-        "-f",
-        "qcow2",
-        "-b",
-        "a.qcow2",
-        "-F",
-        "qcow2",
-        b.to_str().unwrap(),
-    ]);
+    qemu_overlay(&b, "a.qcow2", "qcow2", true);
     qemu_img(&[
         "rebase",
         "-u",

@@ -14,7 +14,8 @@ use snapsift_disk::{Disk, DiskError, ReferencePolicy};
 use snapsift_testkit::{Rng, qemu_convert, qemu_to_raw, workdir};
 
 use crate::common::{
-    assert_reads_like, assert_refused, assert_same_bytes, raw_disk, total, vhdimount_bytes,
+    assert_reads_like, assert_refused, assert_same_bytes, flip_byte, raw_disk, total,
+    vhdimount_bytes,
 };
 
 const MIB: u64 = 1 << 20;
@@ -158,18 +159,6 @@ fn truncated_dynamic_vhd_loses_the_blocks_past_its_end() {
         matches!(&err, DiskError::Damaged { reason, .. } if reason.contains("truncated")),
         "{err}"
     );
-}
-
-/// Flips the bits of one byte of `path`.
-fn flip_byte(path: &Path, offset: u64) {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut byte = [0u8];
-    file.read_exact_at(&mut byte, offset).unwrap();
-    file.write_all_at(&[!byte[0]], offset).unwrap();
 }
 
 // ---- Differencing disks -------------------------------------------------------------------

@@ -14,7 +14,8 @@ use snapsift_disk::{Disk, DiskError, ReferencePolicy};
 use snapsift_testkit::{Rng, qemu_convert, qemu_to_raw, workdir};
 
 use crate::common::{
-    assert_reads_like, assert_refused, assert_same_bytes, raw_disk, total, vhdimount_bytes,
+    assert_reads_like, assert_refused, assert_same_bytes, flip_byte, raw_disk, total,
+    vhdimount_bytes,
 };
 
 const MIB: u64 = 1 << 20;
@@ -86,18 +87,6 @@ fn sparse_dynamic_vhdx_has_few_data_ranges() {
         total(&ranges)
     );
     assert_reads_like(&*disk, &qemu_to_raw(&image, None, dir.path()));
-}
-
-/// Flips the bits of one byte of `path`.
-fn flip_byte(path: &Path, offset: u64) {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let mut byte = [0u8];
-    file.read_exact_at(&mut byte, offset).unwrap();
-    file.write_all_at(&[!byte[0]], offset).unwrap();
 }
 
 #[test]

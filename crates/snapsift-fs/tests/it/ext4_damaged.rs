@@ -9,7 +9,7 @@ use snapsift_disk::MemoryDisk;
 use snapsift_fs::{Ext4Map, FileState};
 use snapsift_testkit::{Rng, debugfs_script, mkfs_from_tree, noise, run, run_stdout, workdir};
 
-use crate::common::damage;
+use crate::common::{damage, extent_tree_block};
 
 /// A small ext4 image: nested directories, a 200-entry directory, inline files, a file
 /// fragmented into more extents than its inode holds, deleted files. Returns its bytes.
@@ -51,21 +51,6 @@ fn record_offset(image: &Path, inode: &str, block_size: u64) -> usize {
     (block * block_size + offset) as usize
 }
 
-fn etb_of(image: &Path, path: &str) -> u64 {
-    let stat = run_stdout(
-        "debugfs",
-        &["-R", &format!("stat {path}"), image.to_str().unwrap()],
-    );
-    stat.split("(ETB0):")
-        .nth(1)
-        .expect("an extent tree block")
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 fn build(bytes: Vec<u8>) -> Result<Ext4Map, snapsift_fs::FsError> {
     let len = bytes.len() as u64;
     Ext4Map::build(&MemoryDisk::new(bytes), 0..len)
@@ -87,7 +72,7 @@ fn sweep(map: &Ext4Map, len: u64, step: u64) {
 fn an_extent_index_pointing_to_itself_is_cut() {
     let dir = workdir();
     let image = small_image(dir.path(), "4096", &[]);
-    let etb = etb_of(&image, "/frag");
+    let etb = extent_tree_block(&image, "/frag");
     let record = record_offset(&image, "/frag", 4096);
     let mut bytes = fs::read(&image).unwrap();
     // The root (in the inode) becomes depth 2; the tree block, depth 1 with one index entry

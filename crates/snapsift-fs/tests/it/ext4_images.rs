@@ -21,6 +21,8 @@ use snapsift_testkit::{
     debugfs_script, mkfs_from_tree, noise, run, run_stdout, workdir, write_file,
 };
 
+use crate::common::extent_tree_block;
+
 /// The map is built once and shared by scanning threads.
 const _: fn() = || {
     fn shared<T: Send + Sync>() {}
@@ -700,16 +702,7 @@ fn ext4_4k_blocks_extent_tree_slack_and_deleted_files() {
     );
 
     // /frag has more extents than its inode holds: its tree block is metadata of /frag.
-    let stat = run_stdout("debugfs", &["-R", "stat /frag", image.to_str().unwrap()]);
-    let etb: u64 = stat
-        .split("(ETB0):")
-        .nth(1)
-        .expect("an extent tree block")
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let etb = extent_tree_block(&image, "/frag");
     let loc = map.locate(etb * 4096);
     assert_eq!(loc.state, FileState::Metadata);
     assert_eq!(loc.path.as_deref(), Some("/frag"));

@@ -14,14 +14,11 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use snapsift_testkit::{Secrets, qemu_convert, qemu_map, sparse_file, workdir, write_at};
 
 use crate::common::faulty::FaultyFile;
 use crate::common::*;
 
-/// Exit status of a scan that could not read every byte.
-const EXIT_PARTIAL: i32 = 3;
 const MIB: u64 = 1 << 20;
 
 /// A sparse raw disk of `size` bytes with a secret, in a kilobyte of filler text, at each of
@@ -94,21 +91,6 @@ fn in_file_bytes(image: &Path, bytes: Range<u64>) -> Vec<Range<u64>> {
         .collect()
 }
 
-/// The unreadable ranges of a coverage record.
-fn unreadable(coverage: &Value) -> Vec<(Range<u64>, String)> {
-    coverage["unreadable"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            (
-                u["start"].as_u64().unwrap()..u["end"].as_u64().unwrap(),
-                u["reason"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 /// Checks a partial scan of a damaged image: exit status 3; the unreadable ranges cover
 /// `lost` and at most `slack` bytes more, each with a reason that names `cause`, the first
 /// also `what` was lost; every planted secret outside them found at its offset, none inside;
@@ -121,11 +103,7 @@ fn assert_lost(
     what: &str,
     cause: &str,
 ) {
-    assert_eq!(scan.code, EXIT_PARTIAL, "{}", scan.stderr);
-    assert!(!scan.stderr.contains("panicked"), "{}", scan.stderr);
-    assert!(scan.stderr.contains("PARTIAL SCAN"), "{}", scan.stderr);
-    let coverage = &scan.coverage[0];
-    assert_eq!(coverage["complete"], false);
+    let coverage = assert_partial_scan(scan);
     let ranges = unreadable(coverage);
     for want in lost {
         let mut at = want.start;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use snapsift_testkit::{Secrets, openssh_key, qemu_convert, qemu_img, qemu_io, run, workdir};
+use snapsift_testkit::{Secrets, openssh_key, qemu_convert, qemu_io, qemu_overlay, run, workdir};
 
 use crate::common::*;
 
@@ -117,26 +117,8 @@ fn a_secret_written_only_into_an_overlay_is_found() {
     let base = convert(&raw, "qcow2", "base.qcow2", &[]);
     let mid = dir.path().join("mid.qcow2");
     let top = dir.path().join("top.qcow2");
-    qemu_img(&[
-        "create",
-        "-f",
-        "qcow2",
-        "-b",
-        "base.qcow2",
-        "-F",
-        "qcow2",
-        mid.to_str().unwrap(),
-    ]);
-    qemu_img(&[
-        "create",
-        "-f",
-        "qcow2",
-        "-b",
-        "mid.qcow2",
-        "-F",
-        "qcow2",
-        top.to_str().unwrap(),
-    ]);
+    qemu_overlay(&mid, "base.qcow2", "qcow2", true);
+    qemu_overlay(&top, "mid.qcow2", "qcow2", true);
     let secret = Secrets::new(77).postgres_uri();
     let payload = dir.path().join("payload");
     std::fs::write(&payload, format!("\nDATABASE_URL={secret}\n")).unwrap();

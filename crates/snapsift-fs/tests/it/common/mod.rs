@@ -1,7 +1,9 @@
 //! What the filesystem tests share beyond snapsift-testkit: hostile damage to real images,
 //! and the NTFS trees and The Sleuth Kit oracle ([`ntfs`]).
 
-use snapsift_testkit::Rng;
+use std::path::Path;
+
+use snapsift_testkit::{Rng, run_stdout};
 
 pub mod ntfs;
 
@@ -22,4 +24,21 @@ pub fn damage(bytes: &mut [u8], rng: &mut Rng, hot: std::ops::Range<usize>) {
             }
         }
     }
+}
+
+/// The first extent tree block (`ETB0`) of the file at `path` in the ext4 image, as `debugfs
+/// stat` lists it: a file with more extents than its inode holds has one.
+pub fn extent_tree_block(image: &Path, path: &str) -> u64 {
+    let stat = run_stdout(
+        "debugfs",
+        &["-R", &format!("stat {path}"), image.to_str().unwrap()],
+    );
+    stat.split("(ETB0):")
+        .nth(1)
+        .expect("an extent tree block")
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }

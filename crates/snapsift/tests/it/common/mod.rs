@@ -8,6 +8,7 @@ pub mod faulty;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -290,5 +291,34 @@ pub fn shown_parts<'s>(text: &str, secret: &'s str) -> Vec<&'s str> {
     (0..=secret.len().saturating_sub(8))
         .map(|i| &secret[i..(i + 8).min(secret.len())])
         .filter(|part| text.contains(part))
+        .collect()
+}
+
+/// The exit status of a scan that could not read everything.
+pub const EXIT_PARTIAL: i32 = 3;
+
+/// Checks that `scan`, of one image, says it is partial (exit status 3, `PARTIAL SCAN` on
+/// standard error, no panic, a coverage record not complete); returns that record.
+pub fn assert_partial_scan(scan: &Scan) -> &Value {
+    assert_eq!(scan.code, EXIT_PARTIAL, "{}", scan.stderr);
+    assert!(!scan.stderr.contains("panicked"), "{}", scan.stderr);
+    assert!(scan.stderr.contains("PARTIAL SCAN"), "{}", scan.stderr);
+    let coverage = &scan.coverage[0];
+    assert_eq!(coverage["complete"], false);
+    coverage
+}
+
+/// The unreadable ranges of a coverage record, each with its reason.
+pub fn unreadable(coverage: &Value) -> Vec<(Range<u64>, String)> {
+    coverage["unreadable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["start"].as_u64().unwrap()..u["end"].as_u64().unwrap(),
+                u["reason"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
