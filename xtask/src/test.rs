@@ -40,9 +40,9 @@ const TOOLS: &[(&str, &str)] = &[
     ("bzip2", "bzip2"),
     ("iconv", "libc-bin"),
     ("jar", "default-jdk-headless"),
-    // GNU time: the peak RSS of scans of hostile images (tests/bounded_memory.rs).
+    // GNU time: the peak RSS of scans of hostile images (tests/it/bounded_memory.rs).
     ("time", "time"),
-    // fusermount3: files with bad sectors served over FUSE (tests/partial_scan.rs).
+    // fusermount3: files with bad sectors served over FUSE (tests/it/partial_scan.rs).
     ("fusermount3", "fuse3"),
     // LVM2 volume groups written without device-mapper; LUKS headers; swap areas.
     ("pvcreate", "lvm2"),
