@@ -161,7 +161,10 @@ fn utf16_text_is_decoded_and_says_its_encoding() {
     let (_, planted, opened, output) = pass(dir.path());
     let found = only(&output, &planted.utf16);
     assert_eq!(opened.path_of(found.file), "/notes-utf16.txt");
-    assert_eq!(found.encoding, Some("utf-16le"));
+    assert_eq!(
+        found.encoding,
+        Some(snapsift_filepass::LeafEncoding::Utf16Le)
+    );
     assert_eq!(chain(found), ["utf-16le"]);
     assert!(found.decoded_offset.is_some(), "{found:?}");
     assert_eq!(found.on_disk, None);
