@@ -108,6 +108,17 @@ impl DenseFilter {
     /// The filter for `rules`: each rule's index, loosened pattern and longest match. `None`
     /// if there are none.
     pub(crate) fn new(rules: &[(usize, &Hir, usize)]) -> Result<Option<DenseFilter>, RuleError> {
+        DenseFilter::with_cache(rules, CACHE_CAPACITY, true)
+    }
+
+    /// [`DenseFilter::new`] with a cache of `capacity` bytes (at least what the automaton
+    /// needs), giving up on a thrashing cache only if `give_up`: tests make the cache small and
+    /// keep going, so that it is cleared under every walk.
+    fn with_cache(
+        rules: &[(usize, &Hir, usize)],
+        capacity: usize,
+        give_up: bool,
+    ) -> Result<Option<DenseFilter>, RuleError> {
         if rules.is_empty() {
             return Ok(None);
         }
@@ -126,9 +137,10 @@ impl DenseFilter {
             .configure(
                 DFA::config()
                     .match_kind(MatchKind::All)
-                    .cache_capacity(CACHE_CAPACITY)
-                    .minimum_cache_clear_count(Some(MIN_CACHE_CLEARS))
-                    .minimum_bytes_per_state(Some(MIN_BYTES_PER_STATE)),
+                    .cache_capacity(capacity)
+                    .skip_cache_capacity_check(true)
+                    .minimum_cache_clear_count(give_up.then_some(MIN_CACHE_CLEARS))
+                    .minimum_bytes_per_state(give_up.then_some(MIN_BYTES_PER_STATE)),
             )
             .build_from_nfa(nfa)
             .map_err(|e| error(e.to_string()))?;
@@ -216,6 +228,12 @@ impl DenseFilter {
             total = total.saturating_add(end - walk.start);
         }
         *work = work.saturating_add(total as u64);
+        // Whether a clear made the other walks' states meaningless: asked after every step
+        // that may add a state, before another walk's state is used.
+        let cleared = |cache: &Cache| N > 1 && cache.clear_count() != clears;
+        if cleared(cache) {
+            return Err(Walked::CacheCleared);
+        }
         let mut walked: usize = 0;
         cache.search_start(0);
         let result = (|| {
@@ -242,9 +260,9 @@ impl DenseFilter {
                         cache.search_update(walked);
                         self.step(cache, walk, text, out)?;
                         walked = walked.saturating_add(1);
-                    }
-                    if N > 1 && cache.clear_count() != clears {
-                        return Err(Walked::CacheCleared);
+                        if cleared(cache) {
+                            return Err(Walked::CacheCleared);
+                        }
                     }
                     continue 'together;
                 }
@@ -271,7 +289,7 @@ impl DenseFilter {
                     cache.search_update(walked);
                     self.step(cache, walk, text, out)?;
                     walked = walked.saturating_add(1);
-                    if N > 1 && cache.clear_count() != clears {
+                    if cleared(cache) {
                         return Err(Walked::CacheCleared);
                     }
                 }
@@ -281,12 +299,12 @@ impl DenseFilter {
                     None => self.dfa.next_eoi_state(cache, walk.state),
                 }
                 .map_err(|_| Walked::Failed(MatchError::gave_up(walk.start)))?;
+                if cleared(cache) {
+                    return Err(Walked::CacheCleared);
+                }
                 if last.is_match() {
                     self.report(cache, last, walk.start, walk.report_end, out);
                 }
-            }
-            if N > 1 && cache.clear_count() != clears {
-                return Err(Walked::CacheCleared);
             }
             Ok(())
         })();
@@ -456,5 +474,73 @@ impl TruncationScreen {
         }
         state.clean_to = at;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::compile;
+
+    /// The built-in rules that go to the filter as patterns of their own.
+    fn filter(capacity: usize) -> DenseFilter {
+        let set = crate::RuleSet::builtin().unwrap();
+        let compiled: Vec<_> = set.rules().iter().map(|r| compile(r).unwrap()).collect();
+        let rules: Vec<(usize, &Hir, usize)> = compiled
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.truncatable)
+            .map(|(i, c)| (i, &c.loosened, c.max_len))
+            .collect();
+        DenseFilter::with_cache(&rules, capacity, false)
+            .unwrap()
+            .unwrap()
+    }
+
+    /// A cache cleared while four walks are under way stales the others' states: the walks
+    /// must stop and the region be read again by one (this panicked on a Debian image, reading
+    /// a stale state's transitions past the end of the cleared cache's table).
+    #[test]
+    fn a_cache_cleared_under_several_walks_gives_the_same_starts() {
+        // Text that makes many states: the rules' keywords, separators and token characters.
+        let pieces: [&[u8]; 12] = [
+            b"AKIA",
+            b"password",
+            b"secret",
+            b"token",
+            b"=",
+            b":",
+            b"\"",
+            b" ",
+            b"https://",
+            b"u:p@h",
+            b"ghp_",
+            b"x9",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut text = Vec::new();
+        while text.len() < 4 * MIN_LANE + 4096 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            text.extend_from_slice(pieces[(state % 12) as usize]);
+            text.push(b"AZaz09+/_-."[(state >> 8) as usize % 11]);
+        }
+        let region = 0..text.len();
+        let mut starts = |filter: &DenseFilter| {
+            let mut cache = DenseCache::default();
+            let mut out = Vec::new();
+            filter
+                .starts(&mut cache, &text, region.clone(), &mut out, &mut 0)
+                .unwrap();
+            out.sort_unstable();
+            (out, cache.0.map_or(0, |c| c.clear_count()))
+        };
+        let (roomy, roomy_clears) = starts(&filter(CACHE_CAPACITY * 64));
+        let (small, small_clears) = starts(&filter(0));
+        assert_eq!(roomy_clears, 0, "the roomy cache was never cleared");
+        assert!(small_clears > 0, "the small cache was cleared");
+        assert!(!roomy.is_empty());
+        assert_eq!(small, roomy);
     }
 }
