@@ -527,7 +527,7 @@ mod tests {
             text.push(b"AZaz09+/_-."[(state >> 8) as usize % 11]);
         }
         let region = 0..text.len();
-        let mut starts = |filter: &DenseFilter| {
+        let starts = |filter: &DenseFilter| {
             let mut cache = DenseCache::default();
             let mut out = Vec::new();
             filter
