@@ -28,7 +28,9 @@ fn setup() -> &'static Setup {
     static SETUP: OnceLock<Setup> = OnceLock::new();
     SETUP.get_or_init(|| {
         let set = RuleSet::builtin().expect("the built-in rules load");
-        let on = Matcher::new(&set).expect("the built-in rules compile");
+        let on = Matcher::new(&set)
+            .expect("the built-in rules compile")
+            .with_dense_min_region(0);
         let off = Matcher::new(&set)
             .expect("the built-in rules compile")
             .with_dense_filter(false);

@@ -32,12 +32,10 @@ const MAX_PLAIN_LEN: usize = 256;
 const PLAIN_SPAN_PER_BYTE: usize = 16;
 
 /// A batch of the anchor search's positions ([`crate::teddy16::BATCH_POSITIONS`], 2 KiB) with
-/// more candidates than this is dense (see `dense`): confirming that many hits one by one costs
-/// about what the dense filter's pass over the batch does (some 2 ns a byte). Below it, hits
-/// cost at most about that much per byte. Text-heavy disks have up to 16-32 in many batches
-/// (the benchmark disk: 44% of its bytes at a limit of 16, 0.07% at 32), where the filter
-/// would be the slower.
-const DENSE_CANDIDATES: u32 = 32;
+/// more candidates than this is dense (see `dense`). Text-heavy disks have 16 to 64 in many
+/// batches (the benchmark disk: 44% of its bytes past 16, 0.07% past 32, none past 64), where
+/// confirming hits one by one is the faster; bytes made of one anchor have hundreds.
+const DENSE_CANDIDATES: u32 = 64;
 
 /// One match of one rule, as byte offsets into the haystack given to [`Matcher::find_in`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -427,6 +425,18 @@ impl Matcher {
     /// anchors costs. The portable anchor search has no dense filter.
     pub fn with_dense_filter(mut self, on: bool) -> Matcher {
         self.dense_on = on;
+        self
+    }
+
+    /// The same matcher, with the dense filter (see [`Matcher::with_dense_filter`]) run over
+    /// runs of dense batches of at least `bytes` (default 1 MiB, never less than twice the
+    /// longest filtered rule, about 16 KiB); shorter runs are confirmed hit by hit. For tests
+    /// and measurements on small haystacks: on real text the filter's automaton is slow to
+    /// build, and only floods of megabytes repay it.
+    pub fn with_dense_min_region(mut self, bytes: usize) -> Matcher {
+        if let Some(dense) = &mut self.dense {
+            dense.set_min_region(bytes);
+        }
         self
     }
 
