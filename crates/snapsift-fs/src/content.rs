@@ -211,8 +211,12 @@ impl FileContent {
                 } => {
                     let from = skip.saturating_add(into);
                     let upto = from.saturating_add(dest.len() as u64);
-                    let extent =
-                        decode_extent(disk, volume_start, (*codec, *at, *len, *sector), upto)?;
+                    let extent = crate::btrfs::compress::read_extent(
+                        disk,
+                        volume_start,
+                        (*codec, *at, *len, *sector),
+                        upto,
+                    )?;
                     let from = usize::try_from(from).unwrap_or(usize::MAX);
                     // An extent decoding short reads as zeros past its end.
                     if let Some(decoded) = extent.get(from..) {
@@ -378,32 +382,6 @@ fn decode_unit(
     let limit = usize::try_from(upto).unwrap_or(0);
     crate::ntfs::lznt1::decompress(&compressed, limit)
         .map_err(|e| FsError::Corrupt(format!("a compressed NTFS file: {e}")))
-}
-
-/// Reads the compressed btrfs extent (codec, volume offset, bytes, sector size) through
-/// `disk` and decodes its first `upto` bytes (at most
-/// [`MAX_EXTENT`](crate::btrfs::compress::MAX_EXTENT) either way).
-fn decode_extent(
-    disk: &dyn Disk,
-    volume_start: u64,
-    (codec, at, len, sector): (Compression, u64, u64, u32),
-    upto: u64,
-) -> Result<Vec<u8>, FsError> {
-    use crate::btrfs::compress::{MAX_EXTENT, decode};
-    if len > MAX_EXTENT || upto > MAX_EXTENT {
-        return Err(FsError::Corrupt(format!(
-            "a compressed btrfs extent larger than {MAX_EXTENT} bytes"
-        )));
-    }
-    let at = at.checked_add(volume_start).ok_or_else(|| {
-        FsError::Corrupt("a compressed extent lies past the end of addressable bytes".into())
-    })?;
-    let mut compressed = vec![0u8; usize::try_from(len).unwrap_or(0)];
-    disk.read_exact_at(at, &mut compressed)?;
-    let limit = usize::try_from(upto).unwrap_or(0);
-    let sector = usize::try_from(sector).unwrap_or(4096);
-    decode(codec, &compressed, limit, sector)
-        .map_err(|e| FsError::Corrupt(format!("a compressed btrfs extent: {e}")))
 }
 
 /// The error for a span whose disk offset overflows.

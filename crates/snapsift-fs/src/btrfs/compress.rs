@@ -1,11 +1,14 @@
 //! Decoding btrfs's compressed extents: zlib and zstd streams, and LZO1X in btrfs's own
-//! framing (no I/O).
+//! framing; [`read_extent`] reads an extent's bytes for the file pass, the rest does no I/O.
 //!
 //! Every decode is bounded: the caller gives the most bytes it wants, and the decoders stop
 //! there (the sizes an image records are never trusted for an allocation).
 
 use std::io::Read;
 
+use snapsift_disk::Disk;
+
+use crate::FsError;
 use crate::content::Compression;
 
 /// Compressed bytes one extent may hold, and decoded bytes it may give. btrfs compresses at
@@ -98,6 +101,31 @@ fn lzo(compressed: &[u8], limit: usize, sector: usize) -> Result<Vec<u8>, String
     Ok(out)
 }
 
+/// Reads the compressed btrfs extent (codec, volume offset, bytes, sector size) through
+/// `disk` and decodes its first `upto` bytes (at most
+/// [`MAX_EXTENT`] either way).
+pub(crate) fn read_extent(
+    disk: &dyn Disk,
+    volume_start: u64,
+    (codec, at, len, sector): (Compression, u64, u64, u32),
+    upto: u64,
+) -> Result<Vec<u8>, FsError> {
+    if len > MAX_EXTENT || upto > MAX_EXTENT {
+        return Err(FsError::Corrupt(format!(
+            "a compressed btrfs extent larger than {MAX_EXTENT} bytes"
+        )));
+    }
+    let at = at.checked_add(volume_start).ok_or_else(|| {
+        FsError::Corrupt("a compressed extent lies past the end of addressable bytes".into())
+    })?;
+    let mut compressed = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    disk.read_exact_at(at, &mut compressed)?;
+    let limit = usize::try_from(upto).unwrap_or(0);
+    let sector = usize::try_from(sector).unwrap_or(4096);
+    decode(codec, &compressed, limit, sector)
+        .map_err(|e| FsError::Corrupt(format!("a compressed btrfs extent: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +148,45 @@ mod tests {
         assert_eq!(decode(Compression::Zstd, &zs, 1 << 20, 4096).unwrap(), text);
         assert!(decode(Compression::Zstd, b"junk", 100, 4096).is_err());
         assert!(decode(Compression::Zlib, b"junk", 100, 4096).is_err());
+    }
+
+    #[test]
+    fn compressed_spans_decode_when_read() {
+        use crate::content::{FileContent, Piece, Span};
+        use snapsift_disk::MemoryDisk;
+        let text = b"0123456789".repeat(100);
+        let zs = zstd::encode_all(&text[..], 3).unwrap();
+        let mut bytes = vec![0xaau8; 100];
+        bytes.extend_from_slice(&zs);
+        let disk = MemoryDisk::new(bytes);
+        let span = |len: u64| Span {
+            start: 0,
+            len: 50,
+            piece: Piece::Compressed {
+                codec: Compression::Zstd,
+                at: 100,
+                len,
+                skip: 5,
+                sector: 4096,
+            },
+        };
+        let content = FileContent::new(50, vec![span(zs.len() as u64)]);
+        let mut buf = [0u8; 50];
+        assert_eq!(content.read_at(&disk, 0, 0, &mut buf).unwrap(), 50);
+        assert_eq!(&buf[..], &text[5..55]);
+        assert_eq!(
+            content.volume_range(0..10),
+            None,
+            "never verbatim on the disk"
+        );
+        let mut part = [0u8; 4];
+        content.read_at(&disk, 0, 10, &mut part).unwrap();
+        assert_eq!(&part, b"5678");
+        // An extent claiming more than an extent holds, or past the disk: errors.
+        let huge = FileContent::new(50, vec![span(MAX_EXTENT + 1)]);
+        assert!(huge.read_at(&disk, 0, 0, &mut buf).is_err());
+        let past = FileContent::new(50, vec![span(1 << 19)]);
+        assert!(past.read_at(&disk, 0, 0, &mut buf).is_err());
     }
 
     #[test]

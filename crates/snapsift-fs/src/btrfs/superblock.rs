@@ -341,7 +341,7 @@ mod tests {
         assert_eq!(map.map(1100), None);
         assert_eq!(
             map.ranges(1090, 1000),
-            vec![(0, vec![5090], 10), (910, vec![7000, 9000], 100)]
+            vec![(0, vec![5090], 10), (910, vec![7000, 9000], 90)]
         );
         assert_eq!(map.ranges(u64::MAX - 1, 10), vec![]);
     }
