@@ -238,6 +238,80 @@ mod tests {
         node
     }
 
+    /// A level-1 node at 0 whose `count` pointers all name the leaf at 4096 (and one names
+    /// itself), on a disk of 8 KiB mapped 1:1; checksums not checked (type xxhash64).
+    fn shared_child_disk(count: usize) -> (snapsift_disk::MemoryDisk, Superblock) {
+        let mut disk = vec![0u8; 8192];
+        disk[0x64] = 1;
+        disk[0x60..0x64].copy_from_slice(&(count as u32 + 1).to_le_bytes());
+        for i in 0..=count {
+            let at = HEADER_LEN + i * PTR_LEN + KEY_LEN;
+            let child: u64 = if i == count { 0 } else { 4096 };
+            disk[at..at + 8].copy_from_slice(&child.to_le_bytes());
+        }
+        let leaf = leaf(&[(256, 1, 0, b"item")], 4096);
+        disk[4096..].copy_from_slice(&leaf);
+        disk[4096 + 0x30..4096 + 0x38].copy_from_slice(&4096u64.to_le_bytes());
+        let sb = Superblock {
+            fsid: [0; 16],
+            root: 0,
+            root_level: 1,
+            chunk_root: 0,
+            chunk_root_level: 0,
+            log_root: 0,
+            log_root_level: 0,
+            num_devices: 1,
+            sector_size: 4096,
+            node_size: 4096,
+            incompat: 0,
+            csum_type: 1,
+            devid: 1,
+            dev_bytes: 8192,
+            sys_chunks: Vec::new(),
+        };
+        (snapsift_disk::MemoryDisk::new(disk), sb)
+    }
+
+    /// A reader of all of `disk`.
+    fn reader(disk: &snapsift_disk::MemoryDisk) -> Reader<'_> {
+        Reader {
+            disk,
+            start: 0,
+            len: 8192,
+            block_size: 4096,
+        }
+    }
+
+    #[test]
+    fn a_shared_child_is_read_once_and_a_node_naming_itself_is_refused() {
+        let (disk, sb) = shared_child_disk(100);
+        let mut chunks = ChunkMap::default();
+        let chunk = super::super::superblock::Chunk {
+            logical: 0,
+            length: 8192,
+            flags: 0,
+            stripes: vec![(1, 0)],
+        };
+        assert!(chunks.add(chunk, 1));
+        let mut trees = Trees::new(reader(&disk), &sb, chunks, 1000);
+        let mut items = 0;
+        trees.walk(0, 1, &mut |_, _| items += 1).unwrap();
+        assert_eq!(items, 1, "the leaf is read once");
+        assert_eq!(
+            trees.counts.repeated, 100,
+            "99 repeats of the leaf, 1 of the node"
+        );
+        assert_eq!(trees.counts.bad_nodes, 0);
+        // A budget of one node: the walk stops and says so.
+        let mut trees = Trees::new(reader(&disk), &sb, trees.chunks.clone(), 1);
+        trees.walk(0, 1, &mut |_, _| {}).unwrap();
+        assert!(trees.counts.out_of_budget);
+        // A node read as a child of itself has the wrong level: refused.
+        let mut trees = Trees::new(reader(&disk), &sb, trees.chunks.clone(), 10);
+        trees.walk(0, 2, &mut |_, _| {}).unwrap();
+        assert_eq!(trees.counts.bad_nodes, 1);
+    }
+
     #[test]
     fn leaves_parse_and_hostile_ones_are_refused() {
         let node = leaf(&[(256, 1, 0, b"abc"), (256, 12, 5, b"xy")], 4096);
