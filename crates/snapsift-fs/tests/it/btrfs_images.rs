@@ -471,3 +471,74 @@ fn randomly_damaged_trees_never_panic_or_hang() {
     }
     eprintln!("60 damaged images in {:?}", started.elapsed());
 }
+
+/// One device of a two-device filesystem (`mkfs.btrfs -d raid0 -m raid1` on two files): the
+/// other device is noted, the mirrored metadata is mapped from this device's copy, and the
+/// striped data chunk's bytes here (its device extent, per `dump-tree -t dev`) are in use by
+/// nothing the map can tell, noted as swept raw.
+#[test]
+fn a_device_of_a_striped_filesystem_is_noted() {
+    let dir = workdir();
+    let (one, two) = (dir.path().join("one.img"), dir.path().join("two.img"));
+    for image in [&one, &two] {
+        snapsift_testkit::sparse_file(image, 200 << 20);
+    }
+    run(
+        "mkfs.btrfs",
+        &[
+            "-q",
+            "-f",
+            "-d",
+            "raid0",
+            "-m",
+            "raid1",
+            one.to_str().unwrap(),
+            two.to_str().unwrap(),
+        ],
+    );
+    let (_disk, map) = map(&one);
+    let notes = map.notes().join("\n");
+    assert!(notes.contains("spans 2 devices"), "{notes}");
+    assert!(notes.contains("stripe data across devices"), "{notes}");
+    assert!(dumped_blocks(&one).iter().any(|&(logical, owner)| {
+        physical(&dumped_chunks(&one), logical)
+            .iter()
+            .any(|&at| map.tree_at(at) == Some(owner))
+    }));
+    let dev = run_stdout(
+        "btrfs",
+        &[
+            "inspect-internal",
+            "dump-tree",
+            "-t",
+            "dev",
+            one.to_str().unwrap(),
+        ],
+    );
+    let mut striped = 0;
+    let lines: Vec<&str> = dev.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        // `key (1 DEV_EXTENT PHYSICAL)`, then `chunk_tree ... chunk_offset LOGICAL length N`.
+        if line.contains("(1 DEV_EXTENT") {
+            let physical: u64 = line
+                .split_whitespace()
+                .nth(5)
+                .unwrap()
+                .trim_end_matches(')')
+                .parse()
+                .unwrap();
+            let next = lines[i + 1..]
+                .iter()
+                .find(|l| l.contains("length"))
+                .unwrap();
+            let length: u64 = next.split_whitespace().last().unwrap().parse().unwrap();
+            if length == 64 << 20 {
+                // Half of the 128 MiB RAID0 data chunk.
+                striped += 1;
+                let at = map.locate(physical + length / 2);
+                assert_eq!((at.state, at.path), (FileState::Allocated, None));
+            }
+        }
+    }
+    assert_eq!(striped, 1, "{dev}");
+}
