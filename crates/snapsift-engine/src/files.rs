@@ -13,7 +13,10 @@
 //! inside the compressed file, and in its decoded stream. When the sweep reports a secret
 //! inside a file (per the filesystem map) and the file pass decoded the same secret, by the
 //! same rule, from that file, the two are one occurrence: it is printed once, with the file
-//! pass's chain and the sweep's exact disk offset.
+//! pass's chain and the sweep's exact disk offset. The same holds for a secret in a file's
+//! own bytes that are not on the disk as the file reads (a btrfs extent compressed with zstd
+//! keeps what it cannot shrink, a unique secret among them, as raw literals): it is paired
+//! with the sweep's finding of the same secret inside the same file.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -35,7 +38,7 @@ use crate::shard::ShardPlan;
 pub struct FileFindings<'m> {
     /// Findings the sweep will see too, by disk offset.
     twins: HashMap<u64, Pending<'m>>,
-    /// Findings in decoded bytes, by what identifies them: (volume start, file number, rule,
+    /// Findings in decoded bytes (or file bytes not on the disk as such), by what identifies them: (volume start, file number, rule,
     /// secret). The sweep may see them too, inside the same file.
     decoded: HashMap<DecodedKey, Vec<Pending<'m>>>,
     /// Findings only the file pass sees.
@@ -170,7 +173,9 @@ impl<'m> FileFindings<'m> {
         let seq = self.added;
         self.added = self.added.saturating_add(1);
         let Some(on_disk) = f.on_disk else {
-            if f.decoded_offset.is_some() {
+            // Decoded, or in the file's own bytes that the disk holds compressed: the sweep
+            // may still see the secret inside the file (see the module docs).
+            if f.decoded_offset.is_some() || f.file_offset.is_some() {
                 let key = (
                     volume_start,
                     entry.id,

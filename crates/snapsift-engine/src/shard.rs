@@ -254,6 +254,9 @@ fn disk_ranges(volume_start: u64, content: &FileContent) -> impl Iterator<Item =
                 at: Some(offset), ..
             } => vec![at(*offset, span.len)],
             Piece::Lznt1 { runs, .. } => runs.iter().map(|&(o, len)| at(o, len)).collect(),
+            Piece::Compressed {
+                at: offset, len, ..
+            } => vec![at(*offset, *len)],
             _ => Vec::new(),
         };
         ranges

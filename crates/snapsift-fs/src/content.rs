@@ -13,6 +13,8 @@
 //! bytes are never on the disk as the file reads them, so they have no volume range and
 //! their edges are seams, like bytes held in metadata.
 //!
+//! A btrfs compressed extent ([`Piece::Compressed`]: zlib, LZO, zstd) is read the same way.
+//!
 //! Parsing stays apart: the filesystem modules build a `FileContent` from their structures;
 //! this module only reads through it.
 
@@ -51,6 +53,33 @@ pub enum Piece {
         /// Decoded bytes of the unit before the span's first.
         skip: u64,
     },
+    /// The span's bytes are (part of) one compressed btrfs extent, decoded when read: the
+    /// span's first byte is the decoded extent's byte `skip`. Like [`Piece::Lznt1`], such a
+    /// span has no volume range.
+    Compressed {
+        /// How the extent is compressed.
+        codec: Compression,
+        /// Where its compressed bytes lie in the volume...
+        at: u64,
+        /// ...and how many there are.
+        len: u64,
+        /// Decoded bytes of the extent before the span's first.
+        skip: u64,
+        /// The filesystem's sector size (LZO's framing pads to it).
+        sector: u32,
+    },
+}
+
+/// How a compressed extent ([`Piece::Compressed`]) is compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// A zlib stream.
+    Zlib,
+    /// LZO1X segments in btrfs's framing.
+    BtrfsLzo,
+    /// A zstd frame.
+    Zstd,
 }
 
 /// A span of the file: `len` bytes from file offset `start`.
@@ -77,7 +106,10 @@ impl Span {
         match &self.piece {
             Piece::Volume(at) => at.checked_add(into),
             Piece::Held { at: Some(at), .. } => at.checked_add(into),
-            Piece::Zeros | Piece::Held { at: None, .. } | Piece::Lznt1 { .. } => None,
+            Piece::Zeros
+            | Piece::Held { at: None, .. }
+            | Piece::Lznt1 { .. }
+            | Piece::Compressed { .. } => None,
         }
     }
 }
@@ -165,6 +197,29 @@ impl FileContent {
                     let from = usize::try_from(from).unwrap_or(usize::MAX);
                     // A unit decoding short (the file's last) reads as zeros past its end.
                     if let Some(decoded) = unit.get(from..) {
+                        let n = decoded.len().min(dest.len());
+                        buf[dest.start..dest.start.saturating_add(n)]
+                            .copy_from_slice(&decoded[..n]);
+                    }
+                }
+                Piece::Compressed {
+                    codec,
+                    at,
+                    len,
+                    skip,
+                    sector,
+                } => {
+                    let from = skip.saturating_add(into);
+                    let upto = from.saturating_add(dest.len() as u64);
+                    let extent = crate::btrfs::compress::read_extent(
+                        disk,
+                        volume_start,
+                        (*codec, *at, *len, *sector),
+                        upto,
+                    )?;
+                    let from = usize::try_from(from).unwrap_or(usize::MAX);
+                    // An extent decoding short reads as zeros past its end.
+                    if let Some(decoded) = extent.get(from..) {
                         let n = decoded.len().min(dest.len());
                         buf[dest.start..dest.start.saturating_add(n)]
                             .copy_from_slice(&decoded[..n]);
@@ -267,6 +322,19 @@ fn cut_front(span: Span, cut: u64) -> Span {
         Piece::Lznt1 { runs, skip } => Piece::Lznt1 {
             runs,
             skip: skip.saturating_add(cut),
+        },
+        Piece::Compressed {
+            codec,
+            at,
+            len,
+            skip,
+            sector,
+        } => Piece::Compressed {
+            codec,
+            at,
+            len,
+            skip: skip.saturating_add(cut),
+            sector,
         },
     };
     Span {

@@ -6,7 +6,7 @@ use snapsift_disk::DiskError;
 ///
 /// A damaged partition table is not an error: the disk is then read as one unknown volume
 /// (see [`crate::VolumeMap::notes`]); nor is a damaged filesystem, mapped as far as it can be
-/// (see [`crate::Ext4Map::notes`], [`crate::NtfsMap::notes`], [`crate::XfsMap::notes`], [`crate::FatMap::notes`]). Errors are failures to read the disk, and volumes that do
+/// (see [`crate::Ext4Map::notes`], [`crate::NtfsMap::notes`], [`crate::XfsMap::notes`], [`crate::FatMap::notes`], [`crate::BtrfsMap::notes`]). Errors are failures to read the disk, and volumes that do
 /// not hold a filesystem the map can read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -23,6 +23,9 @@ pub enum FsError {
     /// The volume holds no XFS filesystem (or one too damaged to be recognised).
     #[error("not an XFS filesystem: {0}")]
     NotXfs(String),
+    /// The volume holds no btrfs filesystem (or one too damaged to be recognised).
+    #[error("not a btrfs filesystem: {0}")]
+    NotBtrfs(String),
     /// The volume holds no FAT filesystem (or one too damaged to be recognised).
     #[error("not a FAT filesystem: {0}")]
     NotFat(String),

@@ -3,7 +3,8 @@
 //! ([`Filesystem::files`]).
 //!
 //! [`open`] picks the map for a volume's content: ext2/3/4 ([`crate::Ext4Map`]), NTFS
-//! ([`crate::NtfsMap`]), XFS ([`crate::XfsMap`]) or FAT12/16/32 ([`crate::FatMap`]); on an LVM2 logical volume, the map is built on the volume as it
+//! ([`crate::NtfsMap`]), XFS ([`crate::XfsMap`]), FAT12/16/32 ([`crate::FatMap`]) or btrfs
+//! ([`crate::BtrfsMap`]); on an LVM2 logical volume, the map is built on the volume as it
 //! reads and its offsets translated to the disk's ([`crate::logical`]).
 //! Volumes of other kinds have no map: their bytes are swept and reported with the volume
 //! only.
@@ -18,15 +19,15 @@ use crate::content::FileContent;
 use crate::file_list::Files;
 use crate::logical::OnExtents;
 use crate::volume::{Content, LogicalDisk, Volume};
-use crate::{Ext4Map, FatMap, FsError, NtfsMap, XfsMap};
+use crate::{BtrfsMap, Ext4Map, FatMap, FsError, NtfsMap, XfsMap};
 
 /// A filesystem, mapped once, then queried for every finding and read by the file pass.
 ///
 /// Implementations are built once per volume and are immutable afterwards, so one map serves
 /// all the scan's threads.
 pub trait Filesystem: Send + Sync + fmt::Debug {
-    /// The filesystem's kind, as output shows it: `ext4` (also for ext2/3), `ntfs`, `xfs` or
-    /// `fat`.
+    /// The filesystem's kind, as output shows it: `ext4` (also for ext2/3), `ntfs`, `xfs`,
+    /// `fat` or `btrfs`.
     fn kind(&self) -> &'static str;
 
     /// What [`FileLocation::inode`] numbers are, as output names them: `inode` or
@@ -85,6 +86,7 @@ fn build(
         Content::Ntfs => Some(Box::new(NtfsMap::build(disk, range)?)),
         Content::Xfs => Some(Box::new(XfsMap::build(disk, range)?)),
         Content::Fat => Some(Box::new(FatMap::build(disk, range)?)),
+        Content::Btrfs => Some(Box::new(BtrfsMap::build(disk, range)?)),
         _ => None,
     })
 }

@@ -28,6 +28,10 @@
 //!   its own walker of the boot sector, the FAT's cluster chains and the directories (long
 //!   names, deleted entries with the clusters they still point to), entries numbered as The
 //!   Sleuth Kit numbers them;
+//! * [`BtrfsMap`]: the same for a btrfs volume on one device, by its own walker of the
+//!   chunk tree (logical addresses to this device's bytes), the root and extent trees and
+//!   the FS tree of every subvolume and snapshot (inline, regular, preallocated and
+//!   compressed extents: zlib, LZO and zstd decoded as the file pass reads them);
 //! * [`FileContent`]: each listed file's or stream's logical contents for the file pass,
 //!   LZNT1-compressed NTFS units decoded as they are read;
 //! * [`FileList`]: the files a map lists, kept compact (a filesystem may hold tens of
@@ -45,6 +49,7 @@
 )]
 
 mod block_map;
+pub mod btrfs;
 pub mod content;
 mod error;
 pub mod ext4;
@@ -59,7 +64,8 @@ pub mod volume;
 mod walk;
 pub mod xfs;
 
-pub use content::{ContentReader, FileContent, Piece, Span};
+pub use btrfs::BtrfsMap;
+pub use content::{Compression, ContentReader, FileContent, Piece, Span};
 pub use error::FsError;
 pub use ext4::Ext4Map;
 pub use fat::FatMap;

@@ -1,6 +1,7 @@
 //! The integration tests of snapsift-fs, one test binary: each module is one subject
 //! (partition tables, ext4, NTFS, LVM), against images made by the real tools.
 
+mod btrfs_images;
 mod common;
 mod ext4_damaged;
 mod ext4_images;

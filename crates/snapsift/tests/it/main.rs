@@ -4,6 +4,7 @@
 mod block_device;
 mod boundaries;
 mod bounded_memory;
+mod btrfs;
 mod cli;
 mod common;
 mod damaged_images;
