@@ -6,7 +6,9 @@
 //! ([`crate::scan::scan_image`]), with the same messages to the [`Observer`].
 
 use snapsift_disk::{Disk, Image};
-use snapsift_fs::{FileState, Files, Filesystem, VolumeMap};
+/// The state of a listed file (`Allocated`, `Deleted`), as [`ListedFile::state`] gives it.
+pub use snapsift_fs::FileState;
+use snapsift_fs::{Files, Filesystem, VolumeMap};
 
 use crate::EngineError;
 use crate::scan::{Observer, map_layout, volume_name};
