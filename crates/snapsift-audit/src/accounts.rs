@@ -17,11 +17,10 @@ pub struct Account {
     pub shell: String,
 }
 
-/// The accounts of a `passwd` file: lines of at least 7 fields; comments, blank lines and
-/// NIS `+`/`-` lines left out. Bytes that are not UTF-8 are replaced.
-pub fn parse_passwd(bytes: &[u8]) -> Vec<Account> {
-    String::from_utf8_lossy(bytes)
-        .lines()
+/// The accounts of a `passwd` file's text (bytes that are not UTF-8 replaced), one at a
+/// time: lines of 7 fields; comments, blank lines and NIS `+`/`-` lines left out.
+pub fn parse_passwd(text: &str) -> impl Iterator<Item = Account> + '_ {
+    text.lines()
         .filter(|line| !line.trim().is_empty() && !line.starts_with(['#', '+', '-']))
         .filter_map(|line| {
             let fields: Vec<&str> = line.splitn(7, ':').collect();
@@ -35,7 +34,6 @@ pub fn parse_passwd(bytes: &[u8]) -> Vec<Account> {
                 shell: shell.trim_end_matches('\r').to_owned(),
             })
         })
-        .collect()
 }
 
 /// What a shadow entry's password field means.
@@ -62,13 +60,12 @@ pub struct ShadowEntry {
     pub password: Password,
 }
 
-/// The entries of a `shadow` file (lines with at least two fields).
-pub fn parse_shadow(bytes: &[u8]) -> Vec<ShadowEntry> {
+/// The entries of a `shadow` file's text (lines with at least two fields), one at a time.
+pub fn parse_shadow(text: &str) -> impl Iterator<Item = ShadowEntry> + '_ {
     let hash_check = MatchCheck::parse("shadow-hash").ok();
-    String::from_utf8_lossy(bytes)
-        .lines()
+    text.lines()
         .filter(|line| !line.trim().is_empty() && !line.starts_with(['#', '+', '-']))
-        .filter_map(|line| {
+        .filter_map(move |line| {
             let mut fields = line.split(':');
             let name = fields.next()?;
             let field = fields.next()?.trim_end_matches('\r');
@@ -77,7 +74,6 @@ pub fn parse_shadow(bytes: &[u8]) -> Vec<ShadowEntry> {
                 password: meaning(field, hash_check.as_ref()),
             })
         })
-        .collect()
 }
 
 /// What password field `field` means; `check` is the secret scan's `shadow-hash` check,
@@ -115,10 +111,11 @@ mod tests {
 
     #[test]
     fn passwd_lines() {
-        let accounts = parse_passwd(
-            b"root:x:0:0:root:/root:/bin/bash\n# comment\n\nbad line\n+nis\n\
+        let accounts: Vec<Account> = parse_passwd(
+            "root:x:0:0:root:/root:/bin/bash\n# comment\n\nbad line\n+nis\n\
               toor:x:0:0::/root:/bin/sh\r\nalice:x:1000:1000:A,,,:/home/alice:\n",
-        );
+        )
+        .collect();
         let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["root", "toor", "alice"]);
         assert_eq!(accounts[1].shell, "/bin/sh");
@@ -133,7 +130,7 @@ mod tests {
             "root:*:19000:0:99999:7:::\nalice:{sha512}:19000::::::\nbob::19000::::::\n\
              carol:!{sha512}:1::::::\ndave:!!:1::::::\neve:$1$x$notreallyahash:1::::::\nshort\n"
         );
-        let entries = parse_shadow(text.as_bytes());
+        let entries: Vec<ShadowEntry> = parse_shadow(&text).collect();
         let got: Vec<(&str, &Password)> = entries
             .iter()
             .map(|e| (e.name.as_str(), &e.password))

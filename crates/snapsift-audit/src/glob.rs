@@ -8,6 +8,8 @@
 //! A home directory taken from an image's `/etc/passwd` becomes literal segments: a `*` in
 //! an attacker's home field matches only a `*`.
 
+use std::collections::HashSet;
+
 use crate::AuditError;
 
 /// One segment of a compiled pattern.
@@ -29,9 +31,9 @@ pub struct Pattern {
     segments: Vec<Segment>,
 }
 
-/// A pattern with its home directory filled in, ready to match paths.
+/// The segments of a pattern, ready to match paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PathMatcher {
+struct PathMatcher {
     segments: Vec<Segment>,
     /// The literal segments it begins with, as a path prefix (`/etc/ssh/`): most paths are
     /// told apart by it without the table.
@@ -67,32 +69,89 @@ impl Pattern {
         Ok(Pattern { home, segments })
     }
 
-    /// The matchers of this pattern: itself, or for a `~/` pattern, one under `/home/*`
-    /// (a home left behind by a deleted account is a home too) and one per home directory
-    /// in `homes` (absolute paths, taken literally).
-    pub fn expand(&self, homes: &[String]) -> Vec<PathMatcher> {
-        if !self.home {
-            return vec![PathMatcher::new(self.segments.clone())];
-        }
-        let under = |mut segments: Vec<Segment>| {
-            segments.extend(self.segments.iter().cloned());
-            PathMatcher::new(segments)
-        };
-        let mut matchers = vec![under(vec![
-            Segment::Literal("home".to_owned()),
-            Segment::Wild("*".to_owned()),
-        ])];
+    /// Whether it starts with `~/`.
+    pub fn under_home(&self) -> bool {
+        self.home
+    }
+}
+
+/// The home directories of a filesystem: those `/etc/passwd` names and `/root`, and any
+/// `/home/NAME` (a home left behind by a deleted account is a home too). Looked up by
+/// prefix, so that a `~/` pattern costs the same for a million accounts as for one.
+#[derive(Clone, Debug, Default)]
+pub struct Homes {
+    /// The homes, without a trailing `/` (`""` for a home of `/`).
+    set: HashSet<String>,
+}
+
+impl Homes {
+    /// `/root`, `/home/*` and `homes` (absolute paths, taken literally; others left out).
+    pub fn new<'a>(homes: impl IntoIterator<Item = &'a str>) -> Homes {
+        let mut set: HashSet<String> = HashSet::from(["/root".to_owned()]);
         for home in homes {
-            let segments: Vec<Segment> = segments_of(home)
-                .map(|s| Segment::Literal(s.to_owned()))
-                .collect();
-            // /home/NAME is matched already.
-            if !matches!(segments.as_slice(), [Segment::Literal(h), Segment::Literal(_)] if h == "home")
-            {
-                matchers.push(under(segments));
+            if home.starts_with('/') {
+                set.insert(home.trim_end_matches('/').to_owned());
             }
         }
-        matchers
+        Homes { set }
+    }
+
+    /// What is left of `path` below each home that holds it (`/.ssh/id_rsa`), nearest the
+    /// root first.
+    pub fn below<'p>(&self, path: &'p str) -> Vec<&'p str> {
+        let mut rests = Vec::new();
+        for (i, _) in path.match_indices('/') {
+            let (prefix, rest) = path.split_at(i);
+            let in_home_dir = prefix
+                .strip_prefix("/home/")
+                .is_some_and(|name| !name.is_empty() && !name.contains('/'));
+            if in_home_dir || self.set.contains(prefix) {
+                rests.push(rest);
+            }
+        }
+        rests
+    }
+}
+
+/// Patterns compiled together: those from the root, those under every home, and exact
+/// paths (the files `AuthorizedKeysFile` names for each account: a set, however many).
+#[derive(Clone, Debug, Default)]
+pub struct PathSet {
+    rooted: Vec<PathMatcher>,
+    under_home: Vec<PathMatcher>,
+    exact: HashSet<String>,
+}
+
+impl PathSet {
+    /// The set of `patterns`.
+    pub fn new(patterns: &[Pattern]) -> PathSet {
+        let mut set = PathSet::default();
+        for pattern in patterns {
+            let matcher = PathMatcher::new(pattern.segments.clone());
+            if pattern.home {
+                set.under_home.push(matcher);
+            } else {
+                set.rooted.push(matcher);
+            }
+        }
+        set
+    }
+
+    /// Adds the exact path `path` (no wildcards: a `*` in it is a `*`).
+    pub fn add_exact(&mut self, path: &str) {
+        let normal: Vec<&str> = segments_of(path).collect();
+        self.exact.insert(format!("/{}", normal.join("/")));
+    }
+
+    /// Whether `path` (absolute) matches a pattern of the set, with `homes` for `~/`.
+    pub fn matches(&self, path: &str, homes: &Homes) -> bool {
+        self.exact.contains(path)
+            || self.rooted.iter().any(|m| m.matches(path))
+            || (!self.under_home.is_empty()
+                && homes
+                    .below(path)
+                    .into_iter()
+                    .any(|rest| self.under_home.iter().any(|m| m.matches(rest))))
     }
 }
 
@@ -116,17 +175,8 @@ impl PathMatcher {
         PathMatcher { segments, prefix }
     }
 
-    /// A matcher of exactly the absolute path `path` (no wildcards: `*` is a `*`).
-    pub fn literal(path: &str) -> PathMatcher {
-        PathMatcher::new(
-            segments_of(path)
-                .map(|s| Segment::Literal(s.to_owned()))
-                .collect(),
-        )
-    }
-
     /// Whether `path` (absolute) matches.
-    pub fn matches(&self, path: &str) -> bool {
+    fn matches(&self, path: &str) -> bool {
         // The prefix ends with `/`; an all-literal pattern's path lacks that last one.
         let literal_prefix = path.starts_with(&self.prefix)
             || (path.len().checked_add(1) == Some(self.prefix.len())
@@ -203,12 +253,8 @@ mod tests {
     use super::*;
 
     fn m(pattern: &str, homes: &[&str], path: &str) -> bool {
-        let homes: Vec<String> = homes.iter().map(|h| h.to_string()).collect();
-        Pattern::parse(pattern)
-            .unwrap()
-            .expand(&homes)
-            .iter()
-            .any(|m| m.matches(path))
+        let set = PathSet::new(&[Pattern::parse(pattern).unwrap()]);
+        set.matches(path, &Homes::new(homes.iter().copied()))
     }
 
     #[test]
@@ -265,6 +311,23 @@ mod tests {
         assert!(!m("~/.x", &["/*"], "/srv/.x"));
         assert!(m("~/.x", &["/*"], "/*/.x"));
         assert!(m("~/.x", &["/"], "/.x"));
+    }
+
+    #[test]
+    fn exact_paths_and_a_million_homes() {
+        let mut set = PathSet::new(&[Pattern::parse("~/.ssh/authorized_keys").unwrap()]);
+        let homes: Vec<String> = (0..1_000_000).map(|i| format!("/srv/u{i}")).collect();
+        for home in &homes {
+            set.add_exact(&format!("{home}/keys"));
+        }
+        let homes = Homes::new(homes.iter().map(String::as_str));
+        let started = std::time::Instant::now();
+        for i in 0..10_000 {
+            assert!(set.matches(&format!("/srv/u{i}/.ssh/authorized_keys"), &homes));
+            assert!(set.matches(&format!("/srv/u{i}/keys"), &homes));
+            assert!(!set.matches(&format!("/srv/v{i}/.ssh/authorized_keys"), &homes));
+        }
+        assert!(started.elapsed().as_secs() < 5);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use snapsift_match::checks::{
 
 use crate::accounts::{Account, Password, parse_passwd, parse_shadow};
 use crate::check::{Check, CheckSet, Kind, Sniff, Status};
-use crate::glob::{PathMatcher, Pattern};
+use crate::glob::{Homes, PathSet, Pattern};
 use crate::report::{Evidence, Item};
 use crate::ssh::{expand_keys_file, parse_authorized_keys, parse_key_line, parse_sshd_config};
 use crate::tree::FileTree;
@@ -32,6 +32,8 @@ pub const MAX_MATCHED: usize = 10_000;
 const DELETED_SAMPLE: u64 = 4096;
 /// The largest files a summary lists.
 const LARGEST: usize = 5;
+/// The most accounts whose homes are checked: a `passwd` file may list millions.
+pub const MAX_ACCOUNTS: usize = 100_000;
 /// The most sshd configuration files read (with their `Include`s).
 const MAX_CONFIG_FILES: usize = 64;
 
@@ -73,32 +75,32 @@ impl Matched {
     }
 }
 
-/// The matchers of one check on one filesystem.
+/// The paths of one check on one filesystem: what it reads, less what it leaves out.
 struct Compiled {
-    paths: Vec<PathMatcher>,
-    exclude: Vec<PathMatcher>,
+    paths: PathSet,
+    exclude: PathSet,
 }
 
 impl Compiled {
-    fn new(check: &Check, homes: &[String], extra: Vec<PathMatcher>) -> Compiled {
-        let expand = |patterns: &[String]| -> Vec<PathMatcher> {
-            patterns
-                .iter()
-                .filter_map(|p| Pattern::parse(p).ok())
-                .flat_map(|p| p.expand(homes))
-                .collect()
-        };
-        let mut paths = expand(&check.paths);
-        paths.extend(extra);
+    fn new(check: &Check) -> Compiled {
         Compiled {
-            paths,
-            exclude: expand(&check.exclude),
+            paths: path_set(&check.paths),
+            exclude: path_set(&check.exclude),
         }
     }
 
-    fn matches(&self, path: &str) -> bool {
-        self.paths.iter().any(|m| m.matches(path)) && !self.exclude.iter().any(|m| m.matches(path))
+    fn matches(&self, path: &str, homes: &Homes) -> bool {
+        self.paths.matches(path, homes) && !self.exclude.matches(path, homes)
     }
+}
+
+/// The set of `patterns` (validated when the checks were loaded).
+fn path_set(patterns: &[String]) -> PathSet {
+    let parsed: Vec<Pattern> = patterns
+        .iter()
+        .filter_map(|p| Pattern::parse(p).ok())
+        .collect();
+    PathSet::new(&parsed)
 }
 
 /// The evidence of `file` on `tree`, saying `detail`.
@@ -145,13 +147,15 @@ fn read(tree: &dyn FileTree, file: &ListedFile, limit: u64, item: &mut Item) -> 
 /// Runs the checks over one filesystem, adding to `items`.
 fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
     // First pass: the files the others depend on.
-    let passwd_matcher = PathMatcher::literal("/etc/passwd");
-    let config_patterns: Vec<(usize, Vec<PathMatcher>)> = checks
+    let mut passwd_set = PathSet::default();
+    passwd_set.add_exact("/etc/passwd");
+    let no_homes = Homes::default();
+    let config_sets: Vec<(usize, PathSet)> = checks
         .checks
         .iter()
         .enumerate()
         .filter(|(_, c)| c.kind == Kind::AuthorizedKeys)
-        .map(|(i, c)| (i, Compiled::new(c, &[], Vec::new()).paths_of(&c.config)))
+        .map(|(i, c)| (i, path_set(&c.config)))
         .collect();
     let mut passwd: Option<ListedFile> = None;
     let mut configs: Vec<(usize, ListedFile)> = Vec::new();
@@ -162,32 +166,34 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
         if file.state != FileState::Allocated {
             return;
         }
-        if passwd_matcher.matches(path) {
+        if passwd_set.matches(path, &no_homes) {
             passwd = Some(file.clone());
         }
-        for (check, matchers) in &config_patterns {
-            if configs.len() < MAX_CONFIG_FILES && matchers.iter().any(|m| m.matches(path)) {
+        for (check, set) in &config_sets {
+            if configs.len() < MAX_CONFIG_FILES && set.matches(path, &no_homes) {
                 configs.push((*check, file.clone()));
             }
         }
     });
-    let accounts = match &passwd {
-        Some(file) => tree
-            .read(file.index, CONFIG_LIMIT)
-            .map(|r| parse_passwd(&r.bytes))
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let mut homes: Vec<String> = vec!["/root".to_owned()];
-    for account in &accounts {
-        if account.home.starts_with('/') && !homes.contains(&account.home) {
-            homes.push(account.home.clone());
+    let mut accounts: Vec<Account> = Vec::new();
+    let mut more_accounts = 0u64;
+    if let Some(read) = passwd.and_then(|f| tree.read(f.index, CONFIG_LIMIT).ok()) {
+        for account in parse_passwd(&String::from_utf8_lossy(&read.bytes)) {
+            if accounts.len() < MAX_ACCOUNTS {
+                accounts.push(account);
+            } else {
+                more_accounts = more_accounts.saturating_add(1);
+            }
         }
     }
-    // `AuthorizedKeysFile` paths, per check, for every account.
-    let mut keys_files: HashMap<usize, Vec<PathMatcher>> = HashMap::new();
+    let homes = Homes::new(accounts.iter().map(|a| a.home.as_str()));
+    let mut compiled: Vec<Compiled> = checks.checks.iter().map(Compiled::new).collect();
+    // `AuthorizedKeysFile` paths, for every account.
     for (check, file) in &configs {
         let Ok(read) = tree.read(file.index, CONFIG_LIMIT) else {
+            continue;
+        };
+        let Some(compiled) = compiled.get_mut(*check) else {
             continue;
         };
         for value in parse_sshd_config(&read.bytes).authorized_keys_files {
@@ -195,20 +201,11 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
                 if let Some(path) =
                     expand_keys_file(&value, &account.name, &account.uid, &account.home)
                 {
-                    keys_files
-                        .entry(*check)
-                        .or_default()
-                        .push(PathMatcher::literal(&path));
+                    compiled.paths.add_exact(&path);
                 }
             }
         }
     }
-    let compiled: Vec<Compiled> = checks
-        .checks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Compiled::new(c, &homes, keys_files.remove(&i).unwrap_or_default()))
-        .collect();
     // Second pass: every file to the checks that match it.
     let mut matched: Vec<Matched> = checks.checks.iter().map(|_| Matched::default()).collect();
     let mut deleted = Matched::default();
@@ -227,12 +224,29 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
             if check.non_empty && file.size == 0 {
                 continue;
             }
-            if compiled.matches(path) {
+            if compiled.matches(path, &homes) {
                 found.add(&file);
             }
         }
     });
     for ((check, found), item) in checks.checks.iter().zip(&matched).zip(items.iter_mut()) {
+        let reads_homes =
+            check.kind == Kind::AuthorizedKeys || check.paths.iter().any(|p| p.starts_with("~/"));
+        if more_accounts > 0 && reads_homes {
+            item.add(
+                Status::Warn,
+                Evidence {
+                    volume: Some(tree.label().to_owned()),
+                    path: Some("/etc/passwd".to_owned()),
+                    detail: format!(
+                        "{more_accounts} accounts past the first {MAX_ACCOUNTS}: their homes \
+                         (outside /root and /home) were not checked"
+                    ),
+                    count: Some(more_accounts),
+                    ..Evidence::default()
+                },
+            );
+        }
         if found.count > found.files.len() as u64 && check.kind != Kind::Summary {
             item.add(
                 Status::Warn,
@@ -258,17 +272,6 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
             Kind::Deleted => deleted_files(tree, check, &deleted, item),
             Kind::Secrets => {}
         }
-    }
-}
-
-impl Compiled {
-    /// Matchers of `patterns` with no home directories (for the configuration files).
-    fn paths_of(&self, patterns: &[String]) -> Vec<PathMatcher> {
-        patterns
-            .iter()
-            .filter_map(|p| Pattern::parse(p).ok())
-            .flat_map(|p| p.expand(&[]))
-            .collect()
     }
 }
 
@@ -342,7 +345,7 @@ fn shadow(tree: &dyn FileTree, check: &Check, found: &Matched, item: &mut Item) 
         let Some(bytes) = read(tree, file, CONFIG_LIMIT, item) else {
             continue;
         };
-        for entry in parse_shadow(&bytes) {
+        for entry in parse_shadow(&String::from_utf8_lossy(&bytes)) {
             let (status, detail) = match &entry.password {
                 Password::Usable(scheme) => {
                     (check.status, format!("usable password hash ({scheme})"))
@@ -364,52 +367,54 @@ fn shadow(tree: &dyn FileTree, check: &Check, found: &Matched, item: &mut Item) 
     }
 }
 
-/// The accounts of the `passwd` files matched.
-fn passwd_accounts(
+/// Calls `visit` with each account of the `passwd` files matched (one at a time: a file
+/// may list millions) and the item to add evidence to.
+fn each_account(
     tree: &dyn FileTree,
     found: &Matched,
     item: &mut Item,
-) -> Vec<(ListedFile, Account)> {
-    let mut accounts = Vec::new();
+    mut visit: impl FnMut(&ListedFile, Account, &mut Item),
+) {
     for file in &found.files {
         if let Some(bytes) = read(tree, file, CONFIG_LIMIT, item) {
-            accounts.extend(parse_passwd(&bytes).into_iter().map(|a| (file.clone(), a)));
+            for account in parse_passwd(&String::from_utf8_lossy(&bytes)) {
+                visit(file, account, item);
+            }
         }
     }
-    accounts
 }
 
 /// `root-accounts`: UID 0 accounts not in `users`.
 fn root_accounts(tree: &dyn FileTree, check: &Check, found: &Matched, item: &mut Item) {
-    for (file, account) in passwd_accounts(tree, found, item) {
+    each_account(tree, found, item, |file, account, item| {
         let uid_zero = account.uid.trim().parse::<u64>() == Ok(0);
         if uid_zero && !check.users.contains(&account.name) {
-            let mut evidence = at(tree, &file, "UID 0".to_owned());
+            let mut evidence = at(tree, file, "UID 0".to_owned());
             evidence.user = Some(account.name);
             item.add(check.status, evidence);
         }
-    }
+    });
 }
 
 /// `login-shells`: accounts not in `users` whose shell is not one of `shells`.
 fn login_shells(tree: &dyn FileTree, check: &Check, found: &Matched, item: &mut Item) {
-    for (file, account) in passwd_accounts(tree, found, item) {
+    each_account(tree, found, item, |file, account, item| {
         let shell = if account.shell.is_empty() {
             "/bin/sh"
         } else {
             account.shell.as_str()
         };
         if check.users.contains(&account.name) || check.shells.iter().any(|s| s == shell) {
-            continue;
+            return;
         }
         let mut evidence = at(
             tree,
-            &file,
+            file,
             format!("UID {}, home {}, shell {shell}", account.uid, account.home),
         );
         evidence.user = Some(account.name);
         item.add(check.status, evidence);
-    }
+    });
 }
 
 /// `authorized-keys`: every key of every file matched.
