@@ -1,11 +1,12 @@
 //! The path patterns checks name: absolute paths whose segments may hold `*` (any run of
 //! characters within a segment, dot files included) and `?` (one character), a `**` segment
 //! (any number of segments, none included), and a leading `~/` (every home directory: see
-//! [`Pattern::expand`]).
+//! [`Homes`]).
 //!
 //! Matching is by segments, with a table of reachable positions: linear in the pattern's
 //! segments times the path's, whatever the path (no backtracking blow-up on hostile names).
-//! A home directory taken from an image's `/etc/passwd` becomes literal segments: a `*` in
+//! A `~/` pattern is matched against what is left of a path below each of its prefixes that
+//! is a home: a home taken from an image's `/etc/passwd` is looked up as it is, so a `*` in
 //! an attacker's home field matches only a `*`.
 
 use std::collections::HashSet;

@@ -137,10 +137,26 @@ fn read(tree: &dyn FileTree, file: &ListedFile, limit: u64, item: &mut Item) -> 
         Err(error) => {
             item.add(
                 Status::Warn,
-                at(tree, file, format!("cannot be read: {error}")),
+                at(tree, file, format!("cannot be read: {}", why(&error))),
             );
             None
         }
+    }
+}
+
+/// Why `error` happened: its sources, innermost last (its own message names the file, which
+/// the evidence names already).
+fn why(error: &dyn std::error::Error) -> String {
+    let mut reasons = Vec::new();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        reasons.push(inner.to_string());
+        source = inner.source();
+    }
+    if reasons.is_empty() {
+        error.to_string()
+    } else {
+        reasons.join(": ")
     }
 }
 

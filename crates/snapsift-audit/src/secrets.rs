@@ -9,13 +9,14 @@ use crate::report::{Evidence, Item};
 
 /// Fills the item of each `secrets` check of `checks` in `items` (as [`crate::audit`] made
 /// them) with `records`, the secret scan's findings (redacted already if the report is to
-/// be); `show_secrets` puts each secret in its evidence. `scan_error` says why the scan
-/// stopped before the end, if it did: a warning at least, since the rest was not searched.
+/// be); `show_secrets` puts each secret in its evidence. `scan_gap` says what the scan did
+/// not search, if anything (it stopped, bytes could not be read, a limit cut files): a
+/// warning at least.
 pub fn fill(
     items: &mut [Item],
     checks: &CheckSet,
     records: &[FindingRecord],
-    scan_error: Option<&str>,
+    scan_gap: Option<&str>,
     show_secrets: bool,
 ) {
     for (check, item) in checks.checks.iter().zip(items.iter_mut()) {
@@ -51,11 +52,11 @@ pub fn fill(
                 },
             );
         }
-        if let Some(error) = scan_error {
+        if let Some(gap) = scan_gap {
             item.add(
                 crate::check::Status::Warn,
                 Evidence {
-                    detail: format!("the secret scan stopped: {error}; the rest was not searched"),
+                    detail: gap.to_owned(),
                     ..Evidence::default()
                 },
             );

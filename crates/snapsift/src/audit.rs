@@ -140,12 +140,22 @@ fn audit_one(
         baseline_entries: false,
     };
     let scan = scan_image(&name, image, matcher, &options, &observer)?;
-    let error = scan.sweep.as_ref().err().map(|e| format!("{e:#}"));
+    let gap = match &scan.sweep {
+        Err(error) => Some(format!(
+            "the secret scan stopped: {error:#}; the rest was not searched"
+        )),
+        Ok(swept) if swept.coverage.partial() => Some(format!(
+            "the secret scan is partial: {} bytes could not be read, a limit cut {} file(s)",
+            swept.coverage.unreadable_bytes,
+            swept.coverage.cut_files()
+        )),
+        Ok(_) => None,
+    };
     snapsift_audit::secrets::fill(
         &mut audit.items,
         checks,
         &scan.records,
-        error.as_deref(),
+        gap.as_deref(),
         args.show_secrets,
     );
     Ok(())

@@ -439,3 +439,38 @@ fn huge_files_are_read_up_to_a_bound_and_say_so() {
     eprintln!("peak RSS: {} MiB", rss_kib / 1024);
     assert!(rss_kib < 512 * 1024, "peak RSS {rss_kib} KiB");
 }
+
+/// A bad sector under `/etc/shadow`: its item cannot pass (the file was not read) and says
+/// why, and the secret scan's item says its scan is partial.
+#[test]
+fn unreadable_files_are_warnings_not_passes() {
+    let dir = workdir();
+    let tree = dir.path().join("t");
+    base_tree(&tree);
+    let marker = "unreadable-shadow-marker-7731";
+    // The bad byte mid-way through 2 MiB of comments: the kernel's reads around it (FUSE
+    // reads ahead) touch no block the filesystem map reads.
+    let padding = "# padding\n".repeat(100_000);
+    write_file(
+        &tree,
+        "etc/shadow",
+        format!("root:*:1::::::\n{padding}# {marker}\n{padding}"),
+    );
+    let image = dir.path().join("fs.img");
+    mkfs_ext4(&image, &tree, 64);
+    let at = snapsift_testkit::offsets_of(&image, marker.as_bytes());
+    assert_eq!(at.len(), 1);
+    let faulty = crate::common::faulty::FaultyFile::mount(&image, at[0]..at[0] + 1, dir.path());
+    let (code, document, _) = audit_json(&faulty.path, &[]);
+    assert_eq!(code, 0, "warnings only: {}", document["images"][0]["error"]);
+    let passwords = item(&document, "accounts.passwords");
+    assert_eq!(passwords["status"], "warn", "{passwords}");
+    let detail = passwords["evidence"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("cannot be read"), "{detail}");
+    let secrets = item(&document, "credentials.hard-coded");
+    assert_eq!(secrets["status"], "warn", "{secrets}");
+    let detail = secrets["evidence"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("the secret scan is partial"), "{detail}");
+    let (code, _, _) = audit_json(&faulty.path, &["--fail-on", "warn"]);
+    assert_eq!(code, 1);
+}
