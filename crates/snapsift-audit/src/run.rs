@@ -278,7 +278,7 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
             );
         }
         match check.kind {
-            Kind::Files => files(tree, check, found, item),
+            Kind::Files => files(tree, check, found, &accounts, item),
             Kind::Summary => summary(tree, check, found, item),
             Kind::Shadow => shadow(tree, check, found, item),
             Kind::RootAccounts => root_accounts(tree, check, found, item),
@@ -291,8 +291,15 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
     }
 }
 
-/// `files`: each file matched (holding what `sniff` says) is evidence.
-fn files(tree: &dyn FileTree, check: &Check, found: &Matched, item: &mut Item) {
+/// `files`: each file matched (holding what `sniff` says) is evidence, with the account
+/// whose home holds it.
+fn files(
+    tree: &dyn FileTree,
+    check: &Check,
+    found: &Matched,
+    accounts: &[Account],
+    item: &mut Item,
+) {
     for file in &found.files {
         if let Some(sniff) = check.sniff {
             let Some(bytes) = read(tree, file, SNIFF_LIMIT, item) else {
@@ -307,7 +314,7 @@ fn files(tree: &dyn FileTree, check: &Check, found: &Matched, item: &mut Item) {
         }
         let mut evidence = at(tree, file, format!("{} bytes", file.size));
         evidence.bytes = Some(file.size);
-        evidence.user = None;
+        evidence.user = file.path.as_deref().and_then(|p| owner_of(p, accounts));
         item.add(check.status, evidence);
     }
 }
