@@ -54,6 +54,24 @@ pub enum EngineError {
         /// The image's name.
         image: String,
     },
+    /// A compressed image stream cannot be read file by file.
+    #[error(
+        "{image}: a compressed stream is read front to back: its files cannot be listed and \
+         read; decompress it first"
+    )]
+    StreamNotMappable {
+        /// The image's name.
+        image: String,
+    },
+    /// A file of a mapped filesystem could not be read.
+    #[error("cannot read {file}")]
+    ReadFile {
+        /// The file: `image: volume: path` (`#number` for a file without a path).
+        file: String,
+        /// Why (boxed: the error type stays small).
+        #[source]
+        source: Box<FsError>,
+    },
     /// The file pass failed as a whole (not one file: those are coverage's file problems).
     #[error(transparent)]
     FilePass(#[from] FilePassError),

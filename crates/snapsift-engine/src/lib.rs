@@ -32,6 +32,9 @@
 //! 9. **Coverage** ([`coverage`]): what the scan read, what it could not read, and what the
 //!    file pass could not expand, per image.
 //!
+//! Callers that read an image's files rather than sweep it (`snapsift audit`) map it the
+//! same way with [`mapped::MappedDisk`].
+//!
 //! # Contract
 //!
 //! * Read-only: the engine reads the image it is given, through `snapsift-disk`, and nothing
@@ -50,6 +53,7 @@
 pub mod coverage;
 mod error;
 mod files;
+pub mod mapped;
 pub mod place;
 pub mod record;
 pub mod redact;

@@ -156,23 +156,15 @@ pub fn scan_image(
         threads: options.threads,
         only: shard.as_ref().map(|plan| plan.swept.clone()),
     };
-    let volumes = match &image {
+    let (volumes, filesystems) = match &image {
         Image::Disk(disk) => {
-            let map = VolumeMap::read(&**disk).map_err(|source| EngineError::PartitionTable {
-                image: name.to_owned(),
-                source,
-            })?;
-            tell_layout(name, &map, observer);
-            Some(map)
+            let (map, filesystems) = map_layout(name, &**disk, observer)?;
+            (Some(map), filesystems)
         }
-        Image::Stream(_) => None,
+        Image::Stream(_) => (None, Vec::new()),
     };
     let encrypted = match (&image, &volumes) {
         (Image::Disk(disk), Some(map)) => encrypted_ranges(&**disk, map).map_err(cannot_list)?,
-        _ => Vec::new(),
-    };
-    let filesystems = match (&image, &volumes) {
-        (Image::Disk(disk), Some(map)) => map_filesystems(name, &**disk, map, observer),
         _ => Vec::new(),
     };
     let mut file_findings = match (&image, &volumes) {
@@ -347,6 +339,26 @@ impl<'m> Sink<'m> for CollectSink<'_, 'm> {
     }
 }
 
+/// The filesystem of a volume, where one was mapped.
+pub(crate) type MappedFs = Option<Box<dyn Filesystem>>;
+
+/// Reads the volumes of `disk` (named `name` in messages), tells the observer how it is
+/// divided, and maps the filesystem of each volume ([`map_filesystems`]): what the scan and
+/// [`crate::mapped::MappedDisk`] both start from.
+pub(crate) fn map_layout(
+    name: &str,
+    disk: &dyn Disk,
+    observer: &dyn Observer,
+) -> Result<(VolumeMap, Vec<MappedFs>), EngineError> {
+    let map = VolumeMap::read(disk).map_err(|source| EngineError::PartitionTable {
+        image: name.to_owned(),
+        source,
+    })?;
+    tell_layout(name, &map, observer);
+    let filesystems = map_filesystems(name, disk, &map, observer);
+    Ok((map, filesystems))
+}
+
 /// Maps the filesystem of every volume that holds one snapsift maps (one entry per volume,
 /// `None` for the others). A filesystem that cannot be mapped is reported and its volume is
 /// still swept, with findings located by volume only.
@@ -385,7 +397,7 @@ fn map_filesystems(
 
 /// `partition 2 (ext4)`, `volume vg/root (ext4)`, `the volume at 1048576 (ext4)` (found by
 /// its superblock, `scheme` [`Scheme::Recovered`]) or `the disk (ext4)`.
-fn volume_name(scheme: Scheme, volume: &Volume) -> String {
+pub(crate) fn volume_name(scheme: Scheme, volume: &Volume) -> String {
     let content = volume.content.name();
     match (&volume.logical, volume.number) {
         (Some(logical), _) => format!("volume {} ({content})", logical.name),

@@ -407,6 +407,17 @@ impl<'a> Files<'a> {
         self.list.id(index).map(|id| self.names.number(id))
     }
 
+    /// The size in bytes of file `index` (no path or contents built).
+    pub fn size(&self, index: usize) -> Option<u64> {
+        self.list.size(index)
+    }
+
+    /// The state of file `index`: `Allocated` for a file in use, `Deleted` for one whose
+    /// record is not.
+    pub fn state(&self, index: usize) -> Option<FileState> {
+        self.list.state(index)
+    }
+
     /// The logical contents of file `index` (what the file pass reads; no path built).
     pub fn content(&self, index: usize) -> Option<FileContent> {
         let content = self.list.content(index)?;

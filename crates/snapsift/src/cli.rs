@@ -29,6 +29,15 @@ pub enum Command {
     /// (some bytes could not be read, or a limit cut a file's content: the coverage summary
     /// lists them).
     Scan(ScanArgs),
+    /// Check each image against the cleanup checklist of an image about to be shared:
+    /// password hashes, SSH keys, histories, temporary files and logs, machine identity,
+    /// recoverable deleted files, and the secret scan's findings.
+    ///
+    /// Read-only, as `scan`. Each item is pass, warn or fail, with its evidence (never a
+    /// password hash; a secret's value only with --show-secrets) and a one-line remediation.
+    /// Exit status: 0 no item reached --fail-on, 1 some did, 2 an image could not be
+    /// audited.
+    Audit(AuditArgs),
     /// Combine the JSON Lines reports of several scans (the shards of `scan --shard K/N`)
     /// into one report, in any format.
     ///
@@ -40,6 +49,73 @@ pub enum Command {
     Merge(MergeArgs),
     /// List the rules, or check a rule file's examples.
     Rules(RulesArgs),
+}
+
+/// Arguments of `snapsift audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Disk images (any format `scan` reads but a compressed stream) or block devices.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+
+    /// Add checks from FILE (TOML, the built-in checks' format: docs/audit.md); a check with
+    /// a built-in check's id replaces it.
+    #[arg(long, value_name = "FILE")]
+    pub checks: Option<PathBuf>,
+
+    /// Exit 1 when an item is at least this bad.
+    #[arg(long, value_enum, default_value_t = FailOn::Fail)]
+    pub fail_on: FailOn,
+
+    /// Show each secret the scan found in the report (masked with --redact).
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    /// Mask all but a few characters of each secret, as `scan --redact` does.
+    #[arg(long)]
+    pub redact: bool,
+
+    /// Write the report to FILE (mode 0600, replaced only once complete) instead of standard
+    /// output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Also open files the images name inside DIR (as `scan --allow-path`). Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub allow_path: Vec<PathBuf>,
+
+    /// No progress bar and no notes on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Scanning threads of the secret scan (0: one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_THREADS))]
+    pub threads: usize,
+}
+
+/// How `snapsift audit` writes its report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// A checklist per image, failed items first.
+    Text,
+    /// One JSON document (keys in docs/audit.md).
+    Json,
+}
+
+/// The status from which `snapsift audit` exits 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// A warning or a failure.
+    Warn,
+    /// A failure.
+    Fail,
+    /// Never (errors still exit 2).
+    Never,
 }
 
 /// Arguments of `snapsift merge`.

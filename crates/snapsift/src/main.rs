@@ -12,6 +12,7 @@
 // `unsafe` is for one system call std does not wrap, in `input` alone (see there).
 #![deny(unsafe_code)]
 
+mod audit;
 mod baseline;
 mod cli;
 // fcntl on an open descriptor, to clear the O_NONBLOCK the open needed.
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Merge(args) => merge::run(&args),
         Command::Rules(args) => rules::run(&args),
     };

@@ -138,20 +138,17 @@ pub(super) fn check(secret: &[u8], min: usize) -> Outcome {
     Ok(Vec::new())
 }
 
-#[cfg(test)]
+/// `bytes` as padded standard base64.
 pub(super) fn encode(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
+    let mut s = String::with_capacity(bytes.len().div_ceil(3).saturating_mul(4));
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let n = byte(0) << 16 | byte(1) << 8 | byte(2);
+        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+                let index = usize::try_from(n >> shift & 63).unwrap_or(0);
+                s.push(char::from(A.get(index).copied().unwrap_or(b'=')));
             } else {
                 s.push('=');
             }

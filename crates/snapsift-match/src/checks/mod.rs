@@ -133,6 +133,24 @@ impl Verdict {
     }
 }
 
+/// Decodes standard base64 (`+/`, padding optional, ASCII whitespace skipped), as SSH public
+/// keys are written. The error says what is wrong, never what the input holds.
+pub fn decode_base64(text: &[u8]) -> Result<Vec<u8>, String> {
+    base64::decode(text, base64::Alphabet::Standard, base64::Skip::Whitespace)
+}
+
+/// `bytes` as padded standard base64.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    base64::encode(bytes)
+}
+
+/// The facts of an SSH public key blob (the wire encoding, as the base64 of an
+/// `authorized_keys` line holds it): `key_type` (`rsa`, `ed25519`, `ec`...), with `key_bits`
+/// for RSA and DSA and `curve` for ECDSA; and the algorithm name the blob begins with.
+pub fn ssh_public_key_facts(blob: &[u8]) -> Result<(Vec<u8>, Vec<Fact>), String> {
+    sshwire::public_key_facts(blob)
+}
+
 /// What a check concluded, before it becomes a [`Verdict`]: facts, or why not.
 pub(crate) type Outcome = Result<Vec<Fact>, String>;
 

@@ -7,6 +7,7 @@
 //! format that is one document (a JSON array, SARIF) or that groups findings (text) keeps what
 //! it needs and writes it at [`Printer::finish`].
 
+pub mod audit;
 pub mod escape;
 mod json;
 mod jsonl;

@@ -1,6 +1,7 @@
 //! The integration tests of the snapsift command, one test binary: each module is one subject,
 //! run against the built `snapsift` binary on images made by the real tools.
 
+mod audit;
 mod block_device;
 mod boundaries;
 mod bounded_memory;

@@ -1,0 +1,199 @@
+//! An image's layout mapped once, for callers that read its files rather than sweep its
+//! bytes (`snapsift audit`): the volumes, the filesystem of each, the files each lists (path,
+//! size, state) and one file's logical contents, read up to a bound.
+//!
+//! The volumes and filesystems are mapped exactly as the scan maps them
+//! ([`crate::scan::scan_image`]), with the same messages to the [`Observer`].
+
+use snapsift_disk::{Disk, Image};
+/// The state of a listed file (`Allocated`, `Deleted`), as [`ListedFile::state`] gives it.
+pub use snapsift_fs::FileState;
+use snapsift_fs::{Files, Filesystem, VolumeMap};
+
+use crate::EngineError;
+use crate::scan::{Observer, map_layout, volume_name};
+
+/// A disk with its volumes and their filesystems mapped.
+pub struct MappedDisk {
+    name: String,
+    disk: Box<dyn Disk>,
+    volumes: VolumeMap,
+    filesystems: Vec<Option<Box<dyn Filesystem>>>,
+    /// Each volume's name, as messages give it.
+    labels: Vec<String>,
+}
+
+/// One mapped filesystem of a [`MappedDisk`].
+#[derive(Clone, Copy)]
+pub struct MappedFilesystem<'a> {
+    image: &'a str,
+    disk: &'a dyn Disk,
+    /// The volume's name as messages give it: `partition 1 (ext4)`, `volume vg/root (xfs)`,
+    /// `the disk (ext4)`.
+    label: &'a str,
+    volume_start: u64,
+    fs: &'a dyn Filesystem,
+}
+
+/// One file a filesystem lists, as [`MappedFilesystem::each_file`] gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedFile {
+    /// Its index in the filesystem's list: what [`MappedFilesystem::read`] takes.
+    pub index: usize,
+    /// Its absolute path (`None` if no directory names it any more).
+    pub path: Option<String>,
+    /// Its size in bytes.
+    pub size: u64,
+    /// `Allocated` for a file in use, `Deleted` for one whose record is not in use.
+    pub state: FileState,
+}
+
+/// The first bytes of a file, read up to a bound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileBytes {
+    /// The bytes read: the whole file, or its first `limit` bytes.
+    pub bytes: Vec<u8>,
+    /// The file's size.
+    pub size: u64,
+}
+
+impl FileBytes {
+    /// Whether the bound cut the file: `bytes` is only its beginning.
+    pub fn cut(&self) -> bool {
+        (self.bytes.len() as u64) < self.size
+    }
+}
+
+impl MappedDisk {
+    /// Maps `image` (named `name` in messages and errors): its volumes and the filesystem of
+    /// each, telling `observer` about its layout as the scan does. A compressed stream
+    /// cannot be read file by file: an error.
+    pub fn open(
+        name: &str,
+        image: Image,
+        observer: &dyn Observer,
+    ) -> Result<MappedDisk, EngineError> {
+        let disk = match image {
+            Image::Disk(disk) => disk,
+            Image::Stream(_) => {
+                return Err(EngineError::StreamNotMappable {
+                    image: name.to_owned(),
+                });
+            }
+        };
+        let (volumes, filesystems) = map_layout(name, &*disk, observer)?;
+        let labels = volumes
+            .volumes
+            .iter()
+            .map(|volume| volume_name(volumes.scheme, volume))
+            .collect();
+        Ok(MappedDisk {
+            labels,
+            name: name.to_owned(),
+            disk,
+            volumes,
+            filesystems,
+        })
+    }
+
+    /// The image's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The disk.
+    pub fn disk(&self) -> &dyn Disk {
+        &*self.disk
+    }
+
+    /// The filesystems mapped, in volume order.
+    pub fn filesystems(&self) -> Vec<MappedFilesystem<'_>> {
+        self.volumes
+            .volumes
+            .iter()
+            .zip(&self.filesystems)
+            .zip(&self.labels)
+            .filter_map(|((volume, fs), label)| {
+                Some(MappedFilesystem {
+                    image: &self.name,
+                    disk: &*self.disk,
+                    label,
+                    volume_start: volume.range.start,
+                    fs: fs.as_deref()?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl<'a> MappedFilesystem<'a> {
+    /// The name of its volume, as messages give it: `partition 1 (ext4)`,
+    /// `volume vg/root (xfs)`, `the disk (ext4)`.
+    pub fn label(&self) -> &'a str {
+        self.label
+    }
+
+    /// The filesystem's kind: `ext4`, `ntfs`, `xfs`, `fat`.
+    pub fn kind(&self) -> &'static str {
+        self.fs.kind()
+    }
+
+    /// How many files it lists.
+    pub fn len(&self) -> usize {
+        self.fs.files().len()
+    }
+
+    /// Whether it lists no file.
+    pub fn is_empty(&self) -> bool {
+        self.fs.files().is_empty()
+    }
+
+    /// Calls `visit` with every file the filesystem lists (see
+    /// [`Filesystem::files`]: regular files in use, named streams, deleted files whose
+    /// contents the filesystem still records), in list order; one path is built at a time.
+    pub fn each_file(&self, mut visit: impl FnMut(ListedFile)) {
+        let files: Files<'a> = self.fs.files();
+        for index in 0..files.len() {
+            let (Some(size), Some(state)) = (files.size(index), files.state(index)) else {
+                continue;
+            };
+            visit(ListedFile {
+                index,
+                path: files.path(index),
+                size,
+                state,
+            });
+        }
+    }
+
+    /// Reads the first `limit` bytes of file `index` (all of it if it is shorter).
+    pub fn read(&self, index: usize, limit: u64) -> Result<FileBytes, EngineError> {
+        let files = self.fs.files();
+        let cannot = |source| EngineError::ReadFile {
+            file: format!(
+                "{}: {}: {}",
+                self.image,
+                self.label,
+                files
+                    .path(index)
+                    .unwrap_or_else(|| format!("#{}", files.id(index).unwrap_or_default()))
+            ),
+            source: Box::new(source),
+        };
+        let Some(content) = files.content(index) else {
+            return Err(cannot(snapsift_fs::FsError::Corrupt(format!(
+                "no file {index} in its list"
+            ))));
+        };
+        let want = usize::try_from(content.size.min(limit)).unwrap_or(usize::MAX);
+        let mut bytes = vec![0; want];
+        let got = content
+            .read_at(self.disk, self.volume_start, 0, &mut bytes)
+            .map_err(cannot)?;
+        bytes.truncate(got);
+        Ok(FileBytes {
+            bytes,
+            size: content.size,
+        })
+    }
+}
