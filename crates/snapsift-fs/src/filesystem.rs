@@ -3,7 +3,7 @@
 //! ([`Filesystem::files`]).
 //!
 //! [`open`] picks the map for a volume's content: ext2/3/4 ([`crate::Ext4Map`]), NTFS
-//! ([`crate::NtfsMap`]), XFS ([`crate::XfsMap`]) or FAT12/16/32 ([`crate::FatMap`]); on an LVM2 logical volume, the map is built on the volume as it
+//! ([`crate::NtfsMap`]), XFS ([`crate::XfsMap`]) or FAT12/16/32 and exFAT ([`crate::FatMap`]); on an LVM2 logical volume, the map is built on the volume as it
 //! reads and its offsets translated to the disk's ([`crate::logical`]).
 //! Volumes of other kinds have no map: their bytes are swept and reported with the volume
 //! only.
@@ -25,8 +25,8 @@ use crate::{Ext4Map, FatMap, FsError, NtfsMap, XfsMap};
 /// Implementations are built once per volume and are immutable afterwards, so one map serves
 /// all the scan's threads.
 pub trait Filesystem: Send + Sync + fmt::Debug {
-    /// The filesystem's kind, as output shows it: `ext4` (also for ext2/3), `ntfs`, `xfs` or
-    /// `fat`.
+    /// The filesystem's kind, as output shows it: `ext4` (also for ext2/3), `ntfs`, `xfs`,
+    /// `fat` or `exfat`.
     fn kind(&self) -> &'static str;
 
     /// What [`FileLocation::inode`] numbers are, as output names them: `inode` or
@@ -84,7 +84,7 @@ fn build(
         Content::Ext => Some(Box::new(Ext4Map::build(disk, range)?)),
         Content::Ntfs => Some(Box::new(NtfsMap::build(disk, range)?)),
         Content::Xfs => Some(Box::new(XfsMap::build(disk, range)?)),
-        Content::Fat => Some(Box::new(FatMap::build(disk, range)?)),
+        Content::Fat | Content::ExFat => Some(Box::new(FatMap::build(disk, range)?)),
         _ => None,
     })
 }

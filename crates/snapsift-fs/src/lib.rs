@@ -24,10 +24,10 @@
 //! * [`XfsMap`]: the same for an XFS volume (v5 and v4), by its own walker of the AGs'
 //!   headers and B+trees, the inode chunks, the inodes' forks (extent lists and extent
 //!   B+trees) and directories of every form, inode numbers given back in full;
-//! * [`FatMap`]: the same for a FAT12, FAT16 or FAT32 volume (an EFI system partition), by
-//!   its own walker of the boot sector, the FAT's cluster chains and the directories (long
-//!   names, deleted entries with the clusters they still point to), entries numbered as The
-//!   Sleuth Kit numbers them;
+//! * [`FatMap`]: the same for a FAT12, FAT16 or FAT32 volume (an EFI system partition) and
+//!   for exFAT, by its own walker of the boot sector, the FAT's cluster chains (exFAT's
+//!   contiguous files and allocation bitmap) and the directories (long names, deleted entries
+//!   with the clusters they still point to), entries numbered as The Sleuth Kit numbers them;
 //! * [`FileContent`]: each listed file's or stream's logical contents for the file pass,
 //!   LZNT1-compressed NTFS units decoded as they are read;
 //! * [`FileList`]: the files a map lists, kept compact (a filesystem may hold tens of

@@ -1,7 +1,7 @@
 //! What the test suites of the snapsift crates share: running the real tools that build test
-//! images (`qemu-img`, `mkfs.ext4`, `debugfs`, `mkntfs`/`ntfs-3g`, `sgdisk`/`sfdisk`, LVM2 on
-//! loop devices), temporary work directories, a seeded random number generator, generated
-//! secrets, and the guard that a scan wrote nothing.
+//! images (`qemu-img`, `mkfs.ext4`, `debugfs`, `mkntfs`/`ntfs-3g`, `mkfs.exfat`/exfat-fuse,
+//! `sgdisk`/`sfdisk`, LVM2 on loop devices), temporary work directories, a seeded random
+//! number generator, generated secrets, and the guard that a scan wrote nothing.
 //!
 //! A dev-dependency only (`publish = false`): no product crate may depend on it.
 //!
@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+mod exfat;
 mod ext4;
 mod files;
 mod guard;
@@ -30,6 +31,7 @@ mod qemu;
 mod rng;
 mod secrets;
 
+pub use exfat::{ExfatMount, mkfs_exfat};
 pub use ext4::{debugfs_rm, debugfs_script, ext4_with_files, mkfs_ext4, mkfs_from_tree};
 pub use files::{dd_into, offsets_of, sparse_file, workdir, write_at, write_file};
 pub use guard::hashes_around;

@@ -50,7 +50,8 @@ pub(crate) fn identify(start: &[u8]) -> Option<Found> {
     let found = ext(start)
         .or_else(|| xfs_volume(start))
         .or_else(|| ntfs(start))
-        .or_else(|| fat(start))?;
+        .or_else(|| fat(start))
+        .or_else(|| exfat(start))?;
     let (content, len) = found;
     (len >= MIN_LEN).then_some(Found { content, len })
 }
@@ -143,6 +144,13 @@ fn ntfs(start: &[u8]) -> Option<(Content, u64)> {
 fn fat(start: &[u8]) -> Option<(Content, u64)> {
     let boot = fat::boot::parse(start).ok()?;
     Some((Content::Fat, boot.volume_len()))
+}
+
+/// An exFAT boot region, checked as the map checks it (see [`fat::exfat_boot`]), its
+/// checksum sector matching.
+fn exfat(start: &[u8]) -> Option<(Content, u64)> {
+    let (boot, sealed) = fat::exfat_boot::parse(start).ok()?;
+    sealed.then(|| (Content::ExFat, boot.volume_len()))
 }
 
 /// CRC-32C (Castagnoli) of `bytes`, as ext4 and XFS checksum their structures with (XFS

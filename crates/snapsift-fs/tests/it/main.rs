@@ -2,6 +2,7 @@
 //! (partition tables, ext4, NTFS, LVM), against images made by the real tools.
 
 mod common;
+mod exfat_images;
 mod ext4_damaged;
 mod ext4_images;
 mod ext4_runs;
