@@ -23,6 +23,7 @@ mod ext4;
 mod files;
 mod guard;
 mod loop_device;
+mod luks;
 pub mod lvm;
 mod ntfs;
 mod partitions;
@@ -36,6 +37,7 @@ pub use ext4::{debugfs_rm, debugfs_script, ext4_with_files, mkfs_ext4, mkfs_from
 pub use files::{dd_into, offsets_of, sparse_file, workdir, write_at, write_file};
 pub use guard::hashes_around;
 pub use loop_device::{LoopDevice, attach_or_skip};
+pub use luks::{encrypt_into, luks1_encrypted, luks2_encrypted, volume_key};
 pub use ntfs::{Mount, compressed_dir, mkntfs};
 pub use partitions::{gpt_disk, gpt_disk_with_root, mbr_disk};
 pub use process::{run, run_stdout, run_with_input, sh};

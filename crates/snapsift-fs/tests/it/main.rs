@@ -7,6 +7,7 @@ mod ext4_damaged;
 mod ext4_images;
 mod ext4_runs;
 mod fat_images;
+mod luks;
 mod lvm;
 mod ntfs_damaged;
 mod ntfs_images;
