@@ -203,6 +203,22 @@ fn costs_past_their_caps_are_refused_with_a_clear_error() {
     });
     let error = open_bytes(iterations, &key).unwrap_err().to_string();
     assert!(error.contains("PBKDF2 iterations"), "{error}");
+    // A data segment past the volume's end, a keyslot area key of a billion bytes.
+    let mut past = bytes.clone();
+    edit_luks2(&mut past, |json| {
+        json.replace(r#""offset":"16777216""#, r#""offset":"999999999999""#)
+    });
+    let error = open_bytes(past, &key).unwrap_err().to_string();
+    assert!(error.contains("holds no sector"), "{error}");
+    let mut area_key = bytes.clone();
+    edit_luks2(&mut area_key, |json| {
+        json.replace(
+            r#""encryption":"aes-xts-plain64","key_size":64"#,
+            r#""encryption":"aes-xts-plain64","key_size":1000000000"#,
+        )
+    });
+    let error = open_bytes(area_key, &key).unwrap_err().to_string();
+    assert!(error.contains("for its area"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 

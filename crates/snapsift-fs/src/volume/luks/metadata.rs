@@ -291,14 +291,20 @@ pub(crate) fn luks2(json: &str) -> Result<Metadata, String> {
         }
         let len = usize::try_from(field_u64(slot, "key_size", what)?).unwrap_or(usize::MAX);
         key_len = Some(len);
+        let cipher_key_len =
+            usize::try_from(field_u64(area, "key_size", what)?).unwrap_or(usize::MAX);
+        if cipher_key_len == 0 || cipher_key_len > MAX_KEY_BYTES {
+            return Err(format!(
+                "{what}: a key of {cipher_key_len} bytes for its area"
+            ));
+        }
         keyslots.push(Keyslot {
             name: (*name).to_owned(),
             kdf: parsed_kdf,
             salt: field_b64(kdf, "salt", what)?,
             offset: field_u64(area, "offset", what)?,
             cipher: field_str(area, "encryption", what)?.to_owned(),
-            cipher_key_len: usize::try_from(field_u64(area, "key_size", what)?)
-                .unwrap_or(usize::MAX),
+            cipher_key_len,
             stripes: field_u32(af, "stripes", what)?,
             af_hash: Hash::named(field_str(af, "hash", what)?)?,
         });

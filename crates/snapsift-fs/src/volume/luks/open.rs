@@ -142,6 +142,12 @@ pub fn open(disk: Arc<dyn Disk>, volume: Range<u64>, key: &[u8]) -> Result<LuksD
     let available = len.saturating_sub(segment.offset);
     let size = segment.size.unwrap_or(available).min(available);
     let size = size.saturating_sub(size.checked_rem(segment.sector_size).unwrap_or(0));
+    if size == 0 {
+        return Err(fail(format!(
+            "its data segment (at byte {} of the volume) holds no sector inside the volume",
+            segment.offset
+        )));
+    }
     Ok(LuksDisk {
         disk,
         start: volume.start.saturating_add(segment.offset),
