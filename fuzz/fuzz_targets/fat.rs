@@ -1,6 +1,7 @@
-//! The FAT12/16/32 walker: boot sector, FAT entries and cluster chains (loops, cross links),
-//! directories with long names and deleted entries, deleted files' clusters; the input is
-//! the volume, on an in-memory disk.
+//! The FAT12/16/32 and exFAT walker: boot sector (exFAT: boot regions and their checksums),
+//! FAT entries and cluster chains (loops, cross links), exFAT's allocation bitmap and
+//! contiguous files, directories with long names, entry sets and deleted entries, deleted
+//! files' clusters; the input is the volume, on an in-memory disk.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

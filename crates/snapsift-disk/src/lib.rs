@@ -134,6 +134,42 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// A shared disk is the disk it shares: a view that reads a disk the scan also reads (the
+/// plaintext of an encrypted volume) holds it so. Every method is the disk's own.
+impl<D: Disk + ?Sized> Disk for std::sync::Arc<D> {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DiskError> {
+        (**self).read_exact_at(offset, buf)
+    }
+
+    fn data_ranges(&self) -> Result<Vec<Range<u64>>, DiskError> {
+        (**self).data_ranges()
+    }
+
+    fn data_map(&self) -> Result<DataMap, DiskError> {
+        (**self).data_map()
+    }
+
+    fn window<'a>(&self, range: Range<u64>, buf: &'a mut Vec<u8>) -> Result<&'a [u8], DiskError> {
+        (**self).window(range, buf)
+    }
+
+    fn sequential(&self) -> bool {
+        (**self).sequential()
+    }
+
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+
+    fn notes(&self) -> Vec<String> {
+        (**self).notes()
+    }
+}
+
 /// Opens `path` read-only as the disk it holds, whatever the container.
 ///
 /// The format is detected from the content (magic numbers, headers, footers), never from the

@@ -5,7 +5,8 @@
 //! ([`scan::scan_image`]):
 //!
 //! 1. **Layout.** The image's volumes (`snapsift-fs`) and the filesystem of each; the bytes
-//!    of encrypted volumes are listed as unreadable.
+//!    of encrypted volumes are listed as unreadable, but LUKS volumes the key file opens,
+//!    whose plaintext is scanned as an image of its own and joined in ([`luks`]).
 //! 2. **File pass, then sweep.** The file pass (`snapsift-filepass`) reads every mapped file
 //!    the way its filesystem gives it; the byte sweep (`snapsift-scan`) reads every byte of
 //!    data. An occurrence both see is one finding, with the file pass's location (it names
@@ -53,6 +54,7 @@
 pub mod coverage;
 mod error;
 mod files;
+pub mod luks;
 pub mod mapped;
 pub mod place;
 pub mod record;

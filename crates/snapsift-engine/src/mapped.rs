@@ -81,7 +81,7 @@ impl MappedDisk {
                 });
             }
         };
-        let (volumes, filesystems) = map_layout(name, &*disk, observer)?;
+        let (volumes, filesystems) = map_layout(name, &*disk, false, observer)?;
         let labels = volumes
             .volumes
             .iter()

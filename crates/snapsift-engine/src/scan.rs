@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use snapsift_disk::{Disk, Image};
 use snapsift_filepass::FilePassConfig;
-use snapsift_fs::{Filesystem, Scheme, Volume, VolumeMap};
+use snapsift_fs::{Content, Filesystem, Scheme, Volume, VolumeMap};
 use snapsift_match::Matcher;
 use snapsift_scan::{Finding, ScanConfig, ScanSummary, Sink};
 
 use crate::EngineError;
 use crate::coverage::{ImageCoverage, UnreadableRange};
 use crate::files::{FileFindings, MappedImage};
+use crate::luks::{self, LuksKey, Opened, Within};
 use crate::place::{Located, Location, Place};
 use crate::record::FindingRecord;
 use crate::redact::Redactor;
@@ -37,6 +38,9 @@ pub struct ScanOptions {
     pub redact: bool,
     /// Make a [`BaselineEntry`] of every reported finding.
     pub baseline_entries: bool,
+    /// Open the LUKS1 and LUKS2 volumes with this key (a passphrase or the volume key) and
+    /// scan their plaintext too (see [`crate::luks`]).
+    pub luks_key: Option<LuksKey>,
 }
 
 /// How loud a message is.
@@ -128,6 +132,28 @@ pub fn scan_image(
     options: &ScanOptions,
     observer: &dyn Observer,
 ) -> Result<ImageScan, EngineError> {
+    scan_image_with(name, image, matcher, options, observer, true)
+}
+
+/// [`scan_image`], opening LUKS volumes if `open_luks` and [`ScanOptions::luks_key`] say so
+/// (not in the scan of a plaintext).
+fn scan_image_with(
+    name: &str,
+    image: Image,
+    matcher: &Matcher,
+    options: &ScanOptions,
+    observer: &dyn Observer,
+    open_luks: bool,
+) -> Result<ImageScan, EngineError> {
+    // The plaintext of a LUKS volume reads the disk the scan reads: it is shared.
+    let luks_key = options.luks_key.as_ref().filter(|_| open_luks);
+    let (image, shared) = match image {
+        Image::Disk(disk) if luks_key.is_some() => {
+            let shared: Arc<dyn Disk> = Arc::from(disk);
+            (Image::Disk(Box::new(Arc::clone(&shared))), Some(shared))
+        }
+        image => (image, None),
+    };
     let notes = match &image {
         Image::Disk(disk) => disk.notes(),
         Image::Stream(_) => Vec::new(),
@@ -158,13 +184,31 @@ pub fn scan_image(
     };
     let (volumes, filesystems) = match &image {
         Image::Disk(disk) => {
-            let (map, filesystems) = map_layout(name, &**disk, observer)?;
+            let (map, filesystems) = map_layout(name, &**disk, luks_key.is_some(), observer)?;
             (Some(map), filesystems)
         }
         Image::Stream(_) => (None, Vec::new()),
     };
+    let mut opened: Vec<Opened> = match (&shared, &volumes, luks_key) {
+        (Some(disk), Some(map), Some(key)) if options.shard.is_none() => {
+            luks::open_all(name, disk, map, key, observer, |v| {
+                volume_name(map.scheme, v)
+            })
+        }
+        (Some(_), Some(_), Some(_)) => {
+            observer.message(
+                Level::Warning,
+                &format!("{name}: a sharded scan opens no LUKS volume: they stay encrypted"),
+            );
+            Vec::new()
+        }
+        _ => Vec::new(),
+    };
     let encrypted = match (&image, &volumes) {
-        (Image::Disk(disk), Some(map)) => encrypted_ranges(&**disk, map).map_err(cannot_list)?,
+        (Image::Disk(disk), Some(map)) => {
+            let open: Vec<usize> = opened.iter().map(|o| o.index).collect();
+            encrypted_ranges(&**disk, map, &open).map_err(cannot_list)?
+        }
         _ => Vec::new(),
     };
     let mut file_findings = match (&image, &volumes) {
@@ -284,13 +328,35 @@ pub fn scan_image(
             }
             Swept { summary, coverage }
         });
-    Ok(ImageScan {
+    let mut scan = ImageScan {
         format,
         records,
         baseline,
         stats,
         sweep,
-    })
+    };
+    if let Some(map) = &volumes {
+        for volume in &mut opened {
+            let Some(plain) = volume.disk.take() else {
+                continue;
+            };
+            let within = Within {
+                outer: observer,
+                image: name,
+                label: &volume.label,
+            };
+            let inner = scan_image_with(
+                name,
+                Image::Disk(Box::new(plain)),
+                matcher,
+                options,
+                &within,
+                false,
+            )?;
+            luks::merge(&mut scan, inner, volume, map, observer, name);
+        }
+    }
+    Ok(scan)
 }
 
 /// The sink of one disk's sweep: keeps each finding (the file pass's version where it has
@@ -343,18 +409,20 @@ impl<'m> Sink<'m> for CollectSink<'_, 'm> {
 pub(crate) type MappedFs = Option<Box<dyn Filesystem>>;
 
 /// Reads the volumes of `disk` (named `name` in messages), tells the observer how it is
-/// divided, and maps the filesystem of each volume ([`map_filesystems`]): what the scan and
+/// divided (a LUKS volume is not called unreadable where `key_given`: the key file is tried
+/// next), and maps the filesystem of each volume ([`map_filesystems`]): what the scan and
 /// [`crate::mapped::MappedDisk`] both start from.
 pub(crate) fn map_layout(
     name: &str,
     disk: &dyn Disk,
+    key_given: bool,
     observer: &dyn Observer,
 ) -> Result<(VolumeMap, Vec<MappedFs>), EngineError> {
     let map = VolumeMap::read(disk).map_err(|source| EngineError::PartitionTable {
         image: name.to_owned(),
         source,
     })?;
-    tell_layout(name, &map, observer);
+    tell_layout(name, &map, key_given, observer);
     let filesystems = map_filesystems(name, disk, &map, observer);
     Ok((map, filesystems))
 }
@@ -420,16 +488,20 @@ fn recovered_note(volume: &Volume) -> String {
     )
 }
 
-/// The bytes of data of the encrypted volumes of `map`, as unreadable ranges (their contents
+/// The bytes of data of the encrypted volumes of `map` (but those of the indices `opened`),
+/// as unreadable ranges (their contents
 /// cannot be read without the key; holes hold no ciphertext), sorted.
 fn encrypted_ranges(
     disk: &dyn Disk,
     map: &VolumeMap,
+    opened: &[usize],
 ) -> Result<Vec<UnreadableRange>, snapsift_disk::DiskError> {
     let encrypted: Vec<(&Volume, &str)> = map
         .volumes
         .iter()
-        .filter_map(|v| Some((v, v.content.encryption()?)))
+        .enumerate()
+        .filter(|(index, _)| !opened.contains(index))
+        .filter_map(|(_, v)| Some((v, v.content.encryption()?)))
         .collect();
     if encrypted.is_empty() {
         return Ok(Vec::new());
@@ -452,8 +524,9 @@ fn encrypted_ranges(
     Ok(ranges)
 }
 
-/// Tells how the disk is divided, and what was wrong with its tables.
-fn tell_layout(image: &str, map: &VolumeMap, observer: &dyn Observer) {
+/// Tells how the disk is divided, what was wrong with its tables, and which volumes are
+/// encrypted (LUKS ones only when no key file is given: opening them tells the rest).
+fn tell_layout(image: &str, map: &VolumeMap, key_given: bool, observer: &dyn Observer) {
     let volumes: Vec<String> = map
         .volumes
         .iter()
@@ -492,7 +565,9 @@ fn tell_layout(image: &str, map: &VolumeMap, observer: &dyn Observer) {
         observer.message(Level::Info, &format!("{image}: note: {note}"));
     }
     for volume in &map.volumes {
-        if let Some(kind) = volume.content.encryption() {
+        // A LUKS volume the key file opens is told so next.
+        let to_open = key_given && matches!(volume.content, Content::Luks1 | Content::Luks2);
+        if let Some(kind) = volume.content.encryption().filter(|_| !to_open) {
             observer.message(
                 Level::Info,
                 &format!(

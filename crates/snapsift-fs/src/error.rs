@@ -32,6 +32,10 @@ pub enum FsError {
     /// The FAT filesystem is larger than the map reads.
     #[error("unsupported FAT filesystem: {0}")]
     UnsupportedFat(String),
+    /// A LUKS volume cannot be opened: a header that cannot be read or uses what is not
+    /// supported, or a key that opens none of its keyslots and is not its volume key.
+    #[error("cannot open the LUKS volume: {0}")]
+    Luks(String),
     /// A structure the filesystem needs to be read is damaged beyond use.
     #[error("damaged filesystem: {0}")]
     Corrupt(String),

@@ -3,9 +3,9 @@
 //! ([`Filesystem::files`]).
 //!
 //! [`open`] picks the map for a volume's content: ext2/3/4 ([`crate::Ext4Map`]), NTFS
-//! ([`crate::NtfsMap`]), XFS ([`crate::XfsMap`]), FAT12/16/32 ([`crate::FatMap`]) or btrfs
-//! ([`crate::BtrfsMap`]); on an LVM2 logical volume, the map is built on the volume as it
-//! reads and its offsets translated to the disk's ([`crate::logical`]).
+//! ([`crate::NtfsMap`]), XFS ([`crate::XfsMap`]), FAT12/16/32 and exFAT ([`crate::FatMap`])
+//! or btrfs ([`crate::BtrfsMap`]); on an LVM2 logical volume, the map is built on the volume
+//! as it reads and its offsets translated to the disk's ([`crate::logical`]).
 //! Volumes of other kinds have no map: their bytes are swept and reported with the volume
 //! only.
 
@@ -27,7 +27,7 @@ use crate::{BtrfsMap, Ext4Map, FatMap, FsError, NtfsMap, XfsMap};
 /// all the scan's threads.
 pub trait Filesystem: Send + Sync + fmt::Debug {
     /// The filesystem's kind, as output shows it: `ext4` (also for ext2/3), `ntfs`, `xfs`,
-    /// `fat` or `btrfs`.
+    /// `fat`, `exfat` or `btrfs`.
     fn kind(&self) -> &'static str;
 
     /// What [`FileLocation::inode`] numbers are, as output names them: `inode` or
@@ -85,7 +85,7 @@ fn build(
         Content::Ext => Some(Box::new(Ext4Map::build(disk, range)?)),
         Content::Ntfs => Some(Box::new(NtfsMap::build(disk, range)?)),
         Content::Xfs => Some(Box::new(XfsMap::build(disk, range)?)),
-        Content::Fat => Some(Box::new(FatMap::build(disk, range)?)),
+        Content::Fat | Content::ExFat => Some(Box::new(FatMap::build(disk, range)?)),
         Content::Btrfs => Some(Box::new(BtrfsMap::build(disk, range)?)),
         _ => None,
     })

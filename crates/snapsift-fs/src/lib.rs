@@ -10,7 +10,8 @@
 //!   recognised; filesystems found by their superblocks where no table names a volume), the
 //!   LVM2 logical volumes on its partitions (linear and striped ones mapped
 //!   through their [`Extents`]) and the content of each volume (encrypted ones named: LUKS1,
-//!   LUKS2, BitLocker), mapping a disk offset to its volume;
+//!   LUKS2, BitLocker), mapping a disk offset to its volume; LUKS1 and LUKS2 volumes opened
+//!   with a key the user holds ([`volume::luks::open`]), their plaintext a [`LuksDisk`];
 //! * [`Ext4Map`]: for an ext2/3/4 volume, what every byte is (file data, slack, a deleted
 //!   file's blocks, free space, metadata, journal) with the inode and path, by its own walker
 //!   of the filesystem's structures (superblock, group descriptors, bitmaps, inodes, extent
@@ -24,10 +25,10 @@
 //! * [`XfsMap`]: the same for an XFS volume (v5 and v4), by its own walker of the AGs'
 //!   headers and B+trees, the inode chunks, the inodes' forks (extent lists and extent
 //!   B+trees) and directories of every form, inode numbers given back in full;
-//! * [`FatMap`]: the same for a FAT12, FAT16 or FAT32 volume (an EFI system partition), by
-//!   its own walker of the boot sector, the FAT's cluster chains and the directories (long
-//!   names, deleted entries with the clusters they still point to), entries numbered as The
-//!   Sleuth Kit numbers them;
+//! * [`FatMap`]: the same for a FAT12, FAT16 or FAT32 volume (an EFI system partition) and
+//!   for exFAT, by its own walker of the boot sector, the FAT's cluster chains (exFAT's
+//!   contiguous files and allocation bitmap) and the directories (long names, deleted entries
+//!   with the clusters they still point to), entries numbered as The Sleuth Kit numbers them;
 //! * [`BtrfsMap`]: the same for a btrfs volume on one device, by its own walker of the
 //!   chunk tree (logical addresses to this device's bytes), the root and extent trees and
 //!   the FS tree of every subvolume and snapshot (inline, regular, preallocated and
@@ -72,5 +73,6 @@ pub use fat::FatMap;
 pub use file_list::{FileList, Files};
 pub use filesystem::{FileEntry, FileLocation, FileState, Filesystem, open};
 pub use ntfs::NtfsMap;
+pub use volume::luks::LuksDisk;
 pub use volume::{Content, Extents, LogicalDisk, LogicalVolume, Scheme, Volume, VolumeMap};
 pub use xfs::XfsMap;

@@ -1,7 +1,8 @@
 //! What the test suites of the snapsift crates share: running the real tools that build test
-//! images (`qemu-img`, `mkfs.ext4`, `debugfs`, `mkntfs`/`ntfs-3g`, `mkfs.btrfs` and btrfs loop mounts, `sgdisk`/`sfdisk`, LVM2 on
-//! loop devices), temporary work directories, a seeded random number generator, generated
-//! secrets, and the guard that a scan wrote nothing.
+//! images (`qemu-img`, `mkfs.ext4`, `debugfs`, `mkntfs`/`ntfs-3g`, `mkfs.exfat`/exfat-fuse,
+//! `mkfs.btrfs` and btrfs loop mounts, `sgdisk`/`sfdisk`, LVM2 on loop devices), temporary
+//! work directories, a seeded random number generator, generated secrets, and the guard that
+//! a scan wrote nothing.
 //!
 //! A dev-dependency only (`publish = false`): no product crate may depend on it.
 //!
@@ -19,10 +20,12 @@
 #![forbid(unsafe_code)]
 
 mod btrfs;
+mod exfat;
 mod ext4;
 mod files;
 mod guard;
 mod loop_device;
+mod luks;
 pub mod lvm;
 mod ntfs;
 mod partitions;
@@ -32,10 +35,12 @@ mod rng;
 mod secrets;
 
 pub use btrfs::{BtrfsMount, btrfs_fix_checksum, mkfs_btrfs};
+pub use exfat::{ExfatMount, mkfs_exfat};
 pub use ext4::{debugfs_rm, debugfs_script, ext4_with_files, mkfs_ext4, mkfs_from_tree};
 pub use files::{dd_into, offsets_of, sparse_file, workdir, write_at, write_file};
 pub use guard::hashes_around;
 pub use loop_device::{LoopDevice, attach_or_skip};
+pub use luks::{encrypt_into, luks1_encrypted, luks2_encrypted, volume_key};
 pub use ntfs::{Mount, compressed_dir, mkntfs};
 pub use partitions::{gpt_disk, gpt_disk_with_root, mbr_disk};
 pub use process::{run, run_stdout, run_with_input, sh};

@@ -121,7 +121,7 @@ fn audit_one(
     audit.items = snapsift_audit::audit(&trees, checks);
     if trees.is_empty() {
         anyhow::bail!(
-            "{name}: no filesystem snapsift reads was found (ext2/3/4, XFS, NTFS, FAT): the \
+            "{name}: no filesystem snapsift reads was found (ext2/3/4, XFS, btrfs, NTFS, FAT, exFAT): the \
              checks of its files could not run"
         );
     }
@@ -138,6 +138,7 @@ fn audit_one(
         report: ReportOptions::default(),
         redact: args.redact,
         baseline_entries: false,
+        luks_key: None,
     };
     let scan = scan_image(&name, image, matcher, &options, &observer)?;
     let gap = match &scan.sweep {

@@ -250,6 +250,12 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_file_pass: bool,
 
+    /// Open LUKS1 and LUKS2 volumes with the key in FILE (a passphrase, read whole as
+    /// cryptsetup's --key-file reads it, or without one trailing newline; or the raw volume
+    /// key) and scan their plaintext too. A volume it does not open stays encrypted.
+    #[arg(long, value_name = "FILE")]
+    pub luks_key_file: Option<PathBuf>,
+
     /// Scanning threads (0: one per core; at most 1024).
     #[arg(long, default_value_t = 0, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_THREADS))]

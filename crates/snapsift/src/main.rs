@@ -34,6 +34,7 @@ use anyhow::Context;
 use clap::Parser;
 use snapsift_disk::{Opener, ReferencePolicy};
 use snapsift_engine::coverage::ImageCoverage;
+use snapsift_engine::luks::LuksKey;
 use snapsift_engine::report::ReportOptions;
 use snapsift_engine::scan::{
     Level, Observer, Progress as ScanProgress, ScanOptions, Swept, scan_image,
@@ -94,6 +95,12 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         .as_deref()
         .map(|path| baseline::load(path, &mut reads))
         .transpose()?;
+    let luks_key = args
+        .luks_key_file
+        .as_deref()
+        .map(|path| input::read_bytes(path, "LUKS key file", &mut reads))
+        .transpose()?
+        .map(LuksKey::new);
     let options = ScanOptions {
         chunk_size: args.chunk_size,
         threads: args.threads,
@@ -105,6 +112,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         },
         redact: args.redact,
         baseline_entries: args.write_baseline.is_some(),
+        luks_key,
     };
     let references = ReferencePolicy::allowing(&args.allow_path).context("--allow-path")?;
     let targets = manifest::targets(&args.paths, args.manifest.as_deref(), &mut reads)?;

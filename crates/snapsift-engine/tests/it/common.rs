@@ -30,6 +30,7 @@ pub fn options() -> ScanOptions {
         report: ReportOptions::default(),
         redact: false,
         baseline_entries: false,
+        luks_key: None,
     }
 }
 

@@ -27,6 +27,8 @@ pub(crate) enum Kind {
     Fat16,
     /// 32-bit entries (28 bits used).
     Fat32,
+    /// exFAT: 32-bit entries, all bits used, free space in an allocation bitmap.
+    ExFat,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::Fat12 => "fat12",
             Kind::Fat16 => "fat16",
             Kind::Fat32 => "fat32",
+            Kind::ExFat => "exfat",
         }
     }
 }
@@ -63,6 +66,9 @@ pub(crate) struct Boot {
     pub(crate) root_cluster: u32,
     /// Data clusters, numbered from 2.
     pub(crate) clusters: u64,
+    /// exFAT: the volume offset of the cluster heap (cluster 2), which the boot sector
+    /// gives; FAT12/16/32 have it right past the FATs and the fixed root directory.
+    pub(crate) heap: Option<u64>,
 }
 
 impl Boot {
@@ -93,7 +99,17 @@ impl Boot {
 
     /// The volume offset of cluster 2.
     pub(crate) fn data_start(&self) -> u64 {
-        self.after_fats().saturating_add(self.root_len())
+        self.heap
+            .unwrap_or_else(|| self.after_fats().saturating_add(self.root_len()))
+    }
+
+    /// The volume offset from which The Sleuth Kit numbers directory entries: past the FATs
+    /// (FAT12/16/32), the cluster heap (exFAT).
+    pub(crate) fn address_base(&self) -> u64 {
+        match self.kind {
+            Kind::ExFat => self.data_start(),
+            Kind::Fat12 | Kind::Fat16 | Kind::Fat32 => self.after_fats(),
+        }
     }
 
     /// The volume offset of cluster `cluster`, if it is a data cluster.
@@ -175,6 +191,7 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Boot, Bad> {
         total_sectors,
         root_cluster: 0,
         clusters: 0,
+        heap: None,
     };
     let data_sectors = total_sectors
         .checked_sub(boot.data_start().checked_div(sector).unwrap_or(u64::MAX))
@@ -201,7 +218,7 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Boot, Bad> {
     let fat_bits = match boot.kind {
         Kind::Fat12 => 12u64,
         Kind::Fat16 => 16,
-        Kind::Fat32 => 32,
+        Kind::Fat32 | Kind::ExFat => 32,
     };
     if boot.fat_len().saturating_mul(8) < entries.saturating_mul(fat_bits) {
         return bad(22, "the FAT is too small for the clusters");

@@ -38,8 +38,11 @@ pub(crate) struct DirEntry {
     pub(crate) directory: bool,
     /// Its first cluster (0: none).
     pub(crate) first_cluster: u64,
-    /// Its size in bytes (directories: 0).
+    /// Its size in bytes (FAT directories: 0).
     pub(crate) size: u64,
+    /// Whether its clusters are one run from the first, not chained in the FAT (exFAT's
+    /// NoFatChain; never on FAT12/16/32).
+    pub(crate) contiguous: bool,
 }
 
 /// The long-name entries seen before a short entry.
@@ -76,7 +79,7 @@ fn long_chars(raw: &[u8]) -> [u16; LONG_CHARS] {
 }
 
 /// A name made safe to be one path component.
-fn component(name: String) -> String {
+pub(crate) fn component(name: String) -> String {
     if name.contains(['/', '\0']) {
         name.replace(['/', '\0'], "\u{fffd}")
     } else {
@@ -220,6 +223,7 @@ pub(crate) fn parse(bytes: &[u8]) -> (Vec<DirEntry>, Vec<Bad>) {
             } else {
                 u64::from(le32(raw, 28))
             },
+            contiguous: false,
         });
     }
     (entries, damage)

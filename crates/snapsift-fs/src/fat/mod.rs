@@ -1,5 +1,5 @@
-//! FAT12, FAT16 and FAT32: from a byte offset in the volume to what the filesystem keeps
-//! there, and the files' logical contents for the file pass.
+//! FAT12, FAT16, FAT32 and exFAT: from a byte offset in the volume to what the filesystem
+//! keeps there, and the files' logical contents for the file pass.
 //!
 //! [`FatMap::build`] reads a filesystem once (boot sector, the first FAT, every directory
 //! from the root, breadth first) and paints an interval map over the volume's bytes;
@@ -25,6 +25,17 @@
 //! sector past the FATs. Long (VFAT) names are used where their entries fit the short entry
 //! after them; a deleted entry's short name has lost its first character (shown `_`).
 //!
+//! exFAT is read by the same walker, with its own parsers (`exfat_boot`, `exfat_dir`): the
+//! boot region (its checksum sector checked, the backup region read where the main one fails
+//! its checks), the FAT's chains and files stored as one run of clusters (NoFatChain, their
+//! FAT entries left free), which clusters are free from the allocation bitmap (read from the
+//! root directory before free clusters are claimed), entry sets (file, stream extension,
+//! file names of up to 255 UTF-16 units) with their checksums, deleted sets (their InUse bits
+//! cleared) with their names. The allocation bitmap and the up-case table are `metadata`
+//! owned by their entries, named `$ALLOC_BITMAP` and `$UPCASE_TABLE` as The Sleuth Kit names
+//! them; the boot regions, the FATs and what lies between them and the cluster heap are
+//! `metadata`. Entries are numbered from the cluster heap, as The Sleuth Kit numbers them.
+//!
 //! Parsing is kept apart from I/O: `boot`, `table` and `dir` read byte slices and report
 //! damage with the byte where they met it; `walk` does the reading. Every on-disk number is
 //! checked before use; work and memory are bounded (see `walk`'s limits; every cluster is
@@ -33,6 +44,8 @@
 
 pub(crate) mod boot;
 mod dir;
+pub(crate) mod exfat_boot;
+mod exfat_dir;
 mod table;
 mod walk;
 
@@ -90,7 +103,7 @@ impl FatNames {
 /// The map of one FAT volume, built once and then queried per hit.
 #[derive(Clone, Debug)]
 pub struct FatMap {
-    /// `fat12`, `fat16` or `fat32`.
+    /// `fat12`, `fat16`, `fat32` or `exfat`.
     kind: &'static str,
     /// The painted map and the files listed for the file pass.
     map: BlockMap,
@@ -101,7 +114,7 @@ pub struct FatMap {
 }
 
 impl FatMap {
-    /// Reads the FAT filesystem in `disk` at byte range `volume` and maps it.
+    /// Reads the FAT or exFAT filesystem in `disk` at byte range `volume` and maps it.
     ///
     /// Fails if the volume holds no FAT filesystem (its boot sector does not pass the
     /// checks), if its FAT is larger than the map reads, or if the disk cannot be read.
@@ -111,7 +124,7 @@ impl FatMap {
         walk::build(disk, volume)
     }
 
-    /// The FAT type: `fat12`, `fat16` or `fat32`.
+    /// The FAT type: `fat12`, `fat16`, `fat32` or `exfat`.
     pub fn fat_type(&self) -> &'static str {
         self.kind
     }
@@ -148,7 +161,7 @@ impl FatMap {
 
 impl Filesystem for FatMap {
     fn kind(&self) -> &'static str {
-        "fat"
+        if self.kind == "exfat" { "exfat" } else { "fat" }
     }
 
     fn id_name(&self) -> &'static str {

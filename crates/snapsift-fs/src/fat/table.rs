@@ -5,6 +5,11 @@
 //! no data cluster, or at a cluster already taken (by this chain: a loop; by another: a cross
 //! link). Taking each cluster once, for all chains together, bounds the work of every chain
 //! of the volume to its number of clusters.
+//!
+//! exFAT keeps which clusters are free in an allocation bitmap, not in the FAT (a file
+//! stored contiguously, "NoFatChain", leaves its FAT entries free): once the bitmap is
+//! given ([`Table::set_bitmap`]) it decides, and such files are taken as a run of clusters
+//! ([`Table::contiguous`]).
 
 use std::ops::Range;
 
@@ -46,6 +51,8 @@ pub(crate) struct Table {
     clusters: u64,
     /// Clusters taken by a chain, a bit per cluster number.
     taken: Vec<u64>,
+    /// exFAT's allocation bitmap: a bit per data cluster from cluster 2, set when in use.
+    bitmap: Option<Vec<u8>>,
 }
 
 impl Table {
@@ -57,6 +64,27 @@ impl Table {
             bytes,
             clusters,
             taken: vec![0; words],
+            bitmap: None,
+        }
+    }
+
+    /// Makes exFAT's allocation `bitmap` decide which clusters are free.
+    pub(crate) fn set_bitmap(&mut self, bitmap: Vec<u8>) {
+        self.bitmap = Some(bitmap);
+    }
+
+    /// Whether `cluster` is free: per the allocation bitmap where there is one (a cluster
+    /// past its bytes is in use), else per the FAT.
+    pub(crate) fn is_free(&self, cluster: u64) -> bool {
+        match &self.bitmap {
+            Some(bitmap) => {
+                let index = cluster.saturating_sub(2);
+                usize::try_from(index / 8)
+                    .ok()
+                    .and_then(|byte| bitmap.get(byte))
+                    .is_some_and(|&b| b & (1 << (index % 8)) == 0)
+            }
+            None => self.link(cluster) == Link::Free,
         }
     }
 
@@ -88,12 +116,16 @@ impl Table {
                 let at = cluster.saturating_mul(2);
                 byte(at) | (byte(at.saturating_add(1)) << 8)
             }
-            Kind::Fat32 => {
+            Kind::Fat32 | Kind::ExFat => {
                 let at = cluster.saturating_mul(4);
                 let word = (0..4u64).fold(0u64, |word, i| {
                     word | (byte(at.saturating_add(i)) << i.saturating_mul(8))
                 });
-                word & 0x0fff_ffff
+                if self.kind == Kind::Fat32 {
+                    word & 0x0fff_ffff
+                } else {
+                    word
+                }
             }
         }
     }
@@ -104,6 +136,7 @@ impl Table {
             Kind::Fat12 => (0xff7, 0xff8),
             Kind::Fat16 => (0xfff7, 0xfff8),
             Kind::Fat32 => (0x0fff_fff7, 0x0fff_fff8),
+            Kind::ExFat => (0xffff_fff7, 0xffff_fff8),
         };
         match self.raw(cluster) {
             0 => Link::Free,
@@ -161,11 +194,28 @@ impl Table {
         }
     }
 
-    /// The free clusters, as runs of consecutive cluster numbers.
+    /// Takes `count` clusters from `first` on, as exFAT stores a file without a FAT chain,
+    /// stopping at one that is not a data cluster, that the allocation bitmap marks free (a
+    /// size larger than the file's run), or that is taken already.
+    pub(crate) fn contiguous(&mut self, first: u64, count: u64) -> (Vec<Range<u64>>, Stop) {
+        let mut at = first;
+        while at.saturating_sub(first) < count {
+            if !self.is_data(at) || (self.bitmap.is_some() && self.is_free(at)) {
+                return (runs_of(first..at), Stop::Broken);
+            }
+            if !self.take(at) {
+                return (runs_of(first..at), Stop::Taken);
+            }
+            at = at.saturating_add(1);
+        }
+        (runs_of(first..at), Stop::End)
+    }
+
+    /// The free clusters (see [`Table::is_free`]), as runs of consecutive cluster numbers.
     pub(crate) fn free_runs(&self) -> Vec<Range<u64>> {
         let mut runs: Vec<Range<u64>> = Vec::new();
         for cluster in 2..self.clusters.saturating_add(2) {
-            if self.link(cluster) == Link::Free {
+            if self.is_free(cluster) {
                 match runs.last_mut() {
                     Some(run) if run.end == cluster => run.end = cluster.saturating_add(1),
                     _ => runs.push(cluster..cluster.saturating_add(1)),
@@ -178,6 +228,15 @@ impl Table {
     /// The clusters marked bad.
     pub(crate) fn bad_clusters(&self) -> impl Iterator<Item = u64> + '_ {
         (2..self.clusters.saturating_add(2)).filter(|&c| self.link(c) == Link::Bad)
+    }
+}
+
+/// `run` as a list of runs: empty if it is.
+fn runs_of(run: Range<u64>) -> Vec<Range<u64>> {
+    if run.is_empty() {
+        Vec::new()
+    } else {
+        vec![run]
     }
 }
 
@@ -221,5 +280,42 @@ mod tests {
         assert_eq!(table.chain(6, 0), (vec![], Stop::Limit));
         assert_eq!(table.free_runs(), vec![5..7]);
         assert_eq!(table.bad_clusters().collect::<Vec<_>>(), vec![8]);
+    }
+
+    #[test]
+    fn exfat_entries_runs_and_the_bitmap() {
+        // 2 -> 3 -> end; 4 bad; 5..9 free in the FAT (a contiguous file's clusters).
+        let entries: [u32; 10] = [
+            0xffff_fff8,
+            0xffff_ffff,
+            3,
+            0xffff_ffff,
+            0xffff_fff7,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        let bytes = entries.iter().flat_map(|e| e.to_le_bytes()).collect();
+        let mut table = Table::new(Kind::ExFat, bytes, 8);
+        assert_eq!(table.link(3), Link::End);
+        assert_eq!(table.link(4), Link::Bad);
+        assert!(table.is_free(6), "the FAT decides without a bitmap");
+        // Clusters 2, 3, 5, 6, 7 in use.
+        table.set_bitmap(vec![0b0011_1011]);
+        assert!(!table.is_free(6) && table.is_free(4) && table.is_free(8));
+        assert!(!table.is_free(100), "past the bitmap is in use");
+        assert_eq!(table.free_runs(), vec![4..5, 8..10]);
+        assert_eq!(table.contiguous(5, 3), (vec![5..8], Stop::End));
+        assert_eq!(table.contiguous(7, 2), (vec![], Stop::Taken));
+        assert_eq!(table.contiguous(9, 5), (vec![], Stop::Broken), "free");
+        table.set_bitmap(vec![0xff]);
+        assert_eq!(
+            table.contiguous(9, 5),
+            (vec![9..10], Stop::Broken),
+            "the end"
+        );
+        assert_eq!(table.chain(2, 10), (vec![2..4], Stop::End));
     }
 }

@@ -1,5 +1,6 @@
 //! The I/O side of the FAT map: reads the boot sector, the first FAT and the directories of
-//! a volume, turns them into claims, and paints the map.
+//! a volume (for exFAT also its allocation bitmap, from the root directory, before the
+//! free clusters are claimed), turns them into claims, and paints the map.
 //!
 //! Limits, so that a hostile image costs bounded time and memory:
 //! * a FAT of more than [`MAX_FAT_BYTES`] is not read (the volume is not mapped);
@@ -20,7 +21,9 @@ use snapsift_disk::Disk;
 
 use super::boot::{self, Boot, Kind};
 use super::dir::{self, DirEntry};
-use super::table::{Link, Stop, Table};
+use super::exfat_boot::{self, REGION_SECTORS};
+use super::exfat_dir::{self, Structure, StructureEntry};
+use super::table::{Stop, Table};
 use super::{FatMap, FatNames};
 use crate::FsError;
 use crate::block_map::{BlockMap, Claimed, Claims, Entry, Owner, span_states};
@@ -45,6 +48,8 @@ const ROOT: u64 = 1;
 const ROOT_ADDRESS: u64 = 2;
 /// The address of the first entry past the FATs.
 const FIRST_ADDRESS: u64 = 3;
+/// A name's bytes at most: 255 UTF-16 units (the longest VFAT or exFAT name) as UTF-8.
+const MAX_NAME_BYTES: usize = 255 * 3;
 
 /// Which claim wins where claims overlap: the higher layer, then the earlier claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,8 +80,10 @@ enum Source {
     Region(u64, u64),
     /// A chain of clusters from this one.
     Chain(u64),
-    /// The first cluster of a deleted directory (its chain is freed).
-    Freed(u64),
+    /// A run of this many clusters from the first (exFAT's NoFatChain).
+    Run(u64, u64),
+    /// A deleted directory: its first cluster, and how many it had (its chain is freed).
+    Freed(u64, u64),
 }
 
 /// Counts of problems too common to note one by one.
@@ -94,6 +101,8 @@ struct Counts {
     long_names: u64,
     /// Files the file list could not hold.
     unlisted: u64,
+    /// Deleted exFAT entry sets whose checksum does not match.
+    deleted_mismatched: u64,
 }
 
 /// The state of the walk.
@@ -110,6 +119,8 @@ struct Walker<'d> {
     files: FileList,
     /// Whether entries were left unnumbered past [`MAX_ENTRIES`].
     entries_full: bool,
+    /// exFAT: which structures of the root directory have been read.
+    structures_read: Vec<Structure>,
 }
 
 /// Builds the map of the FAT filesystem in `volume` of `disk`.
@@ -127,8 +138,13 @@ pub(crate) fn build(disk: &dyn Disk, volume: Range<u64>) -> Result<FatMap, FsErr
             "the volume is too small to hold a boot sector".into(),
         ));
     };
-    let boot = boot::parse(&raw)
-        .map_err(|bad| FsError::NotFat(format!("{} (boot sector byte {})", bad.what, bad.at)))?;
+    let mut notes = Notes::default();
+    let boot = match exfat_boot::sector_size(&raw) {
+        Some(sector) => exfat_region(&reader, sector, &mut notes)?,
+        None => boot::parse(&raw).map_err(|bad| {
+            FsError::NotFat(format!("{} (boot sector byte {})", bad.what, bad.at))
+        })?,
+    };
     if boot.fat_len() > MAX_FAT_BYTES {
         return Err(FsError::UnsupportedFat(format!(
             "a FAT of {} bytes (at most {MAX_FAT_BYTES} are read)",
@@ -143,18 +159,70 @@ pub(crate) fn build(disk: &dyn Disk, volume: Range<u64>) -> Result<FatMap, FsErr
     let mut walker = Walker {
         table: Table::new(boot.kind, fat, boot.clusters),
         reader,
-        notes: Notes::default(),
+        notes,
         counts: Counts::default(),
         claims: Claims::new(MAX_CLAIMS),
         names: Names::with_room(ROOT, 0),
         addresses: vec![0, ROOT_ADDRESS],
         files: FileList::new(boot.sector),
         entries_full: false,
+        structures_read: Vec::new(),
         boot,
     };
     walker.claim_layout();
     walker.walk_directories()?;
+    if walker.boot.kind == Kind::ExFat && !walker.structures_read.contains(&Structure::Bitmap) {
+        walker.notes.push(
+            "no allocation bitmap in the root directory: free clusters are read from the FAT, \
+             where the clusters of contiguous files look free"
+                .into(),
+        );
+    }
+    walker.claim_free();
     Ok(walker.finish())
+}
+
+/// Reads and checks the exFAT boot region of sectors of `sector` bytes: the main one, or
+/// its backup where the main one is damaged or fails its checksum (noted).
+fn exfat_region(reader: &Reader<'_>, sector: u64, notes: &mut Notes) -> Result<Boot, FsError> {
+    let len = sector.saturating_mul(REGION_SECTORS);
+    let Some(main) = reader.bytes(0, len)? else {
+        return Err(FsError::NotFat(
+            "the volume is too small to hold an exFAT boot region".into(),
+        ));
+    };
+    let parsed = exfat_boot::parse(&main);
+    if let Ok((boot, true)) = parsed {
+        return Ok(boot);
+    }
+    let backup = match reader.bytes(len, len)? {
+        Some(raw) => exfat_boot::parse(&raw).ok().filter(|&(_, sealed)| sealed),
+        None => None,
+    };
+    let why = match &parsed {
+        Ok(_) => "fails its checksum".to_string(),
+        Err(bad) => format!("is damaged: {} (byte {})", bad.what, bad.at),
+    };
+    match (parsed, backup) {
+        (_, Some((boot, _))) => {
+            notes.push(format!(
+                "the main exFAT boot region {why}: the backup boot region is read"
+            ));
+            Ok(boot)
+        }
+        (Ok((boot, _)), None) => {
+            notes.push(
+                "the exFAT boot region fails its checksum, and its backup is no better: \
+                 the main one is read"
+                    .into(),
+            );
+            Ok(boot)
+        }
+        (Err(bad), None) => Err(FsError::NotFat(format!(
+            "{} (exFAT boot sector byte {}; the backup boot region is no better)",
+            bad.what, bad.at
+        ))),
+    }
 }
 
 impl Walker<'_> {
@@ -174,8 +242,8 @@ impl Walker<'_> {
         start..start.saturating_add(len)
     }
 
-    /// Claims what the boot sector and the FAT say: the structures, free and bad clusters,
-    /// and what lies past the last cluster.
+    /// Claims what the boot sector and the FAT say: the structures, bad clusters, and what
+    /// lies past the last cluster.
     fn claim_layout(&mut self) {
         let len = self.reader.len;
         let fs_end = self.boot.volume_len().min(len);
@@ -187,11 +255,9 @@ impl Walker<'_> {
             ));
         }
         let data_end = self.boot.data_end().min(fs_end);
-        let (structures, root) = (
-            0..self.boot.after_fats(),
-            self.boot.after_fats()..self.boot.data_start(),
-        );
-        let (base, free) = (Layer::Base, Layer::Free);
+        let root_end = self.boot.after_fats().saturating_add(self.boot.root_len());
+        let (structures, root) = (0..self.boot.after_fats(), self.boot.after_fats()..root_end);
+        let base = Layer::Base;
         self.claim(0..data_end, base, FileState::Allocated, Owner::Nobody);
         self.claim(data_end..len, base, FileState::Unallocated, Owner::Nobody);
         self.claim(
@@ -202,14 +268,21 @@ impl Walker<'_> {
         );
         let root_owner = Owner::Inode(ROOT);
         self.claim(root, Layer::Structure, FileState::Metadata, root_owner);
-        for run in self.table.free_runs() {
-            let bytes = self.cluster_bytes(&run);
-            self.claim(bytes, free, FileState::Unallocated, Owner::Nobody);
-        }
+        // exFAT: from the FATs to the cluster heap.
+        let gap = root_end..self.boot.data_start();
+        self.claim(gap, Layer::Structure, FileState::Metadata, Owner::Nobody);
         let bad: Vec<u64> = self.table.bad_clusters().collect();
         for cluster in bad {
             let bytes = self.cluster_bytes(&(cluster..cluster.saturating_add(1)));
             self.claim(bytes, Layer::Structure, FileState::Metadata, Owner::Nobody);
+        }
+    }
+
+    /// Claims the free clusters: per the FAT, or exFAT's allocation bitmap once read.
+    fn claim_free(&mut self) {
+        for run in self.table.free_runs() {
+            let bytes = self.cluster_bytes(&run);
+            self.claim(bytes, Layer::Free, FileState::Unallocated, Owner::Nobody);
         }
     }
 
@@ -226,7 +299,7 @@ impl Walker<'_> {
     /// listing what they hold.
     fn walk_directories(&mut self) -> Result<(), FsError> {
         let root = match self.boot.kind {
-            Kind::Fat32 => Source::Chain(u64::from(self.boot.root_cluster)),
+            Kind::Fat32 | Kind::ExFat => Source::Chain(u64::from(self.boot.root_cluster)),
             Kind::Fat12 | Kind::Fat16 => {
                 Source::Region(self.boot.after_fats(), self.boot.root_len())
             }
@@ -238,7 +311,21 @@ impl Walker<'_> {
             let Some((bytes, pieces)) = self.read_directory(number, source)? else {
                 continue;
             };
-            let (entries, damage) = dir::parse(&bytes);
+            let (entries, damage) = if self.boot.kind == Kind::ExFat {
+                let parsed = exfat_dir::parse(&bytes);
+                if number == ROOT {
+                    for structure in &parsed.structures {
+                        self.structure(structure, &pieces)?;
+                    }
+                }
+                self.counts.deleted_mismatched = self
+                    .counts
+                    .deleted_mismatched
+                    .saturating_add(parsed.deleted_mismatched);
+                (parsed.entries, parsed.damage)
+            } else {
+                dir::parse(&bytes)
+            };
             if let Some(first) = damage.first() {
                 self.counts.damaged = self.counts.damaged.saturating_add(damage.len() as u64);
                 let at = volume_offset(&pieces, first.at as u64);
@@ -259,8 +346,11 @@ impl Walker<'_> {
                         depth_cut = true;
                         continue;
                     }
+                    let clusters = entry.size.div_ceil(self.boot.cluster).max(1);
                     let source = if deleted {
-                        Source::Freed(entry.first_cluster)
+                        Source::Freed(entry.first_cluster, clusters)
+                    } else if entry.contiguous {
+                        Source::Run(entry.first_cluster, clusters)
                     } else {
                         Source::Chain(entry.first_cluster)
                     };
@@ -277,6 +367,73 @@ impl Walker<'_> {
                 "directories deeper than {MAX_DEPTH} levels were not read"
             ));
         }
+        Ok(())
+    }
+
+    /// Reads an exFAT structure the root directory names (its first entry `structure`, read
+    /// as `pieces`): numbers and names it as The Sleuth Kit does, claims its clusters as
+    /// metadata, and for the allocation bitmap hands it to the table.
+    fn structure(
+        &mut self,
+        structure: &StructureEntry,
+        pieces: &[(u64, u64)],
+    ) -> Result<(), FsError> {
+        let kind = structure.structure;
+        if self.structures_read.contains(&kind) {
+            self.notes
+                .push(format!("the root directory names {} twice", kind.name()));
+            return Ok(());
+        }
+        self.structures_read.push(kind);
+        let entry = DirEntry {
+            index: structure.index,
+            name: kind.name().into(),
+            deleted: false,
+            directory: false,
+            first_cluster: structure.first_cluster,
+            size: structure.size,
+            contiguous: false,
+        };
+        let at = volume_offset(pieces, structure.index.saturating_mul(32));
+        let Some(number) = self.number(ROOT, &entry, at) else {
+            return Ok(());
+        };
+        let clusters = structure.size.div_ceil(self.boot.cluster);
+        let (runs, stop) = self.table.chain(structure.first_cluster, clusters);
+        self.count_stop(stop);
+        let spans = self.spans(&runs);
+        let owner = Owner::Inode(number);
+        for span in &spans {
+            if let Piece::Volume(at) = span.piece {
+                let range = at..at.saturating_add(span.len);
+                self.claim(range, Layer::File, FileState::Metadata, owner);
+            }
+        }
+        if kind != Structure::Bitmap {
+            return Ok(());
+        }
+        // A bit per cluster: what the bitmap needs, and no more than it says it holds.
+        let needed = self.boot.clusters.div_ceil(8).min(structure.size);
+        let mut bitmap = Vec::new();
+        for span in &spans {
+            let Piece::Volume(at) = span.piece else {
+                continue;
+            };
+            let want = needed.saturating_sub(bitmap.len() as u64).min(span.len);
+            match self.reader.bytes(at, want)? {
+                Some(bytes) => bitmap.extend(bytes),
+                None => break,
+            }
+        }
+        if (bitmap.len() as u64) < self.boot.clusters.div_ceil(8) {
+            self.notes.push(format!(
+                "the allocation bitmap holds {} bytes of the {} its clusters need: the \
+                 clusters past it read as in use",
+                bitmap.len(),
+                self.boot.clusters.div_ceil(8)
+            ));
+        }
+        self.table.set_bitmap(bitmap);
         Ok(())
     }
 
@@ -298,14 +455,14 @@ impl Walker<'_> {
             return None;
         }
         let address = at
-            .saturating_sub(self.boot.after_fats())
+            .saturating_sub(self.boot.address_base())
             .checked_div(32)
             .map_or(0, |index| index.saturating_add(FIRST_ADDRESS));
         self.addresses.push(address);
         let mut name = entry.name.as_str();
-        if name.len() > 255 {
+        if name.len() > MAX_NAME_BYTES {
             self.counts.long_names = self.counts.long_names.saturating_add(1);
-            let mut cut = 255;
+            let mut cut = MAX_NAME_BYTES;
             while !name.is_char_boundary(cut) {
                 cut = cut.saturating_sub(1);
             }
@@ -327,25 +484,26 @@ impl Walker<'_> {
         source: Source,
     ) -> Result<Option<(Vec<u8>, Vec<(u64, u64)>)>, FsError> {
         let owner = Owner::Inode(number);
-        let per_dir = MAX_DIR_BYTES.checked_div(self.boot.cluster).unwrap_or(1);
+        let per_dir = MAX_DIR_BYTES
+            .checked_div(self.boot.cluster)
+            .unwrap_or(1)
+            .max(1);
         let ranges = match source {
             Source::Region(start, len) => vec![start..start.saturating_add(len)],
             Source::Chain(first) => {
-                let (runs, stop) = self.table.chain(first, per_dir);
-                self.count_stop(stop);
-                let ranges: Vec<Range<u64>> =
-                    runs.iter().map(|run| self.cluster_bytes(run)).collect();
-                for range in &ranges {
-                    self.claim(range.clone(), Layer::File, FileState::Metadata, owner);
-                }
-                ranges
+                let found = self.table.chain(first, per_dir);
+                self.directory_runs(found, owner)
             }
-            Source::Freed(first) => {
-                let free = self.table.link(first) == Link::Free && self.table.take(first);
-                if !free {
+            Source::Run(first, count) => {
+                let found = self.table.contiguous(first, count.min(per_dir));
+                self.directory_runs(found, owner)
+            }
+            Source::Freed(first, count) => {
+                let run = self.take_freed(first, count.min(per_dir));
+                if run.is_empty() {
                     return Ok(None);
                 }
-                let range = self.cluster_bytes(&(first..first.saturating_add(1)));
+                let range = self.cluster_bytes(&run);
                 self.claim(range.clone(), Layer::Deleted, FileState::Deleted, owner);
                 vec![range]
             }
@@ -371,6 +529,18 @@ impl Walker<'_> {
         Ok((!bytes.is_empty()).then_some((bytes, pieces)))
     }
 
+    /// Claims the clusters `found` of a directory's chain or run for `owner`, as metadata:
+    /// their volume bytes.
+    fn directory_runs(&mut self, found: (Vec<Range<u64>>, Stop), owner: Owner) -> Vec<Range<u64>> {
+        let (runs, stop) = found;
+        self.count_stop(stop);
+        let ranges: Vec<Range<u64>> = runs.iter().map(|run| self.cluster_bytes(run)).collect();
+        for range in &ranges {
+            self.claim(range.clone(), Layer::File, FileState::Metadata, owner);
+        }
+        ranges
+    }
+
     /// Maps and lists a file in use: its chain, data then slack.
     fn live_file(&mut self, number: u64, entry: &DirEntry) {
         if entry.first_cluster == 0 {
@@ -384,7 +554,12 @@ impl Walker<'_> {
             );
             return;
         }
-        let (runs, stop) = self.table.chain(entry.first_cluster, u64::MAX);
+        let (runs, stop) = if entry.contiguous {
+            let clusters = entry.size.div_ceil(self.boot.cluster);
+            self.table.contiguous(entry.first_cluster, clusters)
+        } else {
+            self.table.chain(entry.first_cluster, u64::MAX)
+        };
         self.count_stop(stop);
         let spans = self.spans(&runs);
         let chained: u64 = spans.iter().map(|s| s.len).sum();
@@ -413,19 +588,11 @@ impl Walker<'_> {
     /// needs.
     fn deleted_file(&mut self, number: u64, entry: &DirEntry) {
         let needed = entry.size.div_ceil(self.boot.cluster);
-        let first = entry.first_cluster;
-        let mut end = first;
-        while end.saturating_sub(first) < needed
-            && self.table.is_data(end)
-            && self.table.link(end) == Link::Free
-            && self.table.take(end)
-        {
-            end = end.saturating_add(1);
-        }
-        let runs = if end > first {
-            vec![first..end]
-        } else {
+        let run = self.take_freed(entry.first_cluster, needed);
+        let runs = if run.is_empty() {
             Vec::new()
+        } else {
+            vec![run]
         };
         let spans = self.spans(&runs);
         let (state, _) = span_states(FileState::Deleted);
@@ -440,6 +607,20 @@ impl Walker<'_> {
             FileState::Deleted,
             FileContent::new(entry.size, spans),
         );
+    }
+
+    /// Takes the free clusters from `first` on, `count` at most, as a deleted file or
+    /// directory's clusters are guessed: the run taken.
+    fn take_freed(&mut self, first: u64, count: u64) -> Range<u64> {
+        let mut end = first;
+        while end.saturating_sub(first) < count
+            && self.table.is_data(end)
+            && self.table.is_free(end)
+            && self.table.take(end)
+        {
+            end = end.saturating_add(1);
+        }
+        first..end
     }
 
     /// The spans of a file whose chain is `runs`.
@@ -488,8 +669,13 @@ impl Walker<'_> {
             ),
             (counts.damaged, "directory entries are damaged"),
             (
+                counts.deleted_mismatched,
+                "deleted exFAT entry sets fail their checksum (partly overwritten since): read \
+                 as they are",
+            ),
+            (
                 counts.long_names,
-                "names could not be kept whole (longer than 255 bytes, or no room left)",
+                "names could not be kept whole (longer than 765 bytes, or no room left)",
             ),
             (
                 counts.unlisted,

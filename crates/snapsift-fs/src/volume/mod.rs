@@ -17,7 +17,7 @@
 mod content;
 mod extents;
 mod gpt;
-mod luks;
+pub mod luks;
 mod lvm;
 mod mbr;
 mod recover;

@@ -10,9 +10,10 @@
 //! read as zeros), none inside a volume already found (volumes never overlap), and at most
 //! [`MAX_CANDIDATES`] candidates are read (a note says where the search stopped).
 //!
-//! A candidate is a volume only if its superblock (ext4, XFS, NTFS, FAT) passes strict checks
-//! ([`identify`]): the magic and every geometry field the filesystem's own parser checks, and more: its checksum
-//! where the filesystem keeps one (ext4 `metadata_csum`, XFS v5), the primary copy (an ext4
+//! A candidate is a volume only if its superblock (ext4, XFS, NTFS, FAT, exFAT) passes strict
+//! checks ([`identify`]): the magic and every geometry field the filesystem's own parser
+//! checks, and more: its checksum where the filesystem keeps one (ext4 `metadata_csum`, XFS
+//! v5, exFAT's boot region, read whole for it), the primary copy (an ext4
 //! backup superblock records its group), and a size of at least [`MIN_LEN`]. Random bytes
 //! never pass.
 
@@ -50,7 +51,8 @@ pub(crate) fn identify(start: &[u8]) -> Option<Found> {
     let found = ext(start)
         .or_else(|| xfs_volume(start))
         .or_else(|| ntfs(start))
-        .or_else(|| fat(start))?;
+        .or_else(|| fat(start))
+        .or_else(|| exfat(start))?;
     let (content, len) = found;
     (len >= MIN_LEN).then_some(Found { content, len })
 }
@@ -145,6 +147,25 @@ fn fat(start: &[u8]) -> Option<(Content, u64)> {
     Some((Content::Fat, boot.volume_len()))
 }
 
+/// An exFAT boot sector, checked as the map checks it (see [`fat::exfat_boot`]); its
+/// region's checksum, past the probe, is checked by [`exfat_sealed`].
+fn exfat(start: &[u8]) -> Option<(Content, u64)> {
+    let (boot, _) = fat::exfat_boot::parse(start).ok()?;
+    Some((Content::ExFat, boot.volume_len()))
+}
+
+/// Whether the exFAT boot region at `at` of `disk` (its sector size in `start`, the probe)
+/// holds the checksum of its sectors.
+fn exfat_sealed(disk: &dyn Disk, at: u64, start: &[u8]) -> bool {
+    let Some(sector) = fat::exfat_boot::sector_size(start) else {
+        return false;
+    };
+    let len = sector.saturating_mul(fat::exfat_boot::REGION_SECTORS);
+    let mut region = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    disk.read_exact_at(at, &mut region).is_ok()
+        && fat::exfat_boot::parse(&region).is_ok_and(|(_, sealed)| sealed)
+}
+
 /// CRC-32C (Castagnoli) of `bytes`, as ext4 and XFS checksum their structures with (XFS
 /// stores it as is, ext4 its bitwise complement).
 fn crc32c(bytes: &[u8]) -> u32 {
@@ -210,6 +231,9 @@ pub(crate) fn search(disk: &dyn Disk, notes: &mut Vec<String>) -> Result<Vec<Vol
             let Some(volume) = identify(bytes) else {
                 continue;
             };
+            if volume.content == Content::ExFat && !exfat_sealed(disk, candidate, bytes) {
+                continue;
+            }
             let mut volume_end = candidate.saturating_add(volume.len);
             if volume_end > size {
                 notes.push(format!(

@@ -121,7 +121,7 @@ fn make(dir: &Path, image: &Path, bits: u32, size_kib: u64, cluster: u32) -> Tre
 }
 
 /// One entry `fls -r -p` lists: (address, path, deleted, regular file).
-fn fls(image: &Path) -> Vec<(u64, String, bool, bool)> {
+pub(crate) fn fls(image: &Path) -> Vec<(u64, String, bool, bool)> {
     let out = run_stdout("fls", &["-r", "-p", image.to_str().unwrap()]);
     out.lines()
         .filter_map(|line| {
@@ -146,7 +146,7 @@ fn fls(image: &Path) -> Vec<(u64, String, bool, bool)> {
 }
 
 /// The sectors `istat` lists for `address`.
-fn istat_sectors(image: &Path, address: u64) -> Vec<u64> {
+pub(crate) fn istat_sectors(image: &Path, address: u64) -> Vec<u64> {
     let out = run_stdout("istat", &[image.to_str().unwrap(), &address.to_string()]);
     let mut lines = out.lines().skip_while(|l| !l.starts_with("Sectors:"));
     lines.next();
@@ -156,6 +156,20 @@ fn istat_sectors(image: &Path, address: u64) -> Vec<u64> {
         // istat prints 0 for the sectors of a file's last cluster past its size.
         .filter(|&sector| sector > 0)
         .collect()
+}
+
+/// The files `map` lists, sorted: (address, path, deleted).
+pub(crate) fn listed(map: &FatMap) -> Vec<(u64, String, bool)> {
+    let mut listed: Vec<(u64, String, bool)> = map
+        .files()
+        .iter()
+        .map(|f| {
+            let path = f.path.clone().expect("every file has a path");
+            (f.id, path, f.state == FileState::Deleted)
+        })
+        .collect();
+    listed.sort();
+    listed
 }
 
 fn map_of(image: &Path) -> (Box<dyn Disk>, FatMap) {
@@ -179,15 +193,7 @@ fn check(bits: u32, size_kib: u64, cluster: u32) {
         .filter(|e| e.3)
         .map(|(a, p, d, _)| (a, p, d))
         .collect();
-    let mut listed: Vec<(u64, String, bool)> = map
-        .files()
-        .iter()
-        .map(|f| {
-            let path = f.path.clone().expect("every file has a path");
-            (f.id, path, f.state == FileState::Deleted)
-        })
-        .collect();
-    listed.sort();
+    let listed = listed(&map);
     let mut want = oracle.clone();
     want.sort();
     assert_eq!(listed, want);

@@ -3,10 +3,12 @@
 
 mod btrfs_images;
 mod common;
+mod exfat_images;
 mod ext4_damaged;
 mod ext4_images;
 mod ext4_runs;
 mod fat_images;
+mod luks;
 mod lvm;
 mod ntfs_damaged;
 mod ntfs_images;

@@ -1,7 +1,9 @@
 //! `snapsift scan` of a GPT disk (`sgdisk`) with an EFI system partition, FAT32 made by
 //! `mkfs.fat` and filled by mtools (`mmd`, `mcopy`, `mdel`: no mount), beside an ext4 root:
 //! every planted secret is found once with its partition, filesystem, path and state, a
-//! deleted file's by the long name its entries keep.
+//! deleted file's by the long name its entries keep. The same on an exFAT partition
+//! (`mkfs.exfat`, files written through exfat-fuse): paths with non-ASCII and long names, a
+//! deleted file by its entry set's name.
 
 use std::fs;
 use std::path::Path;
@@ -122,6 +124,62 @@ fn secrets_in_an_efi_system_partition_are_found_with_their_paths() {
             "ext4".into(),
             "/root/.aws/credentials".into(),
             "allocated".into()
+        )
+    );
+    assert!(scan.coverage[0]["complete"] == true, "{:?}", scan.coverage);
+}
+
+#[test]
+fn secrets_on_an_exfat_partition_are_found_with_their_paths() {
+    let dir = workdir();
+    let mut s = Secrets::new(2205);
+    let (live_key, deleted_uri) = (s.aws_key_id(), s.postgres_uri());
+    let exfat = path_in(&dir, "exfat.img");
+    mkfs_exfat(&exfat, 32 << 20, 4096);
+    let Some(mount) = ExfatMount::new(&exfat, &path_in(&dir, "mnt")) else {
+        return;
+    };
+    let docs = mount.dir.join("Documents/été 2026");
+    fs::create_dir_all(&docs).unwrap();
+    let live = "Documents/été 2026/a much longer name for the credentials file.env";
+    fs::write(
+        mount.dir.join(live),
+        format!("aws_access_key_id = {live_key}\n"),
+    )
+    .unwrap();
+    let gone = mount.dir.join("old-credentials.txt");
+    fs::write(&gone, format!("DATABASE_URL={deleted_uri}\n")).unwrap();
+    fs::remove_file(&gone).unwrap();
+    mount.finish();
+
+    let disk = path_in(&dir, "disk.img");
+    sparse_file(&disk, 40 << 20);
+    run(
+        "sgdisk",
+        &["-n1:2048:+32M", "-t1:0700", disk.to_str().unwrap()],
+    );
+    dd_into(&disk, &exfat, 1 << 20);
+
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(scan.code, 1, "{}", scan.stderr);
+    let place = |secret: &str| {
+        let l = &scan.only(secret)["location"];
+        (
+            l["filesystem"].as_str().unwrap().to_owned(),
+            l["path"].as_str().unwrap_or("-").to_owned(),
+            l["state"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(
+        place(&live_key),
+        ("exfat".into(), format!("/{live}"), "allocated".into())
+    );
+    assert_eq!(
+        place(&deleted_uri),
+        (
+            "exfat".into(),
+            "/old-credentials.txt".into(),
+            "deleted".into()
         )
     );
     assert!(scan.coverage[0]["complete"] == true, "{:?}", scan.coverage);

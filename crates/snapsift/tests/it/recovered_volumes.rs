@@ -1,7 +1,8 @@
 //! `snapsift scan` of disks whose partition table is lost: a GPT wiped with `sgdisk
 //! --zap-all` over ext4, XFS and NTFS partitions at 1 MiB-aligned offsets, and an old DOS
 //! layout (`sfdisk`, first partition at sector 63, the next on a cylinder boundary) whose MBR
-//! was zeroed with `dd`. Each filesystem is found by its superblock where its partition was,
+//! was zeroed with `dd`; an exFAT partition (its boot region's checksum checked) under a
+//! zapped GPT. Each filesystem is found by its superblock where its partition was,
 //! its secrets with their paths, and the coverage notes `recovered volume at OFFSET`. Random
 //! bytes recover nothing.
 
@@ -268,5 +269,55 @@ fn random_bytes_recover_no_volume() {
     assert!(
         stderr.contains("no partition table or filesystem recognised"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn an_exfat_volume_of_a_zapped_gpt_is_recovered_with_its_paths() {
+    let dir = workdir();
+    let key = Secrets::new(2207).aws_key_id();
+    let exfat = path_in(&dir, "exfat.img");
+    mkfs_exfat(&exfat, 32 << 20, 4096);
+    let Some(mount) = ExfatMount::new(&exfat, &path_in(&dir, "mnt")) else {
+        return;
+    };
+    fs::create_dir_all(mount.dir.join("keys")).unwrap();
+    fs::write(
+        mount.dir.join("keys/aws.txt"),
+        format!("aws_access_key_id = {key}\n"),
+    )
+    .unwrap();
+    mount.finish();
+    let disk = path_in(&dir, "disk.img");
+    sparse_file(&disk, 40 << 20);
+    run("sgdisk", &["-n1:2048:+32M", disk.to_str().unwrap()]);
+    let start = gpt_start(&disk, 1) * 512;
+    dd_into(&disk, &exfat, start);
+    run("sgdisk", &["--zap-all", disk.to_str().unwrap()]);
+
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(scan.code, 1, "{}", scan.stderr);
+    assert_eq!(
+        place(&scan, &key),
+        (
+            "/keys/aws.txt".into(),
+            "exfat".into(),
+            format!("recovered at {start}")
+        )
+    );
+    let note = format!("recovered volume at {start}: exfat of {} bytes", 32 << 20);
+    assert!(
+        notes(&scan).iter().any(|n| n.starts_with(&note)),
+        "{:?}",
+        notes(&scan)
+    );
+    // A boot region that fails its checksum is no volume: the secret is swept, unplaced.
+    let mut serial = [0u8; 1];
+    serial[0] = fs::read(&disk).unwrap()[start as usize + 100] ^ 1;
+    write_at(&disk, start + 100, &serial);
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(
+        place(&scan, &key),
+        ("-".into(), "unknown".into(), "-".into())
     );
 }

@@ -1,11 +1,15 @@
 //! Volumes snapsift names but cannot read as files: encrypted ones (LUKS1 and LUKS2 made by
 //! `cryptsetup luksFormat`, BitLocker by its boot sector's signature) are named in the layout
 //! and listed in the coverage as unreadable, so the scan is never complete (exit status 3);
-//! swap areas (`mkswap`) are named, and their bytes swept.
+//! swap areas (`mkswap`) are named, and their bytes swept. With `--luks-key-file`, LUKS
+//! volumes encrypted by cryptsetup itself are opened (passphrase or volume key) and every
+//! secret inside is found with its path; a wrong key leaves the volume encrypted.
 
 use std::path::Path;
 
-use snapsift_testkit::{Secrets, dd_into, mkfs_ext4, run, sparse_file, workdir, write_at};
+use snapsift_testkit::{
+    Secrets, dd_into, luks2_encrypted, mkfs_ext4, run, sparse_file, volume_key, workdir, write_at,
+};
 
 use crate::common::{Scan, snapsift_run};
 
@@ -225,4 +229,108 @@ fn swap_partitions_and_swap_files_are_named_and_swept() {
         stderr.contains("partition table none: swap, uuid "),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_luks2_partition_is_opened_with_a_passphrase_or_its_volume_key() {
+    let dir = workdir();
+    // Secrets in three files inside the encrypted filesystem, one beside it.
+    let mut secrets = Secrets::new(22);
+    let inside = [
+        ("etc/app.env", "DATABASE_URL=", secrets.postgres_uri()),
+        ("srv/db.properties", "url=", secrets.jdbc_mysql_uri()),
+        ("root/notes.txt", "backup ", secrets.postgres_uri()),
+    ];
+    let tree = dir.path().join("tree");
+    for (path, before, secret) in &inside {
+        let file = tree.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, format!("{before}{secret}\n")).unwrap();
+    }
+    let fs = dir.path().join("inner.img");
+    mkfs_ext4(&fs, &tree, 16);
+    let key = dir.path().join("key");
+    std::fs::write(&key, secrets.alnum(20)).unwrap();
+    let options = [
+        "--cipher",
+        "aes-xts-plain64",
+        "--key-size",
+        "512",
+        "--pbkdf",
+        "argon2id",
+        "--pbkdf-memory",
+        "8192",
+        "--pbkdf-force-iterations",
+        "4",
+    ];
+    let luks = luks2_encrypted(dir.path(), &fs, &key, &options);
+    let luks_len = std::fs::metadata(&luks).unwrap().len();
+    let outside_tree = dir.path().join("outside");
+    std::fs::create_dir_all(outside_tree.join("etc")).unwrap();
+    let outside = secrets.postgres_uri();
+    std::fs::write(
+        outside_tree.join("etc/other.env"),
+        format!("DB={outside}\n"),
+    )
+    .unwrap();
+    let other = dir.path().join("other.img");
+    mkfs_ext4(&other, &outside_tree, 16);
+    let disk = dir.path().join("disk.img");
+    sparse_file(&disk, 80 * MIB);
+    let d = disk.to_str().unwrap();
+    run(
+        "sgdisk",
+        &[
+            "-n",
+            &format!("1:2048:+{}M", luks_len / MIB),
+            "-n",
+            "2:0:+16M",
+            d,
+        ],
+    );
+    dd_into(&disk, &luks, MIB);
+    dd_into(&disk, &other, MIB + luks_len);
+
+    let volume_key_file = dir.path().join("volume.key");
+    std::fs::write(&volume_key_file, volume_key(&luks, &key)).unwrap();
+    for key_file in [&key, &volume_key_file] {
+        let scan = Scan::run(&[&disk], &["--luks-key-file", key_file.to_str().unwrap()]);
+        assert_eq!(scan.code, 1, "findings, all read: {}", scan.stderr);
+        for (path, _, secret) in &inside {
+            let found = scan.only(secret);
+            let location = &found["location"];
+            assert_eq!(location["path"], format!("/{path}"), "{found}");
+            assert_eq!(location["partition"], 1);
+            assert_eq!(location["volume"], "partition 1 (luks2)");
+            assert_eq!(location["filesystem"], "ext4");
+            assert_eq!(location["state"], "allocated");
+            // The offset is on the disk, inside the partition's data segment.
+            let offset = found["offset"].as_u64().unwrap();
+            assert!(
+                (MIB + 16 * MIB..MIB + luks_len).contains(&offset),
+                "{offset}"
+            );
+        }
+        assert_eq!(scan.only(&outside)["location"]["path"], "/etc/other.env");
+        let coverage = &scan.coverage[0];
+        assert_eq!(coverage["complete"], true, "{coverage}");
+        assert_eq!(unreadable(coverage), vec![]);
+    }
+
+    // A wrong key: said so, the volume stays encrypted, the scan is partial.
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, "not the passphrase").unwrap();
+    let scan = Scan::run(&[&disk], &["--luks-key-file", wrong.to_str().unwrap()]);
+    assert_eq!(scan.code, 3, "{}", scan.stderr);
+    assert!(
+        scan.stderr.contains("opens none of its 1 keyslots"),
+        "{}",
+        scan.stderr
+    );
+    let ranges = unreadable(&scan.coverage[0]);
+    assert!(
+        !ranges.is_empty() && ranges.iter().all(|r| r.2 == "encrypted (LUKS2)"),
+        "{ranges:?}"
+    );
+    assert_eq!(scan.only(&outside)["location"]["path"], "/etc/other.env");
 }

@@ -1,9 +1,21 @@
-//! LUKS1 and LUKS2 headers, parsed from bytes (no I/O): enough to name an encrypted volume
-//! (its version and UUID), never to open it.
+//! LUKS1 and LUKS2 volumes: their headers, parsed from bytes (no I/O), enough to name an
+//! encrypted volume (its version and UUID); and, with a key the user holds, the volume
+//! opened ([`open()`]) and its plaintext read as a [`LuksDisk`].
+//!
+//! `metadata` reads what opening needs (LUKS1 keyslots, LUKS2 JSON), `keys` derives keys
+//! (PBKDF2, Argon2, the AF merge, the digest), `cipher` decrypts sectors (AES-XTS and
+//! AES-CBC with ESSIV or plain IVs), `open` does the I/O.
 //!
 //! Both versions start with the same binary header, big-endian: the magic `LUKS\xba\xbe`,
 //! the version, and the UUID at byte 168 (`cryptsetup luksUUID` prints it). LUKS2 puts its
 //! header's size at byte 8 and a second copy of the header (magic `SKUL\xba\xbe`) that far in.
+
+mod cipher;
+mod keys;
+mod metadata;
+mod open;
+
+pub use open::{LuksDisk, describe, open};
 
 use super::Problem;
 
