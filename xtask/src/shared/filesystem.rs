@@ -15,7 +15,7 @@ use std::process::Command;
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 
-use crate::shared::image::{self, Ext4, GptDisk, MIB};
+use crate::shared::image::{self, BLOCK, Ext4, GptDisk, MIB};
 use crate::shared::loop_device::LoopDevice;
 use crate::shared::workspace::run_tool;
 
@@ -98,7 +98,7 @@ impl FsKind {
     }
 
     /// Makes `disk`: a GPT disk of [`FsKind::disk_size`] whose one partition holds a file
-    /// system of this kind, `fs_size` bytes (a multiple of 4 MiB), with the contents of `tree`;
+    /// system of this kind, `fs_size` bytes (whole 4 KiB blocks), with the contents of `tree`;
     /// then deletes `deleted` (absolute paths inside the tree) from the file system, so that
     /// their data lingers in free space. `work` holds the intermediate files.
     pub fn make_disk(
@@ -111,8 +111,8 @@ impl FsKind {
         work: &Path,
     ) -> Result<()> {
         ensure!(
-            fs_size.is_multiple_of(4 * MIB),
-            "file system size {fs_size} is not a multiple of 4 MiB"
+            fs_size.is_multiple_of(BLOCK),
+            "file system size {fs_size} is not whole blocks"
         );
         let partition_size = self.partition_size(fs_size);
         GptDisk {
