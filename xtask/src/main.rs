@@ -44,7 +44,9 @@ mod windows;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::shared::filesystem::FsKind;
 
 /// Command line of `cargo xtask`.
 #[derive(Parser)]
@@ -52,6 +54,17 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// `cargo xtask debian --fs`: one file system, or all of them.
+#[derive(Clone, Copy, ValueEnum)]
+enum FsChoice {
+    /// ext4, XFS, Btrfs (zstd) and ext4 in LVM2, one after the other.
+    All,
+    Ext4,
+    Xfs,
+    Btrfs,
+    LvmExt4,
 }
 
 #[derive(Subcommand)]
@@ -102,6 +115,10 @@ enum Command {
         /// Keep the disk images (target/debian/*.img).
         #[arg(long)]
         keep: bool,
+        /// The file systems to put the planted tree on (ext4, xfs, btrfs, lvm-ext4, or all);
+        /// all but ext4 need root and loop devices.
+        #[arg(long, default_value = "all")]
+        fs: FsChoice,
     },
     /// Build a Windows-like NTFS disk image (Wine's, Mono's, PyPI's and npm's Windows files in a
     /// Windows directory tree), scan it and list every finding with why it is there.
@@ -147,7 +164,16 @@ fn main() -> ExitCode {
         Command::BenchWorstcase { mib, only } => {
             bench::worstcase::run(mib, only.as_deref()).map(|()| ExitCode::SUCCESS)
         }
-        Command::Debian { keep } => debian::run(keep).map(|()| ExitCode::SUCCESS),
+        Command::Debian { keep, fs } => {
+            let kinds = match fs {
+                FsChoice::All => FsKind::ALL.to_vec(),
+                FsChoice::Ext4 => vec![FsKind::Ext4],
+                FsChoice::Xfs => vec![FsKind::Xfs],
+                FsChoice::Btrfs => vec![FsKind::Btrfs],
+                FsChoice::LvmExt4 => vec![FsKind::LvmExt4],
+            };
+            debian::run(keep, &kinds).map(|()| ExitCode::SUCCESS)
+        }
         Command::Windows { keep } => windows::run(keep).map(|()| ExitCode::SUCCESS),
         Command::Stock { keep } => stock::run(keep),
         Command::FuzzSeeds => fuzz_seeds::run().map(|()| ExitCode::SUCCESS),

@@ -12,11 +12,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 
 use super::generate::Manifest;
 use super::measure::{RUNS, Row, Run, score, time_snapsift, timed};
-use crate::shared::workspace::{self, bytes, describe, display, is_root};
+use crate::shared::loop_device::LoopDevice;
+use crate::shared::workspace::{self, bytes, describe, display};
 
 /// The label of the row of `snapsift scan` on the loop device.
 const SNAPSIFT_ON_DEVICE: &str = "`snapsift scan` on the loop device, cold cache";
@@ -155,48 +156,4 @@ fn sparse_copy(image: &Path, out: &Path) -> Result<PathBuf> {
         bytes(allocated)
     );
     Ok(out.to_owned())
-}
-
-/// A loop device attached read-only to an image, detached when dropped (also on an error).
-struct LoopDevice {
-    path: PathBuf,
-}
-
-impl LoopDevice {
-    /// Attaches `image` read-only (`losetup -r`), or says why it cannot.
-    fn attach(image: &Path) -> Result<LoopDevice> {
-        if !is_root() {
-            bail!("loop devices and dropping the page cache need root");
-        }
-        let output = Command::new("losetup")
-            .args(["-r", "-f", "--show"])
-            .arg(image)
-            .output()
-            .context("cannot run losetup")?;
-        if !output.status.success() {
-            bail!(
-                "losetup failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-        ensure!(
-            path.starts_with("/dev"),
-            "losetup printed no device: {}",
-            path.display()
-        );
-        Ok(LoopDevice { path })
-    }
-}
-
-impl Drop for LoopDevice {
-    fn drop(&mut self) {
-        match Command::new("losetup").arg("-d").arg(&self.path).status() {
-            Ok(status) if status.success() => println!("detached {}", self.path.display()),
-            _ => eprintln!(
-                "warning: could not detach {} (losetup -d {0})",
-                self.path.display()
-            ),
-        }
-    }
 }

@@ -1,5 +1,7 @@
 //! The benchmark's disk image: a GPT disk whose one ext4 partition is ~90% full of a
-//! realistic mix, with secrets planted in live files and in the free blocks of deleted ones.
+//! realistic mix, with secrets planted in live files and in the free blocks of deleted ones;
+//! and the same files (the same deleted) on a disk of the same size whose partition is XFS
+//! ([`XFS_IMAGE`]; made through a loop mount, see [`FsKind`]).
 //!
 //! Content, by share of the file data:
 //! * log text (42%): access logs, JSON lines, syslog (see [`crate::shared::text`]), with the live
@@ -8,12 +10,12 @@
 //! * random data (24%): incompressible, like media, archives, encrypted blobs;
 //! * small text files (3%): thousands of 1-16 KiB files, for a realistic amount of metadata;
 //! * deleted logs (7%): log files with their own planted secrets, removed with debugfs after
-//!   mkfs so that their blocks are free but still hold them.
+//!   mkfs (on XFS, through the mount) so that their blocks are free but still hold them.
 //!
 //! Generation streams: each file is written in 1 MiB pieces by one of several threads, each
 //! file from its own generator stream, so the text and the secrets do not depend on scheduling.
-//! The image is cached (target/bench/disk.img with planted.json beside it) and rebuilt only when
-//! missing, of another size, or made by another [`GENERATOR_VERSION`].
+//! The images are cached (target/bench/disk.img and disk-xfs.img with planted.json beside them)
+//! and rebuilt only when missing, of another size, or made by another [`GENERATOR_VERSION`].
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -25,6 +27,7 @@ use std::time::Instant;
 use anyhow::{Result, anyhow};
 use serde::{Deserialize, Serialize};
 
+use crate::shared::filesystem::{FsKind, Names};
 use crate::shared::image::{self, Ext4, GptDisk, MIB};
 use crate::shared::locate;
 use crate::shared::rng::Prng;
@@ -33,7 +36,9 @@ use crate::shared::text::{Flavor, TextGen};
 use crate::shared::workspace::{bytes, display, run_tool};
 
 /// Bump when the generated image changes, so cached images are rebuilt.
-pub const GENERATOR_VERSION: u32 = 2;
+pub const GENERATOR_VERSION: u32 = 3;
+/// The file name of the image with the same files on XFS.
+pub const XFS_IMAGE: &str = "disk-xfs.img";
 /// Seed of the text and the secrets (the binaries are whatever this machine has).
 const SEED: u64 = 0xbe4c_5a4d_0001;
 /// Secrets planted in live files, per rule family (AWS, Alibaba, private keys, URIs).
@@ -70,7 +75,11 @@ pub fn ensure_image(dir: &Path, size: u64, keep: bool) -> Result<Manifest> {
         .ok()
         .and_then(|json| serde_json::from_slice::<Manifest>(&json).ok())
         .filter(|m| m.generator_version == GENERATOR_VERSION && m.image_size == size)
-        .filter(|_| fs::metadata(&image).is_ok_and(|m| m.len() == size));
+        .filter(|_| {
+            [&image, &dir.join(XFS_IMAGE)]
+                .iter()
+                .all(|i| fs::metadata(i).is_ok_and(|m| m.len() == size))
+        });
     if let Some(manifest) = cached {
         println!(
             "using the cached image {} ({})",
@@ -184,6 +193,32 @@ fn generate(dir: &Path, image: &Path, size: u64, keep: bool) -> Result<Manifest>
     );
     write_tree(&tree, &files, &planted)?;
     println!("  done in {:.1} s", started.elapsed().as_secs_f64());
+    let deleted: Vec<String> = files
+        .iter()
+        .filter(|f| matches!(f.kind, Kind::Deleted))
+        .map(|f| f.path.clone())
+        .collect();
+
+    let step = Instant::now();
+    let xfs_image = dir.join(XFS_IMAGE);
+    FsKind::Xfs.make_disk(
+        &tree,
+        &deleted,
+        &xfs_image,
+        fs_size,
+        &Names {
+            label: "bench-root",
+            fs_uuid: "5a4d5349-4654-4000-8000-0000000000c1",
+            disk_guid: "5A4D5349-4654-4000-8000-0000000000C2",
+            partition_guid: "5A4D5349-4654-4000-8000-0000000000C3",
+        },
+        dir,
+    )?;
+    println!(
+        "the same files on XFS ({}) in {:.1} s",
+        display(&xfs_image),
+        step.elapsed().as_secs_f64()
+    );
 
     let step = Instant::now();
     let fs_image = dir.join("fs.img");
@@ -197,11 +232,7 @@ fn generate(dir: &Path, image: &Path, size: u64, keep: bool) -> Result<Manifest>
     if !keep {
         fs::remove_dir_all(&tree)?;
     }
-    let deletions: Vec<String> = files
-        .iter()
-        .filter(|f| matches!(f.kind, Kind::Deleted))
-        .map(|f| format!("rm {}", f.path))
-        .collect();
+    let deletions: Vec<String> = deleted.iter().map(|p| format!("rm {p}")).collect();
     let before = allocated_percent(&fs_image)?;
     image::debugfs(&fs_image, &deletions, None)?;
     println!(

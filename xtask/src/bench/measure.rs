@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use super::generate::Manifest;
+use super::generate::{Manifest, XFS_IMAGE};
 use super::read;
 use super::report::report;
 use super::rivals;
@@ -37,9 +37,14 @@ pub fn check_tools() -> Result<()> {
         ("mkfs.ext4", "e2fsprogs"),
         ("debugfs", "e2fsprogs"),
         ("sgdisk", "gdisk"),
+        ("mkfs.xfs", "xfsprogs"),
     ] {
         let found = Command::new(tool)
-            .arg(if tool == "debugfs" { "-V" } else { "--version" })
+            .arg(if matches!(tool, "debugfs" | "mkfs.xfs") {
+                "-V"
+            } else {
+                "--version"
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -138,6 +143,16 @@ pub fn run(
         tool: "`snapsift scan --quiet --format jsonl`".into(),
         run,
         found: score.summary(),
+    });
+    // The same files on XFS: what the file system costs against ext4.
+    let xfs = dir.join(XFS_IMAGE);
+    warm_cache(&xfs, fs::metadata(&xfs)?.len())?;
+    let (run, xfs_score) =
+        time_snapsift(snapsift, &xfs, &[], &findings_file, manifest, &time_file)?;
+    rows.push(Row {
+        tool: XFS_ROW.into(),
+        run,
+        found: xfs_score.summary(),
     });
     // The same scan without the file pass: what the file pass costs on a dense image.
     let sweep_args = ["--no-file-pass"];
@@ -296,6 +311,9 @@ fn grow_qcow2(qcow2: &Path, out: &Path) -> Result<std::path::PathBuf> {
 
 /// The row of the scan with only the spine's rules.
 pub(super) const SPINE_ONLY: &str = "`snapsift scan --only <the 10 spine rules>`";
+
+/// The row of the scan of the same files on XFS.
+pub(super) const XFS_ROW: &str = "`snapsift scan`, the same files on XFS";
 
 /// The row of the scan without the file pass.
 pub(super) const SWEEP_ONLY: &str = "`snapsift scan --no-file-pass` (byte sweep only)";

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::generate::{GENERATOR_VERSION, Manifest};
-use super::measure::{RUNS, Row, SPINE_ONLY, SWEEP_ONLY, Score, ZSTD_FLOOR};
+use super::measure::{RUNS, Row, SPINE_ONLY, SWEEP_ONLY, Score, XFS_ROW, ZSTD_FLOOR};
 use crate::shared::rules::RULES as SPINE_RULES;
 use crate::shared::workspace::{self, bytes, display};
 
@@ -33,7 +33,7 @@ pub(super) fn report(
     let _ = writeln!(out, "## snapsift benchmark\n");
     let _ = writeln!(
         out,
-        "- image: {}, {} ({} bytes), GPT + ext4 ~90% full ({} files), generator v{GENERATOR_VERSION}",
+        "- image: {}, {} ({} bytes), GPT + ext4 ~90% full ({} files; the same files on XFS for its row), generator v{GENERATOR_VERSION}",
         display(image),
         bytes(size),
         size,
@@ -103,6 +103,13 @@ pub(super) fn report(
             out,
             "- snapsift on qcow2 (uncompressed) vs raw: {:.0}% of raw's throughput",
             100.0 * raw / qcow2
+        );
+    }
+    if let (Some(ext4), Some(xfs)) = (secs("snapsift scan --quiet"), row_secs(XFS_ROW)) {
+        let _ = writeln!(
+            out,
+            "- the same files on XFS take {:.0}% of ext4's time ({xfs:.3} s against {ext4:.3} s)",
+            100.0 * xfs / ext4
         );
     }
     if let (Some(zstd), Some(floor)) = (

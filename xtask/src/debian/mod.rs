@@ -9,8 +9,10 @@
 //! tree (generated secrets: an SSH key, cloud keys in a CLI profile and in shell history, a
 //! connection string in a config, and secrets only the file pass reaches: in a rotated gzip
 //! log, a jar, a tar.gz backup, an xz dump, a UTF-16 PowerShell history, and a deleted
-//! script), builds a GPT disk with the tree in an ext4 partition, and scans it three ways:
-//! the stock image, the planted image with the file pass, and the planted image without it.
+//! script), and scans the stock image (ext4 on GPT), then, for each file system `--fs` names
+//! (all by default: ext4, XFS, Btrfs with zstd-compressed extents, ext4 in an LVM2 logical
+//! volume; see [`FsKind`]), the planted tree on a GPT disk with that file system, with the file
+//! pass and without it. Every planted secret must be reported at its path and state on each.
 //!
 //! Two planted credentials have both halves next to each other (`~/.aws/credentials` and the
 //! aliyun CLI's `~/.aliyun/config.json`): each must be reported as one finding of the ID's rule
@@ -20,12 +22,14 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 
+use crate::shared::filesystem::{FsKind, Names};
 use crate::shared::findings;
-use crate::shared::image::{self, Ext4, GptDisk, MIB};
+use crate::shared::image::MIB;
 use crate::shared::locate;
 use crate::shared::workspace::{self, display, run_tool};
 
@@ -35,27 +39,98 @@ use plant::{Plant, plant_tree};
 
 /// The Debian release debootstrap installs.
 const SUITE: &str = "bookworm";
-/// Where the partition starts on the disk.
-const PARTITION_START: u64 = MIB;
 
 /// Runs `cargo xtask debian`: the stock image's findings as a table, then the planted image's
-/// check.
-pub fn run(keep: bool) -> Result<()> {
+/// check on each file system of `kinds`, and a summary line per file system.
+pub fn run(keep: bool, kinds: &[FsKind]) -> Result<()> {
     let dir = workspace::target_dir().join("debian");
     fs::create_dir_all(&dir)?;
     let rootfs = ensure_rootfs(&dir)?;
     let snapsift = workspace::build_snapsift()?;
 
     let stock = stock_in(&dir, &rootfs, &snapsift, keep)?;
-    let planted_disk = dir.join("planted.img");
-    let plants = build_disk(&rootfs, &planted_disk, &dir, plant_tree)?;
-    let full = findings::scan(&snapsift, &planted_disk, &[])?;
-    let sweep = findings::scan(&snapsift, &planted_disk, &["--no-file-pass"])?;
-
     println!();
     findings::print_summary(std::slice::from_ref(&stock));
     println!();
-    println!("| scan | seconds | findings |");
+    println!("Findings in the stock image ({}):", stock.rows.len());
+    println!();
+    findings::print_table(&stock.rows.iter().collect::<Vec<_>>());
+
+    let mut summaries = Vec::new();
+    let mut problems = Vec::new();
+    for &kind in kinds {
+        let checked = check_planted(&dir, &rootfs, &snapsift, kind, keep)?;
+        problems.extend(
+            checked
+                .problems
+                .iter()
+                .map(|p| format!("{}: {p}", kind.name())),
+        );
+        summaries.push((kind, checked));
+    }
+    println!();
+    println!(
+        "| file system | planted secrets right | findings | further copies of planted secrets | seconds (build) | seconds (scan) | seconds (scan, --no-file-pass) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (kind, c) in &summaries {
+        println!(
+            "| {} | {} / {} | {} | {} | {:.1} | {:.2} | {:.2} |",
+            kind.name(),
+            c.right,
+            c.total,
+            c.findings,
+            c.extra_copies,
+            c.build_seconds,
+            c.scan_seconds,
+            c.sweep_seconds
+        );
+    }
+    ensure!(
+        problems.is_empty(),
+        "{} planted secrets were not reported right:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    Ok(())
+}
+
+/// How one file system's planted image fared.
+struct Checked {
+    /// Planted secrets reported once, at their right path and state.
+    right: usize,
+    total: usize,
+    /// Findings of the full scan.
+    findings: usize,
+    /// Findings of planted secrets beyond the first: further copies on the disk.
+    extra_copies: usize,
+    build_seconds: f64,
+    scan_seconds: f64,
+    sweep_seconds: f64,
+    /// What was wrong, one line per problem.
+    problems: Vec<String>,
+}
+
+/// Builds the planted image on a file system of `kind`, scans it with and without the file
+/// pass, and checks every planted secret; prints each plant's verdict and the other findings.
+fn check_planted(
+    dir: &Path,
+    rootfs: &Path,
+    snapsift: &Path,
+    kind: FsKind,
+    keep: bool,
+) -> Result<Checked> {
+    let planted_disk = dir.join(format!("planted-{kind:?}.img").to_lowercase());
+    println!();
+    println!("== {}: building {}", kind.name(), display(&planted_disk));
+    let started = Instant::now();
+    let plants = build_disk(rootfs, &planted_disk, dir, kind, plant_tree)?;
+    let build_seconds = started.elapsed().as_secs_f64();
+    let full = findings::scan(snapsift, &planted_disk, &[])?;
+    let sweep = findings::scan(snapsift, &planted_disk, &["--no-file-pass"])?;
+
+    println!();
+    println!("| scan ({}) | seconds | findings |", kind.name());
     println!("|---|---:|---:|");
     for (name, s) in [
         ("planted image, sweep and file pass", &full),
@@ -64,22 +139,31 @@ pub fn run(keep: bool) -> Result<()> {
         println!("| {name} | {:.2} | {} |", s.seconds, s.findings.len());
     }
     println!();
-    println!("Findings in the stock image ({}):", stock.rows.len());
-    println!();
-    findings::print_table(&stock.rows.iter().collect::<Vec<_>>());
-
-    println!();
-    println!("Planted secrets ({}):", plants.len());
+    println!("Planted secrets on {} ({}):", kind.name(), plants.len());
     let mut problems = Vec::new();
+    let mut right = 0;
+    let mut extra_copies = 0;
     for plant in &plants {
-        let verdict = check_plant(plant, &full.findings, &planted_disk)?;
+        let verdict = check_plant(plant, &full.findings, &planted_disk, kind)?;
         let in_sweep = sweep
             .findings
             .iter()
             .filter(|f| f["secret"] == plant.secret.as_str())
             .count();
+        let (path, state) = expected(plant, kind);
+        let copies = full
+            .findings
+            .iter()
+            .filter(|f| f["secret"] == plant.secret.as_str())
+            .count();
+        extra_copies += copies.saturating_sub(1);
+        let expect = if (path.as_str(), state) == (plant.path.as_str(), plant.state) {
+            String::new()
+        } else {
+            format!(", expected as {path} [{state}]")
+        };
         println!(
-            "  {:<26} {:<75} {} (sweep only: {})",
+            "  {:<26} {:<75} {} (findings: {copies}{expect}; sweep only: {})",
             plant.rule,
             format!("{} [{}]", plant.path, plant.state),
             if verdict.is_empty() { "ok" } else { "WRONG" },
@@ -88,6 +172,7 @@ pub fn run(keep: bool) -> Result<()> {
         for problem in &verdict {
             println!("      {problem}");
         }
+        right += usize::from(verdict.is_empty());
         problems.extend(verdict);
     }
     let planted_secrets: Vec<&str> = plants
@@ -104,48 +189,89 @@ pub fn run(keep: bool) -> Result<()> {
         .collect();
     println!();
     println!(
-        "Findings in the planted image besides the planted secrets ({}):",
+        "Findings in the planted image on {} besides the planted secrets ({}):",
+        kind.name(),
         others.len()
     );
     println!();
-    let other_rows = findings::rows("debian+planted", &others, |f| why(f, &rootfs));
+    let other_rows = findings::rows("debian+planted", &others, |f| why(f, rootfs));
     findings::print_table(&other_rows.iter().collect::<Vec<_>>());
     if !keep {
         let _ = fs::remove_file(&planted_disk);
     }
-    ensure!(
-        problems.is_empty(),
-        "{} planted secrets were not reported right:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
-    Ok(())
+    Ok(Checked {
+        right,
+        total: plants.len(),
+        findings: full.findings.len(),
+        extra_copies,
+        build_seconds,
+        scan_seconds: full.seconds,
+        sweep_seconds: sweep.seconds,
+        problems,
+    })
 }
 
-/// What is wrong with how `findings` report `plant` (nothing when it is right): the secret is
-/// reported once, by its rule, at its path and state; a paired secret is reported as one finding
-/// of the ID's rule whose `pair` names the secret half (its rule, value and disk offset), and the
-/// secret half is not reported on its own.
-fn check_plant(plant: &Plant, findings: &[Value], disk: &Path) -> Result<Vec<String>> {
+/// Where and how a plant must be reported on a file system of `kind`: at its path and state,
+/// except a deleted file on a file system that keeps no record of it (see
+/// [`FsKind::keeps_deleted_files`]), whose bytes are then free space with no path.
+fn expected(plant: &Plant, kind: FsKind) -> (String, &'static str) {
+    if plant.state == "deleted" && !kind.keeps_deleted_files() {
+        ("(unallocated)".into(), "unallocated")
+    } else {
+        (plant.path.clone(), plant.state)
+    }
+}
+
+/// What is wrong with how `findings` report `plant` on a file system of `kind` (nothing when
+/// it is right): the secret is reported once, by its rule, at its path and state (see
+/// [`expected`]); on a file system that keeps copies (see [`FsKind::keeps_copies`]) each
+/// further finding is another copy, at the same path and state or in free space with no path.
+/// A paired secret is reported as one finding of the ID's rule whose `pair` names the secret
+/// half (its rule, value and disk offset), and the secret half is not reported on its own.
+fn check_plant(
+    plant: &Plant,
+    findings: &[Value],
+    disk: &Path,
+    kind: FsKind,
+) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let what = format!("{} at {}", plant.rule, plant.path);
+    let (path, state) = expected(plant, kind);
     let found: Vec<&Value> = findings
         .iter()
         .filter(|f| f["secret"] == plant.secret.as_str())
         .collect();
+    let is = |f: &Value, path: &str, state: &str| {
+        f["rule"] == plant.rule && findings::path_of(f) == path && f["location"]["state"] == state
+    };
     let finding = match found.as_slice() {
         [f] => *f,
+        [first, ..] if kind.keeps_copies() => {
+            let stray: Vec<String> = found
+                .iter()
+                .filter(|f| !is(f, &path, state) && !is(f, "(unallocated)", "unallocated"))
+                .map(|f| format!("{} ({})", findings::path_of(f), f["location"]["state"]))
+                .collect();
+            if !stray.is_empty() {
+                problems.push(format!(
+                    "{what}: copies reported elsewhere than at {path} or in free space: {}",
+                    stray.join(", ")
+                ));
+            }
+            found
+                .iter()
+                .copied()
+                .find(|f| is(f, &path, state))
+                .unwrap_or(first)
+        }
         other => {
             problems.push(format!("{what}: found {} times, not once", other.len()));
             return Ok(problems);
         }
     };
-    if finding["rule"] != plant.rule
-        || findings::path_of(finding) != plant.path
-        || finding["location"]["state"] != plant.state
-    {
+    if !is(finding, &path, state) {
         problems.push(format!(
-            "{what}: reported as {} at {} ({})",
+            "{what}: reported as {} at {} ({}), expected at {path} ({state})",
             finding["rule"],
             findings::path_of(finding),
             finding["location"]["state"]
@@ -218,7 +344,7 @@ pub fn measure_stock(snapsift: &Path, keep: bool) -> Result<findings::Measured> 
 /// Builds the stock image from `rootfs` in `dir` and scans it.
 fn stock_in(dir: &Path, rootfs: &Path, snapsift: &Path, keep: bool) -> Result<findings::Measured> {
     let disk = dir.join("stock.img");
-    build_disk(rootfs, &disk, dir, |_| Ok(Vec::new()))?;
+    build_disk(rootfs, &disk, dir, FsKind::Ext4, |_| Ok(Vec::new()))?;
     let scan = findings::scan(snapsift, &disk, &[])?;
     let (files, tree_bytes) = findings::count_files(rootfs)?;
     let disk_bytes = fs::metadata(&disk)?.len();
@@ -301,13 +427,14 @@ fn ensure_rootfs(dir: &Path) -> Result<PathBuf> {
     Ok(rootfs)
 }
 
-/// Copies `rootfs` to a staging tree, lets `plant` add to it (returning what it planted and
-/// which paths to delete after the filesystem is made), and builds a GPT disk with the tree
-/// in an ext4 partition.
+/// Copies `rootfs` to a staging tree, lets `plant` add to it (returning what it planted), and
+/// builds a GPT disk with the tree in a file system of `kind`, the plants whose state is
+/// `deleted` deleted after the file system was made.
 fn build_disk(
     rootfs: &Path,
     disk: &Path,
     dir: &Path,
+    kind: FsKind,
     plant: impl FnOnce(&Path) -> Result<Vec<Plant>>,
 ) -> Result<Vec<Plant>> {
     let stage = dir.join("stage");
@@ -317,33 +444,18 @@ fn build_disk(
     let size = (tree_size(&stage)? * 2)
         .next_multiple_of(64 * MIB)
         .max(512 * MIB);
-    let fs_image = dir.join("fs.img");
-    Ext4 {
-        label: "debian-root",
-        uuid: "5e1f7a2b-9c3d-4e8f-a1b2-c3d4e5f60718",
-        size,
-        fake_time: None,
-    }
-    .make(&fs_image, &stage)?;
-    let deletions: Vec<String> = plants
+    let deleted: Vec<String> = plants
         .iter()
         .filter(|p| p.state == "deleted")
-        .map(|p| format!("rm {}", p.path))
+        .map(|p| p.path.clone())
         .collect();
-    if !deletions.is_empty() {
-        image::debugfs(&fs_image, &deletions, None)?;
-    }
-    GptDisk {
-        size: size + 2 * MIB,
+    let names = Names {
+        label: "debian-root",
+        fs_uuid: "5e1f7a2b-9c3d-4e8f-a1b2-c3d4e5f60718",
         disk_guid: "0c6b2a1e-4f3d-4a5b-9c8d-7e6f5a4b3c2d",
         partition_guid: "1d7c3b2f-5a4e-4b6c-8d9e-0f1a2b3c4d5e",
-        partition_name: "debian-root",
-        partition_start: PARTITION_START,
-        partition_size: size,
-    }
-    .make(disk)?;
-    image::dd_into(&fs_image, disk, PARTITION_START)?;
-    fs::remove_file(&fs_image)?;
+    };
+    kind.make_disk(&stage, &deleted, disk, size, &names, dir)?;
     fs::remove_dir_all(&stage)?;
     Ok(plants)
 }
@@ -388,20 +500,90 @@ mod tests {
         };
         let good = finding(serde_json::json!({"rule": ALIBABA_SECRET,
             "secret": "abcdefghijklmnopqrstuvwxyz0123", "offset": 1000}));
-        assert!(check_plant(&plant, &[good], &disk).unwrap().is_empty());
+        assert!(
+            check_plant(&plant, &[good], &disk, FsKind::Ext4)
+                .unwrap()
+                .is_empty()
+        );
 
         let unpaired = finding(Value::Null);
         let separate = serde_json::json!({"rule": ALIBABA_SECRET,
             "secret": "abcdefghijklmnopqrstuvwxyz0123", "location": {}});
-        let problems = check_plant(&plant, &[unpaired, separate], &disk).unwrap();
+        let problems = check_plant(&plant, &[unpaired, separate], &disk, FsKind::Ext4).unwrap();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].contains("no `pair` field"));
         assert!(problems[1].contains("reported on its own"));
 
         let wrong =
             finding(serde_json::json!({"rule": ALIBABA_SECRET, "secret": "x", "offset": 7}));
-        let problems = check_plant(&plant, &[wrong], &disk).unwrap();
+        let problems = check_plant(&plant, &[wrong], &disk, FsKind::Ext4).unwrap();
         fs::remove_dir_all(&dir).unwrap();
         assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    /// On Btrfs, further copies of a secret (the DUP mirror of a leaf, stale leaves in free
+    /// space) are accepted at the plant's path or in free space, nowhere else; elsewhere one
+    /// finding is expected. A deleted file is expected in free space with no path on XFS.
+    #[test]
+    fn copies_and_deleted_files_follow_the_file_system() {
+        let disk = Path::new("/nonexistent");
+        let plant = Plant {
+            rule: "alibaba.access-key-id",
+            secret: "LTAI0123456789abcdefghij".into(),
+            path: "/etc/app/config.yaml".into(),
+            state: "allocated",
+            pair: None,
+        };
+        let at = |path: Option<&str>, state: &str| {
+            serde_json::json!({"rule": "alibaba.access-key-id", "secret": "LTAI0123456789abcdefghij",
+                "location": {"path": path, "state": state}})
+        };
+        let copies = [
+            at(Some("/etc/app/config.yaml"), "allocated"),
+            at(None, "unallocated"),
+            at(Some("/etc/app/config.yaml"), "allocated"),
+        ];
+        assert!(
+            check_plant(&plant, &copies, disk, FsKind::Btrfs)
+                .unwrap()
+                .is_empty()
+        );
+        let problems = check_plant(&plant, &copies, disk, FsKind::Ext4).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("found 3 times"));
+        let astray = [
+            at(Some("/etc/app/config.yaml"), "allocated"),
+            at(Some("/etc/other"), "allocated"),
+        ];
+        let problems = check_plant(&plant, &astray, disk, FsKind::Btrfs).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("/etc/other"));
+        let only_free = [at(None, "unallocated"), at(None, "unallocated")];
+        let problems = check_plant(&plant, &only_free, disk, FsKind::Btrfs).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+
+        let deleted = Plant {
+            path: "/tmp/deploy.sh".into(),
+            state: "deleted",
+            ..plant
+        };
+        let free = [at(None, "unallocated")];
+        assert!(
+            check_plant(&deleted, &free, disk, FsKind::Xfs)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            check_plant(&deleted, &free, disk, FsKind::Ext4)
+                .unwrap()
+                .len(),
+            1
+        );
+        let named = [at(Some("/tmp/deploy.sh"), "deleted")];
+        assert!(
+            check_plant(&deleted, &named, disk, FsKind::Ext4)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

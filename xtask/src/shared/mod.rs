@@ -6,10 +6,12 @@
 //! Nothing here is a task of its own; each task (`cargo xtask NAME`) lives in its own module
 //! of the crate root.
 
+pub mod filesystem;
 pub mod findings;
 pub mod image;
 pub mod keys;
 pub mod locate;
+pub mod loop_device;
 pub mod rng;
 pub mod rules;
 pub mod sample_disk;
