@@ -37,7 +37,7 @@
 
 pub(crate) mod compress;
 mod files;
-mod superblock;
+pub(crate) mod superblock;
 mod tree;
 mod walk;
 

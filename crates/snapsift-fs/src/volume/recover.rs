@@ -6,28 +6,29 @@
 //! every multiple of 63 sectors (32256 bytes: old DOS layouts put the first partition at
 //! sector 63 and the others on cylinder boundaries, whose sizes are all multiples of 63
 //! sectors), in disk order, from the first after the disk's first sector. What it costs is
-//! bounded: only [`PROBE_LEN`] bytes are read at a candidate, none in the disk's holes (they
-//! read as zeros), none inside a volume already found (volumes never overlap), and at most
-//! [`MAX_CANDIDATES`] candidates are read (a note says where the search stopped).
+//! bounded: only [`PROBE_LEN`] bytes are read at a candidate, and btrfs's 4 KiB superblock
+//! 64 KiB on, none in the disk's holes (they read as zeros), none inside a volume already
+//! found (volumes never overlap), and at most [`MAX_CANDIDATES`] candidates are read (a note
+//! says where the search stopped).
 //!
-//! A candidate is a volume only if its superblock (ext4, XFS, NTFS, FAT, exFAT) passes strict
-//! checks ([`identify`]): the magic and every geometry field the filesystem's own parser
-//! checks, and more: its checksum where the filesystem keeps one (ext4 `metadata_csum`, XFS
-//! v5, exFAT's boot region, read whole for it), the primary copy (an ext4
-//! backup superblock records its group), and a size of at least [`MIN_LEN`]. Random bytes
-//! never pass.
+//! A candidate is a volume only if its superblock (ext4, XFS, NTFS, FAT, exFAT, btrfs) passes
+//! strict checks ([`identify`], [`btrfs_at`]): the magic and every geometry field the
+//! filesystem's own parser checks, and more: its checksum where the filesystem keeps one
+//! (ext4 `metadata_csum`, XFS v5, exFAT's boot region, read whole for it, btrfs's CRC-32C),
+//! the primary copy (an ext4 backup superblock records its group, a btrfs one its offset),
+//! and a size of at least [`MIN_LEN`]. Random bytes never pass.
 
 use std::ops::Range;
 
 use snapsift_disk::Disk;
 
 use super::{Content, Volume, le32, le64};
-use crate::{FsError, ext4, fat, xfs};
+use crate::{FsError, btrfs, ext4, fat, xfs};
 
 /// Bytes read at a candidate: its first sectors, holding every superblock checked (ext4's at
 /// byte 1024 included).
 pub(crate) const PROBE_LEN: usize = 2048;
-/// Candidates read at most (`PROBE_LEN` each: 128 MiB of reads in all).
+/// Candidates read at most (`PROBE_LEN` each, and 4 KiB for btrfs: 384 MiB of reads in all).
 pub(crate) const MAX_CANDIDATES: u64 = 1 << 16;
 /// The alignment of today's partitioning tools.
 const ALIGNED: u64 = 1 << 20;
@@ -166,6 +167,29 @@ fn exfat_sealed(disk: &dyn Disk, at: u64, start: &[u8]) -> bool {
         && fat::exfat_boot::parse(&region).is_ok_and(|(_, sealed)| sealed)
 }
 
+/// Where btrfs keeps its primary superblock, from the volume's start.
+const BTRFS_SUPERBLOCK: u64 = 0x1_0000;
+
+/// How far before a range of data a candidate may start and still have its superblock in it.
+const LOOK_BACK: u64 = BTRFS_SUPERBLOCK + btrfs::superblock::SUPERBLOCK_LEN as u64;
+
+/// A btrfs volume starting at `at` of `disk`: its primary superblock, 64 KiB on (past the
+/// probe, so read apart), parsed as the map parses it, with a CRC-32C that matches (other
+/// checksum types are not believed here) and its own offset in its `bytenr` field; the
+/// volume spans this device's size as the superblock records it.
+fn btrfs_at(disk: &dyn Disk, at: u64) -> Option<Found> {
+    let mut bytes = vec![0u8; btrfs::superblock::SUPERBLOCK_LEN];
+    disk.read_exact_at(at.checked_add(BTRFS_SUPERBLOCK)?, &mut bytes)
+        .ok()?;
+    let superblock = btrfs::superblock::parse(&bytes).ok()?;
+    let own_offset = le64(&bytes, 0x30) == BTRFS_SUPERBLOCK;
+    let len = superblock.dev_bytes;
+    (superblock.csum_type == 0 && own_offset && len >= MIN_LEN).then_some(Found {
+        content: Content::Btrfs,
+        len,
+    })
+}
+
 /// CRC-32C (Castagnoli) of `bytes`, as ext4 and XFS checksum their structures with (XFS
 /// stores it as is, ext4 its bitwise complement).
 fn crc32c(bytes: &[u8]) -> u32 {
@@ -202,13 +226,9 @@ pub(crate) fn search(disk: &dyn Disk, notes: &mut Vec<String>) -> Result<Vec<Vol
     let mut at = 1u64;
     let mut probe = vec![0u8; PROBE_LEN];
     for range in &data {
-        // A candidate just before the range may have its superblock in it.
-        at = at.max(
-            range
-                .start
-                .saturating_sub(PROBE_LEN as u64)
-                .saturating_add(1),
-        );
+        // A candidate just before the range may have its superblock in it (btrfs's lies
+        // 64 KiB on, after bytes mkfs leaves zero, which a sparse image has as a hole).
+        at = at.max(range.start.saturating_sub(LOOK_BACK).saturating_add(1));
         while let Some(candidate) = next_candidate(at).filter(|&c| c < range.end) {
             at = candidate.saturating_add(1);
             let end = candidate.saturating_add(PROBE_LEN as u64).min(size);
@@ -228,7 +248,7 @@ pub(crate) fn search(disk: &dyn Disk, notes: &mut Vec<String>) -> Result<Vec<Vol
                 // An unreadable sector holds no superblock we can trust; the sweep reports it.
                 continue;
             }
-            let Some(volume) = identify(bytes) else {
+            let Some(volume) = identify(bytes).or_else(|| btrfs_at(disk, candidate)) else {
                 continue;
             };
             if volume.content == Content::ExFat && !exfat_sealed(disk, candidate, bytes) {

@@ -1,8 +1,8 @@
 //! `snapsift scan` of disks whose partition table is lost: a GPT wiped with `sgdisk
 //! --zap-all` over ext4, XFS and NTFS partitions at 1 MiB-aligned offsets, and an old DOS
 //! layout (`sfdisk`, first partition at sector 63, the next on a cylinder boundary) whose MBR
-//! was zeroed with `dd`; an exFAT partition (its boot region's checksum checked) under a
-//! zapped GPT. Each filesystem is found by its superblock where its partition was,
+//! was zeroed with `dd`; an exFAT partition (its boot region's checksum checked) and a btrfs
+//! one (its superblock, 64 KiB in, checksummed) under a zapped GPT. Each filesystem is found by its superblock where its partition was,
 //! its secrets with their paths, and the coverage notes `recovered volume at OFFSET`. Random
 //! bytes recover nothing.
 
@@ -79,6 +79,14 @@ fn place(scan: &Scan, secret: &str) -> (String, String, String) {
     let location = &scan.only(secret)["location"];
     let text = |key: &str| location[key].as_str().unwrap_or("-").to_owned();
     (text("path"), text("filesystem"), text("volume"))
+}
+
+/// Every finding of `secret` in `scan`.
+fn of_secret<'s>(scan: &'s Scan, secret: &str) -> Vec<&'s serde_json::Value> {
+    scan.findings
+        .iter()
+        .filter(|f| f["secret"] == secret)
+        .collect()
 }
 
 /// The coverage notes of the one image scanned.
@@ -320,4 +328,54 @@ fn an_exfat_volume_of_a_zapped_gpt_is_recovered_with_its_paths() {
         place(&scan, &key),
         ("-".into(), "unknown".into(), "-".into())
     );
+}
+
+#[test]
+fn a_btrfs_volume_of_a_zapped_gpt_is_recovered_with_its_paths() {
+    let dir = workdir();
+    let key = Secrets::new(2211).aws_key_id();
+    let tree = path_in(&dir, "btrfs-tree");
+    write_tree(
+        &tree,
+        &[("srv/keys/aws.txt", format!("aws_access_key_id = {key}\n"))],
+    );
+    let btrfs = path_in(&dir, "btrfs.img");
+    mkfs_btrfs(&btrfs, 128 << 20, Some(&tree));
+    let disk = path_in(&dir, "disk.img");
+    sparse_file(&disk, 140 << 20);
+    run("sgdisk", &["-n1:2048:+128M", disk.to_str().unwrap()]);
+    let start = gpt_start(&disk, 1) * 512;
+    dd_into(&disk, &btrfs, start);
+    run("sgdisk", &["--zap-all", disk.to_str().unwrap()]);
+
+    // The small file is inline in a leaf btrfs keeps two copies of (DUP): a finding each,
+    // both placed.
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(scan.code, 1, "{}", scan.stderr);
+    let found = of_secret(&scan, &key);
+    assert_eq!(found.len(), 2, "{}", scan.stderr);
+    for finding in found {
+        let location = &finding["location"];
+        assert_eq!(location["path"], "/srv/keys/aws.txt", "{finding}");
+        assert_eq!(location["filesystem"], "btrfs", "{finding}");
+        assert_eq!(location["volume"], format!("recovered at {start}").as_str());
+    }
+    let note = format!("recovered volume at {start}: btrfs of {} bytes", 128 << 20);
+    assert!(
+        notes(&scan).iter().any(|n| n.starts_with(&note)),
+        "{:?}",
+        notes(&scan)
+    );
+    // A superblock that fails its checksum is no volume: the secret is swept, unplaced (in
+    // each of the two copies btrfs keeps of the leaf that holds the small file inline).
+    let at = start + 0x1_0000 + 0x100;
+    let byte = fs::read(&disk).unwrap()[at as usize] ^ 1;
+    write_at(&disk, at, &[byte]);
+    let scan = Scan::run(&[&disk], &[]);
+    let found = of_secret(&scan, &key);
+    assert!(!found.is_empty(), "{}", scan.stderr);
+    for finding in found {
+        assert_eq!(finding["location"]["filesystem"], "unknown", "{finding}");
+        assert!(finding["location"]["path"].is_null(), "{finding}");
+    }
 }
