@@ -51,6 +51,7 @@
 
 mod block_map;
 pub mod btrfs;
+mod bytes;
 pub mod content;
 mod error;
 pub mod ext4;

@@ -47,6 +47,7 @@ use snapsift_disk::Disk;
 
 use crate::FsError;
 use crate::block_map::{BlockMap, Owner};
+use crate::bytes::{le16, le32, le64};
 use crate::file_list::{Files, PathOf};
 use crate::filesystem::{FileLocation, FileState, Filesystem};
 use crate::names::Names;
@@ -167,26 +168,4 @@ impl Filesystem for BtrfsMap {
     fn notes(&self) -> &[String] {
         &self.notes
     }
-}
-
-/// The little-endian `u16` at `at` in `bytes`, 0 if it is not all there.
-fn le16(bytes: &[u8], at: usize) -> u16 {
-    at.checked_add(2)
-        .and_then(|end| bytes.get(at..end))
-        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
-}
-
-/// The little-endian `u32` at `at` in `bytes`, 0 if it is not all there.
-fn le32(bytes: &[u8], at: usize) -> u32 {
-    at.checked_add(4)
-        .and_then(|end| bytes.get(at..end))
-        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// The little-endian `u64` at `at` in `bytes`, 0 if it is not all there.
-fn le64(bytes: &[u8], at: usize) -> u64 {
-    at.checked_add(8)
-        .and_then(|end| bytes.get(at..end))
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_le_bytes)
 }

@@ -46,6 +46,7 @@ use snapsift_disk::Disk;
 
 use crate::FsError;
 use crate::block_map::{BlockMap, Owner};
+use crate::bytes::{le16, le32};
 use crate::file_list::Files;
 use crate::filesystem::Filesystem;
 pub use crate::filesystem::{FileLocation, FileState};
@@ -152,20 +153,6 @@ impl Filesystem for Ext4Map {
     fn notes(&self) -> &[String] {
         &self.notes
     }
-}
-
-/// The little-endian `u16` at `at` in `bytes`, 0 if it is not all there.
-fn le16(bytes: &[u8], at: usize) -> u16 {
-    at.checked_add(2)
-        .and_then(|end| bytes.get(at..end))
-        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
-}
-
-/// The little-endian `u32` at `at` in `bytes`, 0 if it is not all there.
-fn le32(bytes: &[u8], at: usize) -> u32 {
-    at.checked_add(4)
-        .and_then(|end| bytes.get(at..end))
-        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 #[cfg(test)]

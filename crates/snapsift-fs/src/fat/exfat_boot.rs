@@ -9,8 +9,9 @@
 //! boot regions, large enough for every cluster and ending before the cluster heap, a heap
 //! inside the volume and a root directory cluster inside the heap.
 
+use super::Bad;
 use super::boot::{Boot, Kind};
-use super::{Bad, le32};
+use crate::bytes::{le32, le64};
 
 /// The signature at byte 3.
 pub(crate) const SIGNATURE: &[u8; 8] = b"EXFAT   ";
@@ -20,11 +21,6 @@ pub(crate) const REGION_SECTORS: u64 = 12;
 const MAX_CLUSTER_SHIFT: u32 = 25;
 /// The last cluster number the FAT can name.
 const MAX_CLUSTERS: u64 = 0xffff_fff5;
-
-/// The little-endian `u64` at `at` in `bytes`, 0 if it is not all there.
-fn le64(bytes: &[u8], at: usize) -> u64 {
-    u64::from(le32(bytes, at)) | (u64::from(le32(bytes, at.saturating_add(4))) << 32)
-}
 
 /// The bytes per sector of the exFAT boot sector at the start of `raw`, if it has the
 /// signature and a sector shift in range: how much of the region to read.

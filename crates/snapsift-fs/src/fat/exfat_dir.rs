@@ -10,8 +10,9 @@
 //! all the same and reported as damage; a deleted one whose secondary entries are not a
 //! stream extension and its name entries (reused since) is not read.
 
+use super::Bad;
 use super::dir::{DirEntry, ENTRY, component};
-use super::{Bad, le16, le32};
+use crate::bytes::{le16, le32, le64};
 
 /// The InUse bit of an entry's type.
 const IN_USE: u8 = 0x80;
@@ -75,11 +76,6 @@ pub(crate) struct Parsed {
     pub(crate) damage: Vec<Bad>,
     /// Deleted entry sets whose checksum does not match (partly overwritten).
     pub(crate) deleted_mismatched: u64,
-}
-
-/// The little-endian `u64` at `at` in `bytes`, 0 if it is not all there.
-fn le64(bytes: &[u8], at: usize) -> u64 {
-    u64::from(le32(bytes, at)) | (u64::from(le32(bytes, at.saturating_add(4))) << 32)
 }
 
 /// The checksum of entry set `set` (its entries' bytes), the file entry's checksum field

@@ -32,24 +32,7 @@ pub use content::Content;
 pub use extents::{Extents, LogicalDisk};
 
 use crate::FsError;
-
-/// The little-endian `u32` at `at` of `bytes` (0 where `bytes` ends before it).
-pub(crate) fn le32(bytes: &[u8], at: usize) -> u32 {
-    let mut word = [0u8; 4];
-    if let Some(src) = bytes.get(at..at.saturating_add(4)) {
-        word.copy_from_slice(src);
-    }
-    u32::from_le_bytes(word)
-}
-
-/// The little-endian `u64` at `at` of `bytes` (0 where `bytes` ends before it).
-pub(crate) fn le64(bytes: &[u8], at: usize) -> u64 {
-    let mut word = [0u8; 8];
-    if let Some(src) = bytes.get(at..at.saturating_add(8)) {
-        word.copy_from_slice(src);
-    }
-    u64::from_le_bytes(word)
-}
+pub(crate) use crate::bytes::{le32, le64};
 
 /// Why a table was not trusted; becomes a note.
 #[derive(Debug)]

@@ -54,6 +54,7 @@ use snapsift_disk::Disk;
 
 use crate::FsError;
 use crate::block_map::{BlockMap, Owner};
+use crate::bytes::{be16, be32, be64};
 use crate::file_list::{Files, PathOf};
 use crate::filesystem::{FileLocation, FileState, Filesystem};
 use crate::names::Names;
@@ -191,28 +192,6 @@ impl Filesystem for XfsMap {
     fn notes(&self) -> &[String] {
         &self.notes
     }
-}
-
-/// The big-endian `u16` at `at` in `bytes`, 0 if it is not all there.
-fn be16(bytes: &[u8], at: usize) -> u16 {
-    at.checked_add(2)
-        .and_then(|end| bytes.get(at..end))
-        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
-}
-
-/// The big-endian `u32` at `at` in `bytes`, 0 if it is not all there.
-fn be32(bytes: &[u8], at: usize) -> u32 {
-    at.checked_add(4)
-        .and_then(|end| bytes.get(at..end))
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-/// The big-endian `u64` at `at` in `bytes`, 0 if it is not all there.
-fn be64(bytes: &[u8], at: usize) -> u64 {
-    at.checked_add(8)
-        .and_then(|end| bytes.get(at..end))
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_be_bytes)
 }
 
 #[cfg(test)]

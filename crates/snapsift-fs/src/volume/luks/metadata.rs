@@ -15,6 +15,7 @@
 use serde_json::Value;
 
 use super::keys::{Hash, Kdf, MAX_KEY_BYTES, base64};
+use crate::bytes::be32;
 use sha2::{Digest, Sha256};
 
 /// The active mark of a LUKS1 keyslot.
@@ -81,15 +82,6 @@ pub(crate) struct Metadata {
     /// The active keyslots.
     pub(crate) keyslots: Vec<Keyslot>,
     pub(crate) segment: Segment,
-}
-
-/// A big-endian `u32` at `at`.
-fn be32(bytes: &[u8], at: usize) -> u32 {
-    let mut word = [0u8; 4];
-    if let Some(src) = bytes.get(at..at.saturating_add(4)) {
-        word.copy_from_slice(src);
-    }
-    u32::from_be_bytes(word)
 }
 
 /// NUL-padded text at `at..at + len`.
