@@ -176,13 +176,13 @@ const LOOK_BACK: u64 = BTRFS_SUPERBLOCK + btrfs::superblock::SUPERBLOCK_LEN as u
 /// A btrfs volume starting at `at` of `disk`: its primary superblock, 64 KiB on (past the
 /// probe, so read apart), parsed as the map parses it, with a CRC-32C that matches (other
 /// checksum types are not believed here) and its own offset in its `bytenr` field; the
-/// volume spans this device's size as the superblock records it.
-fn btrfs_at(disk: &dyn Disk, at: u64) -> Option<Found> {
-    let mut bytes = vec![0u8; btrfs::superblock::SUPERBLOCK_LEN];
-    disk.read_exact_at(at.checked_add(BTRFS_SUPERBLOCK)?, &mut bytes)
+/// volume spans this device's size as the superblock records it. `bytes` is the buffer the
+/// superblock is read into, [`btrfs::superblock::SUPERBLOCK_LEN`] long.
+fn btrfs_at(disk: &dyn Disk, at: u64, bytes: &mut [u8]) -> Option<Found> {
+    disk.read_exact_at(at.checked_add(BTRFS_SUPERBLOCK)?, bytes)
         .ok()?;
-    let superblock = btrfs::superblock::parse(&bytes).ok()?;
-    let own_offset = le64(&bytes, 0x30) == BTRFS_SUPERBLOCK;
+    let superblock = btrfs::superblock::parse(bytes).ok()?;
+    let own_offset = le64(bytes, 0x30) == BTRFS_SUPERBLOCK;
     let len = superblock.dev_bytes;
     (superblock.csum_type == 0 && own_offset && len >= MIN_LEN).then_some(Found {
         content: Content::Btrfs,
@@ -225,6 +225,7 @@ pub(crate) fn search(disk: &dyn Disk, notes: &mut Vec<String>) -> Result<Vec<Vol
     // The first sector is the table's (or its remains): no volume starts in it.
     let mut at = 1u64;
     let mut probe = vec![0u8; PROBE_LEN];
+    let mut btrfs_probe = vec![0u8; btrfs::superblock::SUPERBLOCK_LEN];
     for range in &data {
         // A candidate just before the range may have its superblock in it (btrfs's lies
         // 64 KiB on, after bytes mkfs leaves zero, which a sparse image has as a hole).
@@ -248,7 +249,9 @@ pub(crate) fn search(disk: &dyn Disk, notes: &mut Vec<String>) -> Result<Vec<Vol
                 // An unreadable sector holds no superblock we can trust; the sweep reports it.
                 continue;
             }
-            let Some(volume) = identify(bytes).or_else(|| btrfs_at(disk, candidate)) else {
+            let Some(volume) =
+                identify(bytes).or_else(|| btrfs_at(disk, candidate, &mut btrfs_probe))
+            else {
                 continue;
             };
             if volume.content == Content::ExFat && !exfat_sealed(disk, candidate, bytes) {
