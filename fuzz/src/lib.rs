@@ -13,6 +13,7 @@
 //! legitimate data does not read as a hang; memory and time beyond that are what libFuzzer's
 //! `-rss_limit_mb` and `-timeout` catch.
 
+pub mod apfs;
 pub mod checks;
 pub mod disk;
 pub mod filesystem;

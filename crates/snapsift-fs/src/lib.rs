@@ -10,7 +10,7 @@
 //!   recognised; filesystems found by their superblocks where no table names a volume), the
 //!   LVM2 logical volumes on its partitions (linear and striped ones mapped
 //!   through their [`Extents`]) and the content of each volume (encrypted ones named: LUKS1,
-//!   LUKS2, BitLocker), mapping a disk offset to its volume; LUKS1 and LUKS2 volumes opened
+//!   LUKS2, BitLocker, APFS with a FileVault volume, VeraCrypt-like random bytes), mapping a disk offset to its volume; LUKS1 and LUKS2 volumes opened
 //!   with a key the user holds ([`volume::luks::open`]), their plaintext a [`LuksDisk`];
 //! * [`Ext4Map`]: for an ext2/3/4 volume, what every byte is (file data, slack, a deleted
 //!   file's blocks, free space, metadata, journal) with the inode and path, by its own walker

@@ -1,6 +1,6 @@
 //! What a volume holds, from the signatures at its start (no I/O).
 
-use super::luks;
+use super::{apfs, luks};
 
 /// The bytes [`detect`] needs from the start of a volume: enough to reach the btrfs
 /// superblock at 64 KiB.
@@ -32,6 +32,15 @@ pub enum Content {
     Luks2,
     /// A BitLocker-encrypted volume.
     BitLocker,
+    /// An APFS container; `encrypted` when one of its volumes is (FileVault), as its volume
+    /// superblocks say (see [`VolumeMap::read`](super::VolumeMap::read)).
+    Apfs {
+        /// Whether any of its volumes is encrypted.
+        encrypted: bool,
+    },
+    /// No signature, and bytes that look random from the first on: a volume encrypted
+    /// without a header in the clear (VeraCrypt, TrueCrypt, plain dm-crypt).
+    HighEntropy,
     /// Nothing recognised: read as raw bytes only.
     #[default]
     Unknown,
@@ -45,6 +54,8 @@ impl Content {
             Content::Luks1 => Some("LUKS1"),
             Content::Luks2 => Some("LUKS2"),
             Content::BitLocker => Some("BitLocker"),
+            Content::Apfs { encrypted: true } => Some("APFS, FileVault"),
+            Content::HighEntropy => Some("VeraCrypt-like: no signature, high entropy"),
             _ => None,
         }
     }
@@ -63,6 +74,8 @@ impl Content {
             Content::Luks1 => "luks1",
             Content::Luks2 => "luks2",
             Content::BitLocker => "bitlocker",
+            Content::Apfs { .. } => "apfs",
+            Content::HighEntropy => "high-entropy",
             Content::Unknown => "unknown",
         }
     }
@@ -117,9 +130,84 @@ pub(crate) fn detect(start: &[u8]) -> Content {
             || crate::fat::boot::parse(start).is_ok())
     {
         Content::Fat
+    } else if has(start, 32, apfs::NX_MAGIC) {
+        Content::Apfs { encrypted: false }
+    } else if looks_encrypted(start) {
+        Content::HighEntropy
     } else {
         Content::Unknown
     }
+}
+
+/// How many bytes from the start of a volume must look random for it to be taken as
+/// encrypted without a header: VeraCrypt's header area is 64 KiB of salt and ciphertext.
+const RANDOM_SPAN: usize = 0x1_0000;
+/// Bytes are weighed for randomness in blocks of this many.
+const RANDOM_BLOCK: usize = 4096;
+/// The least Shannon entropy, in bits per byte, a block of [`RANDOM_BLOCK`] random bytes
+/// shows: uniform bytes give 7.955 on average, a few thousandths either side; compressed data
+/// comes close, text and code stay far below (about 4.5 and 6).
+const RANDOM_ENTROPY: f64 = 7.9;
+/// Signatures of compressed or archived data, which is as random as ciphertext after them.
+const COMPRESSED: [&[u8]; 8] = [
+    &[0x1f, 0x8b],
+    &[0x28, 0xb5, 0x2f, 0xfd],
+    &[0xfd, b'7', b'z', b'X', b'Z', 0],
+    b"BZh",
+    b"hsqs",
+    b"7z\xbc\xaf\x27\x1c",
+    b"PK\x03\x04",
+    &[0x04, 0x22, 0x4d, 0x18],
+];
+
+/// Whether the first [`RANDOM_SPAN`] bytes of a volume look like ciphertext: in every block
+/// of them, the bytes and the differences between neighbours both close to 8 bits of entropy
+/// per byte (the differences tell a cycle through every byte value, as uniform as ciphertext
+/// byte by byte, from it), and no signature of compressed data in front.
+fn looks_encrypted(start: &[u8]) -> bool {
+    let Some(span) = start.get(..RANDOM_SPAN) else {
+        return false;
+    };
+    !COMPRESSED.iter().any(|magic| span.starts_with(magic))
+        && span.chunks_exact(RANDOM_BLOCK).all(|block| {
+            let differences = block.windows(2).map(|pair| pair[1].wrapping_sub(pair[0]));
+            entropy(block.iter().copied()) >= RANDOM_ENTROPY
+                && entropy(differences) >= RANDOM_ENTROPY
+        })
+}
+
+/// The Shannon entropy of `bytes`, in bits per byte.
+fn entropy(bytes: impl Iterator<Item = u8>) -> f64 {
+    let mut counts = [0u32; 256];
+    let mut len = 0u32;
+    for b in bytes {
+        let count = &mut counts[usize::from(b)];
+        *count = count.saturating_add(1);
+        len = len.saturating_add(1);
+    }
+    let len = f64::from(len);
+    counts
+        .iter()
+        .filter(|&&n| n > 0)
+        .map(|&n| {
+            let p = f64::from(n) / len;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A UUID stored as 16 bytes in the order it is printed (as swap and APFS store theirs),
+/// grouped 8-4-4-4-12 in lower-case hex.
+pub(crate) fn uuid_in_order(raw: &[u8; 16]) -> String {
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// The UUID the header of a volume holding `content` records, from its first bytes, as its
@@ -130,19 +218,8 @@ pub(crate) fn uuid(start: &[u8], content: Content) -> Option<String> {
         Content::Luks1 | Content::Luks2 => luks::parse(start).ok()?.uuid,
         Content::Swap => {
             // swap_header.info: version, last_page, nr_badpages, then the UUID.
-            let raw = start.get(1024 + 12..1024 + 28)?;
-            if raw.iter().all(|&b| b == 0) {
-                return None;
-            }
-            let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            Some(format!(
-                "{}-{}-{}-{}-{}",
-                &hex[..8],
-                &hex[8..12],
-                &hex[12..16],
-                &hex[16..20],
-                &hex[20..]
-            ))
+            let raw: &[u8; 16] = start.get(1024 + 12..1024 + 28)?.try_into().ok()?;
+            (raw != &[0; 16]).then(|| uuid_in_order(raw))
         }
         _ => None,
     }
@@ -166,6 +243,30 @@ mod tests {
         bitlocker[3..11].copy_from_slice(b"-FVE-FS-");
         assert_eq!(detect(&bitlocker), Content::BitLocker);
         assert_eq!(Content::BitLocker.encryption(), Some("BitLocker"));
+    }
+
+    #[test]
+    fn random_bytes_are_told_from_cycles_text_and_compressed_data() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let random: Vec<u8> = (0..PROBE_LEN)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()[3]
+            })
+            .collect();
+        assert_eq!(detect(&random), Content::HighEntropy);
+        assert_eq!(detect(&random[..RANDOM_SPAN - 1]), Content::Unknown);
+        let mut zstd = random.clone();
+        zstd[..4].copy_from_slice(&[0x28, 0xb5, 0x2f, 0xfd]);
+        assert_eq!(detect(&zstd), Content::Unknown);
+        let mut late_zeros = random.clone();
+        late_zeros[RANDOM_SPAN - 2048..RANDOM_SPAN].fill(0);
+        assert_eq!(detect(&late_zeros), Content::Unknown);
+        // Every byte value as often as the others, but in a cycle.
+        let cycle: Vec<u8> = (0..PROBE_LEN).map(|i| (i * 7 + i / 3) as u8).collect();
+        assert_eq!(detect(&cycle), Content::Unknown);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! their [`Extents`] say, inside their physical volumes; [`VolumeMap::volume_at`] finds a
 //! byte of one in it rather than in its PV.
 
+mod apfs;
 mod content;
 mod extents;
 mod gpt;
@@ -87,7 +88,8 @@ pub struct Volume {
     pub name: Option<String>,
     /// What it holds, from its signatures.
     pub content: Content,
-    /// The UUID its header records, where it says what the volume is (LUKS, swap).
+    /// The UUID its header records, where it says what the volume is (LUKS, swap, an APFS
+    /// container).
     pub uuid: Option<String>,
     /// For an LVM2 logical volume: its name and where its bytes are.
     pub logical: Option<Arc<LogicalVolume>>,
@@ -209,6 +211,8 @@ impl VolumeMap {
                     Ok(bytes) => {
                         volume.content = content::detect(&bytes);
                         volume.uuid = content::uuid(&bytes, volume.content);
+                        let what = format!("partition {}", volume.number.unwrap_or(0));
+                        look_inside(disk, volume, &what, &mut notes);
                     }
                     Err(error) => notes.push(format!(
                         "the start of partition {} cannot be read ({error})",
@@ -249,12 +253,14 @@ impl VolumeMap {
             }
         }
         if matches!(scheme, Scheme::Whole | Scheme::Unknown) {
-            volumes.push(Volume {
+            let mut whole = Volume {
                 range: 0..size,
                 content: whole_content,
                 uuid: content::uuid(&at_start, whole_content),
                 ..Volume::default()
-            });
+            };
+            look_inside(disk, &mut whole, "the disk", &mut notes);
+            volumes.push(whole);
         }
         let logical = lvm::logical_volumes(disk, &volumes, &mut notes);
         if !logical.is_empty() {
@@ -282,6 +288,32 @@ impl VolumeMap {
                     .iter()
                     .find(|v| v.logical.is_none() && v.range.contains(&offset))
             })
+    }
+}
+
+/// Reads further into `volume` (`what`, for notes) where its signature tells only part of what
+/// it is: the volume superblocks of an APFS container say whether any is encrypted. A
+/// container whose volumes cannot be read is noted, and left as not known to be encrypted.
+fn look_inside(disk: &dyn Disk, volume: &mut Volume, what: &str, notes: &mut Vec<String>) {
+    if !matches!(volume.content, Content::Apfs { .. }) {
+        return;
+    }
+    match apfs::read(disk, volume.range.clone()) {
+        Ok(container) => {
+            volume.content = Content::Apfs {
+                encrypted: container.encrypted(),
+            };
+            volume.uuid = Some(container.uuid.clone());
+            notes.push(format!(
+                "{what} is an APFS container with {}: its files are not read, its bytes are \
+                 swept as they are",
+                container.describe()
+            ));
+        }
+        Err(error) => notes.push(format!(
+            "{what} is an APFS container whose volumes cannot be read ({error}): whether any \
+             is encrypted is not known; its bytes are swept as they are"
+        )),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Volumes snapsift names but cannot read as files: encrypted ones (LUKS1 and LUKS2 made by
 //! `cryptsetup luksFormat`, BitLocker by its boot sector's signature) are named in the layout
 //! and listed in the coverage as unreadable, so the scan is never complete (exit status 3);
-//! swap areas (`mkswap`) are named, and their bytes swept. With `--luks-key-file`, LUKS
+//! so are APFS containers once a volume is encrypted (FileVault) and volumes of random bytes
+//! without a signature (VeraCrypt-like); swap areas (`mkswap`) are named, and their bytes swept. With `--luks-key-file`, LUKS
 //! volumes encrypted by cryptsetup itself are opened (passphrase or volume key) and every
 //! secret inside is found with its path; a wrong key leaves the volume encrypted.
 
@@ -333,4 +334,154 @@ fn a_luks2_partition_is_opened_with_a_passphrase_or_its_volume_key() {
         "{ranges:?}"
     );
     assert_eq!(scan.only(&outside)["location"]["path"], "/etc/other.env");
+}
+
+/// The Fletcher-64 checksum of an APFS object, over all but its first 8 bytes, as Apple's
+/// reference defines it (written here to seal a volume superblock the test changes).
+fn apfs_checksum(block: &[u8]) -> u64 {
+    let (mut sum1, mut sum2) = (0u64, 0u64);
+    for word in block[8..].chunks_exact(4) {
+        sum1 = (sum1 + u64::from(u32::from_le_bytes(word.try_into().unwrap()))) % 0xffff_ffff;
+        sum2 = (sum2 + sum1) % 0xffff_ffff;
+    }
+    let check1 = 0xffff_ffff - (sum1 + sum2) % 0xffff_ffff;
+    let check2 = 0xffff_ffff - (sum1 + check1) % 0xffff_ffff;
+    (check2 << 32) | check1
+}
+
+/// What The Sleuth Kit's `pstat` says of the APFS container in `image`: its UUID, the block
+/// of its volume's superblock, and whether that volume is encrypted.
+fn pstat_apfs(image: &Path) -> (String, u64, bool) {
+    let out = String::from_utf8(run("pstat", &[image.to_str().unwrap()]).stdout).unwrap();
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.trim_start_matches(['|', ' ']).strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in pstat's output:\n{out}"))
+            .trim()
+            .to_owned()
+    };
+    (
+        field("Container "),
+        field("APSB Block Number:").parse().unwrap(),
+        field("Encrypted:").starts_with("Yes"),
+    )
+}
+
+#[test]
+fn an_apfs_container_is_named_and_unreadable_once_a_volume_is_encrypted() {
+    let dir = workdir();
+    let apfs = dir.path().join("apfs.img");
+    sparse_file(&apfs, 128 * MIB);
+    run("mkapfs", &["-L", "Data", apfs.to_str().unwrap()]);
+    let (uuid, block, encrypted) = pstat_apfs(&apfs);
+    assert!(!encrypted);
+    let disk = dir.path().join("disk.img");
+    sparse_file(&disk, 160 * MIB);
+    let d = disk.to_str().unwrap();
+    run("sgdisk", &["-n", "1:2048:+128M", "-n", "2:0:+24M", d]);
+    let mut secrets = Secrets::new(11);
+    let uri = secrets.postgres_uri();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::write(tree.join("etc/app.env"), format!("DATABASE_URL={uri}\n")).unwrap();
+    let fs = dir.path().join("fs.img");
+    mkfs_ext4(&fs, &tree, 24);
+    dd_into(&disk, &fs, 129 * MIB);
+
+    // Unencrypted, a container is named with its volumes, and swept.
+    dd_into(&disk, &apfs, MIB);
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(scan.code, 1, "{}", scan.stderr);
+    assert_eq!(scan.only(&uri)["location"]["path"], "/etc/app.env");
+    assert_eq!(scan.coverage[0]["complete"], true);
+    let (_, _, stderr) = snapsift_run(&["scan", d]);
+    assert!(
+        stderr.contains(&format!(
+            "partition table gpt: 1: apfs, uuid {uuid}, 2: ext4"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("partition 1 is an APFS container with volumes \"Data\":"),
+        "{stderr}"
+    );
+
+    // FileVault: the volume superblock's flags lose APFS_FS_UNENCRYPTED (resealed, and
+    // `pstat` agrees it is encrypted).
+    let at = block * 4096;
+    let mut superblock = std::fs::read(&apfs).unwrap()[at as usize..][..4096].to_vec();
+    superblock[264] &= !1;
+    let sum = apfs_checksum(&superblock);
+    superblock[..8].copy_from_slice(&sum.to_le_bytes());
+    write_at(&apfs, at, &superblock);
+    assert!(pstat_apfs(&apfs).2, "pstat reads the volume as encrypted");
+    dd_into(&disk, &apfs, MIB);
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(scan.code, 3, "{}", scan.stderr);
+    assert_eq!(scan.only(&uri)["location"]["path"], "/etc/app.env");
+    let ranges = unreadable(&scan.coverage[0]);
+    assert!(!ranges.is_empty());
+    assert!(
+        ranges
+            .iter()
+            .all(|r| r.0 >= MIB && r.1 <= 129 * MIB && r.2 == "encrypted (APFS, FileVault)"),
+        "{ranges:?}"
+    );
+    let (code, _, stderr) = snapsift_run(&["scan", d]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("volumes \"Data\" (encrypted)")
+            && stderr.contains("partition 1 (apfs) is encrypted (APFS, FileVault)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn random_bytes_without_a_signature_are_taken_as_encrypted_compressed_data_is_not() {
+    let dir = workdir();
+    let disk = dir.path().join("disk.img");
+    sparse_file(&disk, 32 * MIB);
+    let d = disk.to_str().unwrap();
+    run("sgdisk", &["-n", "1:2048:+8M", "-n", "2:0:+8M", d]);
+    // A VeraCrypt volume: salt and encrypted header, then ciphertext, nothing in the clear.
+    write_at(&disk, MIB, &noise(4, (8 * MIB) as usize));
+    // As random after its header: incompressible bytes that zstd stores as they are.
+    let raw = dir.path().join("raw");
+    std::fs::write(&raw, noise(5, (4 * MIB) as usize)).unwrap();
+    let zst = dir.path().join("raw.zst");
+    run(
+        "zstd",
+        &["-q", "-o", zst.to_str().unwrap(), raw.to_str().unwrap()],
+    );
+    dd_into(&disk, &zst, 9 * MIB);
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(scan.code, 3, "{}", scan.stderr);
+    let reason = "encrypted (VeraCrypt-like: no signature, high entropy)";
+    assert_eq!(
+        unreadable(&scan.coverage[0]),
+        vec![(MIB, 9 * MIB, reason.to_owned())]
+    );
+    let (_, _, stderr) = snapsift_run(&["scan", d]);
+    assert!(
+        stderr.contains("partition table gpt: 1: high-entropy, 2: unknown"),
+        "{stderr}"
+    );
+
+    // A whole disk of ciphertext is named too; one of text is not.
+    let whole = dir.path().join("whole.img");
+    std::fs::write(&whole, noise(6, (2 * MIB) as usize)).unwrap();
+    let scan = Scan::run(&[&whole], &[]);
+    assert_eq!(scan.code, 3, "{}", scan.stderr);
+    assert_eq!(
+        unreadable(&scan.coverage[0]),
+        vec![(0, 2 * MIB, reason.to_owned())]
+    );
+    let text: Vec<u8> = noise(7, (2 * MIB) as usize)
+        .iter()
+        .map(|b| b"abcdefghijklmnopqrstuvwxyz0123456789 \n"[usize::from(b % 38)])
+        .collect();
+    std::fs::write(&whole, text).unwrap();
+    let scan = Scan::run(&[&whole], &[]);
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    assert_eq!(scan.coverage[0]["complete"], true);
 }
