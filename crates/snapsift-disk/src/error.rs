@@ -133,6 +133,23 @@ pub enum DiskError {
         /// End of the range.
         end: u64,
     },
+    /// A compressed stream could not be spilled to a temporary file (see
+    /// [`crate::StreamImage::spill`]): the directory is missing or not writable, or space ran
+    /// out.
+    #[error(
+        "{}: cannot spill the decompressed image to a temporary file in {}",
+        image.display(),
+        dir.display()
+    )]
+    Spill {
+        /// The compressed image.
+        image: PathBuf,
+        /// The directory the spill file was to be in.
+        dir: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// A read asked for bytes past the end of the disk.
     #[error("read of {len} bytes at offset {offset} is outside the disk ({size} bytes)")]
     OutOfBounds {

@@ -212,6 +212,19 @@ impl Host {
         Pinned::new(path)?.open()
     }
 
+    /// A host over `file`, opened by the caller and `len` bytes long, named `path` in
+    /// messages (a spill file has no name of its own: it is named after its image).
+    pub(crate) fn from_file(file: File, path: &Path, len: u64) -> Host {
+        Host {
+            file: Arc::new(file),
+            path: path.into(),
+            base: 0,
+            len,
+            block_device: false,
+            direct: None,
+        }
+    }
+
     /// Bytes `offset..offset + len` of this host, as a host of their own.
     pub(crate) fn slice(&self, offset: u64, len: u64) -> Result<Host, DiskError> {
         let truncated = || self.truncated(offset, usize::try_from(len).unwrap_or(usize::MAX));

@@ -21,6 +21,8 @@ const MIN_SKIPPED_HOLE: u64 = 1 << 20;
 #[derive(Debug)]
 pub struct RawFile {
     host: Host,
+    /// What [`Disk::kind`] says: a raw image file, or a stream spilled to one.
+    kind: &'static str,
 }
 
 impl RawFile {
@@ -30,7 +32,19 @@ impl RawFile {
     }
 
     pub(crate) fn from_host(host: Host) -> Self {
-        RawFile { host }
+        RawFile {
+            host,
+            kind: "raw image file",
+        }
+    }
+
+    /// The spill file of a stream of `stream_kind` (`zstd-compressed raw image`).
+    pub(crate) fn spilled(host: Host, stream_kind: &'static str) -> Self {
+        let kind = match stream_kind {
+            "gzip-compressed raw image" => "gzip-compressed raw image, spilled",
+            _ => "zstd-compressed raw image, spilled",
+        };
+        RawFile { host, kind }
     }
 }
 
@@ -49,6 +63,6 @@ impl Disk for RawFile {
     }
 
     fn kind(&self) -> &'static str {
-        "raw image file"
+        self.kind
     }
 }

@@ -48,16 +48,25 @@ pub enum EngineError {
     /// A compressed image stream cannot be cut into shards.
     #[error(
         "{image}: a compressed stream is read front to back and cannot be split into shards: \
-         decompress it first, or scan it without --shard"
+         decompress it first (--spill-dir DIR), or scan it without --shard"
     )]
     StreamNotShardable {
         /// The image's name.
         image: String,
     },
+    /// A compressed image stream could not be spilled to a temporary file.
+    #[error("{image}: cannot decompress it to a temporary file")]
+    Spill {
+        /// The image's name.
+        image: String,
+        /// Why.
+        #[source]
+        source: snapsift_disk::DiskError,
+    },
     /// A compressed image stream cannot be read file by file.
     #[error(
         "{image}: a compressed stream is read front to back: its files cannot be listed and \
-         read; decompress it first"
+         read; decompress it first (--spill-dir DIR)"
     )]
     StreamNotMappable {
         /// The image's name.

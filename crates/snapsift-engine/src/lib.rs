@@ -39,7 +39,8 @@
 //! # Contract
 //!
 //! * Read-only: the engine reads the image it is given, through `snapsift-disk`, and nothing
-//!   else; it writes nothing.
+//!   else; it writes nothing but, when asked, the temporary spill file of a compressed stream
+//!   in the directory the caller names (`ScanOptions::spill_dir`).
 //! * Nothing silent: what could not be read or mapped is told to the [`scan::Observer`] and
 //!   listed in the coverage; an error is an [`EngineError`] (the only error type), never a
 //!   panic. An error of the sweep still returns the findings made before it.
@@ -63,6 +64,7 @@ pub mod report;
 pub mod scan;
 pub mod shard;
 pub mod shown;
+mod spill;
 
 pub use error::EngineError;
 /// The kind of a [`Layer`]: `zip`, `tar`, `gzip`, `utf-16le`...

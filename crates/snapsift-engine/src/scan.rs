@@ -20,6 +20,7 @@ use crate::record::FindingRecord;
 use crate::redact::Redactor;
 use crate::report::{self, PrepareStats, ReportOptions, fingerprint};
 use crate::shard::{self, Shard, ShardPlan};
+use crate::spill;
 
 /// How one image is scanned and its findings decided.
 #[derive(Debug)]
@@ -41,6 +42,11 @@ pub struct ScanOptions {
     /// Open the LUKS1 and LUKS2 volumes with this key (a passphrase or the volume key) and
     /// scan their plaintext too (see [`crate::luks`]).
     pub luks_key: Option<LuksKey>,
+    /// Decompress a compressed stream into a temporary file in this directory first, so that
+    /// its volumes and files are read as a raw image's (see
+    /// [`StreamImage::spill`](snapsift_disk::StreamImage::spill)); without it, a stream is
+    /// swept front to back, its files unread.
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 /// How loud a message is.
@@ -145,6 +151,7 @@ fn scan_image_with(
     observer: &dyn Observer,
     open_luks: bool,
 ) -> Result<ImageScan, EngineError> {
+    let image = spill::prepare(name, image, options, observer)?;
     // The plaintext of a LUKS volume reads the disk the scan reads: it is shared.
     let luks_key = options.luks_key.as_ref().filter(|_| open_luks);
     let (image, shared) = match image {

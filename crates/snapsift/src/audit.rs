@@ -139,6 +139,7 @@ fn audit_one(
         redact: args.redact,
         baseline_entries: false,
         luks_key: None,
+        spill_dir: None,
     };
     let scan = scan_image(&name, image, matcher, &options, &observer)?;
     let gap = match &scan.sweep {

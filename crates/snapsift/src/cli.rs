@@ -256,6 +256,13 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub luks_key_file: Option<PathBuf>,
 
+    /// Decompress an image compressed as a whole (.img.zst, .img.gz) into a temporary file in
+    /// DIR first (sparse, mode 0600, never named, gone when snapsift ends; it takes the space
+    /// of the image's data), so that its volumes and files are read as a raw image's. Without
+    /// it such an image is swept front to back, its files unread.
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+
     /// Scanning threads (0: one per core; at most 1024).
     #[arg(long, default_value_t = 0, value_name = "N",
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_THREADS))]

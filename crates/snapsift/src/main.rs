@@ -113,6 +113,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<u8> {
         redact: args.redact,
         baseline_entries: args.write_baseline.is_some(),
         luks_key,
+        spill_dir: args.spill_dir.clone(),
     };
     let references = ReferencePolicy::allowing(&args.allow_path).context("--allow-path")?;
     let targets = manifest::targets(&args.paths, args.manifest.as_deref(), &mut reads)?;

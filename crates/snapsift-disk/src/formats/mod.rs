@@ -13,6 +13,7 @@ mod ova;
 mod parent;
 mod qcow2;
 mod refusal;
+mod spill;
 mod stream;
 mod vhd;
 mod vhdx;

@@ -3,10 +3,11 @@
 //! A compressed stream cannot be read at random offsets without decompressing everything
 //! before them, so these images are not a [`crate::Disk`]: they are a [`StreamImage`], a
 //! [`Read`] of the decompressed disk that the scanner consumes sequentially, never
-//! decompressing to disk. zstd streams may hold several frames and gzip files several members,
+//! decompressing to disk unless asked to ([`StreamImage::spill`]). zstd streams may hold several frames and gzip files several members,
 //! as parallel compressors write them; both are read to the end.
 
 use std::io::{self, BufReader, Read};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,7 +31,9 @@ pub struct StreamImage {
     decoder: Box<dyn Read + Send>,
     format: Format,
     compressed_len: u64,
-    compressed_read: Arc<AtomicU64>,
+    pub(super) compressed_read: Arc<AtomicU64>,
+    /// The compressed file, for messages.
+    pub(super) path: PathBuf,
 }
 
 impl std::fmt::Debug for StreamImage {
@@ -89,6 +92,7 @@ impl StreamImage {
             format,
             compressed_len,
             compressed_read,
+            path: host.path_buf(),
         })
     }
 

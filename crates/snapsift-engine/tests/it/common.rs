@@ -31,6 +31,7 @@ pub fn options() -> ScanOptions {
         redact: false,
         baseline_entries: false,
         luks_key: None,
+        spill_dir: None,
     }
 }
 

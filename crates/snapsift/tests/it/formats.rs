@@ -193,3 +193,131 @@ fn a_corrupt_stream_stops_with_an_error_after_earlier_findings() {
     );
     assert_eq!(found, expected[..found.len()]);
 }
+
+/// A GPT disk whose ext4 root holds a plain secret and one only the file pass finds (in a
+/// gzip log), compressed as a whole by `zstd` and by `gzip`. Returns the raw disk, the two
+/// streams, and the secret in the log.
+fn streams_of_a_disk_with_files(dir: &Path) -> (PathBuf, [PathBuf; 2], String) {
+    let mut secrets = Secrets::new(24);
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("etc")).unwrap();
+    std::fs::create_dir_all(tree.join("var/log")).unwrap();
+    let key_id = secrets.aws_key_id();
+    std::fs::write(tree.join("etc/app.env"), format!("AWS_KEY={key_id}\n")).unwrap();
+    let uri = secrets.postgres_uri();
+    let log = tree.join("var/log/app.log.1");
+    std::fs::write(
+        &log,
+        format!(
+            "{}\nconnecting to {uri}\n",
+            String::from_utf8_lossy(&secrets.filler(3000))
+        ),
+    )
+    .unwrap();
+    run("gzip", &[log.to_str().unwrap()]);
+    let fs = dir.join("root.img");
+    snapsift_testkit::mkfs_ext4(&fs, &tree, 16);
+    let disk = dir.join("disk.img");
+    snapsift_testkit::gpt_disk_with_root(&disk, &fs);
+    let zst = dir.join("disk.img.zst");
+    run(
+        "zstd",
+        &["-q", "-o", zst.to_str().unwrap(), disk.to_str().unwrap()],
+    );
+    let gz = dir.join("disk.img.gz");
+    run(
+        "sh",
+        &[
+            "-c",
+            &format!("gzip -c {} > {}", disk.display(), gz.display()),
+        ],
+    );
+    (disk, [zst, gz], uri)
+}
+
+/// The findings of `scan`, without the image's name (the one thing a stream's differ in).
+fn without_image(scan: &Scan) -> Vec<serde_json::Value> {
+    let mut findings = scan.findings.clone();
+    for finding in &mut findings {
+        finding.as_object_mut().unwrap().remove("image");
+    }
+    findings
+}
+
+#[test]
+fn a_stream_spilled_to_a_temporary_file_gives_the_raw_disks_findings() {
+    let dir = workdir();
+    let (disk, streams, uri) = streams_of_a_disk_with_files(dir.path());
+    let raw = Scan::run(&[&disk], &[]);
+    assert_eq!(raw.code, 1, "{}", raw.stderr);
+    assert_eq!(raw.only(&uri)["location"]["path"], "/var/log/app.log.1.gz");
+    let spill = dir.path().join("spill");
+    std::fs::create_dir(&spill).unwrap();
+    let spill_arg = spill.to_str().unwrap();
+    for stream in &streams {
+        let scan = Scan::run(&[stream], &["--spill-dir", spill_arg]);
+        assert_eq!(scan.code, 1, "{}", scan.stderr);
+        assert_eq!(
+            without_image(&scan),
+            without_image(&raw),
+            "{}",
+            stream.display()
+        );
+        assert_eq!(scan.coverage[0]["complete"], true);
+        // Sparse: the zeros of the 24 MiB disk were not written (they are holes, not read).
+        let data = |s: &Scan| s.coverage[0]["data_bytes"].as_u64().unwrap();
+        assert!(data(&scan) < data(&raw) + (1 << 20), "{}", scan.coverage[0]);
+        assert_eq!(scan.coverage[0]["disk_size"], raw.coverage[0]["disk_size"]);
+        // The spill file never had a name, and is gone.
+        assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0);
+
+        // Swept as it is, the stream misses what only its files show, and says how to get it.
+        let swept = Scan::run(&[stream], &[]);
+        assert_eq!(swept.code, 1, "{}", swept.stderr);
+        assert!(swept.findings.iter().all(|f| f["secret"] != uri.as_str()));
+        assert!(
+            swept.stderr.contains("--spill-dir DIR decompresses it"),
+            "{}",
+            swept.stderr
+        );
+    }
+}
+
+#[test]
+fn a_spill_that_cannot_be_made_or_written_is_a_clear_error() {
+    let dir = workdir();
+    let (_, [zst, _], _) = streams_of_a_disk_with_files(dir.path());
+    let missing = dir.path().join("no-such-dir");
+    let (code, _, stderr) = snapsift_run(&[
+        "scan",
+        "--spill-dir",
+        missing.to_str().unwrap(),
+        zst.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot spill the decompressed image to a temporary file in {}",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    // No space for the whole image (a file size limit stands for a full disk here).
+    let spill = dir.path().join("spill");
+    std::fs::create_dir(&spill).unwrap();
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 2048; exec {} scan --spill-dir {} {}",
+        env!("CARGO_BIN_EXE_snapsift"),
+        spill.display(),
+        zst.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("File too large"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&spill).unwrap().count(), 0);
+}
