@@ -436,3 +436,94 @@ pub(super) fn check_cleaned(audited: &Audited) -> (usize, usize, Vec<String>) {
     }
     (right, PLANTED_ITEMS.len(), problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn unclean() -> Unclean {
+        Unclean {
+            hash: "$6$xtaskauditsalt$0123456789abcdefghijklmnopqrstuvwxyz".into(),
+            root_key: "SHA256:root".into(),
+            user_key: "SHA256:user".into(),
+            host_key: "SHA256:host".into(),
+            deleted: vec![DELETED.into()],
+        }
+    }
+
+    /// A report holding `expected` as evidence, each item with `status` (the login shells
+    /// item a warning), every other planted item passing.
+    fn report(expected: &[Expected], status: &str) -> Audited {
+        let items: Vec<Value> = PLANTED_ITEMS
+            .iter()
+            .map(|id| {
+                let evidence: Vec<Value> = expected
+                    .iter()
+                    .filter(|e| e.id == *id)
+                    .map(|e| {
+                        let mut piece = json!({"path": e.path, "detail": "x"});
+                        for (key, value) in &e.fields {
+                            piece[*key] = match (*key, value.parse::<u64>()) {
+                                ("bytes", Ok(n)) => json!(n),
+                                ("detail", _) => json!(format!("a {value} thing")),
+                                _ => json!(value),
+                            };
+                        }
+                        piece
+                    })
+                    .collect();
+                let status = match (evidence.is_empty(), *id) {
+                    (true, _) => "pass",
+                    (false, "accounts.login-shells") if status == "fail" => "warn",
+                    _ => status,
+                };
+                json!({"id": id, "status": status, "evidence": evidence})
+            })
+            .collect();
+        let image = json!({"items": items});
+        Audited {
+            seconds: 0.0,
+            text: image.to_string(),
+            image,
+        }
+    }
+
+    #[test]
+    fn the_leftovers_are_checked_by_their_evidence() {
+        let unclean = unclean();
+        let want = expected(&unclean, FsKind::Ext4);
+        let (right, total, problems) =
+            check_unclean(&report(&want, "fail"), &unclean, FsKind::Ext4);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!((right, total), (13, 13));
+        // On XFS the deleted file is not expected.
+        assert_eq!(expected(&unclean, FsKind::Xfs).len(), 12);
+
+        // A wrong fingerprint, a missing file, a pass and the hash in the report.
+        let mut wrong = expected(&unclean, FsKind::Ext4);
+        wrong[2].fields[1].1 = "SHA256:other".into();
+        wrong.retain(|e| e.path != "/etc/machine-id");
+        let mut audited = report(&wrong, "fail");
+        audited.text.push_str(&unclean.hash);
+        let (right, _, problems) = check_unclean(&audited, &unclean, FsKind::Ext4);
+        assert_eq!(right, 11, "{problems:?}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[2].contains("hash"));
+        let (_, _, problems) = check_unclean(&report(&want, "warn"), &unclean, FsKind::Ext4);
+        assert_eq!(problems.len(), 12, "{problems:?}");
+    }
+
+    #[test]
+    fn the_cleaned_image_must_pass_each_item() {
+        let (right, total, problems) = check_cleaned(&report(&[], "fail"));
+        assert!(problems.is_empty());
+        assert_eq!((right, total), (9, 9));
+        let unclean = unclean();
+        let left = expected(&unclean, FsKind::Ext4);
+        let (right, _, problems) = check_cleaned(&report(&left[..1], "fail"));
+        assert_eq!(right, 8);
+        assert!(problems[0].contains("accounts.passwords"), "{problems:?}");
+    }
+}
