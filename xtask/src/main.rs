@@ -7,7 +7,8 @@
 //!   in target/dist/ (the Dockerfile's build stage runs it).
 //! * `cargo xtask testdata`: regenerates the sample disk and the list of secrets planted in it.
 //! * `cargo xtask debian`: scans a real Debian root filesystem (debootstrap), stock and with a
-//!   planted tree of secrets, and checks each planted secret's reported path.
+//!   planted tree of secrets, and checks each planted secret's reported path; audits it stock,
+//!   with an unclean instance's leftovers and cleaned, and checks each leftover's item.
 //! * `cargo xtask windows`: builds a Windows-like NTFS image from real Windows files that
 //!   Debian, PyPI and npm packages carry, scans it and lists every finding.
 //! * `cargo xtask stock`: the noise measurement of record: the stock Debian image and the
@@ -110,7 +111,8 @@ enum Command {
         only: Option<String>,
     },
     /// Scan a Debian root filesystem made by debootstrap, stock and with planted secrets, and
-    /// check that every planted secret is reported at its path.
+    /// check that every planted secret is reported at its path; audit it stock, with an
+    /// unclean instance's leftovers and cleaned, and check each leftover's item.
     Debian {
         /// Keep the disk images (target/debian/*.img).
         #[arg(long)]

@@ -4,6 +4,7 @@
 //! them); strings read from the image are handed over as they are, the printers escape them.
 
 use serde::Serialize;
+use snapsift_engine::mapped::DiskLayout;
 
 use crate::check::{Check, Status};
 
@@ -21,6 +22,10 @@ pub struct Evidence {
     /// The file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Where on the disk it lies: the file's first byte on the disk (past a leading hole),
+    /// or the secret's. Absent where its bytes do not lie on the disk as such (compressed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// What was found, in a few words (`sha512-crypt hash`, `3 files, 12 KiB`).
     pub detail: String,
     /// The account it concerns.
@@ -109,6 +114,9 @@ pub struct ImageAudit {
     pub status: Status,
     /// The filesystems the checks read, by volume name.
     pub filesystems: Vec<String>,
+    /// How the disk is divided: what the HTML report draws.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<DiskLayout>,
     /// The items, in the checks' order.
     pub items: Vec<Item>,
     /// Why the image could not be audited (then the items are what was done before).

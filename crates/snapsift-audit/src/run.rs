@@ -108,6 +108,7 @@ fn at(tree: &dyn FileTree, file: &ListedFile, detail: String) -> Evidence {
     Evidence {
         volume: Some(tree.label().to_owned()),
         path: file.path.clone(),
+        offset: tree.disk_offset(file.index),
         detail,
         ..Evidence::default()
     }

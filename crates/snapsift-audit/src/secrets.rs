@@ -45,6 +45,7 @@ pub fn fill(
                 Evidence {
                     volume: record.location.as_ref().and_then(volume_name),
                     path: place,
+                    offset: Some(record.offset),
                     detail,
                     rule: Some(record.rule.clone()),
                     secret: show_secrets.then(|| record.secret.clone()),

@@ -19,6 +19,11 @@ pub trait FileTree {
 
     /// The first `limit` bytes of file `index` (as [`ListedFile::index`] gives it).
     fn read(&self, index: usize, limit: u64) -> Result<FileBytes, AuditError>;
+
+    /// Where file `index`'s first byte lies on the disk, if it lies there as such.
+    fn disk_offset(&self, _index: usize) -> Option<u64> {
+        None
+    }
 }
 
 impl FileTree for MappedFilesystem<'_> {
@@ -32,6 +37,10 @@ impl FileTree for MappedFilesystem<'_> {
 
     fn read(&self, index: usize, limit: u64) -> Result<FileBytes, AuditError> {
         MappedFilesystem::read(self, index, limit).map_err(|e| AuditError::Read(Box::new(e)))
+    }
+
+    fn disk_offset(&self, index: usize) -> Option<u64> {
+        MappedFilesystem::disk_offset(self, index)
     }
 }
 

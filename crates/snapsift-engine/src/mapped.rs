@@ -1,14 +1,16 @@
 //! An image's layout mapped once, for callers that read its files rather than sweep its
 //! bytes (`snapsift audit`): the volumes, the filesystem of each, the files each lists (path,
-//! size, state) and one file's logical contents, read up to a bound.
+//! size, state, where their first byte lies on the disk) and one file's logical contents,
+//! read up to a bound; and the layout as data ([`DiskLayout`]), for a report to draw.
 //!
 //! The volumes and filesystems are mapped exactly as the scan maps them
 //! ([`crate::scan::scan_image`]), with the same messages to the [`Observer`].
 
+use serde::Serialize;
 use snapsift_disk::{Disk, Image};
 /// The state of a listed file (`Allocated`, `Deleted`), as [`ListedFile::state`] gives it.
 pub use snapsift_fs::FileState;
-use snapsift_fs::{Files, Filesystem, VolumeMap};
+use snapsift_fs::{Files, Filesystem, Piece, VolumeMap};
 
 use crate::EngineError;
 use crate::scan::{Observer, map_layout, volume_name};
@@ -64,6 +66,44 @@ impl FileBytes {
     }
 }
 
+/// How a disk is divided, as a report draws it: its size, its partition scheme and each
+/// volume with where it lies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DiskLayout {
+    /// The disk's size in bytes (for a qcow2, VHD(X) or VMDK image, its virtual disk's).
+    pub bytes: u64,
+    /// How it is divided: `gpt`, `mbr`, `none` (one filesystem fills it), `recovered` (found
+    /// by superblocks), `unknown`.
+    pub scheme: String,
+    /// The volumes, by start: partitions, and LVM2 logical volumes inside them.
+    pub volumes: Vec<VolumeLayout>,
+}
+
+/// One volume of a [`DiskLayout`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VolumeLayout {
+    /// Its name as messages and the audit's evidence give it: `partition 1 (ext4)`.
+    pub label: String,
+    /// Its first byte on the disk; for a logical volume, its first extent's.
+    pub start: u64,
+    /// Its bytes on the disk from `start`; for a logical volume, to the end of its last
+    /// extent (the span holding all of them).
+    pub bytes: u64,
+    /// What it holds, from its signatures: `ext4`, `ntfs`, `lvm2`, `swap`, `unknown`...
+    pub content: String,
+    /// The partition's number as Linux numbers it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    /// For an LVM2 logical volume, `vg/lv`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logical_volume: Option<String>,
+    /// The GPT partition name, as the table has it (untrusted text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether its filesystem was mapped, so its files were read.
+    pub filesystem: bool,
+}
+
 impl MappedDisk {
     /// Maps `image` (named `name` in messages and errors): its volumes and the filesystem of
     /// each, telling `observer` about its layout as the scan does. A compressed stream
@@ -104,6 +144,32 @@ impl MappedDisk {
     /// The disk.
     pub fn disk(&self) -> &dyn Disk {
         &*self.disk
+    }
+
+    /// The disk's layout: its size, scheme and every volume, with or without a filesystem.
+    pub fn layout(&self) -> DiskLayout {
+        let volumes = self
+            .volumes
+            .volumes
+            .iter()
+            .zip(&self.filesystems)
+            .zip(&self.labels)
+            .map(|((volume, fs), label)| VolumeLayout {
+                label: label.clone(),
+                start: volume.range.start,
+                bytes: volume.range.end.saturating_sub(volume.range.start),
+                content: volume.content.name().to_owned(),
+                partition: volume.number,
+                logical_volume: volume.logical.as_ref().map(|l| l.name.clone()),
+                name: volume.name.clone(),
+                filesystem: fs.is_some(),
+            })
+            .collect();
+        DiskLayout {
+            bytes: self.disk.size(),
+            scheme: self.volumes.scheme.name().to_owned(),
+            volumes,
+        }
     }
 
     /// The filesystems mapped, in volume order.
@@ -164,6 +230,18 @@ impl<'a> MappedFilesystem<'a> {
                 state,
             });
         }
+    }
+
+    /// The disk offset of the first byte of file `index` that lies verbatim on the disk
+    /// (past a leading hole; `None` for a file whose bytes are all holes or compressed).
+    pub fn disk_offset(&self, index: usize) -> Option<u64> {
+        let content = self.fs.files().content(index)?;
+        content.spans.iter().find_map(|span| match &span.piece {
+            Piece::Volume(at) | Piece::Held { at: Some(at), .. } => {
+                self.volume_start.checked_add(*at)
+            }
+            _ => None,
+        })
     }
 
     /// Reads the first `limit` bytes of file `index` (all of it if it is shorter).

@@ -68,8 +68,13 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<u8> {
         }
         audits.push(audit);
     }
-    if args.format == AuditFormat::Json {
-        print::json(&mut out, &audits).map_err(OutputError::from_io)?;
+    match args.format {
+        AuditFormat::Text => {}
+        AuditFormat::Json => print::json(&mut out, &audits).map_err(OutputError::from_io)?,
+        AuditFormat::Sarif => {
+            print::sarif::write(&mut out, &checks, &audits).map_err(OutputError::from_io)?;
+        }
+        AuditFormat::Html => print::html::write(&mut out, &audits).map_err(OutputError::from_io)?,
     }
     out.flush().map_err(OutputError::from_io)?;
     out.finish(&reads)?;
@@ -112,6 +117,7 @@ fn audit_one(
     reads.add_image_files(opener.files());
     let mapped = MappedDisk::open(&name, image?, &observer)?;
     audit.format = Some(mapped.disk().kind().to_owned());
+    audit.layout = Some(mapped.layout());
     let filesystems = mapped.filesystems();
     audit.filesystems = filesystems.iter().map(|f| f.label().to_owned()).collect();
     let trees: Vec<&dyn snapsift_audit::tree::FileTree> = filesystems

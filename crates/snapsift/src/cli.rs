@@ -105,6 +105,10 @@ pub enum AuditFormat {
     Text,
     /// One JSON document (keys in docs/audit.md).
     Json,
+    /// SARIF 2.1.0: a rule per check, a result per failed or warned item.
+    Sarif,
+    /// One self-contained HTML page: the checklist and the disk layout drawn.
+    Html,
 }
 
 /// The status from which `snapsift audit` exits 1.

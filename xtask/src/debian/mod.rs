@@ -14,6 +14,12 @@
 //! volume; see [`FsKind`]), the planted tree on a GPT disk with that file system, with the file
 //! pass and without it. Every planted secret must be reported at its path and state on each.
 //!
+//! The planted image also holds what an unclean instance leaves behind (a user with a password
+//! hash, `authorized_keys`, a host key, histories, temporary files, cloud-init data, a deleted
+//! file, a machine ID): `snapsift audit` must fail each with its evidence, and pass each on the
+//! stock tree with the same leftovers cleaned as its checklist says (see `audit`). The stock
+//! image's checklist is printed too.
+//!
 //! Two planted credentials have both halves next to each other (`~/.aws/credentials` and the
 //! aliyun CLI's `~/.aliyun/config.json`): each must be reported as one finding of the ID's rule
 //! whose `pair` field names the secret half (`{"rule", "secret", "offset"}`), and the secret half
@@ -33,8 +39,10 @@ use crate::shared::image::MIB;
 use crate::shared::locate;
 use crate::shared::workspace::{self, display, run_tool};
 
+mod audit;
 mod plant;
 
+use audit::Unclean;
 use plant::{Plant, plant_tree};
 
 /// The Debian release debootstrap installs.
@@ -48,7 +56,12 @@ pub fn run(keep: bool, kinds: &[FsKind]) -> Result<()> {
     let rootfs = ensure_rootfs(&dir)?;
     let snapsift = workspace::build_snapsift()?;
 
-    let stock = stock_in(&dir, &rootfs, &snapsift, keep)?;
+    let stock = stock_in(&dir, &rootfs, &snapsift, true)?;
+    let stock_disk = dir.join("stock.img");
+    let stock_audit = audit::audit(&snapsift, &stock_disk)?;
+    if !keep {
+        let _ = fs::remove_file(&stock_disk);
+    }
     println!();
     findings::print_summary(std::slice::from_ref(&stock));
     println!();
@@ -56,8 +69,19 @@ pub fn run(keep: bool, kinds: &[FsKind]) -> Result<()> {
     println!();
     findings::print_table(&stock.rows.iter().collect::<Vec<_>>());
 
+    println!();
+    println!(
+        "`snapsift audit` on the stock image ({:.2} s):",
+        stock_audit.seconds
+    );
+    for line in stock_audit.checklist() {
+        println!("  {line}");
+    }
+
     let mut summaries = Vec::new();
     let mut problems = Vec::new();
+    let cleaned = check_cleaned(&dir, &rootfs, &snapsift, keep)?;
+    problems.extend(cleaned.problems.iter().cloned());
     for &kind in kinds {
         let checked = check_planted(&dir, &rootfs, &snapsift, kind, keep)?;
         problems.extend(
@@ -86,9 +110,34 @@ pub fn run(keep: bool, kinds: &[FsKind]) -> Result<()> {
             c.sweep_seconds
         );
     }
+    println!();
+    println!("| `snapsift audit` | fail | warn | pass | planted leftovers right | seconds |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let audit_row = |name: &str, a: &audit::Audited, right: String| {
+        println!(
+            "| {name} | {} | {} | {} | {right} | {:.2} |",
+            a.count("fail"),
+            a.count("warn"),
+            a.count("pass"),
+            a.seconds
+        );
+    };
+    audit_row("stock image (ext4)", &stock_audit, "-".to_owned());
+    for (kind, c) in &summaries {
+        audit_row(
+            &format!("planted image ({})", kind.name()),
+            &c.audit,
+            format!("{} / {} evidence", c.audit_right, c.audit_total),
+        );
+    }
+    audit_row(
+        "cleaned image (ext4)",
+        &cleaned.audit,
+        format!("{} / {} items pass", cleaned.right, cleaned.total),
+    );
     ensure!(
         problems.is_empty(),
-        "{} planted secrets were not reported right:\n{}",
+        "{} planted secrets or leftovers were not reported right:\n{}",
         problems.len(),
         problems.join("\n")
     );
@@ -107,8 +156,50 @@ struct Checked {
     build_seconds: f64,
     scan_seconds: f64,
     sweep_seconds: f64,
+    /// The audit of the planted image, and how many pieces of the leftovers' evidence were
+    /// right of how many.
+    audit: audit::Audited,
+    audit_right: usize,
+    audit_total: usize,
     /// What was wrong, one line per problem.
     problems: Vec<String>,
+}
+
+/// How the cleaned image fared.
+struct Cleaned {
+    audit: audit::Audited,
+    /// Items of the leftovers that pass, of how many.
+    right: usize,
+    total: usize,
+    problems: Vec<String>,
+}
+
+/// Builds the stock tree with an unclean instance's leftovers cleaned as the checklist says
+/// (ext4 on GPT), audits it and checks that each of the leftovers' items passes.
+fn check_cleaned(dir: &Path, rootfs: &Path, snapsift: &Path, keep: bool) -> Result<Cleaned> {
+    let disk = dir.join("cleaned.img");
+    println!();
+    println!("== cleaned image: building {}", display(&disk));
+    build_disk(rootfs, &disk, dir, FsKind::Ext4, |stage| {
+        audit::plant_unclean(stage, dir)?;
+        audit::clean(stage)?;
+        Ok(((), Vec::new()))
+    })?;
+    let audited = audit::audit(snapsift, &disk)?;
+    if !keep {
+        let _ = fs::remove_file(&disk);
+    }
+    println!("`snapsift audit` on the cleaned image:");
+    for line in audited.checklist() {
+        println!("  {line}");
+    }
+    let (right, total, problems) = audit::check_cleaned(&audited);
+    Ok(Cleaned {
+        audit: audited,
+        right,
+        total,
+        problems,
+    })
 }
 
 /// Builds the planted image on a file system of `kind`, scans it with and without the file
@@ -124,7 +215,17 @@ fn check_planted(
     println!();
     println!("== {}: building {}", kind.name(), display(&planted_disk));
     let started = Instant::now();
-    let plants = build_disk(rootfs, &planted_disk, dir, kind, plant_tree)?;
+    let (plants, unclean) = build_disk(rootfs, &planted_disk, dir, kind, |stage| {
+        let plants = plant_tree(stage)?;
+        let unclean = audit::plant_unclean(stage, dir)?;
+        let mut deleted: Vec<String> = plants
+            .iter()
+            .filter(|p| p.state == "deleted")
+            .map(|p| p.path.clone())
+            .collect();
+        deleted.extend(unclean.deleted.iter().cloned());
+        Ok(((plants, unclean), deleted))
+    })?;
     let build_seconds = started.elapsed().as_secs_f64();
     let full = findings::scan(snapsift, &planted_disk, &[])?;
     let sweep = findings::scan(snapsift, &planted_disk, &["--no-file-pass"])?;
@@ -196,6 +297,8 @@ fn check_planted(
     println!();
     let other_rows = findings::rows("debian+planted", &others, |f| why(f, rootfs));
     findings::print_table(&other_rows.iter().collect::<Vec<_>>());
+    let (audited, audit_right, audit_total) =
+        audit_planted(snapsift, &planted_disk, &unclean, kind, &mut problems)?;
     if !keep {
         let _ = fs::remove_file(&planted_disk);
     }
@@ -207,8 +310,36 @@ fn check_planted(
         build_seconds,
         scan_seconds: full.seconds,
         sweep_seconds: sweep.seconds,
+        audit: audited,
+        audit_right,
+        audit_total,
         problems,
     })
+}
+
+/// Audits the planted image on `kind` and checks the leftovers' evidence (adding to
+/// `problems`); returns the audit and how many pieces of evidence were right, of how many.
+fn audit_planted(
+    snapsift: &Path,
+    disk: &Path,
+    unclean: &Unclean,
+    kind: FsKind,
+    problems: &mut Vec<String>,
+) -> Result<(audit::Audited, usize, usize)> {
+    let audited = audit::audit(snapsift, disk)?;
+    println!();
+    println!(
+        "`snapsift audit` on the planted image on {} ({:.2} s):",
+        kind.name(),
+        audited.seconds
+    );
+    for line in audited.checklist() {
+        println!("  {line}");
+    }
+    println!("The leftovers of an unclean instance:");
+    let (right, total, found) = audit::check_unclean(&audited, unclean, kind);
+    problems.extend(found);
+    Ok((audited, right, total))
 }
 
 /// Where and how a plant must be reported on a file system of `kind`: at its path and state,
@@ -344,7 +475,7 @@ pub fn measure_stock(snapsift: &Path, keep: bool) -> Result<findings::Measured> 
 /// Builds the stock image from `rootfs` in `dir` and scans it.
 fn stock_in(dir: &Path, rootfs: &Path, snapsift: &Path, keep: bool) -> Result<findings::Measured> {
     let disk = dir.join("stock.img");
-    build_disk(rootfs, &disk, dir, FsKind::Ext4, |_| Ok(Vec::new()))?;
+    build_disk(rootfs, &disk, dir, FsKind::Ext4, |_| Ok(((), Vec::new())))?;
     let scan = findings::scan(snapsift, &disk, &[])?;
     let (files, tree_bytes) = findings::count_files(rootfs)?;
     let disk_bytes = fs::metadata(&disk)?.len();
@@ -427,28 +558,23 @@ fn ensure_rootfs(dir: &Path) -> Result<PathBuf> {
     Ok(rootfs)
 }
 
-/// Copies `rootfs` to a staging tree, lets `plant` add to it (returning what it planted), and
-/// builds a GPT disk with the tree in a file system of `kind`, the plants whose state is
-/// `deleted` deleted after the file system was made.
-fn build_disk(
+/// Copies `rootfs` to a staging tree, lets `plant` add to it (returning what it planted and
+/// the paths to delete once the file system is made), and builds a GPT disk with the tree in
+/// a file system of `kind`, those paths deleted after the file system was made.
+fn build_disk<T>(
     rootfs: &Path,
     disk: &Path,
     dir: &Path,
     kind: FsKind,
-    plant: impl FnOnce(&Path) -> Result<Vec<Plant>>,
-) -> Result<Vec<Plant>> {
+    plant: impl FnOnce(&Path) -> Result<(T, Vec<String>)>,
+) -> Result<T> {
     let stage = dir.join("stage");
     let _ = fs::remove_dir_all(&stage);
     run_tool(Command::new("cp").arg("-a").arg(rootfs).arg(&stage))?;
-    let plants = plant(&stage)?;
+    let (planted, deleted) = plant(&stage)?;
     let size = (tree_size(&stage)? * 2)
         .next_multiple_of(64 * MIB)
         .max(512 * MIB);
-    let deleted: Vec<String> = plants
-        .iter()
-        .filter(|p| p.state == "deleted")
-        .map(|p| p.path.clone())
-        .collect();
     let names = Names {
         label: "debian-root",
         fs_uuid: "5e1f7a2b-9c3d-4e8f-a1b2-c3d4e5f60718",
@@ -457,7 +583,7 @@ fn build_disk(
     };
     kind.make_disk(&stage, &deleted, disk, size, &names, dir)?;
     fs::remove_dir_all(&stage)?;
-    Ok(plants)
+    Ok(planted)
 }
 
 /// Bytes of regular files under `dir`.

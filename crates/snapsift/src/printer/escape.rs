@@ -10,7 +10,10 @@
 //!   a backslash is always doubled, an escape in the report cannot be forged by the image;
 //! * the JSON formats are escaped by `serde_json`, which writes C0 controls as `\u00XX`;
 //!   [`json`] then writes the other unsafe characters (DEL, C1 controls, format characters)
-//!   as `\uXXXX` too, which JSON reads back as the same characters.
+//!   as `\uXXXX` too, which JSON reads back as the same characters;
+//! * the HTML report writes text through [`html`]: escaped as [`text`] escapes it, then `&`,
+//!   `<`, `>`, `"` and `'` as character references, so no name becomes markup, closes an
+//!   attribute or reorders the page.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -59,6 +62,24 @@ pub fn text(line: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// `line` as the HTML report writes it, in an element or a quoted attribute: escaped as
+/// [`text`] escapes it, then `&`, `<`, `>`, `"`, `'` as character references.
+pub fn html(line: &str) -> String {
+    let shown = text(line);
+    let mut out = String::with_capacity(shown.len() + 8);
+    for c in shown.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `json`, a document `serde_json` wrote, with the unsafe characters it leaves as they are
@@ -115,6 +136,15 @@ mod tests {
         // A backslash in the name cannot pass for an escape.
         assert_eq!(text("C:\\u{1b}"), "C:\\\\u{1b}");
         assert_eq!(text("pässwörd ✓"), "pässwörd ✓");
+    }
+
+    #[test]
+    fn html_leaves_no_markup_and_no_control() {
+        assert_eq!(
+            html("<script>alert('x')</script>&\"\u{202e}\n"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;\\u{202e}\\n"
+        );
+        assert_eq!(html("/etc/ssh/sshd_config"), "/etc/ssh/sshd_config");
     }
 
     #[test]

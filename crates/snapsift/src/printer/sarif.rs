@@ -130,7 +130,7 @@ fn level(confidence: Confidence) -> &'static str {
 }
 
 /// `aws.access-key-id` as an identifier: `AwsAccessKeyId`.
-fn identifier(id: &str) -> String {
+pub(super) fn identifier(id: &str) -> String {
     id.split(|c: char| !c.is_ascii_alphanumeric())
         .flat_map(|word| {
             let mut chars = word.chars();
@@ -211,7 +211,7 @@ fn normalized(path: &str) -> String {
 /// The artifact location of the image `image` (its path as given): a `file:` URI for an
 /// absolute path, a relative reference against [`CWD_BASE`] otherwise. Returns it and
 /// whether it is relative.
-fn image_location(image: &str) -> (Value, bool) {
+pub(super) fn image_location(image: &str) -> (Value, bool) {
     let mut path = normalized(image);
     if path.split('/').any(|s| s == "..") {
         // SARIF asks for the canonical path where `..` would otherwise hide a symbolic link.
@@ -412,42 +412,69 @@ impl Printer for SarifPrinter {
     }
 
     fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        let mut driver = json!({
-            "name": "snapsift",
-            "version": TOOL_VERSION,
-            "semanticVersion": TOOL_VERSION,
-            "rules": std::mem::take(&mut self.rules),
-        });
-        let information = [env!("CARGO_PKG_HOMEPAGE"), env!("CARGO_PKG_REPOSITORY")];
-        if let Some(uri) = information.into_iter().find(|u| !u.is_empty()) {
-            driver["informationUri"] = Value::from(uri);
-        }
-        let mut run = json!({
-            "tool": {"driver": driver},
-            "invocations": [{
-                "executionSuccessful": self.complete,
-                "toolExecutionNotifications": std::mem::take(&mut self.notifications),
-            }],
-            "results": std::mem::take(&mut self.results),
-        });
-        if self.relative
-            && let Some(cwd) = cwd_uri()
-        {
-            run["originalUriBaseIds"] = json!({
-                CWD_BASE: {
-                    "uri": cwd,
-                    "description": {"text": "The directory snapsift ran in: images given by a relative path are relative to it."},
-                },
-            });
-        }
-        let log = json!({
-            "$schema": SCHEMA,
-            "version": "2.1.0",
-            "runs": [run],
-        });
-        escape::write_json(out, &log, true)?;
-        out.write_all(b"\n")
+        let run = Run {
+            rules: std::mem::take(&mut self.rules),
+            complete: self.complete,
+            notifications: std::mem::take(&mut self.notifications),
+            results: std::mem::take(&mut self.results),
+            relative: self.relative,
+        };
+        write_log(out, run)
     }
+}
+
+/// What one SARIF run of snapsift holds: the `scan` printer's and the `audit` printer's.
+pub(super) struct Run {
+    /// The reporting descriptors (`tool.driver.rules`).
+    pub(super) rules: Vec<Value>,
+    /// Whether every image was read in full (`executionSuccessful`).
+    pub(super) complete: bool,
+    /// `toolExecutionNotifications`.
+    pub(super) notifications: Vec<Value>,
+    pub(super) results: Vec<Value>,
+    /// Whether some image was given by a relative path (see [`image_location`]).
+    pub(super) relative: bool,
+}
+
+/// Writes the SARIF 2.1.0 log of `run`: the driver `snapsift` with its version and
+/// `informationUri`, the invocation, the results and, for relative image paths, the
+/// `originalUriBaseIds` entry of [`CWD_BASE`].
+pub(super) fn write_log(out: &mut dyn Write, run: Run) -> io::Result<()> {
+    let mut driver = json!({
+        "name": "snapsift",
+        "version": TOOL_VERSION,
+        "semanticVersion": TOOL_VERSION,
+        "rules": run.rules,
+    });
+    let information = [env!("CARGO_PKG_HOMEPAGE"), env!("CARGO_PKG_REPOSITORY")];
+    if let Some(uri) = information.into_iter().find(|u| !u.is_empty()) {
+        driver["informationUri"] = Value::from(uri);
+    }
+    let mut sarif_run = json!({
+        "tool": {"driver": driver},
+        "invocations": [{
+            "executionSuccessful": run.complete,
+            "toolExecutionNotifications": run.notifications,
+        }],
+        "results": run.results,
+    });
+    if run.relative
+        && let Some(cwd) = cwd_uri()
+    {
+        sarif_run["originalUriBaseIds"] = json!({
+            CWD_BASE: {
+                "uri": cwd,
+                "description": {"text": "The directory snapsift ran in: images given by a relative path are relative to it."},
+            },
+        });
+    }
+    let log = json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [sarif_run],
+    });
+    escape::write_json(out, &log, true)?;
+    out.write_all(b"\n")
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::common::snapsift_run;
 
 /// `ssh-keygen -t ed25519` into `dir/name` (and `.pub`), with `comment`; returns the
 /// fingerprint `ssh-keygen -lf` gives (the oracle of the audit's own).
-fn keygen(dir: &Path, name: &str, comment: &str) -> String {
+pub(crate) fn keygen(dir: &Path, name: &str, comment: &str) -> String {
     let path = dir.join(name);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     let path = path.to_str().unwrap();
@@ -27,7 +27,7 @@ fn keygen(dir: &Path, name: &str, comment: &str) -> String {
 }
 
 /// The tree every image shares: accounts without passwords, sshd's configuration.
-fn base_tree(root: &Path) {
+pub(crate) fn base_tree(root: &Path) {
     write_file(
         root,
         "etc/passwd",
@@ -49,15 +49,15 @@ fn base_tree(root: &Path) {
 }
 
 /// What the planted image holds, as the audit must report it.
-struct Planted {
-    root_key: String,
-    alice_key: String,
-    host_key: String,
-    hash: String,
+pub(crate) struct Planted {
+    pub(crate) root_key: String,
+    pub(crate) alice_key: String,
+    pub(crate) host_key: String,
+    pub(crate) hash: String,
 }
 
 /// An unclean instance's tree, on top of [`base_tree`].
-fn plant(root: &Path) -> Planted {
+pub(crate) fn plant(root: &Path) -> Planted {
     let hash = run_stdout(
         "openssl",
         &[
@@ -116,9 +116,15 @@ fn plant(root: &Path) -> Planted {
     }
 }
 
-/// Runs `snapsift audit --format json -q ARGS... IMAGE`: (exit status, document).
-fn audit_json(image: &Path, args: &[&str]) -> (i32, Value, String) {
-    let mut all = vec!["audit", "-q", "--format", "json"];
+/// Runs `snapsift audit --format json -q ARGS... IMAGE`: (exit status, document, as written).
+pub(crate) fn audit_json(image: &Path, args: &[&str]) -> (i32, Value, String) {
+    audit_document("json", image, args)
+}
+
+/// Runs `snapsift audit --format FORMAT -q ARGS... IMAGE` (a JSON format: `json`, `sarif`):
+/// (exit status, document, as written).
+pub(crate) fn audit_document(format: &str, image: &Path, args: &[&str]) -> (i32, Value, String) {
+    let mut all = vec!["audit", "-q", "--format", format];
     all.extend_from_slice(args);
     all.push(image.to_str().unwrap());
     let (code, stdout, stderr) = snapsift_run(&all);

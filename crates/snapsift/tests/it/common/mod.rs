@@ -5,6 +5,7 @@
 //! (running tools, building images, secrets, the read-only guard) is snapsift-testkit's.
 
 pub mod faulty;
+pub mod sarif;
 
 use std::collections::BTreeMap;
 use std::fs;

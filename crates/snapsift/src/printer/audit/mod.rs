@@ -1,6 +1,10 @@
-//! How `snapsift audit` writes its report: a checklist for people (text), or one JSON
-//! document (`docs/audit.md` lists its keys). Text from the image (paths, users, comments,
+//! How `snapsift audit` writes its report: a checklist for people (text), one JSON document
+//! (`docs/audit.md` lists its keys), a SARIF 2.1.0 log ([`sarif`]) or a self-contained HTML
+//! page with the disk layout drawn ([`html`]). Text from the image (paths, users, comments,
 //! options, secrets) is written escaped ([`super::escape`]).
+
+pub mod html;
+pub mod sarif;
 
 use std::io::{self, Write};
 
