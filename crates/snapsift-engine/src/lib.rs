@@ -64,7 +64,7 @@ pub mod report;
 pub mod scan;
 pub mod shard;
 pub mod shown;
-mod spill;
+pub mod spill;
 
 pub use error::EngineError;
 /// The kind of a [`Layer`]: `zip`, `tar`, `gzip`, `utf-16le`...

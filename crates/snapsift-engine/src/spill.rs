@@ -49,8 +49,10 @@ pub(crate) fn prepare(
     spill(name, stream, dir, observer)
 }
 
-/// Spills `stream` to a file in `dir`, telling `observer` how far it is.
-fn spill(
+/// Spills `stream` (the image named `name`) into a temporary file in `dir`, telling
+/// `observer` how far it is, and returns it as a disk: for callers that read a stream's files
+/// outside a scan (`snapsift audit`).
+pub fn spill(
     name: &str,
     stream: snapsift_disk::StreamImage,
     dir: &Path,

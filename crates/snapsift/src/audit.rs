@@ -7,13 +7,16 @@
 //! no item reached `--fail-on`, 1 some did, 2 an image could not be audited.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use anyhow::Context;
 use snapsift_audit::{CheckSet, ImageAudit, Kind, Status};
-use snapsift_disk::{Opener, ReferencePolicy};
+use snapsift_disk::{Disk, Image, Opener, ReferencePolicy};
+use snapsift_engine::EngineError;
 use snapsift_engine::mapped::MappedDisk;
 use snapsift_engine::report::ReportOptions;
 use snapsift_engine::scan::{ScanOptions, scan_image};
+use snapsift_engine::spill;
 use snapsift_match::Matcher;
 
 use crate::cli::{AuditArgs, AuditFormat, FailOn};
@@ -115,7 +118,16 @@ fn audit_one(
     let mut opener = Opener::new(references.clone());
     let image = opener.open_image(path);
     reads.add_image_files(opener.files());
-    let mapped = MappedDisk::open(&name, image?, &observer)?;
+    let image = match (image?, &args.spill_dir) {
+        (Image::Stream(stream), Some(dir)) => spill::spill(&name, stream, dir, &observer)?,
+        (image, _) => image,
+    };
+    // The checks and the secret scan read one opening (and one spill) of the image.
+    let disk: Arc<dyn Disk> = match image {
+        Image::Disk(disk) => Arc::from(disk),
+        Image::Stream(_) => return Err(EngineError::StreamNotMappable { image: name }.into()),
+    };
+    let mapped = MappedDisk::open(&name, Image::Disk(Box::new(Arc::clone(&disk))), &observer)?;
     audit.format = Some(mapped.disk().kind().to_owned());
     audit.layout = Some(mapped.layout());
     let filesystems = mapped.filesystems();
@@ -134,8 +146,7 @@ fn audit_one(
     if !checks.checks.iter().any(|c| c.kind == Kind::Secrets) {
         return Ok(());
     }
-    let mut opener = Opener::new(references.clone());
-    let image = opener.open_image(path)?;
+    let image = Image::Disk(Box::new(disk));
     let options = ScanOptions {
         chunk_size: snapsift_scan::ScanConfig::DEFAULT_CHUNK_SIZE,
         threads: args.threads,

@@ -88,6 +88,11 @@ pub struct AuditArgs {
     #[arg(long, value_name = "DIR")]
     pub allow_path: Vec<PathBuf>,
 
+    /// Decompress an image compressed as a whole (.img.zst, .img.gz) into a temporary file
+    /// in DIR first (as `scan --spill-dir`): its files cannot be read otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+
     /// No progress bar and no notes on standard error.
     #[arg(short, long)]
     pub quiet: bool,

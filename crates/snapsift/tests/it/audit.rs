@@ -329,7 +329,18 @@ fn images_that_cannot_be_audited_are_errors() {
     let (code, document, _) = audit_json(&compressed, &[]);
     assert_eq!(code, 2);
     let error = document["images"][0]["error"].as_str().unwrap();
-    assert!(error.contains("decompress it first"), "{error}");
+    assert!(
+        error.contains("decompress it first (--spill-dir DIR)"),
+        "{error}"
+    );
+    // With a directory to spill it to, it is audited as the uncompressed image is.
+    let spill = dir.path().join("spill");
+    fs::create_dir(&spill).unwrap();
+    let (code, spilled, json) = audit_json(&compressed, &["--spill-dir", spill.to_str().unwrap()]);
+    let (raw_code, raw, _) = audit_json(&image, &[]);
+    assert_eq!(code, raw_code, "{json}");
+    assert_eq!(spilled["images"][0]["items"], raw["images"][0]["items"]);
+    assert_eq!(fs::read_dir(&spill).unwrap().count(), 0);
     let zeros = dir.path().join("zeros.img");
     fs::write(&zeros, vec![0u8; 1 << 20]).unwrap();
     let (code, document, _) = audit_json(&zeros, &["--fail-on", "never"]);
