@@ -138,7 +138,12 @@ pub(crate) fn merge(
             location.partition = volume.number;
             location.partition_type = volume.partition_type.clone();
             location.partition_name = volume.name.clone();
-            location.volume = Some(opened.label.clone());
+            // A volume inside the plaintext (an LVM2 logical volume, as Ubuntu's encrypted
+            // install puts the root in) is named after the LUKS volume.
+            location.volume = Some(match location.volume.take() {
+                Some(inner) => format!("{}: {inner}", opened.label),
+                None => opened.label.clone(),
+            });
         }
         outer.records.push(record);
     }

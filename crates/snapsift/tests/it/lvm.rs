@@ -149,3 +149,58 @@ fn secrets_in_ext4_inside_logical_volumes_are_found_with_path_and_volume() {
         "{text}"
     );
 }
+
+#[test]
+fn logical_volumes_inside_a_luks2_partition_are_read_with_the_key() {
+    // Ubuntu's encrypted install: a partition holds LUKS2, whose plaintext is an LVM2 PV
+    // with the root filesystem in a logical volume.
+    let dir = workdir();
+    let pv = dir.path().join("pv.img");
+    let pv_len: u64 = 24 << 20;
+    std::fs::File::create(&pv).unwrap().set_len(pv_len).unwrap();
+    let Some(lvm) = Lvm::attach(&pv, &[(0, pv_len)]) else {
+        return;
+    };
+    let device = lvm.device(0);
+    lvm.run(&["pvcreate", "-y", &device]);
+    lvm.run(&["vgcreate", "ubuntu-vg", &device]);
+    lvm.lvcreate("ubuntu-vg", "root", &["-L", "8M"], &[&device]);
+    let layout = lvm.layout("ubuntu-vg");
+    drop(lvm);
+    let mut secrets = Secrets::new(23);
+    let uri = secrets.postgres_uri();
+    let root_fs = dir.path().join("root.img");
+    ext4(
+        dir.path(),
+        &root_fs,
+        &[("/etc/app.env", format!("DATABASE_URL={uri}\n").into_bytes())],
+    );
+    write_volume(&pv, &layout["root"], &std::fs::read(&root_fs).unwrap());
+    let key = dir.path().join("key");
+    std::fs::write(&key, secrets.alnum(20)).unwrap();
+    let options = ["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"];
+    let luks = snapsift_testkit::luks2_encrypted(dir.path(), &pv, &key, &options);
+    let luks_len = std::fs::metadata(&luks).unwrap().len();
+    let disk = dir.path().join("disk.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(luks_len + (2 << 20))
+        .unwrap();
+    let size = format!("1:2048:+{}K", luks_len >> 10);
+    run("sgdisk", &["-n", &size, disk.to_str().unwrap()]);
+    snapsift_testkit::dd_into(&disk, &luks, 1 << 20);
+
+    let scan = Scan::run(&[&disk], &["--luks-key-file", key.to_str().unwrap()]);
+    assert_eq!(scan.code, 1, "{}", scan.stderr);
+    let found = scan.only(&uri);
+    let location = &found["location"];
+    assert_eq!(location["path"], "/etc/app.env", "{found}");
+    assert_eq!(location["volume"], "partition 1 (luks2): ubuntu-vg/root");
+    assert_eq!(location["filesystem"], "ext4");
+    assert_eq!(location["partition"], 1);
+    assert_eq!(scan.coverage[0]["complete"], true);
+    // Without the key, the partition is ciphertext to the scan.
+    let scan = Scan::run(&[&disk], &[]);
+    assert_eq!(scan.code, 3, "{}", scan.stderr);
+    assert!(scan.findings.iter().all(|f| f["secret"] != uri.as_str()));
+}
