@@ -18,8 +18,11 @@ use crate::AuditError;
 
 /// The bytes before the first bin.
 const BASE_BLOCK: usize = 4096;
-/// The most subkeys or values one listing returns: past it the hive is refused as hostile.
+/// The most subkeys one listing returns: past it the hive is refused as hostile.
 pub const MAX_LISTED: usize = 1_000_000;
+/// The most values one key may have: a key with more is refused as hostile (the keys the
+/// checks read hold a few dozen), so that reading every value of many keys stays bounded.
+pub const MAX_VALUES: usize = 4096;
 /// The most bytes one segment of a big value (`db`) holds.
 const SEGMENT: usize = 16344;
 /// `nk` flag: the name is Latin-1, not UTF-16LE.
@@ -308,15 +311,22 @@ impl<'a> Key<'a> {
         Ok(Some(key))
     }
 
-    /// Its values, in the hive's order (at most [`MAX_LISTED`]).
+    /// Its values, in the hive's order (more than [`MAX_VALUES`] is an error).
     pub fn values(&self) -> Result<Vec<Value<'a>>, AuditError> {
         let count = usize::try_from(self.field(36)).unwrap_or(usize::MAX);
         if count == 0 {
             return Ok(Vec::new());
         }
+        if count > MAX_VALUES {
+            return Err(Hive::error(
+                self.offset,
+                40,
+                format!("{count} values: more than the {MAX_VALUES} a key is read with"),
+            ));
+        }
         let list_offset = self.field(40);
         let list = self.hive.cell(list_offset)?;
-        if count > MAX_LISTED || count.saturating_mul(4) > list.len() {
+        if count.saturating_mul(4) > list.len() {
             return Err(Hive::error(
                 self.offset,
                 40,
@@ -644,6 +654,18 @@ mod tests {
             }
         }
         Ok(seen)
+    }
+
+    #[test]
+    fn a_key_with_too_many_values_is_refused() {
+        let mut b = HiveBuilder::new();
+        let value = b.value("x", REG_SZ, &reg_sz("y"));
+        let many = vec![value; MAX_VALUES + 1];
+        let root = b.key("ROOT", &[], &many);
+        let bytes = b.finish(root);
+        let hive = Hive::parse(&bytes).unwrap();
+        let error = hive.root_key().unwrap().values().unwrap_err().to_string();
+        assert!(error.contains("4097 values: more than the 4096"), "{error}");
     }
 
     #[test]

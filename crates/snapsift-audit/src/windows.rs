@@ -298,10 +298,14 @@ pub fn sam_accounts(hive: &Hive, max: usize) -> Result<Vec<SamAccount>, AuditErr
         let Ok(rid) = u32::from_str_radix(&key.name()?, 16) else {
             continue;
         };
-        let v = match key.value("V")? {
-            Some(value) => value.data()?,
-            None => Vec::new(),
+        let values = key.values()?;
+        let data_of = |name: &str| -> Result<Vec<u8>, AuditError> {
+            match values.iter().find(|v| v.name.eq_ignore_ascii_case(name)) {
+                Some(value) => value.data(),
+                None => Ok(Vec::new()),
+            }
         };
+        let v = data_of("V")?;
         let entry = |at: usize| -> Option<&[u8]> {
             let field = |i: usize| {
                 let start = at.checked_add(i)?;
@@ -312,10 +316,7 @@ pub fn sam_accounts(hive: &Hive, max: usize) -> Result<Vec<SamAccount>, AuditErr
             v.get(start..start.checked_add(field(4)?)?)
         };
         let name = entry(0x0C).map(utf16le).unwrap_or_default();
-        let flags = match key.value("F")? {
-            Some(value) => value.data()?,
-            None => Vec::new(),
-        };
+        let flags = data_of("F")?;
         let disabled = flags
             .get(F_CONTROL..F_CONTROL.saturating_add(2))
             .map(|b| u16::from_le_bytes([b[0], b[1]]) & 1 != 0);

@@ -4,7 +4,7 @@
 
 use snapsift_engine::shown::mask;
 
-use super::{CONFIG_LIMIT, MAX_ACCOUNTS, Matched, Options, SNIFF_LIMIT, at, owner_of, read, why};
+use super::{CONFIG_LIMIT, Matched, Options, SNIFF_LIMIT, at, owner_of, read, why};
 use crate::accounts::Account;
 use crate::check::{Check, Status};
 use crate::hive::Hive;
@@ -16,6 +16,11 @@ use crate::windows::{
 
 /// The longest registry string shown in evidence, in characters.
 const MAX_SHOWN: usize = 200;
+/// The most accounts read from one `SAM` hive.
+const MAX_SAM_ACCOUNTS: usize = 10_000;
+/// The most subkeys (sessions, servers) read from one key: with [`crate::hive::MAX_VALUES`]
+/// values each at most, a hostile hive costs at most 40 million value reads.
+const MAX_SUBKEYS: usize = 10_000;
 
 /// `image-state`: each `State.ini`'s `ImageState` (one of `values` passes), Sysprep's logs
 /// listed; no `State.ini` at all on a filesystem the check applies to earns the status.
@@ -142,7 +147,7 @@ fn with_hive(
 pub(super) fn sam(tree: &dyn FileTree, check: &Check, found: &Matched, item: &mut Item) {
     for file in &found.files {
         with_hive(tree, file, item, |hive, item| {
-            for account in sam_accounts(hive, MAX_ACCOUNTS)? {
+            for account in sam_accounts(hive, MAX_SAM_ACCOUNTS)? {
                 let mut hashes = Vec::new();
                 if account.nt_hash {
                     hashes.push("NT hash");
@@ -192,7 +197,20 @@ pub(super) fn registry(
             let Some(key) = hive.root_key()?.descend(key_path)? else {
                 return Ok(());
             };
-            for entry in key.subkeys()? {
+            let subkeys = key.subkeys()?;
+            if subkeys.len() > MAX_SUBKEYS {
+                let mut evidence = at(
+                    tree,
+                    file,
+                    format!(
+                        "{} entries under {key_path}; only the first {MAX_SUBKEYS} were read",
+                        subkeys.len()
+                    ),
+                );
+                evidence.count = Some(subkeys.len() as u64);
+                item.add(Status::Warn, evidence);
+            }
+            for entry in subkeys.into_iter().take(MAX_SUBKEYS) {
                 let mut shown = Vec::new();
                 let mut secrets = Vec::new();
                 for value in entry.values()? {

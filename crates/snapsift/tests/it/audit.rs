@@ -117,7 +117,7 @@ fn plant(root: &Path) -> Planted {
 }
 
 /// Runs `snapsift audit --format json -q ARGS... IMAGE`: (exit status, document).
-fn audit_json(image: &Path, args: &[&str]) -> (i32, Value, String) {
+pub(crate) fn audit_json(image: &Path, args: &[&str]) -> (i32, Value, String) {
     let mut all = vec!["audit", "-q", "--format", "json"];
     all.extend_from_slice(args);
     all.push(image.to_str().unwrap());
@@ -128,7 +128,7 @@ fn audit_json(image: &Path, args: &[&str]) -> (i32, Value, String) {
 }
 
 /// The item `id` of the first image.
-fn item<'a>(document: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn item<'a>(document: &'a Value, id: &str) -> &'a Value {
     document["images"][0]["items"]
         .as_array()
         .unwrap()
@@ -138,7 +138,7 @@ fn item<'a>(document: &'a Value, id: &str) -> &'a Value {
 }
 
 /// The evidence of item `id` with `key` set, as (path, value of key).
-fn evidence(document: &Value, id: &str, key: &str) -> Vec<(String, String)> {
+pub(crate) fn evidence(document: &Value, id: &str, key: &str) -> Vec<(String, String)> {
     item(document, id)["evidence"]
         .as_array()
         .unwrap()

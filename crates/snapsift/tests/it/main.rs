@@ -2,6 +2,7 @@
 //! run against the built `snapsift` binary on images made by the real tools.
 
 mod audit;
+mod audit_windows;
 mod block_device;
 mod boundaries;
 mod bounded_memory;
