@@ -1,15 +1,20 @@
 //! The audit's parsers of files from an image: `passwd`, `shadow`, `authorized_keys`,
-//! `sshd_config` (and `AuthorizedKeysFile` expansion), path patterns from a check file, and
-//! the checks over a whole tree of files (the input cut into paths and contents).
+//! `sshd_config` (and `AuthorizedKeysFile` expansion), Sysprep's `State.ini`, unattend answer
+//! files, Recycle Bin `$I` files, and path patterns from a check file (the first line a
+//! pattern, the others paths, also folded as on a case-insensitive filesystem).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use snapsift_audit::accounts::{parse_passwd, parse_shadow};
-use snapsift_audit::glob::{Homes, PathSet, Pattern};
+use snapsift_audit::glob::{Homes, PathSet, Pattern, fold};
 use snapsift_audit::ssh::{expand_keys_file, parse_authorized_keys, parse_sshd_config};
+use snapsift_audit::windows::{image_state, recycled, text_of, unattend_passwords};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
+    let _ = image_state(&text_of(data));
+    let _ = unattend_passwords(&text_of(data));
+    let _ = recycled(data);
     let accounts: Vec<_> = parse_passwd(&text).take(1000).collect();
     for _ in parse_shadow(&text) {}
     let _ = parse_authorized_keys(data);
@@ -26,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         let homes = Homes::new(accounts.iter().map(|a| a.home.as_str()));
         for path in lines.take(64) {
             let _ = set.matches(path, &homes);
+            let _ = set.matches(&fold(path), &homes.clone().folded());
         }
     }
 });

@@ -64,6 +64,24 @@ pub enum Kind {
     PrivateKeys,
     /// Deleted files whose contents are still on the disk.
     Deleted,
+    /// Free space holding old contents: the filesystem's unallocated bytes, sampled.
+    FreeSpace,
+    /// Sysprep's `State.ini`: an `ImageState` not among `values` (or none, on a filesystem
+    /// `applies_to` matches) earns the status; Sysprep's `logs` are listed.
+    ImageState,
+    /// Unattend answer files: each password with a value (decoded from base64 where
+    /// `PlainText` is `false`; the value itself only with `--show-secrets`).
+    Unattend,
+    /// `SAM` hives: enabled local accounts with a password hash (the status), enabled ones
+    /// with none (warn), disabled ones (listed); from the structure, nothing decrypted.
+    Sam,
+    /// Registry hives (`NTUSER.DAT`): each subkey of `key` (a saved session, server), with
+    /// its `detail_values`; one holding a non-empty value among `secret_values` earns the
+    /// status, the others at most a warning (or the status, if `secret_values` is empty).
+    Registry,
+    /// The Recycle Bin: its `$I` files (the original name and size of each file deleted
+    /// to it) and the bytes of its `$R` files.
+    RecycleBin,
     /// The secret scan's findings (the binary runs the scan).
     Secrets,
 }
@@ -111,6 +129,26 @@ pub struct Check {
     /// (`Include`d files are read if these patterns match them too).
     #[serde(default)]
     pub config: Vec<String>,
+    /// The files one of which must be there for the check to run on a filesystem (a
+    /// Windows check, on a Windows volume): empty, always.
+    #[serde(default)]
+    pub applies_to: Vec<String>,
+    /// `image-state`: the states that pass.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// `image-state`: Sysprep's logs, listed as evidence of its runs.
+    #[serde(default)]
+    pub logs: Vec<String>,
+    /// `registry`: the key whose subkeys are reported, below the hive's root
+    /// (`Software\SimonTatham\PuTTY\Sessions`).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// `registry`: values whose presence (non-empty) in a subkey earns the status.
+    #[serde(default)]
+    pub secret_values: Vec<String>,
+    /// `registry`: values shown in the evidence (`HostName`, `UserName`).
+    #[serde(default)]
+    pub detail_values: Vec<String>,
     /// The status a finding earns.
     pub status: Status,
     /// What to do about a finding, in one line.
@@ -179,10 +217,13 @@ impl CheckSet {
                 .iter()
                 .chain(&check.exclude)
                 .chain(&check.config)
+                .chain(&check.applies_to)
+                .chain(&check.logs)
             {
                 Pattern::parse(pattern)?;
             }
-            let needs_paths = !matches!(check.kind, Kind::Deleted | Kind::Secrets);
+            let needs_paths =
+                !matches!(check.kind, Kind::Deleted | Kind::Secrets | Kind::FreeSpace);
             if needs_paths && check.paths.is_empty() {
                 return bad(id, "this kind reads files: give it paths");
             }
@@ -191,6 +232,12 @@ impl CheckSet {
             }
             if check.kind == Kind::LoginShells && check.shells.is_empty() {
                 return bad(id, "login-shells needs the shells that give no login");
+            }
+            if check.kind == Kind::Registry && check.key.is_none() {
+                return bad(id, "registry needs the key whose subkeys it reports");
+            }
+            if check.kind == Kind::ImageState && check.values.is_empty() {
+                return bad(id, "image-state needs the states that pass (values)");
             }
             if check.remediation.contains('\n') || check.remediation.is_empty() {
                 return bad(id, "the remediation is one line");

@@ -83,6 +83,8 @@ impl Pattern {
 pub struct Homes {
     /// The homes, without a trailing `/` (`""` for a home of `/`).
     set: HashSet<String>,
+    /// `/users/NAME` are homes too (Windows profiles; paths folded to lower case).
+    profiles: bool,
 }
 
 impl Homes {
@@ -94,7 +96,19 @@ impl Homes {
                 set.insert(home.trim_end_matches('/').to_owned());
             }
         }
-        Homes { set }
+        Homes {
+            set,
+            profiles: false,
+        }
+    }
+
+    /// The same homes for a case-insensitive filesystem, whose paths are matched folded
+    /// ([`fold`]): the homes folded, and every Windows profile (`/Users/NAME`) a home.
+    pub fn folded(self) -> Homes {
+        Homes {
+            set: self.set.iter().map(|h| fold(h)).collect(),
+            profiles: true,
+        }
     }
 
     /// What is left of `path` below each home that holds it (`/.ssh/id_rsa`), nearest the
@@ -103,9 +117,12 @@ impl Homes {
         let mut rests = Vec::new();
         for (i, _) in path.match_indices('/') {
             let (prefix, rest) = path.split_at(i);
-            let in_home_dir = prefix
-                .strip_prefix("/home/")
-                .is_some_and(|name| !name.is_empty() && !name.contains('/'));
+            let one_below = |dir: &str| {
+                prefix
+                    .strip_prefix(dir)
+                    .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+            };
+            let in_home_dir = one_below("/home/") || (self.profiles && one_below("/users/"));
             if in_home_dir || self.set.contains(prefix) {
                 rests.push(rest);
             }
@@ -154,6 +171,13 @@ impl PathSet {
                     .into_iter()
                     .any(|rest| self.under_home.iter().any(|m| m.matches(rest))))
     }
+}
+
+/// `text` as a case-insensitive filesystem compares names: in lower case (Unicode's
+/// mapping, which NTFS's upcase table follows for the names met in practice). Patterns and
+/// paths of such a filesystem are both folded before they are matched.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
 }
 
 /// The segments of an absolute path (empty ones, as in `//`, left out).
@@ -329,6 +353,19 @@ mod tests {
             assert!(!set.matches(&format!("/srv/v{i}/.ssh/authorized_keys"), &homes));
         }
         assert!(started.elapsed().as_secs() < 5);
+    }
+
+    #[test]
+    fn folded_homes_take_windows_profiles() {
+        let set =
+            PathSet::new(&[
+                Pattern::parse(&fold("~/AppData/Roaming/Microsoft/Credentials/*")).unwrap(),
+            ]);
+        let path =
+            "/Users/Alice/AppData/Roaming/Microsoft/CREDENTIALS/DFBE70A7E5CC19A398EBF1B96859CE5D";
+        assert!(set.matches(&fold(path), &Homes::new([]).folded()));
+        assert!(!set.matches(&fold(path), &Homes::new([])));
+        assert!(!set.matches(path, &Homes::new([]).folded()));
     }
 
     #[test]

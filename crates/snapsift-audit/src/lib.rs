@@ -15,11 +15,14 @@
 //!   is bounded and a cut is said so in the evidence.
 //! * [`accounts`], [`ssh`]: the parsers of `passwd`, `shadow`, `authorized_keys` and
 //!   `sshd_config` (untrusted bytes: no panics, bounded).
+//! * [`hive`]: a reader of Windows registry hives (`SAM`, `NTUSER.DAT`), and [`windows`]:
+//!   what the Windows checks read in them and in Sysprep's `State.ini`, unattend answer
+//!   files and the Recycle Bin's `$I` files (untrusted bytes: every offset checked).
 //! * [`secrets::fill`]: the secret scan's findings under "hard-coded credentials".
 //!
-//! The report never holds a password hash, and a secret's value only when asked for.
-//! Windows checks (the registry hives, Sysprep state) are not here yet: a check kind reading
-//! a hive is how they will come in.
+//! Paths are matched case-insensitively on filesystems whose names are (NTFS, FAT, exFAT),
+//! where `~/` also means every Windows profile (`/Users/NAME`). The report never holds a
+//! password hash, and a secret's value only when asked for ([`Options`]).
 
 #![forbid(unsafe_code)]
 // Sizes and counts come from images we do not trust: no arithmetic may wrap or panic.
@@ -29,13 +32,15 @@ pub mod accounts;
 pub mod check;
 mod error;
 pub mod glob;
+pub mod hive;
 pub mod report;
 pub mod run;
 pub mod secrets;
 pub mod ssh;
 pub mod tree;
+pub mod windows;
 
 pub use check::{Check, CheckSet, Kind, Status};
 pub use error::AuditError;
 pub use report::{Evidence, ImageAudit, Item};
-pub use run::audit;
+pub use run::{Options, audit};

@@ -16,7 +16,7 @@ use snapsift_match::checks::{
 
 use crate::accounts::{Account, Password, parse_passwd, parse_shadow};
 use crate::check::{Check, CheckSet, Kind, Sniff, Status};
-use crate::glob::{Homes, PathSet, Pattern};
+use crate::glob::{Homes, PathSet, Pattern, fold};
 use crate::report::{Evidence, Item};
 use crate::ssh::{expand_keys_file, parse_authorized_keys, parse_key_line, parse_sshd_config};
 use crate::tree::FileTree;
@@ -37,13 +37,25 @@ pub const MAX_ACCOUNTS: usize = 100_000;
 /// The most sshd configuration files read (with their `Include`s).
 const MAX_CONFIG_FILES: usize = 64;
 
+mod free_space;
+mod windows;
+
+/// How the report shows what the checks find.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Put the secrets a check reads (an unattend file's passwords) in its evidence.
+    pub show_secrets: bool,
+    /// Mask them as `--redact` does.
+    pub redact: bool,
+}
+
 /// Runs every check but the secret scan's over `trees` (the filesystems of one image): one
 /// item per check, in order. The `secrets` check's item is left passing with no evidence,
 /// for the caller to fill ([`crate::secrets`]).
-pub fn audit(trees: &[&dyn FileTree], checks: &CheckSet) -> Vec<Item> {
+pub fn audit(trees: &[&dyn FileTree], checks: &CheckSet, options: &Options) -> Vec<Item> {
     let mut items: Vec<Item> = checks.checks.iter().map(Item::new).collect();
     for tree in trees {
-        audit_tree(*tree, checks, &mut items);
+        audit_tree(*tree, checks, options, &mut items);
     }
     items
 }
@@ -82,10 +94,11 @@ struct Compiled {
 }
 
 impl Compiled {
-    fn new(check: &Check) -> Compiled {
+    /// `check`'s paths, folded for a case-insensitive filesystem.
+    fn new(check: &Check, folded: bool) -> Compiled {
         Compiled {
-            paths: path_set(&check.paths),
-            exclude: path_set(&check.exclude),
+            paths: path_set(&check.paths, folded),
+            exclude: path_set(&check.exclude, folded),
         }
     }
 
@@ -94,13 +107,29 @@ impl Compiled {
     }
 }
 
-/// The set of `patterns` (validated when the checks were loaded).
-fn path_set(patterns: &[String]) -> PathSet {
+/// The set of `patterns` (validated when the checks were loaded), folded for a
+/// case-insensitive filesystem.
+fn path_set(patterns: &[String], folded: bool) -> PathSet {
     let parsed: Vec<Pattern> = patterns
         .iter()
-        .filter_map(|p| Pattern::parse(p).ok())
+        .filter_map(|p| {
+            if folded {
+                Pattern::parse(&fold(p)).ok()
+            } else {
+                Pattern::parse(p).ok()
+            }
+        })
         .collect();
     PathSet::new(&parsed)
+}
+
+/// `path` as the patterns of `tree` match it: folded if its names are case-insensitive.
+fn matched_form(path: &str, folded: bool) -> std::borrow::Cow<'_, str> {
+    if folded {
+        std::borrow::Cow::Owned(fold(path))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
 }
 
 /// The evidence of `file` on `tree`, saying `detail`.
@@ -162,7 +191,8 @@ fn why(error: &dyn std::error::Error) -> String {
 }
 
 /// Runs the checks over one filesystem, adding to `items`.
-fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
+fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, options: &Options, items: &mut [Item]) {
+    let folded = tree.case_insensitive();
     // First pass: the files the others depend on.
     let mut passwd_set = PathSet::default();
     passwd_set.add_exact("/etc/passwd");
@@ -172,7 +202,7 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
         .iter()
         .enumerate()
         .filter(|(_, c)| c.kind == Kind::AuthorizedKeys)
-        .map(|(i, c)| (i, path_set(&c.config)))
+        .map(|(i, c)| (i, path_set(&c.config, folded)))
         .collect();
     let mut passwd: Option<ListedFile> = None;
     let mut configs: Vec<(usize, ListedFile)> = Vec::new();
@@ -183,6 +213,8 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
         if file.state != FileState::Allocated {
             return;
         }
+        let path = matched_form(path, folded);
+        let path = path.as_ref();
         if passwd_set.matches(path, &no_homes) {
             passwd = Some(file.clone());
         }
@@ -203,8 +235,15 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
             }
         }
     }
-    let homes = Homes::new(accounts.iter().map(|a| a.home.as_str()));
-    let mut compiled: Vec<Compiled> = checks.checks.iter().map(Compiled::new).collect();
+    let mut homes = Homes::new(accounts.iter().map(|a| a.home.as_str()));
+    if folded {
+        homes = homes.folded();
+    }
+    let mut compiled: Vec<Compiled> = checks
+        .checks
+        .iter()
+        .map(|c| Compiled::new(c, folded))
+        .collect();
     // `AuthorizedKeysFile` paths, for every account.
     for (check, file) in &configs {
         let Ok(read) = tree.read(file.index, CONFIG_LIMIT) else {
@@ -218,13 +257,30 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
                 if let Some(path) =
                     expand_keys_file(&value, &account.name, &account.uid, &account.home)
                 {
-                    compiled.paths.add_exact(&path);
+                    compiled.paths.add_exact(&matched_form(&path, folded));
                 }
             }
         }
     }
-    // Second pass: every file to the checks that match it.
+    // Second pass: every file to the checks that match it (and to those that run only on a
+    // filesystem holding one of some files, and to those that list logs).
     let mut matched: Vec<Matched> = checks.checks.iter().map(|_| Matched::default()).collect();
+    let applies_sets: Vec<PathSet> = checks
+        .checks
+        .iter()
+        .map(|c| path_set(&c.applies_to, folded))
+        .collect();
+    let mut applies: Vec<bool> = checks
+        .checks
+        .iter()
+        .map(|c| c.applies_to.is_empty())
+        .collect();
+    let log_sets: Vec<PathSet> = checks
+        .checks
+        .iter()
+        .map(|c| path_set(&c.logs, folded))
+        .collect();
+    let mut logs: Vec<Matched> = checks.checks.iter().map(|_| Matched::default()).collect();
     let mut deleted = Matched::default();
     let wants_deleted = checks.checks.iter().any(|c| c.kind == Kind::Deleted);
     tree.each_file(&mut |file| {
@@ -237,16 +293,33 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
         let Some(path) = file.path.as_deref() else {
             return;
         };
-        for ((check, compiled), found) in checks.checks.iter().zip(&compiled).zip(&mut matched) {
+        let path = matched_form(path, folded);
+        let path = path.as_ref();
+        for (i, (check, compiled)) in checks.checks.iter().zip(&compiled).enumerate() {
+            if !applies[i] && applies_sets[i].matches(path, &no_homes) {
+                applies[i] = true;
+            }
+            if !check.logs.is_empty() && log_sets[i].matches(path, &homes) {
+                logs[i].add(&file);
+            }
             if check.non_empty && file.size == 0 {
                 continue;
             }
             if compiled.matches(path, &homes) {
-                found.add(&file);
+                matched[i].add(&file);
             }
         }
     });
-    for ((check, found), item) in checks.checks.iter().zip(&matched).zip(items.iter_mut()) {
+    for (i, ((check, found), item)) in checks
+        .checks
+        .iter()
+        .zip(&matched)
+        .zip(items.iter_mut())
+        .enumerate()
+    {
+        if !applies[i] {
+            continue;
+        }
         let reads_homes =
             check.kind == Kind::AuthorizedKeys || check.paths.iter().any(|p| p.starts_with("~/"));
         if more_accounts > 0 && reads_homes {
@@ -287,6 +360,12 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, items: &mut [Item]) {
             Kind::AuthorizedKeys => authorized_keys(tree, check, found, &accounts, item),
             Kind::PrivateKeys => private_keys(tree, check, found, &accounts, item),
             Kind::Deleted => deleted_files(tree, check, &deleted, item),
+            Kind::FreeSpace => free_space::free_space(tree, check, item),
+            Kind::ImageState => windows::image_state(tree, check, found, &logs[i], item),
+            Kind::Unattend => windows::unattend(tree, check, found, options, item),
+            Kind::Sam => windows::sam(tree, check, found, item),
+            Kind::Registry => windows::registry(tree, check, found, &accounts, item),
+            Kind::RecycleBin => windows::recycle_bin(tree, check, found, item),
             Kind::Secrets => {}
         }
     }
@@ -502,8 +581,17 @@ fn owner_of(path: &str, accounts: &[Account]) -> Option<String> {
     match best {
         Some((_, name)) => Some(name.to_owned()),
         None if home_of("/root").is_some() => Some("root".to_owned()),
-        None => None,
+        None => windows_profile(path),
     }
+}
+
+/// The profile `path` is in: `NAME` of `/Users/NAME/...` (any case).
+fn windows_profile(path: &str) -> Option<String> {
+    let mut parts = path.split('/').filter(|p| !p.is_empty());
+    let users = parts.next()?;
+    let name = parts.next()?;
+    parts.next()?;
+    users.eq_ignore_ascii_case("users").then(|| name.to_owned())
 }
 
 /// `private-keys`: files holding a private key block, with the type the block says and the
@@ -660,7 +748,11 @@ mod tests {
     }
 
     fn run(tree: &MemoryTree) -> Vec<Item> {
-        audit(&[tree as &dyn FileTree], &CheckSet::builtin())
+        audit(
+            &[tree as &dyn FileTree],
+            &CheckSet::builtin(),
+            &Options::default(),
+        )
     }
 
     #[test]

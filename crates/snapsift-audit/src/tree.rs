@@ -4,7 +4,9 @@
 //! one volume's filesystem) is the one the binary gives it. The unit tests give a tree held
 //! in memory.
 
-use snapsift_engine::mapped::{FileBytes, ListedFile, MappedFilesystem};
+use std::ops::Range;
+
+use snapsift_engine::mapped::{FileBytes, FileState, ListedFile, MappedFilesystem};
 
 use crate::AuditError;
 
@@ -24,6 +26,20 @@ pub trait FileTree {
     fn disk_offset(&self, _index: usize) -> Option<u64> {
         None
     }
+
+    /// Whether its names are compared case-insensitively (NTFS, FAT, exFAT): the checks'
+    /// paths then match whatever the case.
+    fn case_insensitive(&self) -> bool;
+
+    /// The ranges of volume offsets its map answers for ([`FileTree::locate`]).
+    fn ranges(&self) -> Vec<Range<u64>>;
+
+    /// What the byte at volume offset `offset` is, and the run of bytes around it that is
+    /// the same.
+    fn locate(&self, offset: u64) -> (FileState, Range<u64>);
+
+    /// Fills `buf` with the volume's bytes at `offset`, whatever they are.
+    fn read_volume(&self, offset: u64, buf: &mut [u8]) -> Result<(), AuditError>;
 }
 
 impl FileTree for MappedFilesystem<'_> {
@@ -42,11 +58,30 @@ impl FileTree for MappedFilesystem<'_> {
     fn disk_offset(&self, index: usize) -> Option<u64> {
         MappedFilesystem::disk_offset(self, index)
     }
+
+    fn case_insensitive(&self) -> bool {
+        matches!(self.kind(), "ntfs" | "fat" | "exfat")
+    }
+
+    fn ranges(&self) -> Vec<Range<u64>> {
+        MappedFilesystem::ranges(self).to_vec()
+    }
+
+    fn locate(&self, offset: u64) -> (FileState, Range<u64>) {
+        let found = MappedFilesystem::locate(self, offset);
+        (found.state, found.run)
+    }
+
+    fn read_volume(&self, offset: u64, buf: &mut [u8]) -> Result<(), AuditError> {
+        MappedFilesystem::read_volume(self, offset, buf).map_err(|e| AuditError::Read(Box::new(e)))
+    }
 }
 
 #[cfg(test)]
 pub(crate) mod memory {
     //! A tree held in memory, for the unit tests.
+
+    use std::ops::Range;
 
     use snapsift_engine::mapped::FileState;
     use snapsift_engine::mapped::{FileBytes, ListedFile};
@@ -54,10 +89,14 @@ pub(crate) mod memory {
     use super::FileTree;
     use crate::AuditError;
 
-    /// Files as (path, contents, deleted).
+    /// Files as (path, contents, deleted); the volume's bytes and its free ranges; whether
+    /// names are compared case-insensitively.
     #[derive(Default)]
     pub(crate) struct MemoryTree {
         pub(crate) files: Vec<(String, Vec<u8>, bool)>,
+        pub(crate) volume: Vec<u8>,
+        pub(crate) free: Vec<Range<u64>>,
+        pub(crate) case_insensitive: bool,
     }
 
     impl MemoryTree {
@@ -68,6 +107,7 @@ pub(crate) mod memory {
                     .iter()
                     .map(|(p, c)| (p.to_string(), c.to_vec(), false))
                     .collect(),
+                ..MemoryTree::default()
             }
         }
     }
@@ -99,6 +139,31 @@ pub(crate) mod memory {
                 bytes: bytes[..n].to_vec(),
                 size: bytes.len() as u64,
             })
+        }
+
+        fn case_insensitive(&self) -> bool {
+            self.case_insensitive
+        }
+
+        fn ranges(&self) -> Vec<Range<u64>> {
+            vec![0..self.volume.len() as u64]
+        }
+
+        fn locate(&self, offset: u64) -> (FileState, Range<u64>) {
+            // Free ranges as listed (sorted), the bytes between them allocated.
+            let i = self.free.partition_point(|f| f.end <= offset);
+            let before = i.checked_sub(1).map_or(0, |p| self.free[p].end);
+            match self.free.get(i) {
+                Some(free) if free.start <= offset => (FileState::Unallocated, free.clone()),
+                Some(free) => (FileState::Allocated, before..free.start),
+                None => (FileState::Allocated, before..self.volume.len() as u64),
+            }
+        }
+
+        fn read_volume(&self, offset: u64, buf: &mut [u8]) -> Result<(), AuditError> {
+            let start = offset as usize;
+            buf.copy_from_slice(&self.volume[start..start + buf.len()]);
+            Ok(())
         }
     }
 }

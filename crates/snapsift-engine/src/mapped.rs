@@ -6,11 +6,13 @@
 //! The volumes and filesystems are mapped exactly as the scan maps them
 //! ([`crate::scan::scan_image`]), with the same messages to the [`Observer`].
 
+use std::ops::Range;
+
 use serde::Serialize;
 use snapsift_disk::{Disk, Image};
 /// The state of a listed file (`Allocated`, `Deleted`), as [`ListedFile::state`] gives it.
 pub use snapsift_fs::FileState;
-use snapsift_fs::{Files, Filesystem, Piece, VolumeMap};
+use snapsift_fs::{FileLocation, Files, Filesystem, Piece, VolumeMap};
 
 use crate::EngineError;
 use crate::scan::{Observer, map_layout, volume_name};
@@ -26,7 +28,7 @@ pub struct MappedDisk {
 }
 
 /// One mapped filesystem of a [`MappedDisk`].
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct MappedFilesystem<'a> {
     image: &'a str,
     disk: &'a dyn Disk,
@@ -34,6 +36,9 @@ pub struct MappedFilesystem<'a> {
     /// `the disk (ext4)`.
     label: &'a str,
     volume_start: u64,
+    /// The disk ranges holding the volume's bytes (a logical volume's extents), relative to
+    /// `volume_start`.
+    ranges: Vec<Range<u64>>,
     fs: &'a dyn Filesystem,
 }
 
@@ -180,11 +185,17 @@ impl MappedDisk {
             .zip(&self.filesystems)
             .zip(&self.labels)
             .filter_map(|((volume, fs), label)| {
+                let start = volume.range.start;
                 Some(MappedFilesystem {
                     image: &self.name,
                     disk: &*self.disk,
                     label,
-                    volume_start: volume.range.start,
+                    volume_start: start,
+                    ranges: volume
+                        .disk_ranges()
+                        .into_iter()
+                        .map(|r| r.start.saturating_sub(start)..r.end.saturating_sub(start))
+                        .collect(),
                     fs: fs.as_deref()?,
                 })
             })
@@ -242,6 +253,31 @@ impl<'a> MappedFilesystem<'a> {
             }
             _ => None,
         })
+    }
+
+    /// The ranges of the disk holding the volume's bytes, relative to the volume's start
+    /// (one range, or a logical volume's extents): the offsets [`MappedFilesystem::locate`]
+    /// answers for.
+    pub fn ranges(&self) -> &[Range<u64>] {
+        &self.ranges
+    }
+
+    /// What the byte at `offset` (from the volume's start) is, and the run of bytes around
+    /// it with the same answer (see [`Filesystem::locate`]).
+    pub fn locate(&self, offset: u64) -> FileLocation {
+        self.fs.locate(offset)
+    }
+
+    /// Reads `buf.len()` bytes of the disk at `offset` from the volume's start (raw bytes,
+    /// whatever the filesystem says they are).
+    pub fn read_volume(&self, offset: u64, buf: &mut [u8]) -> Result<(), EngineError> {
+        let at = self.volume_start.saturating_add(offset);
+        self.disk
+            .read_exact_at(at, buf)
+            .map_err(|source| EngineError::ReadFile {
+                file: format!("{}: {}: the bytes at {offset}", self.image, self.label),
+                source: Box::new(snapsift_fs::FsError::Disk(source)),
+            })
     }
 
     /// Reads the first `limit` bytes of file `index` (all of it if it is shorter).

@@ -1,5 +1,5 @@
 //! What the test suites of the snapsift crates share: running the real tools that build test
-//! images (`qemu-img`, `mkfs.ext4`, `debugfs`, `mkntfs`/`ntfs-3g`, `mkfs.exfat`/exfat-fuse,
+//! images (`qemu-img`, `mkfs.ext4`, `debugfs`, `mkntfs`/`ntfs-3g`, `hivexregedit`, `mkfs.exfat`/exfat-fuse,
 //! `mkfs.btrfs` and btrfs loop mounts, `sgdisk`/`sfdisk`, LVM2 on loop devices), temporary
 //! work directories, a seeded random number generator, generated secrets, and the guard that
 //! a scan wrote nothing.
@@ -24,6 +24,7 @@ mod exfat;
 mod ext4;
 mod files;
 mod guard;
+mod hive;
 mod loop_device;
 mod luks;
 pub mod lvm;
@@ -39,6 +40,7 @@ pub use exfat::{ExfatMount, mkfs_exfat};
 pub use ext4::{debugfs_rm, debugfs_script, ext4_with_files, mkfs_ext4, mkfs_from_tree};
 pub use files::{dd_into, offsets_of, sparse_file, workdir, write_at, write_file};
 pub use guard::hashes_around;
+pub use hive::reg_hive;
 pub use loop_device::{LoopDevice, attach_or_skip};
 pub use luks::{encrypt_into, luks1_encrypted, luks2_encrypted, volume_key};
 pub use ntfs::{Mount, compressed_dir, mkntfs};

@@ -136,7 +136,11 @@ fn audit_one(
         .iter()
         .map(|f| f as &dyn snapsift_audit::tree::FileTree)
         .collect();
-    audit.items = snapsift_audit::audit(&trees, checks);
+    let options = snapsift_audit::Options {
+        show_secrets: args.show_secrets,
+        redact: args.redact,
+    };
+    audit.items = snapsift_audit::audit(&trees, checks, &options);
     if trees.is_empty() {
         anyhow::bail!(
             "{name}: no filesystem snapsift reads was found (ext2/3/4, XFS, btrfs, NTFS, FAT, exFAT): the \

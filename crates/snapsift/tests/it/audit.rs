@@ -134,7 +134,7 @@ pub(crate) fn audit_document(format: &str, image: &Path, args: &[&str]) -> (i32,
 }
 
 /// The item `id` of the first image.
-fn item<'a>(document: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn item<'a>(document: &'a Value, id: &str) -> &'a Value {
     document["images"][0]["items"]
         .as_array()
         .unwrap()
@@ -144,7 +144,7 @@ fn item<'a>(document: &'a Value, id: &str) -> &'a Value {
 }
 
 /// The evidence of item `id` with `key` set, as (path, value of key).
-fn evidence(document: &Value, id: &str, key: &str) -> Vec<(String, String)> {
+pub(crate) fn evidence(document: &Value, id: &str, key: &str) -> Vec<(String, String)> {
     item(document, id)["evidence"]
         .as_array()
         .unwrap()

@@ -3,6 +3,7 @@
 
 mod audit;
 mod audit_reports;
+mod audit_windows;
 mod block_device;
 mod boundaries;
 mod bounded_memory;
