@@ -33,6 +33,7 @@ pub mod check;
 mod error;
 pub mod glob;
 pub mod hive;
+pub mod mounts;
 pub mod report;
 pub mod run;
 pub mod secrets;

@@ -17,6 +17,7 @@ use snapsift_match::checks::{
 use crate::accounts::{Account, Password, parse_passwd, parse_shadow};
 use crate::check::{Check, CheckSet, Kind, Sniff, Status};
 use crate::glob::{Homes, PathSet, Pattern, fold};
+use crate::mounts::{self, Mounted};
 use crate::report::{Evidence, Item};
 use crate::ssh::{expand_keys_file, parse_authorized_keys, parse_key_line, parse_sshd_config};
 use crate::tree::FileTree;
@@ -52,10 +53,24 @@ pub struct Options {
 /// Runs every check but the secret scan's over `trees` (the filesystems of one image): one
 /// item per check, in order. The `secrets` check's item is left passing with no evidence,
 /// for the caller to fill ([`crate::secrets`]).
+///
+/// A filesystem the root one's `/etc/fstab` mounts (`/home` on its own volume) is checked
+/// where it is mounted, with the root's accounts and sshd configuration (see
+/// [`crate::mounts`]).
 pub fn audit(trees: &[&dyn FileTree], checks: &CheckSet, options: &Options) -> Vec<Item> {
     let mut items: Vec<Item> = checks.checks.iter().map(Item::new).collect();
-    for tree in trees {
-        audit_tree(*tree, checks, options, &mut items);
+    let (mount_points, root) = mounts::mount_points(trees);
+    for (tree, mount_point) in trees.iter().zip(&mount_points) {
+        match (mount_point, root.and_then(|r| trees.get(r))) {
+            (Some(mount_point), Some(root)) => {
+                let mounted = Mounted {
+                    tree: *tree,
+                    mount_point,
+                };
+                audit_tree(&mounted, Some(*root), checks, options, &mut items);
+            }
+            _ => audit_tree(*tree, None, checks, options, &mut items),
+        }
     }
     items
 }
@@ -190,9 +205,18 @@ fn why(error: &dyn std::error::Error) -> String {
     }
 }
 
-/// Runs the checks over one filesystem, adding to `items`.
-fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, options: &Options, items: &mut [Item]) {
+/// Runs the checks over one filesystem, adding to `items`; the accounts and sshd
+/// configuration are read from `root` if given (the filesystem `tree` is mounted in), else
+/// from `tree`.
+fn audit_tree(
+    tree: &dyn FileTree,
+    root: Option<&dyn FileTree>,
+    checks: &CheckSet,
+    options: &Options,
+    items: &mut [Item],
+) {
     let folded = tree.case_insensitive();
+    let context = root.unwrap_or(tree);
     // First pass: the files the others depend on.
     let mut passwd_set = PathSet::default();
     passwd_set.add_exact("/etc/passwd");
@@ -206,7 +230,7 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, options: &Options, items: 
         .collect();
     let mut passwd: Option<ListedFile> = None;
     let mut configs: Vec<(usize, ListedFile)> = Vec::new();
-    tree.each_file(&mut |file| {
+    context.each_file(&mut |file| {
         let Some(path) = file.path.as_deref() else {
             return;
         };
@@ -226,7 +250,7 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, options: &Options, items: 
     });
     let mut accounts: Vec<Account> = Vec::new();
     let mut more_accounts = 0u64;
-    if let Some(read) = passwd.and_then(|f| tree.read(f.index, CONFIG_LIMIT).ok()) {
+    if let Some(read) = passwd.and_then(|f| context.read(f.index, CONFIG_LIMIT).ok()) {
         for account in parse_passwd(&String::from_utf8_lossy(&read.bytes)) {
             if accounts.len() < MAX_ACCOUNTS {
                 accounts.push(account);
@@ -246,7 +270,7 @@ fn audit_tree(tree: &dyn FileTree, checks: &CheckSet, options: &Options, items: 
         .collect();
     // `AuthorizedKeysFile` paths, for every account.
     for (check, file) in &configs {
-        let Ok(read) = tree.read(file.index, CONFIG_LIMIT) else {
+        let Ok(read) = context.read(file.index, CONFIG_LIMIT) else {
             continue;
         };
         let Some(compiled) = compiled.get_mut(*check) else {

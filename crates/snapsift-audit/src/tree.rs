@@ -15,6 +15,12 @@ pub trait FileTree {
     /// The volume's name, as evidence gives it: `partition 1 (ext4)`.
     fn label(&self) -> &str;
 
+    /// The filesystem's kind, as `snapsift` names it (`ext4`, `xfs`, `ntfs`...); empty where
+    /// it is not known.
+    fn kind(&self) -> &str {
+        ""
+    }
+
     /// Calls `visit` with every file listed: files in use and deleted files whose contents
     /// the filesystem still records (see [`snapsift_engine::mapped`]).
     fn each_file(&self, visit: &mut dyn FnMut(ListedFile));
@@ -45,6 +51,10 @@ pub trait FileTree {
 impl FileTree for MappedFilesystem<'_> {
     fn label(&self) -> &str {
         MappedFilesystem::label(self)
+    }
+
+    fn kind(&self) -> &str {
+        MappedFilesystem::kind(self)
     }
 
     fn each_file(&self, visit: &mut dyn FnMut(ListedFile)) {

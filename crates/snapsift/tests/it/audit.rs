@@ -487,3 +487,65 @@ fn unreadable_files_are_warnings_not_passes() {
     let (code, _, _) = audit_json(&faulty.path, &["--fail-on", "warn"]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn a_home_on_its_own_partition_is_checked_where_fstab_mounts_it() {
+    let dir = workdir();
+    let root = dir.path().join("root");
+    base_tree(&root);
+    write_file(
+        &root,
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\ndeploy:x:1000:1000::/home/deploy:/bin/bash\n",
+    );
+    fs::create_dir_all(root.join("home")).unwrap();
+    let uuid = "6f1c1a0e-2d2b-4c55-9a4e-0b8a9d6f3e21";
+    let home = dir.path().join("home");
+    let key = keygen(&home, "deploy/.ssh/id_ed25519", "deploy@laptop");
+    let public = fs::read_to_string(home.join("deploy/.ssh/id_ed25519.pub")).unwrap();
+    fs::remove_file(home.join("deploy/.ssh/id_ed25519")).unwrap();
+    write_file(&home, "deploy/.ssh/authorized_keys", &public);
+    write_file(&home, "deploy/.bash_history", "ls\nexit\n");
+    let home_fs = dir.path().join("home.img");
+    snapsift_testkit::mkfs_from_tree(
+        "mkfs.ext4",
+        &home_fs,
+        &home,
+        "8M",
+        &["-U", uuid, "-L", "home"],
+    );
+    let disk = dir.path().join("disk.img");
+    for spec in [format!("UUID={uuid}"), "LABEL=home".to_owned()] {
+        write_file(
+            &root,
+            "etc/fstab",
+            format!(
+                "# <fs> <mount point> <type>\nLABEL=root / ext4 defaults 0 1\n{spec} /home ext4 defaults 0 2\n"
+            ),
+        );
+        let root_fs = dir.path().join("root.img");
+        mkfs_ext4(&root_fs, &root, 16);
+        snapsift_testkit::gpt_disk(&disk, 32 << 20, &["-n", "1:2048:+16M", "-n", "2:0:+8M"]);
+        snapsift_testkit::dd_into(&disk, &root_fs, 1 << 20);
+        snapsift_testkit::dd_into(&disk, &home_fs, 17 << 20);
+        let (code, document, json) = audit_json(&disk, &[]);
+        assert_eq!(code, 1, "{json}");
+        let keys = evidence(&document, "ssh.authorized-keys", "fingerprint");
+        assert_eq!(
+            keys,
+            [("/home/deploy/.ssh/authorized_keys".to_owned(), key.clone())],
+            "{spec}"
+        );
+        let item = item(&document, "ssh.authorized-keys");
+        assert_eq!(item["evidence"][0]["user"], "deploy", "{item}");
+        assert_eq!(
+            item["evidence"][0]["volume"], "partition 2 (ext4)",
+            "{item}"
+        );
+        let histories = evidence(&document, "history.files", "bytes");
+        assert_eq!(
+            histories,
+            [("/home/deploy/.bash_history".to_owned(), "8".to_owned())]
+        );
+    }
+}
