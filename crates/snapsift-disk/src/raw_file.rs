@@ -38,12 +38,8 @@ impl RawFile {
         }
     }
 
-    /// The spill file of a stream of `stream_kind` (`zstd-compressed raw image`).
-    pub(crate) fn spilled(host: Host, stream_kind: &'static str) -> Self {
-        let kind = match stream_kind {
-            "gzip-compressed raw image" => "gzip-compressed raw image, spilled",
-            _ => "zstd-compressed raw image, spilled",
-        };
+    /// The spill file of a stream, which [`Disk::kind`] names `kind`.
+    pub(crate) fn spilled(host: Host, kind: &'static str) -> Self {
         RawFile { host, kind }
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use crate::DiskError;
-use crate::formats::StreamImage;
+use crate::formats::{Format, StreamImage};
 use crate::host::Host;
 use crate::raw_file::RawFile;
 
@@ -42,19 +42,23 @@ impl StreamImage {
             source,
         };
         let file = tempfile::tempfile_in(dir).map_err(spill_error)?;
-        let mut buf = vec![0u8; READ_LEN];
+        let mut buf = Vec::with_capacity(READ_LEN);
         let mut len = 0u64;
         loop {
-            let filled = fill(&mut self, &mut buf).map_err(|source| DiskError::Read {
-                offset: len,
-                len: READ_LEN,
-                source,
-            })?;
-            if filled == 0 {
+            buf.clear();
+            (&mut self)
+                .take(READ_LEN as u64)
+                .read_to_end(&mut buf)
+                .map_err(|source| DiskError::Read {
+                    offset: len,
+                    len: READ_LEN,
+                    source,
+                })?;
+            if buf.is_empty() {
                 break;
             }
             let mut at = len;
-            for block in buf[..filled].chunks(BLOCK) {
+            for block in buf.chunks(BLOCK) {
                 if block.iter().any(|&b| b != 0) {
                     file.write_all_at(block, at).map_err(spill_error)?;
                 }
@@ -71,20 +75,10 @@ impl StreamImage {
             });
         }
         let host = Host::from_file(file, &self.path, len);
-        Ok(RawFile::spilled(host, self.kind()))
+        let kind = match self.format() {
+            Format::Gzip => "gzip-compressed raw image, spilled",
+            _ => "zstd-compressed raw image, spilled",
+        };
+        Ok(RawFile::spilled(host, kind))
     }
-}
-
-/// Reads into `buf` until it is full or the stream ends; how many bytes it holds.
-fn fill(stream: &mut StreamImage, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match stream.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled = filled.saturating_add(n),
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(filled)
 }

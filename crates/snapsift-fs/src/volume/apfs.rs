@@ -137,6 +137,11 @@ fn check_object(block: &[u8], object_type: u32, at: u64) -> Result<(), FsError> 
     Ok(())
 }
 
+/// Whether a container's block size is one APFS uses: a power of two from 4 KiB to 64 KiB.
+fn block_size_ok(size: u32) -> bool {
+    size.is_power_of_two() && (4096..=65536).contains(&size)
+}
+
 /// What the container superblock says that this module needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Superblock {
@@ -162,7 +167,7 @@ impl Superblock {
         }
         check_object(block, TYPE_NX_SUPERBLOCK, at)?;
         let block_size = le32(block, 36);
-        if !block_size.is_power_of_two() || !(4096..=65536).contains(&block_size) {
+        if !block_size_ok(block_size) {
             return Err(corrupt(at, &format!("block size {block_size}")));
         }
         let desc_blocks = le32(block, 104);
@@ -313,22 +318,19 @@ impl Blocks<'_> {
 /// Reads the APFS container that fills `range` of `disk`: its newest superblock, its volumes
 /// through the object map, and whether each is encrypted.
 pub(crate) fn read(disk: &dyn Disk, range: Range<u64>) -> Result<Container, FsError> {
-    let mut first = Blocks {
+    let mut blocks = Blocks {
         disk,
         range: range.clone(),
         size: 4096,
     };
-    let (block, at) = first.read(0)?;
+    let (mut block, _) = blocks.read(0)?;
+    // Block 0 read whole at the block size it gives; a size APFS does not use is refused by
+    // the parse.
     let block_size = le32(&block, 36);
-    first.size = block_size;
-    let (block, _) = if block_size == 4096 {
-        (block, at)
-    } else if block_size.is_power_of_two() && (4096..=65536).contains(&block_size) {
-        first.read(0)?
-    } else {
-        return Err(corrupt(at, &format!("block size {block_size}")));
-    };
-    let blocks = first;
+    if block_size != blocks.size && block_size_ok(block_size) {
+        blocks.size = block_size;
+        block = blocks.read(0)?.0;
+    }
     let mut newest = Superblock::parse(&block, range.start)?;
     if let Some((base, count)) = newest.desc {
         for i in 0..u64::from(count) {
